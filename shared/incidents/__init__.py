@@ -1,0 +1,1 @@
+"""Shared incidents: parsers for police, STATS19, water, fire and generic incident files."""

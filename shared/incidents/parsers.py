@@ -1,0 +1,771 @@
+"""Pure parsers that turn incident files into validated rows and a list of rejected rows.
+
+Sources: data.police.uk street-level crime (CSV or the zip of monthly folders), DfT STATS19
+collision CSVs, and a generic ``id,timestamp,longitude,latitude,category[,weight]`` CSV used for
+water, fire and other incidents. No database here: persistence lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from shared.geometry import GB_BOUNDS_M, lonlat_in_gb, to_bng, to_wgs84
+from shared.incidents.stats19_codes import COLLISION_CODES, LEGACY_NAMES, SEVERITY_NAMES
+
+LONDON = ZoneInfo("Europe/London")
+RAW_MAX = 300
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+Source = str
+PathOrFile = str | Path | IO[bytes] | IO[str]
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """One placed incident: identity, time, WGS84 and EPSG:27700 position, weight, extras."""
+
+    source: str
+    source_id: str
+    category: str
+    occurred_at: datetime
+    time_precision: str
+    lon: float
+    lat: float
+    x: float
+    y: float
+    weight: float
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A rejected row: file, 1-based physical line (header = 1), reason and raw text."""
+
+    file: str
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class ParseResult:
+    """Rows kept, rows rejected and file-level notes for one parsed file."""
+
+    rows: list[IncidentRow]
+    errors: list[RowError]
+    file: str
+    total_lines: int
+    warnings: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+
+class _FileProblem(Exception):
+    """The whole file cannot be parsed (missing columns, empty file)."""
+
+    def __init__(self, reason: str, line: int = 1, raw: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+        self.raw = raw
+
+
+# --------------------------------------------------------------------------------------------
+# Reading text and records
+# --------------------------------------------------------------------------------------------
+
+
+def _read_bytes(path_or_fileobj: PathOrFile) -> tuple[bytes | str, str]:
+    if isinstance(path_or_fileobj, str | Path):
+        p = Path(path_or_fileobj)
+        return p.read_bytes(), p.name
+    data = path_or_fileobj.read()
+    return data, str(getattr(path_or_fileobj, "name", "<stream>"))
+
+
+def _decode(data: bytes | str) -> tuple[list[str], list[str]]:
+    """Split into physical lines; UTF-8 (BOM stripped), cp1252 for lines that are not UTF-8."""
+    warnings: list[str] = []
+    if isinstance(data, str):
+        text = data.removeprefix("\ufeff")
+        lines = text.splitlines(keepends=True)
+    else:
+        data = data.removeprefix(b"\xef\xbb\xbf")
+        try:
+            lines = data.decode("utf-8").splitlines(keepends=True)
+        except UnicodeDecodeError:
+            lines, bad = [], []
+            for i, raw in enumerate(data.splitlines(keepends=True), start=1):
+                try:
+                    lines.append(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    lines.append(raw.decode("cp1252", errors="replace"))
+                    bad.append(i)
+            warnings.append(f"not UTF-8, decoded as cp1252: lines {_line_list(bad)}")
+    nul = [i for i, s in enumerate(lines, start=1) if "\x00" in s]
+    if nul:
+        lines = [s.replace("\x00", "") for s in lines]
+        warnings.append(f"NUL bytes removed: lines {_line_list(nul)}")
+    return lines, warnings
+
+
+def _line_list(lines: Sequence[int], limit: int = 20) -> str:
+    shown = ", ".join(str(i) for i in lines[:limit])
+    return shown + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
+
+
+def _raw(lines: Sequence[str], start: int, end: int) -> str:
+    return "".join(lines[start - 1 : end]).rstrip("\r\n")[:RAW_MAX]
+
+
+def _records(lines: list[str], width: int) -> Iterator[tuple[int, int, list[str]]]:
+    """Yield (first line, last line, fields) for each data record after the header line.
+
+    A record spanning several physical lines is kept only when it has the expected number of
+    fields; otherwise (an unbalanced quote swallowing the lines below) each line is parsed alone,
+    so one bad quote costs one row, not the rest of the file.
+    """
+    reader = csv.reader(iter(lines[1:]))
+    prev = 0
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield prev + 2, reader.line_num + 1, [f"\x00csv error: {exc}"]
+            prev = reader.line_num
+            continue
+        start, end = prev + 2, reader.line_num + 1
+        prev = reader.line_num
+        if end > start and len(fields) != width:
+            for i in range(start, end + 1):
+                yield i, i, next(csv.reader([lines[i - 1]]), [])
+        else:
+            yield start, end, fields
+
+
+def _is_blank(fields: list[str]) -> bool:
+    return all(not f.strip() for f in fields)
+
+
+def _header(lines: list[str]) -> list[str]:
+    if not lines:
+        raise _FileProblem("empty file")
+    names = next(csv.reader([lines[0]]), [])
+    return [n.strip().removeprefix("\ufeff") for n in names]
+
+
+class _Collector:
+    """Accumulate errors and warnings for one file."""
+
+    def __init__(self, name: str, lines: list[str]) -> None:
+        self.name = name
+        self.lines = lines
+        self.errors: list[RowError] = []
+        self.blank: list[int] = []
+        self.formula: list[int] = []
+
+    def error(self, start: int, end: int, reason: str) -> None:
+        self.errors.append(RowError(self.name, start, reason, _raw(self.lines, start, end)))
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.blank:
+            out.append(f"blank lines skipped: {_line_list(self.blank)}")
+        if self.formula:
+            out.append(
+                "text starting with = + - @ kept as text (spreadsheet formula risk on export): "
+                f"lines {_line_list(self.formula)}"
+            )
+        return out
+
+
+def _check_width(col: _Collector, start: int, end: int, fields: list[str], width: int) -> bool:
+    if fields and fields[0].startswith("\x00csv error"):
+        col.error(start, end, fields[0][1:])
+        return False
+    if _is_blank(fields):
+        col.blank.append(start)
+        return False
+    if len(fields) != width:
+        col.error(start, end, f"expected {width} fields, found {len(fields)}")
+        return False
+    return True
+
+
+def _parse_coords(lon_s: str, lat_s: str) -> tuple[float, float] | str:
+    """Return (lon, lat) or the reason they cannot be used."""
+    lon_s, lat_s = lon_s.strip(), lat_s.strip()
+    if not lon_s or not lat_s or lon_s.upper() == "NULL" or lat_s.upper() == "NULL":
+        return "no coordinates"
+    try:
+        lon, lat = float(lon_s), float(lat_s)
+    except ValueError:
+        return f"coordinates not numeric: {lon_s!r}, {lat_s!r}"
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return "coordinates not finite"
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+        return f"coordinates out of range: lon {lon}, lat {lat}"
+    if not lonlat_in_gb(lon, lat):
+        if lonlat_in_gb(lat, lon):
+            return f"longitude and latitude swapped: lon {lon}, lat {lat}"
+        return f"coordinates outside Great Britain: lon {lon}, lat {lat}"
+    return lon, lat
+
+
+def _formula_like(values: Sequence[str]) -> bool:
+    return any(v[:1] in FORMULA_PREFIXES and v[:1] != "" for v in values)
+
+
+def _missing_columns(header: list[str], required: Sequence[str]) -> list[str]:
+    have = set(header)
+    return [c for c in required if c not in have]
+
+
+def _file_error(name: str, lines: list[str], problem: _FileProblem) -> ParseResult:
+    raw = problem.raw or (lines[0].rstrip("\r\n")[:RAW_MAX] if lines else "")
+    err = RowError(name, problem.line, problem.reason, raw)
+    return ParseResult(rows=[], errors=[err], file=name, total_lines=len(lines))
+
+
+def _project(lon: list[float], lat: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    if not lon:
+        return np.empty(0), np.empty(0)
+    return to_bng(np.asarray(lon), np.asarray(lat))
+
+
+# --------------------------------------------------------------------------------------------
+# Police (data.police.uk street-level crime)
+# --------------------------------------------------------------------------------------------
+
+POLICE_COLUMNS = (
+    "Crime ID",
+    "Month",
+    "Reported by",
+    "Falls within",
+    "Longitude",
+    "Latitude",
+    "Location",
+    "LSOA code",
+    "LSOA name",
+    "Crime type",
+    "Last outcome category",
+    "Context",
+)
+POLICE_REQUIRED = ("Crime ID", "Month", "Falls within", "Longitude", "Latitude", "Crime type")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_POLICE_TEXT = ("Location", "LSOA name", "Last outcome category", "Context", "Crime type")
+
+
+def _month(value: str) -> datetime | None:
+    m = _MONTH.match(value.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 1900 <= int(m.group(1)) <= 2200:
+        return None
+    return datetime(int(m.group(1)), int(m.group(2)), 1, tzinfo=UTC)
+
+
+def parse_police_csv(path_or_fileobj: PathOrFile, *, name: str | None = None) -> ParseResult:
+    """Parse one data.police.uk street-level crime CSV into month-precision incident rows."""
+    data, default_name = _read_bytes(path_or_fileobj)
+    name = name or default_name
+    lines, warnings = _decode(data)
+    try:
+        header = _header(lines)
+        missing = _missing_columns(header, POLICE_REQUIRED)
+        if missing:
+            raise _FileProblem(f"missing columns: {', '.join(missing)}")
+    except _FileProblem as problem:
+        result = _file_error(name, lines, problem)
+        result.warnings = warnings
+        return result
+    absent = [c for c in POLICE_COLUMNS if c not in header]
+    extra = [c for c in header if c not in POLICE_COLUMNS]
+    if absent:
+        warnings.append(f"optional columns absent: {', '.join(absent)}")
+    if extra:
+        warnings.append(f"extra columns ignored: {', '.join(extra)}")
+    col = _Collector(name, lines)
+    kept = _police_records(col, header)
+    rows = _police_rows(kept, warnings)
+    warnings.extend(col.notes())
+    return ParseResult(rows, col.errors, name, len(lines), warnings)
+
+
+_PoliceRecord = tuple[int, dict[str, str], datetime, float, float]
+
+
+def _police_records(col: _Collector, header: list[str]) -> list[_PoliceRecord]:
+    idx = {c: i for i, c in enumerate(header)}
+    width = len(header)
+    kept: list[_PoliceRecord] = []
+    for start, end, fields in _records(col.lines, width):
+        if not _check_width(col, start, end, fields, width):
+            continue
+        rec = {c: fields[idx[c]].strip() if c in idx else "" for c in POLICE_COLUMNS}
+        month = _month(rec["Month"])
+        if month is None:
+            col.error(start, end, f"bad month {rec['Month']!r} (expected YYYY-MM)")
+            continue
+        if not rec["Crime type"]:
+            col.error(start, end, "no crime type")
+            continue
+        coords = _parse_coords(rec["Longitude"], rec["Latitude"])
+        if isinstance(coords, str):
+            col.error(start, end, coords)
+            continue
+        if _formula_like([rec[c] for c in _POLICE_TEXT]):
+            col.formula.append(start)
+        kept.append((start, rec, month, coords[0], coords[1]))
+    return kept
+
+
+def _police_rows(kept: list[_PoliceRecord], warnings: list[str]) -> list[IncidentRow]:
+    x, y = _project([k[3] for k in kept], [k[4] for k in kept])
+    seen: Counter[str] = Counter()
+    repeated_ids: list[int] = []
+    rows = []
+    for i, (line, rec, month, lon, lat) in enumerate(kept):
+        crime_id = rec["Crime ID"]
+        if crime_id:
+            key = crime_id
+        else:
+            key = f"{rec['Month']}:{rec['Falls within']}:{lon:.6f}:{lat:.6f}:{rec['Crime type']}"
+        seen[key] += 1
+        n = seen[key]
+        if crime_id:
+            source_id = crime_id if n == 1 else f"{crime_id}:{n}"
+            if n > 1:
+                repeated_ids.append(line)
+        else:
+            source_id = f"{key}:{n}"
+        attributes = {
+            "crime_id": crime_id or None,
+            "location": rec["Location"] or None,
+            "lsoa_code": rec["LSOA code"] or None,
+            "lsoa_name": rec["LSOA name"] or None,
+            "outcome": rec["Last outcome category"] or None,
+            "context": rec["Context"] or None,
+            "reported_by": rec["Reported by"] or None,
+            "falls_within": rec["Falls within"] or None,
+            "line": line,
+        }
+        rows.append(
+            IncidentRow(
+                "police", source_id, rec["Crime type"], month, "month",
+                lon, lat, float(x[i]), float(y[i]), 1.0, attributes,
+            )
+        )  # fmt: skip
+    if repeated_ids:
+        warnings.append(
+            "Crime ID repeated in the file, kept with an occurrence suffix: "
+            f"lines {_line_list(repeated_ids)}"
+        )
+    return rows
+
+
+_STREET = re.compile(r"(^|/)\d{4}-\d{2}-[^/]*-street\.csv$", re.IGNORECASE)
+_OTHER_POLICE = re.compile(r"-(outcomes|stop-and-search)\.csv$", re.IGNORECASE)
+
+
+def parse_police_zip(path: str | Path) -> list[ParseResult]:
+    """Parse every street-level CSV in a data.police.uk zip; other files come back as skipped."""
+    zname = Path(path).name
+    results: list[ParseResult] = []
+    with zipfile.ZipFile(path) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            if info.is_dir():
+                continue
+            member = info.filename
+            label = f"{zname}:{member}"
+            if _STREET.search(member):
+                results.append(parse_police_csv(io.BytesIO(zf.read(info)), name=label))
+                continue
+            kind = _OTHER_POLICE.search(member)
+            why = f"{kind.group(1)} file" if kind else "not a street-level crime CSV"
+            results.append(ParseResult([], [], label, 0, [f"skipped: {why}"], skipped=True))
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# STATS19 collisions
+# --------------------------------------------------------------------------------------------
+
+STATS19_REQUIRED = ("collision_index", "collision_severity", "date")
+_STATS19_TEXT = ("collision_index", "collision_ref_no", "local_authority_ons_district")
+
+
+def _canonical(header: list[str]) -> list[str]:
+    names = [h.strip().lower() for h in header]
+    have = set(names)
+    # An old name is mapped only when the new one is absent, so no column is read twice.
+    return [
+        LEGACY_NAMES[n] if n in LEGACY_NAMES and LEGACY_NAMES[n] not in have else n for n in names
+    ]
+
+
+def _missing(value: str) -> bool:
+    v = value.strip()
+    return v == "" or v.upper() in ("NULL", "NA", "N/A") or v == "-1"
+
+
+def _code(value: str) -> int | float | str | None:
+    """STATS19 value with -1/NULL as None and numbers as numbers."""
+    if _missing(value):
+        return None
+    v = value.strip()
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            f = float(v)
+        except ValueError:
+            return v
+        return f if math.isfinite(f) else None
+
+
+_DATE_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def _stats19_time(date_s: str, time_s: str) -> tuple[datetime, bool] | str:
+    """Local Europe/London date and time to UTC; (utc, time_known) or a reason."""
+    d = date_s.strip()
+    m = _DATE_DMY.match(d)
+    if m:
+        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    elif m := _DATE_ISO.match(d):
+        year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        return f"bad date {date_s!r} (expected DD/MM/YYYY)"
+    hour = minute = 0
+    known = not _missing(time_s)
+    if known:
+        t = _TIME.match(time_s.strip())
+        if not t or int(t.group(1)) > 23 or int(t.group(2)) > 59:
+            return f"bad time {time_s!r} (expected HH:MM)"
+        hour, minute = int(t.group(1)), int(t.group(2))
+    try:
+        local = datetime(year, month, day, hour, minute, tzinfo=LONDON)
+    except ValueError:
+        return f"bad date {date_s!r} (expected DD/MM/YYYY)"
+    return local.astimezone(UTC), known
+
+
+def _fraction(value: str) -> float | None | str:
+    """Adjusted-severity probability: None when missing, a reason when invalid."""
+    if _missing(value):
+        return None
+    try:
+        f = float(value)
+    except ValueError:
+        return f"adjusted severity not numeric: {value!r}"
+    if not (math.isfinite(f) and 0.0 <= f <= 1.0):
+        return f"adjusted severity outside 0..1: {value!r}"
+    return f
+
+
+def ksi_weight(severity: int, adjusted_serious: float | None) -> float:
+    """KSI weight: 1 for fatal, else the adjusted probability of serious, else 1/0 by severity."""
+    if severity == 1:
+        return 1.0
+    if adjusted_serious is not None:
+        return adjusted_serious
+    return 1.0 if severity == 2 else 0.0
+
+
+@dataclass(frozen=True)
+class _Stats19Record:
+    line: int
+    rec: dict[str, str]
+    when: datetime
+    time_known: bool
+    weight: float
+    lonlat: tuple[float, float] | None
+    xy: tuple[float, float] | None
+
+
+def parse_stats19_csv(path_or_fileobj: PathOrFile, *, name: str | None = None) -> ParseResult:
+    """Parse a DfT STATS19 collision CSV into exact-time road_collision rows with KSI weights."""
+    data, default_name = _read_bytes(path_or_fileobj)
+    name = name or default_name
+    lines, warnings = _decode(data)
+    try:
+        header = _canonical(_header(lines))
+        missing = _missing_columns(header, STATS19_REQUIRED)
+        has_en = {"location_easting_osgr", "location_northing_osgr"} <= set(header)
+        has_ll = {"longitude", "latitude"} <= set(header)
+        if not (has_en or has_ll):
+            missing.append("location_easting_osgr/location_northing_osgr or longitude/latitude")
+        if missing:
+            raise _FileProblem(f"missing columns: {', '.join(missing)}")
+    except _FileProblem as problem:
+        result = _file_error(name, lines, problem)
+        result.warnings = warnings
+        return result
+    col = _Collector(name, lines)
+    kept = _stats19_records(col, header)
+    rows = _stats19_rows(kept)
+    warnings.extend(col.notes())
+    return ParseResult(rows, col.errors, name, len(lines), warnings)
+
+
+def _stats19_place(rec: dict[str, str]) -> tuple[float, float, bool] | str:
+    """(a, b, is_bng): easting/northing when present, else lon/lat; or a reason."""
+    e, n = rec.get("location_easting_osgr", ""), rec.get("location_northing_osgr", "")
+    if not _missing(e) and not _missing(n):
+        try:
+            x, y = float(e), float(n)
+        except ValueError:
+            return f"easting/northing not numeric: {e!r}, {n!r}"
+        x0, y0, x1, y1 = GB_BOUNDS_M
+        if not (x0 <= x <= x1 and y0 <= y <= y1):
+            return f"easting/northing outside Great Britain: {e}, {n}"
+        return x, y, True
+    coords = _parse_coords(rec.get("longitude", ""), rec.get("latitude", ""))
+    if isinstance(coords, str):
+        return coords
+    return coords[0], coords[1], False
+
+
+def _stats19_records(col: _Collector, header: list[str]) -> list[_Stats19Record]:
+    width = len(header)
+    seen: dict[str, int] = {}
+    kept: list[_Stats19Record] = []
+    for start, end, fields in _records(col.lines, width):
+        if not _check_width(col, start, end, fields, width):
+            continue
+        rec = dict(zip(header, (f.strip() for f in fields), strict=True))
+        reason = _stats19_reason(rec, seen)
+        if reason is None:
+            when = _stats19_time(rec["date"], rec.get("time", ""))
+            place = _stats19_place(rec)
+            adjusted = _fraction(rec.get("collision_adjusted_serious", ""))
+            if isinstance(when, str) or isinstance(place, str) or isinstance(adjusted, str):
+                reason = next(r for r in (when, place, adjusted) if isinstance(r, str))
+        if reason is not None:
+            col.error(start, end, reason)
+            continue
+        assert not isinstance(when, str) and not isinstance(place, str)
+        assert not isinstance(adjusted, str)
+        seen[rec["collision_index"]] = start
+        if _formula_like([rec.get(c, "") for c in _STATS19_TEXT]):
+            col.formula.append(start)
+        weight = ksi_weight(int(rec["collision_severity"]), adjusted)
+        ll = _parse_coords(rec.get("longitude", ""), rec.get("latitude", ""))
+        lonlat = None if isinstance(ll, str) else ll
+        xy = (place[0], place[1]) if place[2] else None
+        kept.append(_Stats19Record(start, rec, when[0], when[1], weight, lonlat, xy))
+    return kept
+
+
+def _stats19_reason(rec: dict[str, str], seen: dict[str, int]) -> str | None:
+    index = rec["collision_index"]
+    if _missing(index):
+        return "no collision_index"
+    if index in seen:
+        return f"duplicate collision_index {index} (first on line {seen[index]})"
+    sev = rec["collision_severity"]
+    if sev not in ("1", "2", "3"):
+        return f"bad collision_severity {sev!r} (expected 1, 2 or 3)"
+    return None
+
+
+def _stats19_rows(kept: list[_Stats19Record]) -> list[IncidentRow]:
+    # Vectorised projection: lon/lat -> BNG for rows without easting/northing, and the reverse.
+    nan = (math.nan, math.nan)
+    x, y = np.array([k.xy or nan for k in kept], dtype=float).reshape(-1, 2).T.copy()
+    lon, lat = np.array([k.lonlat or nan for k in kept], dtype=float).reshape(-1, 2).T.copy()
+    need_xy = np.isnan(x)
+    if need_xy.any():
+        x[need_xy], y[need_xy] = to_bng(lon[need_xy], lat[need_xy])
+    need_ll = np.isnan(lon)
+    if need_ll.any():
+        lon[need_ll], lat[need_ll] = to_wgs84(x[need_ll], y[need_ll])
+    rows = []
+    for i, k in enumerate(kept):
+        rows.append(
+            IncidentRow(
+                "stats19", k.rec["collision_index"], "road_collision", k.when, "exact",
+                float(lon[i]), float(lat[i]), float(x[i]), float(y[i]), k.weight,
+                _stats19_attributes(k.rec, k.line, k.time_known),
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _stats19_attributes(rec: dict[str, str], line: int, time_known: bool) -> dict[str, Any]:
+    sev = int(rec["collision_severity"])
+    attrs: dict[str, Any] = {"severity": SEVERITY_NAMES[sev], "time_known": time_known}
+    labels: dict[str, str] = {}
+    for key, value in rec.items():
+        if key in ("date", "time"):
+            continue
+        code = _code(value)
+        attrs[key] = code
+        table = COLLISION_CODES.get(key)
+        if table is not None and isinstance(code, int) and code in table:
+            labels[key] = table[code]
+    attrs["date"], attrs["time"] = rec["date"], rec.get("time") or None
+    attrs["labels"] = labels
+    attrs["line"] = line
+    return attrs
+
+
+# --------------------------------------------------------------------------------------------
+# Generic incidents (water, fire, others)
+# --------------------------------------------------------------------------------------------
+
+GENERIC_REQUIRED = ("id", "timestamp", "longitude", "latitude", "category")
+_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_MONTH_ONLY = re.compile(r"^\d{4}-\d{2}$")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_timestamp(value: str) -> tuple[datetime, str, bool] | str:
+    """ISO 8601 to (UTC datetime, precision, time_known); naive times are Europe/London."""
+    v = value.strip()
+    if _MONTH_ONLY.match(v):
+        month = _month(v)
+        return (month, "month", False) if month else f"bad timestamp {value!r}"
+    try:
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        return f"bad timestamp {value!r} (expected ISO 8601)"
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=LONDON)
+    return dt.astimezone(UTC), "exact", not _DATE_ONLY.match(v)
+
+
+def _weight(value: str) -> float | str:
+    v = value.strip()
+    if not v:
+        return 1.0
+    try:
+        w = float(v)
+    except ValueError:
+        return f"weight not numeric: {value!r}"
+    if not math.isfinite(w) or w < 0:
+        return f"weight must be a finite number >= 0: {value!r}"
+    return w
+
+
+def parse_generic_csv(
+    path_or_fileobj: PathOrFile, *, source: str = "generic", name: str | None = None
+) -> ParseResult:
+    """Parse an ``id,timestamp,longitude,latitude,category[,weight]`` CSV (extra columns kept)."""
+    if not _SOURCE_NAME.match(source) or source in ("police", "stats19"):
+        raise ValueError(f"bad source for a generic file: {source!r}")
+    data, default_name = _read_bytes(path_or_fileobj)
+    name = name or default_name
+    lines, warnings = _decode(data)
+    try:
+        header = [h.lower() for h in _header(lines)]
+        missing = _missing_columns(header, GENERIC_REQUIRED)
+        if missing:
+            raise _FileProblem(f"missing columns: {', '.join(missing)}")
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        if dupes:
+            raise _FileProblem(f"repeated columns: {', '.join(dupes)}")
+    except _FileProblem as problem:
+        result = _file_error(name, lines, problem)
+        result.warnings = warnings
+        return result
+    col = _Collector(name, lines)
+    rows = _generic_rows(col, header, source)
+    warnings.extend(col.notes())
+    return ParseResult(rows, col.errors, name, len(lines), warnings)
+
+
+def _generic_rows(col: _Collector, header: list[str], source: str) -> list[IncidentRow]:
+    width = len(header)
+    seen: dict[str, int] = {}
+    kept: list[tuple[dict[str, str], datetime, str, bool, float, float, float, int]] = []
+    for start, end, fields in _records(col.lines, width):
+        if not _check_width(col, start, end, fields, width):
+            continue
+        rec = dict(zip(header, (f.strip() for f in fields), strict=True))
+        ident = rec["id"]
+        when = parse_timestamp(rec["timestamp"])
+        coords = _parse_coords(rec["longitude"], rec["latitude"])
+        weight = _weight(rec.get("weight", ""))
+        if not ident:
+            reason: str | None = "no id"
+        elif ident in seen:
+            reason = f"duplicate id {ident!r} (first on line {seen[ident]})"
+        elif not rec["category"]:
+            reason = "no category"
+        else:
+            reason = next((r for r in (when, coords, weight) if isinstance(r, str)), None)
+        if reason is not None:
+            col.error(start, end, reason)
+            continue
+        assert not isinstance(when, str) and not isinstance(coords, str)
+        assert not isinstance(weight, str)
+        seen[ident] = start
+        if _formula_like([v for k, v in rec.items() if k not in ("longitude", "latitude")]):
+            col.formula.append(start)
+        kept.append((rec, when[0], when[1], when[2], coords[0], coords[1], weight, start))
+    x, y = _project([k[4] for k in kept], [k[5] for k in kept])
+    rows = []
+    for i, (rec, when_utc, precision, known, lon, lat, weight, line) in enumerate(kept):
+        extras = {k: v for k, v in rec.items() if k not in GENERIC_REQUIRED and k != "weight"}
+        attributes: dict[str, Any] = {**extras, "time_known": known, "line": line}
+        rows.append(
+            IncidentRow(
+                source, rec["id"], rec["category"], when_utc, precision,
+                lon, lat, float(x[i]), float(y[i]), weight, attributes,
+            )
+        )  # fmt: skip
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Dispatch
+# --------------------------------------------------------------------------------------------
+
+
+def _zip_csvs(path: Path, parse: Any) -> list[ParseResult]:
+    results: list[ParseResult] = []
+    with zipfile.ZipFile(path) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            if info.is_dir():
+                continue
+            label = f"{path.name}:{info.filename}"
+            if info.filename.lower().endswith(".csv"):
+                results.append(parse(io.BytesIO(zf.read(info)), name=label))
+            else:
+                results.append(ParseResult([], [], label, 0, ["skipped: not a CSV"], skipped=True))
+    return results
+
+
+def parse_file(path: str | Path, *, source: str) -> list[ParseResult]:
+    """Parse a CSV or zip of CSVs for ``source`` (police, stats19, or a generic source name)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".csv", ".zip"):
+        raise ValueError(f"unsupported file type {p.suffix!r}: expected .csv or .zip")
+    if source == "police":
+        return parse_police_zip(p) if suffix == ".zip" else [parse_police_csv(p)]
+    if source == "stats19":
+        return _zip_csvs(p, parse_stats19_csv) if suffix == ".zip" else [parse_stats19_csv(p)]
+
+    def generic(f: PathOrFile, *, name: str | None = None) -> ParseResult:
+        return parse_generic_csv(f, source=source, name=name)
+
+    if not _SOURCE_NAME.match(source):
+        raise ValueError(f"bad source {source!r}")
+    return _zip_csvs(p, generic) if suffix == ".zip" else [generic(p)]
