@@ -1,0 +1,1 @@
+"""Predictive policing service: grid self-exciting point process and baselines."""

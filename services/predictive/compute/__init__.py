@@ -1,0 +1,1 @@
+"""Pure numerics of the predictive service: grid ETAS, baselines, timing checks, backtests."""
