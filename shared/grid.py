@@ -89,7 +89,8 @@ class Grid:
         xa = np.asarray(x, dtype=np.float64)
         ya = np.asarray(y, dtype=np.float64)
         col = np.floor((xa - self.x0) / self.cell_size_m).astype(np.int64)
-        row = np.floor((self.y1 - ya) / self.cell_size_m).astype(np.int64)
+        # Cells are half-open [minx, maxx) x [miny, maxy): count rows from the south, then flip.
+        row = self.ny - 1 - np.floor((ya - self.y0) / self.cell_size_m).astype(np.int64)
         inside = (col >= 0) & (col < self.nx) & (row >= 0) & (row < self.ny)
         return np.where(inside, row, -1), np.where(inside, col, -1), inside
 

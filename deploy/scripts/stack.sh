@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Local stack without Docker: system packages, .venv, a project-local PostGIS cluster and Redis,
+# the three services, a Celery worker and beat. Every step is idempotent.
+# Usage: stack.sh install|db|up|down|status|test-env
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RUN="$ROOT/.run"
+PY=${PYTHON:-python3.11}
+PGBIN=/usr/lib/postgresql/15/bin
+PG_PORT=${CSP_PG_PORT:-5433}
+REDIS_PORT=${CSP_REDIS_PORT:-6380}
+ASSETS_PORT=${ASSETS_PORT:-8001}
+HOTSPOTS_PORT=${HOTSPOTS_PORT:-8002}
+PREDICTIVE_PORT=${PREDICTIVE_PORT:-8003}
+export DATABASE_URL=${DATABASE_URL:-postgresql+psycopg2://csp:csp@127.0.0.1:$PG_PORT/csp}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
+export ASSETS_PORT HOTSPOTS_PORT PREDICTIVE_PORT
+
+if [ "$(id -u)" = 0 ]; then
+  # PostgreSQL refuses to run as root: keep the cluster where the postgres user can reach it.
+  PGDIR=${CSP_PG_DIR:-/var/lib/postgresql/csp-$(printf %s "$ROOT" | md5sum | cut -c1-8)}
+  as_pg() { runuser -u postgres -- "$@"; }
+else
+  PGDIR=${CSP_PG_DIR:-$RUN/pg}
+  as_pg() { "$@"; }
+fi
+PGDATA="$PGDIR/data"
+mkdir -p "$RUN/logs" "$RUN/pids"
+
+say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_system() {
+  local need=()
+  [ -x "$PGBIN/postgres" ] || need+=(postgresql-15)
+  [ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
+  command -v redis-server >/dev/null || need+=(redis-server)
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v ogrinfo >/dev/null || need+=(gdal-bin)
+  command -v "$PY" >/dev/null || need+=(python3.11 python3.11-venv)
+  if [ ${#need[@]} -gt 0 ]; then
+    say "installing system packages: ${need[*]}"
+    sudo_ apt-get update -qq
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  # Debian's package starts its own cluster on 5432 where it can; ours is separate and local.
+}
+
+install_python() {
+  local stamp="$ROOT/.venv/.installed"
+  if [ ! -x "$ROOT/.venv/bin/python" ]; then
+    say "creating .venv"
+    "$PY" -m venv "$ROOT/.venv"
+    "$ROOT/.venv/bin/pip" install -q --upgrade pip
+  fi
+  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+    say "installing Python packages into .venv"
+    "$ROOT/.venv/bin/pip" install -q -e "$ROOT[dev]"
+    touch "$stamp"
+  fi
+}
+
+pg_running() { as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; }
+
+pg_start() {
+  if [ ! -f "$PGDATA/PG_VERSION" ]; then
+    say "initialising PostGIS cluster in $PGDIR"
+    mkdir -p "$PGDIR"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGDIR"
+    as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! pg_running; then
+    say "starting PostGIS on 127.0.0.1:$PG_PORT"
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDIR/postgres.log" -w -t 60 start \
+      -o "-p $PG_PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=${CSP_PG_FSYNC:-on}" >/dev/null
+  fi
+  psql=(as_pg psql -h "$PGDIR" -p "$PG_PORT" -U postgres -qtA)
+  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='csp'")" != 1 ]; then
+    "${psql[@]}" -c "CREATE ROLE csp LOGIN SUPERUSER PASSWORD 'csp'" >/dev/null
+  fi
+  for db in csp csp_test; do
+    if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$db'")" != 1 ]; then
+      "${psql[@]}" -c "CREATE DATABASE $db OWNER csp" >/dev/null
+    fi
+  done
+}
+
+pg_stop() { if pg_running; then as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null; say "PostGIS stopped"; fi; }
+
+redis_running() { redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; }
+
+redis_start() {
+  if ! redis_running; then
+    say "starting Redis on 127.0.0.1:$REDIS_PORT"
+    mkdir -p "$RUN/redis"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --dir "$RUN/redis" \
+      --pidfile "$RUN/pids/redis.pid" --logfile "$RUN/logs/redis.log" --appendonly yes >/dev/null
+    for _ in $(seq 50); do redis_running && break; sleep 0.1; done
+  fi
+}
+
+redis_stop() { if redis_running; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; say "Redis stopped"; fi; }
+
+alive() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
+
+start_bg() {  # name, command...
+  local name=$1; shift
+  if alive "$name"; then return 0; fi
+  (cd "$ROOT" && nohup "$@" >"$RUN/logs/$name.log" 2>&1 & echo $! >"$RUN/pids/$name.pid")
+}
+
+stop_bg() {
+  local name=$1
+  if alive "$name"; then
+    local pid; pid=$(cat "$RUN/pids/$name.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    say "$name stopped"
+  fi
+  rm -f "$RUN/pids/$name.pid"
+}
+
+wait_http() {
+  for _ in $(seq 100); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  say "warning: $1 did not answer; see $RUN/logs"; return 1
+}
+
+csp() { "$ROOT/.venv/bin/csp" "$@"; }
+
+migrate() { (cd "$ROOT" && csp db upgrade head); }
+
+up() {
+  install_system; install_python; pg_start; redis_start; migrate
+  (cd "$ROOT" && csp demo load)
+  start_bg assets csp serve assets --port "$ASSETS_PORT"
+  start_bg hotspots csp serve hotspots --port "$HOTSPOTS_PORT"
+  start_bg predictive csp serve predictive --port "$PREDICTIVE_PORT"
+  start_bg worker csp worker --concurrency 2
+  start_bg beat csp beat --schedule "$RUN/celerybeat-schedule"
+  local ok=0
+  wait_http "http://127.0.0.1:$ASSETS_PORT/healthz" || ok=1
+  wait_http "http://127.0.0.1:$HOTSPOTS_PORT/healthz" || ok=1
+  wait_http "http://127.0.0.1:$PREDICTIVE_PORT/healthz" || ok=1
+  status
+  return $ok
+}
+
+down() {
+  for n in beat worker predictive hotspots assets; do stop_bg "$n"; done
+  redis_stop; pg_stop
+}
+
+status() {
+  local fmt="  %-11s %-8s %s\n"
+  printf "\nCSP suite (%s)\n" "$ROOT"
+  printf "$fmt" "postgis" "$(pg_running && echo running || echo stopped)" "127.0.0.1:$PG_PORT (data $PGDATA)"
+  printf "$fmt" "redis" "$(redis_running && echo running || echo stopped)" "127.0.0.1:$REDIS_PORT"
+  for spec in "assets:$ASSETS_PORT:/map /control-room /ogc /open311/v2/services.json" \
+              "hotspots:$HOTSPOTS_PORT:/map /ogc" \
+              "predictive:$PREDICTIVE_PORT:/targets/page?agency=kfrs /targets/page?agency=police"; do
+    IFS=: read -r n p pages <<<"$spec"
+    local st; st=$(alive "$n" && echo running || echo stopped)
+    printf "$fmt" "$n" "$st" "http://127.0.0.1:$p/docs"
+    for pg in $pages; do printf "$fmt" "" "" "http://127.0.0.1:$p$pg"; done
+  done
+  printf "$fmt" "worker" "$(alive worker && echo running || echo stopped)" "celery, logs in .run/logs/worker.log"
+  printf "$fmt" "beat" "$(alive beat && echo running || echo stopped)" "nightly refit 04:30 Europe/London"
+  printf "\nTokens: .venv/bin/csp token create --role operator --name 'Control room'\n"
+}
+
+test_env() { install_system; install_python; pg_start; redis_start; }
+
+case "${1:-}" in
+  install) install_system; install_python ;;
+  db) install_system; pg_start; redis_start ;;
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  test-env) test_env ;;
+  pg-start) pg_start ;;
+  pg-stop) pg_stop ;;
+  redis-start) redis_start ;;
+  redis-stop) redis_stop ;;
+  *) echo "usage: $0 install|db|up|down|status|test-env|pg-start|pg-stop|redis-start|redis-stop" >&2; exit 2 ;;
+esac

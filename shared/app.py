@@ -1,0 +1,92 @@
+"""Build a FastAPI app the same way for every service: engine, errors, logging, health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import Response
+
+from shared.db import make_engine, make_sessionmaker
+from shared.errors import PayloadTooLarge, install_error_handlers, problem
+from shared.health import router as health_router
+from shared.logs import RequestIdMiddleware, configure_logging
+from shared.settings import ServiceSettings
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "geolocation=(self), camera=(), microphone=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class SecurityHeadersMiddleware(BaseHTTPMiddleware):
+    """Add security headers to every response and refuse bodies over the upload limit."""
+
+    def __init__(self, app: object, max_body: int) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self.max_body = max_body
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Check Content-Length, then add headers."""
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.max_body:
+            err = PayloadTooLarge(f"The request body exceeds {self.max_body} bytes")
+            response: Response = problem(
+                err.status, err.title, err.detail, slug=err.slug, instance=request.url.path
+            )
+        else:
+            response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+
+def build_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    version: str = "0.1.0",
+) -> FastAPI:
+    """A FastAPI app with the shared lifespan, middleware, error handlers and health routes."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "engine", None) is None:
+            app.state.engine = make_engine(
+                settings.database_url, connect_timeout_s=settings.db_connect_timeout_s
+            )
+            app.state.sessionmaker = make_sessionmaker(app.state.engine)
+            owns_engine = True
+        else:
+            owns_engine = False
+        try:
+            yield
+        finally:
+            if owns_engine:
+                app.state.engine.dispose()
+                app.state.engine = None
+
+    if settings.log_json is not None:
+        configure_logging(settings.log_level, json_lines=settings.log_json)
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = None
+    app.add_middleware(SecurityHeadersMiddleware, max_body=settings.max_upload_bytes)
+    app.add_middleware(RequestIdMiddleware, service=settings.service_name)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,56 @@
+"""The one Celery app: Redis broker, named, time-limited, acks_late tasks, nightly beat jobs."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from celery import Celery
+from celery.schedules import crontab
+
+from shared.settings import common_settings
+
+TASK_MODULES = ("services.assets.tasks", "services.hotspots.tasks", "services.predictive.tasks")
+
+
+def _existing(modules: tuple[str, ...]) -> list[str]:
+    found = []
+    for m in modules:
+        try:
+            if importlib.util.find_spec(m) is not None:
+                found.append(m)
+        except ModuleNotFoundError:
+            continue
+    return found
+
+
+def make_celery() -> Celery:
+    """Configure Celery from the environment; eager mode runs tasks in-process (demo only)."""
+    s = common_settings()
+    app = Celery("csp", broker=s.redis_url, backend=s.redis_url, include=_existing(TASK_MODULES))
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=30 * 60,
+        task_soft_time_limit=25 * 60,
+        task_track_started=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=7 * 24 * 3600,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        task_always_eager=s.celery_eager,
+        task_eager_propagates=True,
+        timezone="Europe/London",
+        beat_schedule={
+            "predictive-nightly": {
+                "task": "predictive.nightly_refit",
+                "schedule": crontab(hour=4, minute=30),
+            },
+        },
+    )
+    return app
+
+
+celery_app = make_celery()

@@ -1,0 +1,1 @@
+"""Core tables shared by all services: API tokens."""

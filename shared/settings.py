@@ -1,0 +1,97 @@
+"""Settings from the environment: shared DATABASE_URL/REDIS_URL plus one prefix per service."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret", "please-change"})
+
+DEFAULT_DB = "postgresql+psycopg2://csp:csp@127.0.0.1:5433/csp"
+DEFAULT_REDIS = "redis://127.0.0.1:6380/0"
+
+
+class CommonSettings(BaseSettings):
+    """Settings every process reads. Shared names have no prefix; the rest use ``CSP_``."""
+
+    model_config = SettingsConfigDict(env_prefix="CSP_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        DEFAULT_DB, validation_alias=AliasChoices("DATABASE_URL", "CSP_DATABASE_URL")
+    )
+    redis_url: str = Field(DEFAULT_REDIS, validation_alias=AliasChoices("REDIS_URL", "CSP_REDIS_URL"))
+    secret_key: SecretStr = SecretStr("change-me")
+    celery_eager: bool = False
+    log_level: str = "INFO"
+    log_json: bool = True
+    output_dir: Path = Path(".run/outputs")
+    max_upload_bytes: int = 50 * 1024 * 1024
+    db_connect_timeout_s: int = 3
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> CommonSettings:
+        """Refuse placeholder secrets anywhere but development and test."""
+        if self.environment == "production":
+            if self.secret_key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("CSP_SECRET_KEY is a placeholder; set a real secret in production")
+            if ":csp@" in self.database_url:
+                raise ValueError("DATABASE_URL uses the development password; set a real one")
+            if self.celery_eager:
+                raise ValueError("CSP_CELERY_EAGER is only for the demo; use a broker in production")
+        return self
+
+
+class ServiceSettings(CommonSettings):
+    """Settings of one HTTP service: where it listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    service_name: str = "service"
+
+    def base_url(self) -> str:
+        """URL people use to reach the service."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+class AssetsSettings(ServiceSettings):
+    """Assets service settings (prefix ``ASSETS_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSETS_", env_file=".env", extra="ignore")
+    port: int = 8001
+    service_name: str = "assets"
+    review_interval_days: int = 365
+    recommend_window_days: int = 365
+    recommend_min_incidents: int = 3
+    recommend_min_footage_requests: int = 1
+    recommend_max_downtime_share: float = 0.25
+    recommend_max_faults: int = 4
+    recommend_overlap_share: float = 0.5
+
+
+class HotspotsSettings(ServiceSettings):
+    """Hotspots service settings (prefix ``HOTSPOTS_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTSPOTS_", env_file=".env", extra="ignore")
+    port: int = 8002
+    service_name: str = "hotspots"
+
+
+class PredictiveSettings(ServiceSettings):
+    """Predictive service settings (prefix ``PREDICTIVE_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PREDICTIVE_", env_file=".env", extra="ignore")
+    port: int = 8003
+    service_name: str = "predictive"
+    cell_size_m: float = 150.0
+
+
+@lru_cache(maxsize=1)
+def common_settings() -> CommonSettings:
+    """The process-wide common settings (cached; tests build their own instances)."""
+    return CommonSettings()

@@ -1,0 +1,121 @@
+"""Browser harness: a live server on a migrated database and headless Chromium via Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+BROWSER_DB = os.environ.get(
+    "BROWSER_DATABASE_URL", "postgresql+psycopg2://csp:csp@127.0.0.1:5433/csp_browser"
+)
+CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def browser_db() -> str:
+    """A fresh database for pages: browser tests commit, so they keep away from csp_test."""
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import TEST_DB, _reset_database
+
+    admin_url = TEST_DB.rsplit("/", 1)[0] + "/postgres"
+    eng = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = BROWSER_DB.rsplit("/", 1)[1]
+    with eng.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    eng.dispose()
+    _reset_database(BROWSER_DB)
+    return BROWSER_DB
+
+
+@pytest.fixture(scope="session")
+def live_server(browser_db: str) -> Iterator[Callable[[str], str]]:
+    """Start a service on a free port (once per session) and return its base URL."""
+    import importlib
+
+    import uvicorn
+
+    servers: dict[str, tuple[Any, threading.Thread, str]] = {}
+
+    def start(service: str) -> str:
+        if service in servers:
+            return servers[service][2]
+        port = _free_port()
+        cls = getattr(importlib.import_module("shared.settings"), f"{service.capitalize()}Settings")
+        settings = cls(database_url=browser_db, environment="test", log_json=False,
+                       celery_eager=True, port=port)
+        app = importlib.import_module(f"services.{service}.main").create_app(settings)
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                log_config=None)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not server.started:
+            raise RuntimeError(f"{service} did not start")
+        url = f"http://127.0.0.1:{port}"
+        servers[service] = (server, thread, url)
+        return url
+
+    yield start
+    for server, thread, _ in servers.values():
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (its own browser download is not used)."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}; `make test` installs it")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page at laptop size; tests may resize it to a phone."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+@pytest.fixture()
+def browser_session(browser_db: str) -> Iterator[Any]:
+    """A committing session on the browser database, for seeding pages' data."""
+    from shared.db import make_engine, make_sessionmaker
+
+    eng = make_engine(browser_db)
+    with make_sessionmaker(eng)() as s:
+        yield s
+    eng.dispose()

@@ -1,0 +1,129 @@
+"""Fixtures for the whole suite: the real PostGIS (migrated), rolled-back sessions, apps, tokens."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+ARTIFACTS = ROOT / "test-artifacts"
+TEST_DB = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg2://csp:csp@127.0.0.1:5433/csp_test"
+)
+ROLES = ("operator", "seg", "crew", "analyst", "admin")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by folder so `-m "not browser"` and friends work."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "integration" in parts:
+            item.add_marker(pytest.mark.integration)
+        if "browser" in parts:
+            item.add_marker(pytest.mark.browser)
+
+
+def _reset_database(url: str) -> None:
+    """Drop our schemas and migrate from nothing with ``alembic upgrade head``."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from shared.cli import alembic_config
+
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        for schema in ("predictive", "hotspots", "assets", "incidents", "core"):
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text("DROP TABLE IF EXISTS public.alembic_version"))
+    eng.dispose()
+    command.upgrade(alembic_config(url), "head")
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Any]:
+    """The test database, migrated from scratch once per run."""
+    from shared.db import make_engine
+
+    _reset_database(TEST_DB)
+    eng = make_engine(TEST_DB)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture()
+def db_session(engine: Any) -> Iterator[Any]:
+    """A session inside an outer transaction that is rolled back after the test."""
+    from sqlalchemy.orm import Session
+
+    conn = engine.connect()
+    outer = conn.begin()
+    session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture()
+def make_client(engine: Any, db_session: Any) -> Iterator[Callable[..., Any]]:
+    """Build a TestClient for a service whose requests share the rolled-back session."""
+    from fastapi.testclient import TestClient
+
+    from shared.db import get_session
+
+    clients: list[Any] = []
+
+    def build(service: str, **overrides: Any) -> Any:
+        import importlib
+
+        settings_mod = importlib.import_module("shared.settings")
+        cls = getattr(settings_mod, f"{service.capitalize()}Settings")
+        settings = cls(
+            database_url=TEST_DB,
+            environment="test",
+            log_json=False,
+            celery_eager=True,
+            **overrides,
+        )
+        app = importlib.import_module(f"services.{service}.main").create_app(settings)
+        app.state.engine = engine
+
+        def _session() -> Iterator[Any]:
+            yield db_session
+
+        app.dependency_overrides[get_session] = _session
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture()
+def tokens(db_session: Any) -> dict[str, dict[str, str]]:
+    """One token per role: ``tokens["operator"]`` is a ready Authorization header dict."""
+    from shared.auth import create_token
+
+    out = {}
+    for role in ROLES:
+        _, clear = create_token(db_session, name=f"test {role}", role=role)
+        out[role] = {"Authorization": f"Bearer {clear}"}
+    db_session.flush()
+    return out
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Folder for screenshots and other test artifacts (kept after the run)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

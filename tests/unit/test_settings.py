@@ -1,0 +1,50 @@
+import pytest
+from pydantic import ValidationError
+
+from shared.settings import AssetsSettings, CommonSettings, HotspotsSettings, PredictiveSettings
+
+
+def test_defaults_ports_and_shared_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://u:p@db:5432/x")
+    monkeypatch.setenv("REDIS_URL", "redis://r:6379/1")
+    a, h, p = AssetsSettings(), HotspotsSettings(), PredictiveSettings()
+    assert (a.port, h.port, p.port) == (8001, 8002, 8003)
+    assert {a.database_url, h.database_url, p.database_url} == {"postgresql+psycopg2://u:p@db:5432/x"}
+    assert a.redis_url == "redis://r:6379/1"
+
+
+def test_service_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSETS_PORT", "9101")
+    monkeypatch.setenv("HOTSPOTS_PORT", "9102")
+    assert AssetsSettings().port == 9101
+    assert HotspotsSettings().port == 9102
+    assert PredictiveSettings().port == 8003
+
+
+def test_placeholder_secret_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSP_ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://csp:strong@db/csp")
+    monkeypatch.setenv("CSP_SECRET_KEY", "change-me")
+    with pytest.raises(ValidationError, match="placeholder"):
+        CommonSettings()
+    monkeypatch.setenv("CSP_SECRET_KEY", "a-real-long-secret-0f9a8b")
+    assert CommonSettings().environment == "production"
+
+
+def test_development_password_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSP_ENVIRONMENT", "production")
+    monkeypatch.setenv("CSP_SECRET_KEY", "a-real-long-secret-0f9a8b")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://csp:csp@db/csp")
+    with pytest.raises(ValidationError, match="development password"):
+        CommonSettings()
+
+
+def test_placeholder_allowed_in_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSP_ENVIRONMENT", "development")
+    monkeypatch.setenv("CSP_SECRET_KEY", "change-me")
+    assert CommonSettings().secret_key.get_secret_value() == "change-me"
+
+
+def test_secret_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSP_SECRET_KEY", "top-secret-value")
+    assert "top-secret-value" not in repr(CommonSettings())
