@@ -1,7 +1,9 @@
 import numpy as np
 import shapely
+from shapely.geometry import LineString, Point
 
 from services.hotspots.compute.clusters import cluster_sites
+from services.hotspots.compute.water import kde_along_line, site_counts
 
 
 def ring(cx, cy, n, r, start_angle=0.0):
@@ -135,3 +137,100 @@ def test_matches_brute_force_on_random_data():
 def test_empty_and_nothing_qualifies():
     assert cluster_sites([], [], np.array([], float), []) == []
     assert cluster_sites([0.0, 500.0], [0.0, 0.0], [1.0, 2.0], [1.0, 1.0]) == []
+
+
+# --- Water-safety sites (services/hotspots/compute/water.py) ---------------------------------
+# Kept in this file because the brief assigned no test_water.py; both are "site" analyses.
+
+
+def water_scene():
+    sites = [
+        Point(0.0, 0.0),  # access point 0
+        LineString([(1000.0, 0.0), (2000.0, 0.0)]),  # stretch of bank 1
+        Point(5000.0, 5000.0),  # access point 2: no incidents
+    ]
+    rng = np.random.default_rng(12)
+    n = 120
+    kind = rng.integers(0, 3, n)
+    x = np.where(kind == 0, rng.normal(0, 40, n), rng.uniform(900, 2100, n))
+    y = np.where(kind == 0, rng.normal(0, 40, n), rng.normal(0, 60, n))
+    x[kind == 2] = rng.uniform(3000, 4000, (kind == 2).sum())  # far from everything
+    sev = rng.choice(["fatal", "serious", "minor"], n)
+    days = rng.integers(0, 3 * 365, n)
+    times = np.datetime64("2021-01-01") + days.astype("timedelta64[D]")
+    return sites, x, y, sev, times
+
+
+def test_water_site_counts_match_brute_force():
+    sites, x, y, sev, times = water_scene()
+    res = site_counts(sites, x, y, sev, times, snap_m=100.0, period="quarter")
+    expected_site = []
+    for xi, yi in zip(x, y, strict=True):
+        d = [g.distance(Point(xi, yi)) for g in sites]
+        expected_site.append(int(np.argmin(d)) if min(d) <= 100.0 else -1)
+    expected_site = np.array(expected_site)
+    np.testing.assert_array_equal(res.site_of_incident, expected_site)
+    np.testing.assert_array_equal(res.unassigned, np.flatnonzero(expected_site == -1))
+    assert 0 < res.unassigned.size < x.size
+    years = times.astype("datetime64[Y]").astype(int) + 1970
+    months = times.astype("datetime64[M]").astype(int) % 12 + 1
+    labels = np.array([f"{a}-Q{(m - 1) // 3 + 1}" for a, m in zip(years, months, strict=True)])
+    for row in res.sites:
+        mine = expected_site == row["site"]
+        assert row["total"] == mine.sum()
+        for s in ("fatal", "serious", "minor"):
+            assert row["by_severity"][s] == (mine & (sev == s)).sum()
+            for lab, per in row["by_period"].items():
+                assert per[s] == (mine & (sev == s) & (labels == lab)).sum()
+        assert sum(sum(p.values()) for p in row["by_period"].values()) == row["total"]
+    assert res.sites[2]["total"] == 0
+    assert list(res.sites[0]["by_period"])[:2] == ["2021-Q1", "2021-Q2"]
+    assert len(res.sites[0]["by_period"]) == len(res.sites[2]["by_period"])
+
+
+def test_water_periods_include_gaps_and_months():
+    sites = [Point(0, 0)]
+    times = np.array(["2022-11-15", "2023-02-01"], "datetime64[D]")
+    res = site_counts(sites, [1.0, 2.0], [0.0, 0.0], ["minor", "minor"], times, period="month")
+    assert res.sites[0]["by_period"] == {
+        "2022-11": {"minor": 1},
+        "2022-12": {"minor": 0},
+        "2023-01": {"minor": 0},
+        "2023-02": {"minor": 1},
+    }
+    res = site_counts(sites, [1.0, 2.0], [0.0, 0.0], ["minor", "fatal"], times, period="year")
+    assert res.sites[0]["by_period"] == {
+        "2022": {"fatal": 0, "minor": 1},
+        "2023": {"fatal": 1, "minor": 0},
+    }
+
+
+def quartic(u):
+    return np.where(np.abs(u) < 1, 15 / 16 * (1 - u**2) ** 2, 0.0)
+
+
+def test_kde_along_line_matches_direct_on_bent_line():
+    line = LineString([(0.0, 0.0), (1000.0, 0.0), (1000.0, 1000.0)])
+    x = np.array([300.0, 320.0, 1010.0, 990.0, 1000.0, 500.0])
+    y = np.array([5.0, -20.0, 500.0, 450.0, 1500.0, 300.0])  # last two beyond snap_m
+    w = np.array([1.0, 2.0, 1.0, 0.5, 9.0, 9.0])
+    d, dens = kde_along_line(line, x, y, bandwidth_m=100.0, step_m=10.0, snap_m=50.0, weights=w)
+    np.testing.assert_allclose(d, np.arange(0, 2001, 10.0))
+    s = np.array([300.0, 320.0, 1500.0, 1450.0])  # distances along the bent line, by hand
+    expected = (quartic((d[:, None] - s) / 100.0) * w[:4]).sum(1) / 100.0 * 1000.0
+    np.testing.assert_allclose(dens, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_kde_along_line_integrates_to_total_per_km():
+    line = LineString([(0.0, 0.0), (3000.0, 0.0)])
+    rng = np.random.default_rng(5)
+    x = rng.uniform(500, 2500, 200)
+    y = rng.normal(0, 10, 200)
+    d, dens = kde_along_line(line, x, y, bandwidth_m=150.0, step_m=5.0, snap_m=100.0)
+    assert d[-1] == 3000.0
+    total = np.trapezoid(dens, d / 1000.0)  # density per km integrated over km
+    assert abs(total - 200) < 0.01
+    # Peak of a lone incident: K(0)/h = 15/16/h per metre.
+    d, dens = kde_along_line(line, [1200.0], [0.0], bandwidth_m=200.0, step_m=100.0, snap_m=1)
+    assert abs(dens.max() - 15 / 16 / 200 * 1000) < 1e-12
+    assert d[np.argmax(dens)] == 1200.0
