@@ -405,6 +405,22 @@ def parse_police_zip(path: str | Path) -> list[ParseResult]:
 
 STATS19_REQUIRED = ("collision_index", "collision_severity", "date")
 _STATS19_TEXT = ("collision_index", "collision_ref_no", "local_authority_ons_district")
+# Identifiers and ONS codes stay text (leading zeros, letters in older indexes).
+_STATS19_KEEP_TEXT = frozenset(
+    {
+        "collision_index",
+        "collision_ref_no",
+        "lsoa_of_collision_location",
+        "lsoa_of_accident_location",
+        "local_authority_ons_district",
+        "local_authority_highway",
+        "local_authority_highway_current",
+    }
+)
+# Position fields are the row's lon/lat/x/y already.
+_STATS19_SKIP = frozenset(
+    {"date", "time", "location_easting_osgr", "location_northing_osgr", "longitude", "latitude"}
+)
 
 
 def _canonical(header: list[str]) -> list[str]:
@@ -612,9 +628,9 @@ def _stats19_attributes(rec: dict[str, str], line: int, time_known: bool) -> dic
     attrs: dict[str, Any] = {"severity": SEVERITY_NAMES[sev], "time_known": time_known}
     labels: dict[str, str] = {}
     for key, value in rec.items():
-        if key in ("date", "time"):
+        if key in _STATS19_SKIP:
             continue
-        code = _code(value)
+        code = None if _missing(value) else value if key in _STATS19_KEEP_TEXT else _code(value)
         attrs[key] = code
         table = COLLISION_CODES.get(key)
         if table is not None and isinstance(code, int) and code in table:
