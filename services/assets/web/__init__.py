@@ -1,0 +1,1 @@
+"""Server-rendered pages of the assets service (review map, control room)."""
