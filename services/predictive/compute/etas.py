@@ -267,8 +267,9 @@ def excitation_at(
     t = np.asarray(t_days, dtype=np.float64).ravel()
     past = t < t_at
     w = np.exp(-fit.omega_per_day * (t_at - t[past]))
-    s = np.bincount(cells[past], weights=w, minlength=n_cells)
-    return fit.theta * fit.omega_per_day * s
+    s = np.bincount(cells[past], weights=w, minlength=n_cells).astype(np.float64)
+    out: FloatArray = fit.theta * fit.omega_per_day * s
+    return out
 
 
 def expected_counts(
