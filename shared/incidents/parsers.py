@@ -130,12 +130,16 @@ def _raw(lines: Sequence[str], start: int, end: int) -> str:
     return "".join(lines[start - 1 : end]).rstrip("\r\n")[:RAW_MAX]
 
 
-def _records(lines: list[str], width: int) -> Iterator[tuple[int, int, list[str]]]:
+def _records(
+    lines: list[str], width: int, multiline: list[int] | None = None
+) -> Iterator[tuple[int, int, list[str]]]:
     """Yield (first line, last line, fields) for each data record after the header line.
 
-    A record spanning several physical lines is kept only when it has the expected number of
-    fields; otherwise (an unbalanced quote swallowing the lines below) each line is parsed alone,
-    so one bad quote costs one row, not the rest of the file.
+    Quoted newlines are accepted only when ``multiline`` is a list (the first line of each such
+    record is appended to it, so the caller can report them) and the record has the expected
+    width and balanced quotes. Otherwise (formats that never contain newlines, or an unbalanced
+    quote swallowing the lines below) each physical line is parsed alone, so one bad quote costs
+    one row, not the rest of the file.
     """
     reader = csv.reader(iter(lines[1:]))
     prev = 0
@@ -150,11 +154,18 @@ def _records(lines: list[str], width: int) -> Iterator[tuple[int, int, list[str]
             continue
         start, end = prev + 2, reader.line_num + 1
         prev = reader.line_num
-        if end > start and len(fields) != width:
+        if end == start:
+            yield start, end, fields
+        elif multiline is not None and len(fields) == width and _balanced(lines[start - 1 : end]):
+            multiline.append(start)
+            yield start, end, fields
+        else:
             for i in range(start, end + 1):
                 yield i, i, next(csv.reader([lines[i - 1]]), [])
-        else:
-            yield start, end, fields
+
+
+def _balanced(lines: list[str]) -> bool:
+    return sum(s.count('"') for s in lines) % 2 == 0
 
 
 def _is_blank(fields: list[str]) -> bool:
@@ -177,6 +188,7 @@ class _Collector:
         self.errors: list[RowError] = []
         self.blank: list[int] = []
         self.formula: list[int] = []
+        self.multiline: list[int] = []
 
     def error(self, start: int, end: int, reason: str) -> None:
         self.errors.append(RowError(self.name, start, reason, _raw(self.lines, start, end)))
@@ -185,6 +197,8 @@ class _Collector:
         out = []
         if self.blank:
             out.append(f"blank lines skipped: {_line_list(self.blank)}")
+        if self.multiline:
+            out.append(f"records with quoted line breaks: lines {_line_list(self.multiline)}")
         if self.formula:
             out.append(
                 "text starting with = + - @ kept as text (spreadsheet formula risk on export): "
@@ -710,7 +724,7 @@ def _generic_rows(col: _Collector, header: list[str], source: str) -> list[Incid
     width = len(header)
     seen: dict[str, int] = {}
     kept: list[tuple[dict[str, str], datetime, str, bool, float, float, float, int]] = []
-    for start, end, fields in _records(col.lines, width):
+    for start, end, fields in _records(col.lines, width, col.multiline):
         if not _check_width(col, start, end, fields, width):
             continue
         rec = dict(zip(header, (f.strip() for f in fields), strict=True))

@@ -102,3 +102,16 @@ def test_wrong_field_count_and_case_insensitive_header(tmp_path: Path) -> None:
         4: "expected 5 fields, found 6",
         5: "coordinates not finite",
     }
+
+
+def test_quoted_newlines_kept_and_unbalanced_quote_costs_one_row() -> None:
+    head = "id,timestamp,longitude,latitude,category,note\n"
+    ok = 'A,2023-01-01,0.5,51.4,x,"two\nlines"\n'
+    broken = 'B,2023-01-01,0.5,51.4,x,"broken\n'
+    tail = "C,2023-01-01,0.5,51.4,x,ok\nD,2023-01-01,0.5,51.4,x,ok\n"
+    result = parse_generic_csv(io.BytesIO((head + ok + broken + tail).encode()))
+    by_id = {r.source_id: r for r in result.rows}
+    assert by_id["A"].attributes["note"] == "two\nlines"
+    assert [by_id[i].attributes["line"] for i in ("A", "B", "C", "D")] == [2, 4, 5, 6]
+    assert by_id["B"].attributes["note"] == "broken"
+    assert "quoted line breaks: lines 2" in " ".join(result.warnings)
