@@ -1,0 +1,108 @@
+"""Offline folium maps: no CDN links, vendored files exist, bounds and location respected."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import folium
+import pytest
+from folium.plugins import HeatMap
+
+from shared.maps import (
+    OSM_TILES,
+    NotVendored,
+    external_assets,
+    make_map,
+    map_parts,
+    render_map_html,
+)
+
+STATIC = Path(__file__).resolve().parents[2] / "shared" / "static"
+LOCAL_REF = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)=["'](/static/[^"']+)""")
+
+
+def _sample_map() -> folium.Map:
+    m = make_map((0.52, 51.38), zoom_start=12)
+    group = folium.FeatureGroup(name="things").add_to(m)
+    folium.CircleMarker([51.38, 0.52], radius=6, popup=folium.Popup("<b>hi</b>")).add_to(group)
+    folium.Marker([51.39, 0.53], icon=folium.Icon(color="red")).add_to(group)
+    folium.GeoJson(
+        {"type": "Polygon", "coordinates": [[[0.5, 51.3], [0.6, 51.3], [0.6, 51.4], [0.5, 51.3]]]}
+    ).add_to(m)
+    HeatMap([[51.38, 0.52, 1.0]]).add_to(m)
+    folium.LayerControl().add_to(m)
+    return m
+
+
+def test_rendered_html_loads_nothing_from_a_cdn() -> None:
+    html = render_map_html(_sample_map())
+    # An independent scan: any script/link with an absolute or protocol-relative URL.
+    tags = re.findall(r"<(?:script|link)\b[^>]*>", html, flags=re.IGNORECASE)
+    assert tags, "the page should have script and link tags"
+    for tag in tags:
+        assert not re.search(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", tag), tag
+    assert "cdn" not in html.lower()
+    assert external_assets(html) == []
+
+
+def test_every_local_asset_exists_on_disk() -> None:
+    html = render_map_html(_sample_map())
+    refs = LOCAL_REF.findall(html)
+    assert any(r.endswith("leaflet.js") for r in refs)
+    assert any(r.endswith("leaflet.css") for r in refs)
+    assert any(r.endswith("jquery.min.js") for r in refs)  # folium popups use $()
+    for ref in refs:
+        assert (STATIC / ref.removeprefix("/static/")).is_file(), ref
+
+
+@pytest.mark.parametrize(
+    "css_path", ["leaflet/leaflet.css", "awesome-markers/leaflet.awesome-markers.css"]
+)
+def test_css_images_are_vendored(css_path: str) -> None:
+    css_file = STATIC / "vendor" / css_path
+    for url in set(re.findall(r"url\(([^)]+)\)", css_file.read_text())):
+        url = url.strip("'\"")
+        if url.startswith(("data:", "#")):
+            continue
+        assert (css_file.parent / url).is_file(), url
+
+
+def test_osm_layer_kept_for_when_there_is_internet() -> None:
+    html = render_map_html(make_map((0.52, 51.38)))
+    assert OSM_TILES in html
+    assert "background" in html
+    no_tiles = render_map_html(make_map((0.52, 51.38), tiles=False))
+    assert OSM_TILES not in no_tiles
+
+
+def test_bounds_fit_and_location_order() -> None:
+    m = make_map(bounds=(0.4, 51.3, 0.7, 51.45))
+    html = render_map_html(m)
+    assert "fitBounds" in html
+    assert "[[51.3, 0.4], [51.45, 0.7]]" in html  # Leaflet wants [lat, lon]
+    centred = render_map_html(make_map((0.52, 51.38)))
+    assert "[51.38, 0.52]" in centred
+    with pytest.raises(ValueError):
+        make_map()
+    with pytest.raises(ValueError):
+        make_map(bounds=(0.7, 51.3, 0.4, 51.45))
+
+
+def test_unvendored_plugin_fails_loudly() -> None:
+    from folium.plugins import Fullscreen
+
+    m = make_map((0.52, 51.38))
+    Fullscreen().add_to(m)
+    with pytest.raises(NotVendored):
+        render_map_html(m)
+
+
+def test_map_parts_split_for_templates() -> None:
+    m = _sample_map()
+    parts = map_parts(m)
+    assert parts.map_var == m.get_name()
+    assert f'id="{parts.map_var}"' in parts.body
+    assert "leaflet.js" in parts.head
+    assert f"var {parts.map_var} = L.map(" in parts.script
+    assert external_assets(parts.head) == []
