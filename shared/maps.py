@@ -79,7 +79,7 @@ def make_map(
     background: str = PLAIN_BACKGROUND,
     **kw: Any,
 ) -> folium.Map:
-    """A folium map centred on (lon, lat) or fitted to WGS84 bounds (minlon, minlat, maxlon, maxlat).
+    """A folium map centred on (lon, lat) or fitted to bounds (minlon, minlat, maxlon, maxlat).
 
     Scripts and styles point at ``/static/vendor``; an OSM layer is added when ``tiles`` is true,
     over a plain ``background`` that is what people see when the tiles cannot load.
