@@ -108,7 +108,7 @@ class EtasScorer:
         max_iter: int = 200,
         tol: float = 1e-6,
         validation_days: float = 28.0,
-        sigmas_cells: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0),
+        sigmas_cells: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
         mix_weights: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0),
         warm_start: bool = True,
     ) -> None:

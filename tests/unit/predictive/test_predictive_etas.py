@@ -27,7 +27,12 @@ def naive_sums(cells: np.ndarray, t: np.ndarray, omega: float) -> tuple[np.ndarr
 
 
 def naive_loglik(
-    cells: np.ndarray, t: np.ndarray, mu: np.ndarray, theta: float, omega: float, t0: float,
+    cells: np.ndarray,
+    t: np.ndarray,
+    mu: np.ndarray,
+    theta: float,
+    omega: float,
+    t0: float,
     t1: float,
 ) -> float:
     a, _ = naive_sums(cells, t, omega)
@@ -171,9 +176,7 @@ def test_window_loglik_matches_direct_formula() -> None:
         inside = t >= 80.0
         lam = mu[cells[inside]] + 0.4 * 0.3 * a[inside]
         s = np.linspace(80.0, 100.0, 20_001)
-        trig = sum(
-            np.trapezoid(0.4 * 0.3 * np.exp(-0.3 * (s - tj)) * (s > tj), s) for tj in t
-        )
+        trig = sum(np.trapezoid(0.4 * 0.3 * np.exp(-0.3 * (s - tj)) * (s > tj), s) for tj in t)
         direct = np.log(lam).sum() - mu.sum() * 20.0 - trig
         assert val == pytest.approx(direct, rel=1e-5)
 

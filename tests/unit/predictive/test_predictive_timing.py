@@ -1,0 +1,100 @@
+"""Coarse timestamps: detection and the fallback of choose_method."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from services.predictive.compute.methods import Events, choose_method, make_scorer
+from services.predictive.compute.timing import timestamp_quality, to_days
+from shared.grid import Grid
+
+
+def _month_days(rng: np.random.Generator, n: int) -> np.ndarray:
+    months = rng.integers(0, 9, n)
+    return np.array(
+        [(datetime(2022, 1 + m, 1) - datetime(1970, 1, 1)).days for m in months], dtype=float
+    )
+
+
+def _events(t: np.ndarray, rng: np.random.Generator) -> Events:
+    x = 575_000 + rng.uniform(0, 3000, t.size)
+    y = 168_000 + rng.uniform(0, 3000, t.size)
+    return Events(x, y, t)
+
+
+def test_to_days_accepts_datetimes_and_datetime64() -> None:
+    d = [datetime(1970, 1, 2, 12, tzinfo=UTC), datetime(2022, 3, 1)]
+    got = to_days(d)
+    np.testing.assert_allclose(got, [1.5, (datetime(2022, 3, 1) - datetime(1970, 1, 1)).days])
+    np.testing.assert_allclose(to_days(np.array(["1970-01-03"], dtype="datetime64[D]")), [2.0])
+
+
+def test_month_only_detected() -> None:
+    rng = np.random.default_rng(1)
+    t = _month_days(rng, 3000)
+    q = timestamp_quality(t)
+    assert q.month_only and q.day_only and not q.usable_for_temporal
+    assert "month" in q.reason
+    assert q.tie_share > 0.99
+    # Same answer from datetimes.
+    dts = [datetime(1970, 1, 1) + timedelta(days=float(v)) for v in t[:50]]
+    assert timestamp_quality(dts).month_only
+
+
+def test_fine_times_usable_and_tie_share_counted() -> None:
+    rng = np.random.default_rng(2)
+    t = 19000 + rng.uniform(0, 365, 5000)
+    q = timestamp_quality(t)
+    assert q.usable_for_temporal and not q.month_only and q.tie_share == 0.0
+    # Half the events duplicated exactly: 2500 of 7499 gaps are ties.
+    t2 = np.concatenate([t, t[:2500]])
+    q2 = timestamp_quality(t2)
+    assert q2.tie_share == pytest.approx(2500 / 7499)
+    assert not q2.usable_for_temporal
+
+
+def test_dates_only_judged_within_cells() -> None:
+    rng = np.random.default_rng(3)
+    t = np.floor(19000 + rng.uniform(0, 365, 4000))
+    cells = rng.integers(0, 2000, 4000)
+    assert not timestamp_quality(t).usable_for_temporal  # ~90% of global gaps are ties
+    q = timestamp_quality(t, cell_index=cells)
+    assert q.day_only and q.usable_for_temporal and q.tie_share < 0.05
+
+
+def test_choose_method_falls_back_on_month_only() -> None:
+    rng = np.random.default_rng(4)
+    ev = _events(_month_days(rng, 2000), rng)
+    method, warnings = choose_method(ev, "auto")
+    assert method == "kde"
+    assert warnings and "month" in warnings[0] and "kde" in warnings[0]
+    method, warnings = choose_method(ev, "etas")
+    assert method == "kde" and warnings
+    method, warnings = choose_method(ev, "naive28")
+    assert method == "naive28" and warnings == []
+
+
+def test_choose_method_auto_picks_etas_on_fine_times() -> None:
+    rng = np.random.default_rng(5)
+    ev = _events(19000 + rng.uniform(0, 365, 2000), rng)
+    assert choose_method(ev, "auto") == ("etas_smooth", [])
+    small = _events(19000 + rng.uniform(0, 365, 50), rng)
+    method, warnings = choose_method(small, "auto")
+    assert method == "kde" and "50" in warnings[0]
+    with pytest.raises(ValueError):
+        choose_method(ev, "magic")
+
+
+def test_etas_on_month_only_warns_and_stays_finite() -> None:
+    rng = np.random.default_rng(6)
+    ev = _events(_month_days(rng, 2000), rng)
+    grid = Grid.covering(575_000, 168_000, 578_000, 171_000, 150.0)
+    scorer = make_scorer("etas")
+    as_of = float(ev.t_days.max()) + 1
+    report = scorer.fit(ev, grid, as_of)
+    assert any("month" in w for w in report.warnings)
+    s = scorer.score(1.0)
+    assert s.shape == grid.shape and np.all(np.isfinite(s)) and np.all(s >= 0)
