@@ -102,7 +102,9 @@ def make_map(
             OSM_TILES, attr=OSM_ATTRIBUTION, name="OpenStreetMap", max_zoom=19, overlay=False
         ).add_to(m)
     style = f"<style>.folium-map, .leaflet-container {{ background: {background}; }}</style>"
-    m.get_root().header.add_child(Element(style), name="csp_plain_background")
+    root = m.get_root()
+    if isinstance(root, Figure):
+        root.header.add_child(Element(style), name="csp_plain_background")
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         m.fit_bounds([[miny, minx], [maxy, maxx]])
@@ -167,7 +169,8 @@ def map_parts(m: folium.Map) -> MapParts:
     """Render ``m`` and split it into head, body and script for a page template."""
     localise(m)
     root = m.get_root()
-    assert isinstance(root, Figure)
+    if not isinstance(root, Figure):
+        raise TypeError("map_parts needs a map inside a folium Figure")
     root.render()  # populates header and script with every element's links and code
     parts = MapParts(
         head=root.header.render(),
