@@ -1,0 +1,93 @@
+"""ORM models in the ``hotspots`` schema: surface runs, their hotspot polygons, water sites."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+
+SCHEMA = "hotspots"
+RUN_STATUSES = ("queued", "running", "done", "failed")
+SITE_KINDS = ("access_point", "bank_stretch")
+
+
+class SurfaceRun(Base):
+    """One hotspot surface computation: parameters, status, progress, output file and stats."""
+
+    __tablename__ = "surface_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued','running','done','failed')", name="status"),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="progress"),
+        UniqueConstraint("idempotency_key", name="uq_surface_runs_idempotency_key"),
+        Index("ix_surface_runs_created_at", "created_at"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tif_path: Mapped[str | None] = mapped_column(String(400))
+    stats: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class HotspotPolygon(Base):
+    """A hotspot of one run: a connected area above the run's threshold (EPSG:27700)."""
+
+    __tablename__ = "hotspot_polygons"
+    __table_args__ = (
+        Index("ix_hotspot_polygons_run_id", "run_id"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{SCHEMA}.surface_runs.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(10), default="kde")
+    rank: Mapped[int] = mapped_column(Integer)
+    peak: Mapped[float] = mapped_column(Float)
+    mean: Mapped[float] = mapped_column(Float)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=27700, spatial_index=True))
+
+
+class WaterSite(Base):
+    """A water-edge location: an access point (point) or a stretch of bank (line), EPSG:27700."""
+
+    __tablename__ = "water_sites"
+    __table_args__ = (
+        CheckConstraint("kind IN ('access_point','bank_stretch')", name="kind"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", srid=27700, spatial_index=True))
