@@ -245,6 +245,11 @@ class NaiveScorer:
         """Count the events in [as_of - window_days, as_of) per cell."""
         ev, _, warnings = _training(events, grid, as_of_days, self.window_days)
         self._counts = baselines.grid_counts(ev.x, ev.y, grid, weights=ev.weights)
+        if len(ev) == 0 and bool(np.any(events.t_days < as_of_days)):
+            warnings.append(
+                f"no events in the last {self.window_days:g} days but older ones exist:"
+                " timestamps may be coarser than the window (month-only data)"
+            )
         params = {"window_days": self.window_days, "n_events": len(ev)}
         return FitReport(self.method, params, warnings)
 
@@ -371,6 +376,11 @@ def choose_method(
     wants_time = requested in ("auto", *TEMPORAL)
     if requested == "prospective" and not quality.usable_for_temporal:
         warnings.append(f"prospective hotspotting on coarse timestamps: {quality.reason}")
+    if requested == "naive28" and quality.month_only:
+        warnings.append(
+            "naive28 on month-only timestamps: a 28-day window can miss a whole month;"
+            " naive90 or kde is safer"
+        )
     if not wants_time:
         return requested, warnings
     target = "etas_smooth" if requested == "auto" else requested

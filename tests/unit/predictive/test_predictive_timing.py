@@ -73,8 +73,19 @@ def test_choose_method_falls_back_on_month_only() -> None:
     assert warnings and "month" in warnings[0] and "kde" in warnings[0]
     method, warnings = choose_method(ev, "etas")
     assert method == "kde" and warnings
+    method, warnings = choose_method(ev, "naive90")
+    assert method == "naive90" and warnings == []
     method, warnings = choose_method(ev, "naive28")
-    assert method == "naive28" and warnings == []
+    assert method == "naive28" and "month" in warnings[0]
+
+
+def test_naive28_warns_when_month_data_leaves_window_empty() -> None:
+    # Events dated 2022-02-01 and 2022-03-01; 28 days before 2022-04-01 holds none of them.
+    t = np.array([19024.0, 19024.0, 19052.0])
+    rng = np.random.default_rng(8)
+    grid = Grid.covering(575_000, 168_000, 578_000, 171_000, 150.0)
+    report = make_scorer("naive28").fit(_events(t, rng), grid, 19083.0)
+    assert report.warnings and "coarser" in report.warnings[0]
 
 
 def test_choose_method_auto_picks_etas_on_fine_times() -> None:
