@@ -108,7 +108,7 @@ def _corrupted(tmp_path: Path) -> tuple[Path, list[str]]:
     no_coords = ",".join(f[:4] + ["", ""] + f[6:])
     bad_month = ",".join([f[0], "2022-13"] + f[2:])
     short = ",".join(f[:8])
-    cafe = ",".join(f[:6] + ["On or near Café Road"] + f[7:])
+    cafe = ",".join(f[:6] + ["On or near Café’s Road"] + f[7:])
     formula = ",".join(f[:6] + ['"=HYPERLINK(""http://x"",""y"")"'] + f[7:])
     dup_id = crime
     body = [
@@ -126,9 +126,9 @@ def _corrupted(tmp_path: Path) -> tuple[Path, list[str]]:
         *good[2:6],  # 14-17
     ]
     text = "\n".join([header, asb, *body]) + "\n"
-    data = b"\xef\xbb\xbf" + text.encode("utf-8").replace(
-        "Café".encode(), "Caf\xe9".encode("cp1252")
-    )
+    # cp1252 bytes e9 and 92 (the right quote differs from latin-1) in an otherwise UTF-8 file.
+    name = "Café’s"
+    data = b"\xef\xbb\xbf" + text.encode("utf-8").replace(name.encode(), name.encode("cp1252"))
     path = tmp_path / "2022-01-kent-street.csv"
     path.write_bytes(data)
     return path, [header, asb, *body]
@@ -150,7 +150,7 @@ def test_corrupted_copy_reports_each_bad_row(tmp_path: Path) -> None:
     assert kept_lines == [2, 3, 9, 10, 11, 12, 14, 15, 16, 17]
     assert result.total_lines == len(lines)
     by_line = {r.attributes["line"]: r for r in result.rows}
-    assert by_line[9].attributes["location"] == "On or near Café Road"
+    assert by_line[9].attributes["location"] == "On or near Café’s Road"
     assert by_line[10].attributes["location"] == '=HYPERLINK("http://x","y")'
     assert by_line[2].source_id.endswith(":1") and by_line[11].source_id.endswith(":2")
     assert by_line[2].source_id[:-2] == by_line[11].source_id[:-2]
