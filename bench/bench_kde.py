@@ -196,7 +196,7 @@ def main() -> None:
     if qg is not None:
         ratio = qg[0] / t_exact
         print(
-            f"exact vs QGIS heatmap: {ratio:.1f}x (goal >= 10x: {'met' if ratio >= 10 else 'MISSED'})"
+            f"exact vs QGIS heatmap: {ratio:.1f}x (goal >= 10x: {'met' if ratio >= 10 else 'MISSED'})"  # noqa: E501
         )
     else:
         print("exact vs QGIS heatmap: not measured (QGIS not installed)")
