@@ -76,6 +76,22 @@ def test_fit_is_a_likelihood_maximum(simulated: tuple[np.ndarray, ...]) -> None:
             c, tt, fit.mu_per_day * dmu, fit.theta * dth, fit.omega_per_day * dom, 0.0, 1500.0
         )
         assert other < ll
+    # Stationary point: d loglik / d log(param) vanishes (central differences).
+    h = 1e-5
+    for dth, dom, dmu in [(1, 0, 0), (0, 1, 0), (0, 0, 1)]:
+        up, down = (
+            naive_loglik(
+                c,
+                tt,
+                fit.mu_per_day * (1 + s * h * dmu),
+                fit.theta * (1 + s * h * dth),
+                fit.omega_per_day * (1 + s * h * dom),
+                0.0,
+                1500.0,
+            )
+            for s in (1, -1)
+        )
+        assert abs(up - down) / (2 * h) < 0.01
 
 
 def test_recursion_matches_quadratic_sums_with_ties() -> None:
