@@ -35,7 +35,7 @@ def warm_up() -> None:
 
 def bench_fit(repeats: int) -> None:
     print(f"grid ETAS fit, {N_CELLS} cells, true theta={THETA}, omega={OMEGA}/day")
-    print(f"numba threads {os.cpu_count()} cores; numba compile excluded (warmed up first)")
+    print(f"{os.cpu_count()} cores; numba compile excluded (warmed up first); best of {repeats}")
     head = (
         f"{'case':>5} {'events':>8} {'days':>6} {'fit s':>7} {'iters':>5} {'theta':>7} "
         f"{'omega':>7} {'bg/day':>8} {'true bg':>8} {'goal':>9}"
