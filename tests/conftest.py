@@ -12,9 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ARTIFACTS = ROOT / "test-artifacts"
-TEST_DB = os.environ.get(
+BASE_TEST_DB = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg2://csp:csp@127.0.0.1:5433/csp_test"
 )
+# Each pytest process gets its own database, so concurrent runs never trample each other.
+TEST_DB = f"{BASE_TEST_DB}_{os.getpid()}"
 ROLES = ("operator", "seg", "crew", "analyst", "admin")
 
 
@@ -26,6 +28,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         if "browser" in parts:
             item.add_marker(pytest.mark.browser)
+
+
+def _admin_engine(url: str) -> Any:
+    from sqlalchemy import create_engine
+
+    return create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+
+
+def create_database(url: str) -> None:
+    """Create the database named in ``url`` afresh; drop leftovers of dead test processes."""
+    from sqlalchemy import text
+
+    name = url.rsplit("/", 1)[1]
+    base = name.rsplit("_", 1)[0]
+    admin = _admin_engine(url)
+    with admin.connect() as conn:
+        for (other,) in conn.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": base + "_%"}
+        ):
+            pid = other.rsplit("_", 1)[1]
+            if pid.isdigit() and not _alive(int(pid)):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def drop_database(url: str) -> None:
+    """Drop the database named in ``url``."""
+    from sqlalchemy import text
+
+    admin = _admin_engine(url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _reset_database(url: str) -> None:
@@ -49,10 +96,12 @@ def engine() -> Iterator[Any]:
     """The test database, migrated from scratch once per run."""
     from shared.db import make_engine
 
+    create_database(TEST_DB)
     _reset_database(TEST_DB)
     eng = make_engine(TEST_DB)
     yield eng
     eng.dispose()
+    drop_database(TEST_DB)
 
 
 @pytest.fixture()

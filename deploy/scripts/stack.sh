@@ -38,6 +38,7 @@ install_system() {
   command -v redis-server >/dev/null || need+=(redis-server)
   command -v chromium >/dev/null || need+=(chromium)
   command -v ogrinfo >/dev/null || need+=(gdal-bin)
+  command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
   command -v "$PY" >/dev/null || need+=(python3.11 python3.11-venv)
   if [ ${#need[@]} -gt 0 ]; then
     say "installing system packages: ${need[*]}"

@@ -14,7 +14,7 @@ import pytest
 
 BROWSER_DB = os.environ.get(
     "BROWSER_DATABASE_URL", "postgresql+psycopg2://csp:csp@127.0.0.1:5433/csp_browser"
-)
+) + f"_{os.getpid()}"
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -34,21 +34,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def browser_db() -> str:
+def browser_db() -> Iterator[str]:
     """A fresh database for pages: browser tests commit, so they keep away from csp_test."""
-    from sqlalchemy import create_engine, text
+    from tests.conftest import _reset_database, create_database, drop_database
 
-    from tests.conftest import TEST_DB, _reset_database
-
-    admin_url = TEST_DB.rsplit("/", 1)[0] + "/postgres"
-    eng = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = BROWSER_DB.rsplit("/", 1)[1]
-    with eng.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    eng.dispose()
+    create_database(BROWSER_DB)
     _reset_database(BROWSER_DB)
-    return BROWSER_DB
+    yield BROWSER_DB
+    drop_database(BROWSER_DB)
 
 
 @pytest.fixture(scope="session")
