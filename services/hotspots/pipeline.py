@@ -530,3 +530,39 @@ def _esc(s: str) -> str:
     import html
 
     return html.escape(s, quote=True)
+
+
+def road_sites(
+    pts: Points,
+    *,
+    min_collisions: int = 4,
+    radius_m: float = 50.0,
+    years: float = 3.0,
+    end: datetime | None = None,
+) -> list[Any]:
+    """Road-casualty cluster sites (KSI weights are the incidents' weights), ranked."""
+    from services.hotspots.compute.clusters import cluster_sites
+
+    if min_collisions < 1:
+        raise ParamError("min_collisions", "must be at least 1")
+    if not (math.isfinite(radius_m) and 0 < radius_m <= 5000):
+        raise ParamError("radius_m", "must be between 0 and 5000 m")
+    if not (math.isfinite(years) and 0 < years <= 50):
+        raise ParamError("years", "must be between 0 and 50")
+    end64 = None if end is None else np.datetime64(_naive_utc(end), "s")
+    return cluster_sites(pts.x, pts.y, pts.t, pts.weight, min_collisions=min_collisions,
+                         radius_m=radius_m, years=years, end=end64)
+
+
+def sites_geojson(sites: Sequence[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Cluster sites as a WGS84 FeatureCollection: circle-union polygons with counts and KSI."""
+    feats = []
+    for s in sites:
+        cx, cy = float(s.centroid_x), float(s.centroid_y)
+        props = {
+            "rank": s.rank, "n_collisions": int(s.n_collisions), "ksi_sum": round(s.ksi_sum, 4),
+            "first": str(s.first), "last": str(s.last),
+            "centroid_x_27700": round(cx, 1), "centroid_y_27700": round(cy, 1),
+        }
+        feats.append(_feature_wgs84(s.polygon, props, fid=s.rank))
+    return {"type": "FeatureCollection", "features": feats, "parameters": params}
