@@ -10,7 +10,7 @@ behind the authenticated JSON API. Geometry is stored in EPSG:27700 and served i
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
@@ -86,9 +86,9 @@ class CameraSource:
         self.views = views
         self.geom = Camera.view_geom if views else Camera.geom
 
-    def _select(self) -> Select[Any]:
+    def _select(self) -> Select[Unpack[tuple[Any, ...]]]:
         gj = func.ST_AsGeoJSON(func.ST_Transform(self.geom, WGS84), DECIMALS).label("gj")
-        stmt: Select[Any] = select(*PUBLIC_COLUMNS, gj)
+        stmt = select(*PUBLIC_COLUMNS, gj)
         if self.views:
             stmt = stmt.where(Camera.view_geom.is_not(None))
         return stmt
