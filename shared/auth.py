@@ -20,7 +20,7 @@ from shared.db import SessionDep
 from shared.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 ROLES = ("operator", "seg", "crew", "analyst", "admin")
-TOKEN_PREFIX = "csp_"
+TOKEN_PREFIX = "csp_"  # noqa: S105 - a prefix, not a secret
 
 _bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer csp_...`")
 
@@ -62,10 +62,12 @@ def revoke_token(session: Session, *, token_id: int | None = None, name: str | N
     if token_id is None and not name:
         raise InvalidInput("Give a token id or a name to revoke")
     stmt = update(ApiToken).where(ApiToken.revoked_at.is_(None))
-    stmt = stmt.where(ApiToken.id == token_id) if token_id is not None else stmt.where(
-        ApiToken.name == name
+    stmt = (
+        stmt.where(ApiToken.id == token_id)
+        if token_id is not None
+        else stmt.where(ApiToken.name == name)
     )
-    n = session.execute(stmt.values(revoked_at=datetime.now(UTC))).rowcount
+    n = getattr(session.execute(stmt.values(revoked_at=datetime.now(UTC))), "rowcount", 0)
     if not n:
         raise NotFound("No active token matches")
     return int(n)

@@ -11,8 +11,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 SCHEMAS = ("core", "incidents", "assets", "hotspots", "predictive")
-app = typer.Typer(help="Backup and restore the whole database (pg_dump custom format).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Backup and restore the whole database (pg_dump custom format).", no_args_is_help=True
+)
 
 
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
@@ -62,22 +63,36 @@ def restore_backup(url: str, dump: Path) -> None:
         conn.execute(text("DROP TABLE IF EXISTS public.alembic_version"))
     eng.dispose()
     # The public schema already exists (PostGIS lives there): leave its own entries out.
-    listing = subprocess.run([_tool("pg_restore"), "--list", str(dump)], capture_output=True,
-                             text=True, check=True).stdout
+    listing = subprocess.run(
+        [_tool("pg_restore"), "--list", str(dump)], capture_output=True, text=True, check=True
+    ).stdout
     keep = [ln for ln in listing.splitlines() if not _is_public_schema_entry(ln)]
     toc = dump.with_suffix(dump.suffix + ".toc")
     toc.write_text("\n".join(keep) + "\n")
     try:
-        _run([_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
-              "--use-list", str(toc), "--dbname", dsn, str(dump)], env)
+        _run(
+            [
+                _tool("pg_restore"),
+                "--no-owner",
+                "--exit-on-error",
+                "--single-transaction",
+                "--use-list",
+                str(toc),
+                "--dbname",
+                dsn,
+                str(dump),
+            ],
+            env,
+        )
     finally:
         toc.unlink(missing_ok=True)
 
 
 def _is_public_schema_entry(line: str) -> bool:
     parts = line.split()
-    return ("SCHEMA - public" in line) or (len(parts) > 4 and parts[3:6] == ["COMMENT", "-", "SCHEMA"]
-                                          and "public" in parts)
+    return ("SCHEMA - public" in line) or (
+        len(parts) > 4 and parts[3:6] == ["COMMENT", "-", "SCHEMA"] and "public" in parts
+    )
 
 
 def table_counts(url: str) -> dict[str, int]:
@@ -85,11 +100,18 @@ def table_counts(url: str) -> dict[str, int]:
     eng = create_engine(url)
     out: dict[str, int] = {}
     with eng.connect() as conn:
-        names = conn.execute(text(
-            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-            "WHERE table_type = 'BASE TABLE' AND (table_schema = ANY(:s) "
-            "OR (table_schema = 'public' AND table_name = 'alembic_version')) ORDER BY 1"
-        ), {"s": list(SCHEMAS)}).scalars().all()
+        names = (
+            conn.execute(
+                text(
+                    "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+                    "WHERE table_type = 'BASE TABLE' AND (table_schema = ANY(:s) "
+                    "OR (table_schema = 'public' AND table_name = 'alembic_version')) ORDER BY 1"
+                ),
+                {"s": list(SCHEMAS)},
+            )
+            .scalars()
+            .all()
+        )
         for n in names:
             out[n] = int(conn.execute(text(f"SELECT count(*) FROM {n}")).scalar_one())
     eng.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from pathlib import Path
 
 import typer
@@ -17,8 +16,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database migrations and backups.", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens (roles: operator, seg, crew, analyst, admin).",
-                        no_args_is_help=True)
+token_app = typer.Typer(
+    help="API tokens (roles: operator, seg, crew, analyst, admin).", no_args_is_help=True
+)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
@@ -120,8 +120,14 @@ def token_list() -> None:
     table = Table("id", "name", "role", "prefix", "created", "revoked")
     with _session() as s:
         for t in list_tokens(s):
-            table.add_row(str(t.id), t.name, t.role, t.prefix + "...", str(t.created_at)[:19],
-                          str(t.revoked_at or "")[:19])
+            table.add_row(
+                str(t.id),
+                t.name,
+                t.role,
+                t.prefix + "...",
+                str(t.created_at)[:19],
+                str(t.revoked_at or "")[:19],
+            )
     Console().print(table)
 
 
@@ -137,8 +143,9 @@ def serve(
 
     if service not in SERVICES:
         fail(f"unknown service {service!r}; choose one of {', '.join(SERVICES)}")
-    settings_cls = getattr(importlib.import_module("shared.settings"),
-                           f"{service.capitalize()}Settings")
+    settings_cls = getattr(
+        importlib.import_module("shared.settings"), f"{service.capitalize()}Settings"
+    )
     s = settings_cls()
     uvicorn.run(
         f"services.{service}.main:create_app",
@@ -159,8 +166,16 @@ def worker(
     """Run a Celery worker against the shared broker."""
     from shared.celery_app import celery_app
 
-    celery_app.worker_main(["worker", f"--concurrency={concurrency}", f"--queues={queues}",
-                            "--loglevel=INFO", "--without-gossip", "--without-mingle"])
+    celery_app.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--queues={queues}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
 
 
 @app.command("beat")
@@ -201,8 +216,12 @@ def demo_load(
 ) -> None:
     """Load demo data: the real Medway files when present, plus the demo cameras."""
     loaders = []
-    for mod in ("shared.incidents.demo", "services.assets.demo", "services.hotspots.demo",
-                "services.predictive.demo"):
+    for mod in (
+        "shared.incidents.demo",
+        "services.assets.demo",
+        "services.hotspots.demo",
+        "services.predictive.demo",
+    ):
         try:
             loaders.append(importlib.import_module(mod))
         except ModuleNotFoundError:
@@ -224,4 +243,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -84,7 +84,9 @@ class Grid:
         """Northings of the row centres, north to south (row 0 first), shape (ny,)."""
         return self.y1 - (np.arange(self.ny, dtype=np.float64) + 0.5) * self.cell_size_m
 
-    def cell_index(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[IntArray, IntArray, npt.NDArray[np.bool_]]:
+    def cell_index(
+        self, x: npt.ArrayLike, y: npt.ArrayLike
+    ) -> tuple[IntArray, IntArray, npt.NDArray[np.bool_]]:
         """Return (row, col, inside) for points in metres; row/col are -1 outside the grid."""
         xa = np.asarray(x, dtype=np.float64)
         ya = np.asarray(y, dtype=np.float64)

@@ -35,7 +35,9 @@ def healthz(request: Request) -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: database and broker reachable",
-    responses={503: {"description": "A dependency is down", "content": {"application/problem+json": {}}}},
+    responses={
+        503: {"description": "A dependency is down", "content": {"application/problem+json": {}}}
+    },
 )
 async def readyz(request: Request) -> Any:
     """200 when PostGIS and Redis answer, else 503 naming what is down."""

@@ -9,7 +9,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret", "please-change"})
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "secret", "dev-secret", "please-change"}
+)
 
 DEFAULT_DB = "postgresql+psycopg2://csp:csp@127.0.0.1:5433/csp"
 DEFAULT_REDIS = "redis://127.0.0.1:6380/0"
@@ -24,7 +26,9 @@ class CommonSettings(BaseSettings):
     database_url: str = Field(
         DEFAULT_DB, validation_alias=AliasChoices("DATABASE_URL", "CSP_DATABASE_URL")
     )
-    redis_url: str = Field(DEFAULT_REDIS, validation_alias=AliasChoices("REDIS_URL", "CSP_REDIS_URL"))
+    redis_url: str = Field(
+        DEFAULT_REDIS, validation_alias=AliasChoices("REDIS_URL", "CSP_REDIS_URL")
+    )
     secret_key: SecretStr = SecretStr("change-me")
     celery_eager: bool = False
     log_level: str = "INFO"
@@ -42,7 +46,9 @@ class CommonSettings(BaseSettings):
             if ":csp@" in self.database_url:
                 raise ValueError("DATABASE_URL uses the development password; set a real one")
             if self.celery_eager:
-                raise ValueError("CSP_CELERY_EAGER is only for the demo; use a broker in production")
+                raise ValueError(
+                    "CSP_CELERY_EAGER is only for the demo; use a broker in production"
+                )
         return self
 
 

@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-app = typer.Typer(help="Shared incidents: crime/ASB, road collisions, water, fire.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Shared incidents: crime/ASB, road collisions, water, fire.", no_args_is_help=True
+)
 console = Console(stderr=True)
 
 
@@ -28,23 +29,35 @@ def import_cmd(
         fail(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     table = Table("file", "read", "added", "already there", "rejected")
     rejected_total = 0
-    with _session() as s, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with (
+        _session() as s,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar,
+    ):
         task = bar.add_task("parsing", total=None)
         for f in files:
             bar.update(task, description=f"importing {f.name}")
             try:
-                records = import_file(s, f, source=source, actor="cli",
-                                      progress=lambda n: bar.advance(task, n))
+                records = import_file(
+                    s, f, source=source, actor="cli", progress=lambda n: bar.advance(task, n)
+                )
                 s.commit()
             except Exception as exc:  # noqa: BLE001 - one clear line per failed file
                 s.rollback()
                 fail(f"{f}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             for r in records:
-                table.add_row(r.file_name, str(r.rows_read), str(r.rows_added),
-                              str(r.rows_existing), str(r.rows_rejected))
+                table.add_row(
+                    r.file_name,
+                    str(r.rows_read),
+                    str(r.rows_added),
+                    str(r.rows_existing),
+                    str(r.rows_rejected),
+                )
                 rejected_total += r.rows_rejected
                 for e in r.errors[:show_errors]:
                     console.print(f"  {e['file']}:{e['line']}: {e['reason']}", highlight=False)

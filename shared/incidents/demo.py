@@ -21,4 +21,6 @@ def load_demo(session: Session, *, shared_data: Path) -> str:
             added += rec.rows_added
             existing += rec.rows_existing
             rejected += rec.rows_rejected
-    return f"police: {added} added, {existing} already there, {rejected} rejected ({len(files)} files)"
+    return (
+        f"police: {added} added, {existing} already there, {rejected} rejected ({len(files)} files)"
+    )

@@ -1,4 +1,4 @@
-"""Shared incidents (crime/ASB, road collisions, water-safety incidents, fires) and their imports."""
+"""Shared incidents (crime/ASB, road collisions, water, fires) and their imports."""
 
 from __future__ import annotations
 

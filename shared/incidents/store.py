@@ -73,7 +73,9 @@ def store_result(
     return record
 
 
-_STAGE_COLUMNS = "source, source_id, category, occurred_at, time_precision, x, y, weight, attributes"
+_STAGE_COLUMNS = (
+    "source, source_id, category, occurred_at, time_precision, x, y, weight, attributes"
+)
 
 
 def _copy_rows(session: Session, rows: Sequence[Any], *, import_id: int) -> int:
@@ -84,16 +86,26 @@ def _copy_rows(session: Session, rows: Sequence[Any], *, import_id: int) -> int:
     writer = csv.writer(buf)
     for r in rows:
         writer.writerow(
-            (r.source, r.source_id, r.category, r.occurred_at.isoformat(), r.time_precision,
-             repr(float(r.x)), repr(float(r.y)), repr(float(r.weight)),
-             json.dumps(r.attributes, default=str))
+            (
+                r.source,
+                r.source_id,
+                r.category,
+                r.occurred_at.isoformat(),
+                r.time_precision,
+                repr(float(r.x)),
+                repr(float(r.y)),
+                repr(float(r.weight)),
+                json.dumps(r.attributes, default=str),
+            )
         )
     buf.seek(0)
-    session.execute(text(
-        "CREATE TEMP TABLE IF NOT EXISTS _incident_stage (source text, source_id text, "
-        "category text, occurred_at timestamptz, time_precision text, x float8, y float8, "
-        "weight float8, attributes jsonb) ON COMMIT DROP"
-    ))
+    session.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS _incident_stage (source text, source_id text, "
+            "category text, occurred_at timestamptz, time_precision text, x float8, y float8, "
+            "weight float8, attributes jsonb) ON COMMIT DROP"
+        )
+    )
     session.execute(text("TRUNCATE _incident_stage"))
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cursor.copy_expert(f"COPY _incident_stage ({_STAGE_COLUMNS}) FROM STDIN WITH (FORMAT csv)", buf)
@@ -108,15 +120,19 @@ def _copy_rows(session: Session, rows: Sequence[Any], *, import_id: int) -> int:
         ),
         {"imp": import_id},
     )
-    return int(result.rowcount)
+    return int(getattr(result, "rowcount", 0))
 
 
 def already_imported(session: Session, *, source: str, sha256: str) -> bool:
     """True when a file with these bytes was fully imported for ``source`` before."""
-    q = select(func.count()).select_from(IncidentImport).where(
-        IncidentImport.source == source,
-        IncidentImport.sha256 == sha256,
-        IncidentImport.finished_at.is_not(None),
+    q = (
+        select(func.count())
+        .select_from(IncidentImport)
+        .where(
+            IncidentImport.source == source,
+            IncidentImport.sha256 == sha256,
+            IncidentImport.finished_at.is_not(None),
+        )
     )
     return bool(session.scalar(q))
 
@@ -210,8 +226,9 @@ def _to_points(rows: Iterable[Any]) -> IncidentPoints:
         ids=np.fromiter((r[0] for r in rows), np.int64, n),
         x=np.fromiter((r[1] for r in rows), np.float64, n),
         y=np.fromiter((r[2] for r in rows), np.float64, n),
-        t=np.array([r[3].astimezone(UTC).replace(tzinfo=None) for r in rows],
-                   dtype="datetime64[s]").reshape(n),
+        t=np.array(
+            [r[3].astimezone(UTC).replace(tzinfo=None) for r in rows], dtype="datetime64[s]"
+        ).reshape(n),
         weight=np.fromiter((r[4] for r in rows), np.float64, n),
         category=np.array([r[5] for r in rows], dtype=str).reshape(n),
         month_only=np.fromiter((r[6] == "month" for r in rows), np.bool_, n),

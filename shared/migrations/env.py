@@ -25,8 +25,13 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 def run_migrations_offline() -> None:
     """Emit SQL without a database."""
-    context.configure(url=url, target_metadata=target_metadata, literal_binds=True,
-                      include_schemas=True, include_name=include_name)
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        include_schemas=True,
+        include_name=include_name,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -35,8 +40,9 @@ def run_migrations_online() -> None:
     """Run against the database, in one transaction."""
     connectable = config.attributes.get("connection")
     if connectable is None:
-        engine = engine_from_config({"sqlalchemy.url": url}, prefix="sqlalchemy.",
-                                    poolclass=pool.NullPool)
+        engine = engine_from_config(
+            {"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool
+        )
         with engine.connect() as connection:
             _run(connection)
     else:

@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 
-BROWSER_DB = os.environ.get(
-    "BROWSER_DATABASE_URL", "postgresql+psycopg2://csp:csp@127.0.0.1:5433/csp_browser"
-) + f"_{os.getpid()}"
+BROWSER_DB = (
+    os.environ.get(
+        "BROWSER_DATABASE_URL", "postgresql+psycopg2://csp:csp@127.0.0.1:5433/csp_browser"
+    )
+    + f"_{os.getpid()}"
+)
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -58,11 +61,17 @@ def live_server(browser_db: str) -> Iterator[Callable[[str], str]]:
             return servers[service][2]
         port = _free_port()
         cls = getattr(importlib.import_module("shared.settings"), f"{service.capitalize()}Settings")
-        settings = cls(database_url=browser_db, environment="test", log_json=False,
-                       celery_eager=True, port=port)
+        settings = cls(
+            database_url=browser_db,
+            environment="test",
+            log_json=False,
+            celery_eager=True,
+            port=port,
+        )
         app = importlib.import_module(f"services.{service}.main").create_app(settings)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                log_config=None)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", log_config=None
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -37,7 +37,11 @@ def test_backup_restore_round_trips_every_table(tmp_path: Path, engine: Any) -> 
 
     e = create_engine(RESTORE_DB)
     with e.connect() as c:
-        srid = c.execute(text("SELECT DISTINCT ST_SRID(geom) FROM incidents.incidents")).scalars().all()
+        srid = (
+            c.execute(text("SELECT DISTINCT ST_SRID(geom) FROM incidents.incidents"))
+            .scalars()
+            .all()
+        )
         assert srid == [27700]
     e.dispose()
     drop_database(SOURCE_DB)

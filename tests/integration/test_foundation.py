@@ -17,8 +17,11 @@ from tests.conftest import TEST_DB
 
 @pytest.fixture()
 def client(engine: Any, db_session: Any) -> TestClient:
-    app = build_app(AssetsSettings(database_url=TEST_DB, log_json=False, celery_eager=True),
-                    title="t", description="t")
+    app = build_app(
+        AssetsSettings(database_url=TEST_DB, log_json=False, celery_eager=True),
+        title="t",
+        description="t",
+    )
 
     @app.get("/seg-only")
     def seg_only(p: Principal = Depends(require("seg"))) -> dict[str, str]:
@@ -45,7 +48,9 @@ def test_wrong_role_403_right_role_and_admin_200(client: TestClient, tokens: dic
     assert client.get("/seg-only", headers=tokens["admin"]).status_code == 200
 
 
-def test_revoked_and_malformed_tokens_401(client: TestClient, tokens: dict, db_session: Any) -> None:
+def test_revoked_and_malformed_tokens_401(
+    client: TestClient, tokens: dict, db_session: Any
+) -> None:
     clear = tokens["seg"]["Authorization"].split()[1]
     p = lookup(db_session, clear)
     assert p is not None
@@ -54,7 +59,10 @@ def test_revoked_and_malformed_tokens_401(client: TestClient, tokens: dict, db_s
     assert client.get("/seg-only", headers=tokens["seg"]).status_code == 401
     assert client.get("/seg-only", headers={"Authorization": "Bearer nonsense"}).status_code == 401
     assert client.get("/seg-only", headers={"Authorization": "Basic abc"}).status_code == 401
-    assert client.get("/seg-only", headers={"Authorization": "Bearer " + clear[:-1]}).status_code == 401
+    assert (
+        client.get("/seg-only", headers={"Authorization": "Bearer " + clear[:-1]}).status_code
+        == 401
+    )
 
 
 def test_tokens_stored_hashed(tokens: dict, db_session: Any) -> None:
@@ -72,8 +80,12 @@ def test_healthz_and_readyz(client: TestClient) -> None:
 
 
 def test_readyz_fails_clearly_when_database_unreachable() -> None:
-    settings = AssetsSettings(database_url="postgresql+psycopg2://csp:csp@127.0.0.1:1/none",
-                              log_json=False, celery_eager=True, db_connect_timeout_s=1)
+    settings = AssetsSettings(
+        database_url="postgresql+psycopg2://csp:csp@127.0.0.1:1/none",
+        log_json=False,
+        celery_eager=True,
+        db_connect_timeout_s=1,
+    )
     app = build_app(settings, title="t", description="t")
     with TestClient(app) as c:
         r = c.get("/readyz")
@@ -83,8 +95,9 @@ def test_readyz_fails_clearly_when_database_unreachable() -> None:
 
 
 def test_readyz_fails_when_broker_unreachable(engine: Any) -> None:
-    settings = AssetsSettings(database_url=TEST_DB, redis_url="redis://127.0.0.1:1/0",
-                              log_json=False, celery_eager=False)
+    settings = AssetsSettings(
+        database_url=TEST_DB, redis_url="redis://127.0.0.1:1/0", log_json=False, celery_eager=False
+    )
     app = build_app(settings, title="t", description="t")
     app.state.engine = engine
     with TestClient(app) as c:
@@ -109,8 +122,12 @@ def test_migrations_match_models(engine: Any) -> None:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(
             conn,
-            opts={"include_schemas": True, "include_name": _include_name,
-                  "include_object": _include_object, "compare_type": False},
+            opts={
+                "include_schemas": True,
+                "include_name": _include_name,
+                "include_object": _include_object,
+                "compare_type": False,
+            },
         )
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == [], diff
@@ -122,7 +139,9 @@ def _include_name(name: str | None, type_: str, parent: object) -> bool:
     return True
 
 
-def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def _include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     from geoalchemy2 import alembic_helpers
 
     if type_ == "table" and name == "alembic_version":

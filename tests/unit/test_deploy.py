@@ -13,24 +13,34 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _compose_cmd() -> list[str]:
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
         return [docker, "compose"]
     legacy = shutil.which("docker-compose")
     if legacy:
         return [legacy]
-    pytest.fail("neither `docker compose` nor `docker-compose` is installed (make test installs it)")
+    pytest.fail(
+        "neither `docker compose` nor `docker-compose` is installed (make test installs it)"
+    )
 
 
 def test_compose_config_validates() -> None:
     env = dict(os.environ, CSP_SECRET_KEY="test-secret-value", POSTGRES_PASSWORD="pw")
     out = subprocess.run(
         [*_compose_cmd(), "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, env=env, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
     cfg = yaml.safe_load(out.stdout)
     services = cfg["services"]
-    assert {"db", "redis", "migrate", "assets", "hotspots", "predictive", "worker", "beat"} <= set(services)
+    assert {"db", "redis", "migrate", "assets", "hotspots", "predictive", "worker", "beat"} <= set(
+        services
+    )
     assert services["migrate"]["command"] == ["csp", "db", "upgrade", "head"]
     for name in ("assets", "hotspots", "predictive", "worker", "beat"):
         deps = services[name]["depends_on"]
@@ -43,7 +53,10 @@ def test_compose_refuses_missing_secrets() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("CSP_SECRET_KEY", "POSTGRES_PASSWORD")}
     out = subprocess.run(
         [*_compose_cmd(), "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, env=env, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     assert out.returncode != 0
 

@@ -24,8 +24,11 @@ def make_app() -> FastAPI:
 
     @app.get("/conflict")
     def conflict() -> None:
-        raise Conflict("Camera is decommissioned", internal="secret internal detail",
-                       extra={"allowed": ["active"]})
+        raise Conflict(
+            "Camera is decommissioned",
+            internal="secret internal detail",
+            extra={"allowed": ["active"]},
+        )
 
     @app.get("/boom")
     def boom() -> None:

@@ -36,8 +36,11 @@ def test_vectorised_round_trip() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.floats(500000, 600000), st.floats(100000, 200000),
-    st.floats(1, 5000), st.floats(1, 5000), st.sampled_from([25.0, 50.0, 100.0, 150.0, 250.0]),
+    st.floats(500000, 600000),
+    st.floats(100000, 200000),
+    st.floats(1, 5000),
+    st.floats(1, 5000),
+    st.sampled_from([25.0, 50.0, 100.0, 150.0, 250.0]),
 )
 def test_grid_covering_is_aligned_and_covers(
     minx: float, miny: float, w: float, h: float, cell: float

@@ -9,7 +9,9 @@ def test_defaults_ports_and_shared_urls(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("REDIS_URL", "redis://r:6379/1")
     a, h, p = AssetsSettings(), HotspotsSettings(), PredictiveSettings()
     assert (a.port, h.port, p.port) == (8001, 8002, 8003)
-    assert {a.database_url, h.database_url, p.database_url} == {"postgresql+psycopg2://u:p@db:5432/x"}
+    assert {a.database_url, h.database_url, p.database_url} == {
+        "postgresql+psycopg2://u:p@db:5432/x"
+    }
     assert a.redis_url == "redis://r:6379/1"
 
 

@@ -4,6 +4,7 @@ Revision ID: 0001_core
 Revises:
 Create Date: 2026-11-22
 """
+
 import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
@@ -26,7 +27,9 @@ def upgrade() -> None:
         sa.Column("role", sa.String(20), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("prefix", sa.String(16), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
         sa.Column("last_used_at", sa.DateTime(timezone=True)),
         sa.PrimaryKeyConstraint("id", name="pk_api_tokens"),
@@ -42,7 +45,9 @@ def upgrade() -> None:
         sa.Column("source", sa.String(20), nullable=False),
         sa.Column("file_name", sa.String(400), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "started_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
         sa.Column("rows_read", sa.Integer(), nullable=False),
         sa.Column("rows_added", sa.Integer(), nullable=False),
@@ -77,7 +82,9 @@ def upgrade() -> None:
         sa.CheckConstraint("time_precision IN ('exact','month')", name="ck_incidents_precision"),
         schema="incidents",
     )
-    op.create_index("ix_incidents_category_time", "incidents", ["category", "occurred_at"], schema="incidents")
+    op.create_index(
+        "ix_incidents_category_time", "incidents", ["category", "occurred_at"], schema="incidents"
+    )
     op.create_index("ix_incidents_occurred_at", "incidents", ["occurred_at"], schema="incidents")
     op.create_index(
         "idx_incidents_geom", "incidents", ["geom"], schema="incidents", postgresql_using="gist"

@@ -4,6 +4,7 @@ Revision ID: 0002_assets
 Revises: 0001_core
 Create Date: 2026-11-22
 """
+
 import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
@@ -19,8 +20,9 @@ S = "assets"
 
 def _ts(name: str, *, now: bool = False, nullable: bool = False) -> sa.Column:
     if now:
-        return sa.Column(name, sa.DateTime(timezone=True), server_default=sa.func.now(),
-                         nullable=False)
+        return sa.Column(
+            name, sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        )
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
@@ -90,12 +92,17 @@ def upgrade() -> None:
         sa.Column("replaces_id", sa.Integer()),
         sa.Column("note", sa.String(400)),
         sa.PrimaryKeyConstraint("id", name="pk_camera_devices"),
-        sa.ForeignKeyConstraint(["camera_id"], [f"{S}.cameras.id"],
-                                name="fk_camera_devices_camera_id_cameras"),
-        sa.ForeignKeyConstraint(["replaces_id"], [f"{S}.camera_devices.id"],
-                                name="fk_camera_devices_replaces_id_camera_devices"),
-        sa.CheckConstraint("technology IN ('analogue','digital')",
-                           name="ck_camera_devices_technology"),
+        sa.ForeignKeyConstraint(
+            ["camera_id"], [f"{S}.cameras.id"], name="fk_camera_devices_camera_id_cameras"
+        ),
+        sa.ForeignKeyConstraint(
+            ["replaces_id"],
+            [f"{S}.camera_devices.id"],
+            name="fk_camera_devices_replaces_id_camera_devices",
+        ),
+        sa.CheckConstraint(
+            "technology IN ('analogue','digital')", name="ck_camera_devices_technology"
+        ),
         schema=S,
     )
     op.create_index("ix_camera_devices_camera_id", "camera_devices", ["camera_id"], schema=S)
@@ -114,8 +121,9 @@ def upgrade() -> None:
         sa.Column("valid_to", sa.Date()),
         sa.Column("reason", sa.String(400)),
         sa.PrimaryKeyConstraint("id", name="pk_camera_positions"),
-        sa.ForeignKeyConstraint(["camera_id"], [f"{S}.cameras.id"],
-                                name="fk_camera_positions_camera_id_cameras"),
+        sa.ForeignKeyConstraint(
+            ["camera_id"], [f"{S}.cameras.id"], name="fk_camera_positions_camera_id_cameras"
+        ),
         schema=S,
     )
     op.create_index("ix_camera_positions_camera_id", "camera_positions", ["camera_id"], schema=S)
@@ -135,10 +143,12 @@ def upgrade() -> None:
         _ts("created_at", now=True),
         sa.PrimaryKeyConstraint("id", name="pk_faults"),
         sa.UniqueConstraint("number", name="uq_faults_number"),
-        sa.ForeignKeyConstraint(["camera_id"], [f"{S}.cameras.id"],
-                                name="fk_faults_camera_id_cameras"),
-        sa.CheckConstraint("status IN ('open','in_progress','fixed','closed')",
-                           name="ck_faults_status"),
+        sa.ForeignKeyConstraint(
+            ["camera_id"], [f"{S}.cameras.id"], name="fk_faults_camera_id_cameras"
+        ),
+        sa.CheckConstraint(
+            "status IN ('open','in_progress','fixed','closed')", name="ck_faults_status"
+        ),
         schema=S,
     )
     op.create_index("ix_faults_camera_id", "faults", ["camera_id"], schema=S)
@@ -154,8 +164,9 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(200), nullable=False),
         sa.Column("note", sa.Text()),
         sa.PrimaryKeyConstraint("id", name="pk_fault_events"),
-        sa.ForeignKeyConstraint(["fault_id"], [f"{S}.faults.id"],
-                                name="fk_fault_events_fault_id_faults"),
+        sa.ForeignKeyConstraint(
+            ["fault_id"], [f"{S}.faults.id"], name="fk_fault_events_fault_id_faults"
+        ),
         schema=S,
     )
     op.create_index("ix_fault_events_fault_id", "fault_events", ["fault_id"], schema=S)
@@ -171,8 +182,9 @@ def upgrade() -> None:
         sa.Column("recorded_by", sa.String(200), nullable=False),
         _ts("created_at", now=True),
         sa.PrimaryKeyConstraint("id", name="pk_footage_requests"),
-        sa.ForeignKeyConstraint(["camera_id"], [f"{S}.cameras.id"],
-                                name="fk_footage_requests_camera_id_cameras"),
+        sa.ForeignKeyConstraint(
+            ["camera_id"], [f"{S}.cameras.id"], name="fk_footage_requests_camera_id_cameras"
+        ),
         schema=S,
     )
     op.create_index("ix_footage_requests_camera_id", "footage_requests", ["camera_id"], schema=S)
@@ -192,8 +204,9 @@ def upgrade() -> None:
         sa.Column("recorded_by", sa.String(200), nullable=False),
         _ts("created_at", now=True),
         sa.PrimaryKeyConstraint("id", name="pk_decisions"),
-        sa.ForeignKeyConstraint(["camera_id"], [f"{S}.cameras.id"],
-                                name="fk_decisions_camera_id_cameras"),
+        sa.ForeignKeyConstraint(
+            ["camera_id"], [f"{S}.cameras.id"], name="fk_decisions_camera_id_cameras"
+        ),
         sa.CheckConstraint(
             "decision IN ('retain','make_permanent','replace_with_digital','relocate',"
             "'decommission','withdraw')",
@@ -216,8 +229,9 @@ def upgrade() -> None:
         sa.Column("after", postgresql.JSONB()),
         sa.Column("reason", sa.Text()),
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
-        sa.ForeignKeyConstraint(["camera_id"], [f"{S}.cameras.id"],
-                                name="fk_audit_log_camera_id_cameras"),
+        sa.ForeignKeyConstraint(
+            ["camera_id"], [f"{S}.cameras.id"], name="fk_audit_log_camera_id_cameras"
+        ),
         schema=S,
     )
     op.create_index("ix_audit_log_camera_id", "audit_log", ["camera_id"], schema=S)
@@ -242,7 +256,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("imports", "audit_log", "decisions", "footage_requests", "fault_events",
-                  "faults", "camera_positions", "camera_devices", "cameras"):
+    for table in (
+        "imports",
+        "audit_log",
+        "decisions",
+        "footage_requests",
+        "fault_events",
+        "faults",
+        "camera_positions",
+        "camera_devices",
+        "cameras",
+    ):
         op.drop_table(table, schema=S)
     op.execute(f"DROP SEQUENCE IF EXISTS {S}.fault_number_seq")

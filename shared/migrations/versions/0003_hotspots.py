@@ -4,6 +4,7 @@ Revision ID: 0003_hotspots
 Revises: 0002_assets
 Create Date: 2026-11-22
 """
+
 import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
@@ -28,16 +29,18 @@ def upgrade() -> None:
         sa.Column("error", sa.Text()),
         sa.Column("created_by", sa.String(200)),
         sa.Column("idempotency_key", sa.String(300)),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("started_at", sa.DateTime(timezone=True)),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
         sa.Column("tif_path", sa.String(400)),
         sa.Column("stats", postgresql.JSONB(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_surface_runs"),
         sa.UniqueConstraint("idempotency_key", name="uq_surface_runs_idempotency_key"),
-        sa.CheckConstraint("status IN ('queued','running','done','failed')",
-                           name="ck_surface_runs_status"),
+        sa.CheckConstraint(
+            "status IN ('queued','running','done','failed')", name="ck_surface_runs_status"
+        ),
         sa.CheckConstraint("progress >= 0 AND progress <= 1", name="ck_surface_runs_progress"),
         schema=S,
     )
@@ -53,19 +56,24 @@ def upgrade() -> None:
         sa.Column("area_m2", sa.Float(), nullable=False),
         sa.Column(
             "geom",
-            geoalchemy2.types.Geometry(geometry_type="MULTIPOLYGON", srid=27700,
-                                       spatial_index=False),
+            geoalchemy2.types.Geometry(
+                geometry_type="MULTIPOLYGON", srid=27700, spatial_index=False
+            ),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(["run_id"], [f"{S}.surface_runs.id"],
-                                name="fk_hotspot_polygons_run_id_surface_runs",
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            [f"{S}.surface_runs.id"],
+            name="fk_hotspot_polygons_run_id_surface_runs",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_hotspot_polygons"),
         schema=S,
     )
     op.create_index("ix_hotspot_polygons_run_id", "hotspot_polygons", ["run_id"], schema=S)
-    op.create_index("idx_hotspot_polygons_geom", "hotspot_polygons", ["geom"], schema=S,
-                    postgresql_using="gist")
+    op.create_index(
+        "idx_hotspot_polygons_geom", "hotspot_polygons", ["geom"], schema=S, postgresql_using="gist"
+    )
     op.create_table(
         "water_sites",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -73,8 +81,9 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("notes", sa.Text()),
         sa.Column("created_by", sa.String(200)),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column(
             "geom",
             geoalchemy2.types.Geometry(geometry_type="GEOMETRY", srid=27700, spatial_index=False),
@@ -84,8 +93,9 @@ def upgrade() -> None:
         sa.CheckConstraint("kind IN ('access_point','bank_stretch')", name="ck_water_sites_kind"),
         schema=S,
     )
-    op.create_index("idx_water_sites_geom", "water_sites", ["geom"], schema=S,
-                    postgresql_using="gist")
+    op.create_index(
+        "idx_water_sites_geom", "water_sites", ["geom"], schema=S, postgresql_using="gist"
+    )
 
 
 def downgrade() -> None:

@@ -4,6 +4,7 @@ Revision ID: 0004_predictive
 Revises: 0003_hotspots
 Create Date: 2026-11-22
 """
+
 import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
@@ -30,8 +31,7 @@ def _geom(kind: str, *, nullable: bool = False) -> sa.Column:
 
 
 def _now(name: str) -> sa.Column:
-    return sa.Column(name, sa.DateTime(timezone=True), server_default=sa.func.now(),
-                     nullable=False)
+    return sa.Column(name, sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
 
 
 def upgrade() -> None:
@@ -53,10 +53,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_agencies"),
         sa.UniqueConstraint("code", name="uq_agencies_code"),
         sa.CheckConstraint("boxes_per_day BETWEEN 1 AND 500", name="ck_agencies_boxes_per_day"),
-        sa.CheckConstraint("shift_start_hour BETWEEN 0 AND 23",
-                           name="ck_agencies_shift_start_hour"),
-        sa.CheckConstraint("shift_length_hours BETWEEN 1 AND 24",
-                           name="ck_agencies_shift_length_hours"),
+        sa.CheckConstraint(
+            "shift_start_hour BETWEEN 0 AND 23", name="ck_agencies_shift_start_hour"
+        ),
+        sa.CheckConstraint(
+            "shift_length_hours BETWEEN 1 AND 24", name="ck_agencies_shift_length_hours"
+        ),
         sa.CheckConstraint("cell_size_m BETWEEN 25 AND 2000", name="ck_agencies_cell_size_m"),
         schema=S,
     )
@@ -92,8 +94,12 @@ def upgrade() -> None:
         sa.Column("n_candidate_cells", sa.Integer(), nullable=False),
         sa.Column("generated_by", sa.String(20), nullable=False),
         _now("created_at"),
-        sa.ForeignKeyConstraint(["agency_id"], [f"{S}.agencies.id"], ondelete="CASCADE",
-                                name="fk_target_lists_agency_id_agencies"),
+        sa.ForeignKeyConstraint(
+            ["agency_id"],
+            [f"{S}.agencies.id"],
+            ondelete="CASCADE",
+            name="fk_target_lists_agency_id_agencies",
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_target_lists"),
         sa.UniqueConstraint("agency_id", "list_date", name="uq_target_lists_agency_id_list_date"),
         schema=S,
@@ -108,8 +114,12 @@ def upgrade() -> None:
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("ward", sa.String(200)),
         _geom("box"),
-        sa.ForeignKeyConstraint(["list_id"], [f"{S}.target_lists.id"], ondelete="CASCADE",
-                                name="fk_target_boxes_list_id_target_lists"),
+        sa.ForeignKeyConstraint(
+            ["list_id"],
+            [f"{S}.target_lists.id"],
+            ondelete="CASCADE",
+            name="fk_target_boxes_list_id_target_lists",
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_target_boxes"),
         sa.UniqueConstraint("list_id", "rank", name="uq_target_boxes_list_id_rank"),
         sa.UniqueConstraint("list_id", "cell_id", name="uq_target_boxes_list_id_cell_id"),
@@ -127,15 +137,22 @@ def upgrade() -> None:
         sa.Column("notes", sa.Text()),
         sa.Column("logged_by", sa.String(240), nullable=False),
         _now("created_at"),
-        sa.ForeignKeyConstraint(["agency_id"], [f"{S}.agencies.id"], ondelete="CASCADE",
-                                name="fk_visits_agency_id_agencies"),
-        sa.ForeignKeyConstraint(["list_id"], [f"{S}.target_lists.id"], ondelete="SET NULL",
-                                name="fk_visits_list_id_target_lists"),
+        sa.ForeignKeyConstraint(
+            ["agency_id"],
+            [f"{S}.agencies.id"],
+            ondelete="CASCADE",
+            name="fk_visits_agency_id_agencies",
+        ),
+        sa.ForeignKeyConstraint(
+            ["list_id"],
+            [f"{S}.target_lists.id"],
+            ondelete="SET NULL",
+            name="fk_visits_list_id_target_lists",
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_visits"),
         schema=S,
     )
-    op.create_index("ix_visits_agency_id_list_date", "visits", ["agency_id", "list_date"],
-                    schema=S)
+    op.create_index("ix_visits_agency_id_list_date", "visits", ["agency_id", "list_date"], schema=S)
 
 
 def downgrade() -> None:
