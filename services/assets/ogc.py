@@ -10,7 +10,7 @@ behind the authenticated JSON API. Geometry is stored in EPSG:27700 and served i
 from __future__ import annotations
 
 import json
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
@@ -86,7 +86,7 @@ class CameraSource:
         self.views = views
         self.geom = Camera.view_geom if views else Camera.geom
 
-    def _select(self) -> Select[Unpack[tuple[Any, ...]]]:
+    def _select(self) -> Select[*tuple[Any, ...]]:
         gj = func.ST_AsGeoJSON(func.ST_Transform(self.geom, WGS84), DECIMALS).label("gj")
         stmt = select(*PUBLIC_COLUMNS, gj)
         if self.views:
