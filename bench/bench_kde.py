@@ -199,7 +199,7 @@ def main() -> None:
             f"exact vs QGIS heatmap: {ratio:.1f}x (goal >= 10x: {'met' if ratio >= 10 else 'MISSED'})"  # noqa: E501
         )
     else:
-        print("exact vs QGIS heatmap: not measured (QGIS not installed)")
+        print("exact vs QGIS heatmap: not measured (--no-qgis or QGIS not installed)")
     print(f"fast error: {100 * err:.3f}% of the exact peak (limit 0.5%)")
 
 
