@@ -16,9 +16,11 @@ from shared.grid import Grid
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-METHODS = ("etas", "etas_smooth", "naive28", "naive90", "kde", "prospective")
+METHODS = ("etas", "etas_smooth", "naive28", "naive90", "kde", "prospective", "best_static")
 TEMPORAL = ("etas", "etas_smooth")
-FALLBACK = "kde"
+# Coarse times: pick the best non-temporal method by a backtest on the training data itself.
+FALLBACK = "best_static"
+STATIC_CANDIDATES = ("naive90", "kde", "prospective")
 MIN_EVENTS_ETAS = 200
 
 
@@ -339,6 +341,86 @@ class ProspectiveScorer:
         return self._score.copy()
 
 
+class BestStaticScorer:
+    """The non-temporal method that did best on the training data's own recent past.
+
+    At fit time it runs a small rolling backtest on the events before ``as_of`` (origins
+    ``step_days`` apart over the last ``n_origins`` steps, horizon ``step_days``, top ``k_boxes``)
+    for each candidate, and fits the choice on everything before ``as_of``. The first candidate
+    (the simplest, naive counts) is kept unless another beats its inner hit rate at K by more
+    than ``margin`` (relative): a few origins are a noisy judge, and a list that changes method
+    from day to day is less stable for crews. The choice and the inner scores are reported.
+    """
+
+    def __init__(
+        self,
+        candidates: tuple[str, ...] = STATIC_CANDIDATES,
+        *,
+        n_origins: int = 3,
+        step_days: float = 30.0,
+        k_boxes: int = 20,
+        margin: float = 0.15,
+    ) -> None:
+        self.margin = margin
+        self.candidates = candidates
+        self.n_origins = n_origins
+        self.step_days = step_days
+        self.k_boxes = k_boxes
+        self._chosen: Scorer | None = None
+
+    @property
+    def method(self) -> str:
+        """Method name."""
+        return "best_static"
+
+    def fit(self, events: Events, grid: Grid, as_of_days: float) -> FitReport:
+        """Choose among the candidates by an inner backtest, then fit the winner."""
+        from services.predictive.compute.backtest import rolling_backtest
+
+        past = events.select(events.t_days < as_of_days)
+        start = as_of_days - self.n_origins * self.step_days
+        scores: dict[str, float] = {}
+        if len(past) and float(past.t_days.min()) < start:
+            inner = rolling_backtest(
+                past,
+                grid,
+                methods=list(self.candidates),
+                start_days=start,
+                end_days=as_of_days,
+                step_days=self.step_days,
+                horizon_days=self.step_days,
+                k_boxes=self.k_boxes,
+            )
+            scores = {row["method"]: float(row["hit_rate_at_k"]) for row in inner.table}
+        best = self.candidates[0]
+        bar = scores.get(best, -1.0) * (1.0 + self.margin)
+        for name in self.candidates[1:]:
+            if scores.get(name, -1.0) > max(bar, scores.get(best, -1.0)):
+                best = name
+        self._chosen = make_scorer(best)
+        report = self._chosen.fit(events, grid, as_of_days)
+        params = dict(report.params)
+        params.update(
+            {
+                "chosen": best,
+                "inner_hit_rate_at_k": scores,
+                "inner_origins": self.n_origins,
+                "inner_step_days": self.step_days,
+            }
+        )
+        note = (
+            f"best_static chose {best} by hit rate at K={self.k_boxes} over the last "
+            f"{self.n_origins} x {self.step_days:g} days of training data"
+        )
+        return FitReport(f"best_static:{best}", params, [*report.warnings, note])
+
+    def score(self, horizon_days: float) -> FloatArray:
+        """Scores of the chosen method, shape (ny, nx)."""
+        if self._chosen is None:
+            raise RuntimeError("fit first")
+        return self._chosen.score(horizon_days)
+
+
 def make_scorer(method: str, **params: Any) -> Scorer:
     """A scorer by name: one of ``METHODS``; ``params`` go to its constructor."""
     if method == "etas":
@@ -353,6 +435,8 @@ def make_scorer(method: str, **params: Any) -> Scorer:
         return KdeScorer(**params)
     if method == "prospective":
         return ProspectiveScorer(**params)
+    if method == "best_static":
+        return BestStaticScorer(**params)
     raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
 
 
@@ -361,9 +445,10 @@ def choose_method(
 ) -> tuple[str, list[str]]:
     """Resolve ``requested`` (a method or "auto") against the quality of the timestamps.
 
-    "auto" gives etas_smooth when times are fine, else kde. A temporal method requested on
-    month-only or heavily tied timestamps, or on too few events, falls back to kde with a
-    warning; prospective hotspotting is kept but warned about.
+    "auto" gives etas_smooth when times are fine, else best_static (the best non-temporal
+    method on the training data's own recent past). A temporal method requested on month-only
+    or heavily tied timestamps, or on too few events, falls back likewise with a warning;
+    prospective hotspotting is kept but warned about.
 
     Returns:
         (method, warnings).

@@ -69,10 +69,10 @@ def test_choose_method_falls_back_on_month_only() -> None:
     rng = np.random.default_rng(4)
     ev = _events(_month_days(rng, 2000), rng)
     method, warnings = choose_method(ev, "auto")
-    assert method == "kde"
-    assert warnings and "month" in warnings[0] and "kde" in warnings[0]
+    assert method == "best_static"
+    assert warnings and "month" in warnings[0] and "best_static" in warnings[0]
     method, warnings = choose_method(ev, "etas")
-    assert method == "kde" and warnings
+    assert method == "best_static" and warnings
     method, warnings = choose_method(ev, "naive90")
     assert method == "naive90" and warnings == []
     method, warnings = choose_method(ev, "naive28")
@@ -94,7 +94,7 @@ def test_choose_method_auto_picks_etas_on_fine_times() -> None:
     assert choose_method(ev, "auto") == ("etas_smooth", [])
     small = _events(19000 + rng.uniform(0, 365, 50), rng)
     method, warnings = choose_method(small, "auto")
-    assert method == "kde" and "50" in warnings[0]
+    assert method == "best_static" and "50" in warnings[0]
     with pytest.raises(ValueError):
         choose_method(ev, "magic")
 
@@ -109,3 +109,40 @@ def test_etas_on_month_only_warns_and_stays_finite() -> None:
     assert any("month" in w for w in report.warnings)
     s = scorer.score(1.0)
     assert s.shape == grid.shape and np.all(np.isfinite(s)) and np.all(s >= 0)
+
+
+def test_best_static_picks_the_candidate_that_did_best_on_the_past() -> None:
+    """The choice is the inner backtest's best; a large margin keeps the first candidate."""
+    import numpy as np
+
+    from services.predictive.compute.methods import Events, make_scorer
+    from shared.grid import Grid
+
+    rng = np.random.default_rng(3)
+    grid = Grid.covering(0, 0, 2999, 2999, 150)
+    xs, ys, ts = [], [], []
+    # A hot cell that moves every 30 days, plus uniform noise: recent counts win.
+    for month in range(12):
+        cx, cy = rng.uniform(200, 2800, 2)
+        for _ in range(40):
+            xs.append(cx + rng.uniform(-20, 20))
+            ys.append(cy + rng.uniform(-20, 20))
+            ts.append(month * 30 + rng.uniform(0, 30))
+        for _ in range(20):
+            xs.append(rng.uniform(0, 3000))
+            ys.append(rng.uniform(0, 3000))
+            ts.append(month * 30 + rng.uniform(0, 30))
+    ev = Events(np.array(xs), np.array(ys), np.array(ts))
+    scorer = make_scorer(
+        "best_static", candidates=("kde", "naive90", "prospective"), k_boxes=5, margin=0.0
+    )
+    report = scorer.fit(ev, grid, as_of_days=330.0)
+    inner = report.params["inner_hit_rate_at_k"]
+    assert set(inner) == {"kde", "naive90", "prospective"}
+    order = ["kde", "naive90", "prospective"]
+    assert report.params["chosen"] == max(inner, key=lambda k: (inner[k], -order.index(k)))
+    # With a large margin the first (simplest) candidate is kept.
+    sticky = make_scorer("best_static", candidates=("kde", "naive90"), k_boxes=5, margin=100.0)
+    assert sticky.fit(ev, grid, as_of_days=330.0).params["chosen"] == "kde"
+    assert report.method == f"best_static:{report.params['chosen']}"
+    assert scorer.score(1.0).shape == grid.shape
