@@ -414,7 +414,7 @@ def to_wgs84_geom(geom: Any) -> Any:
 
     def tr(coords: FloatArray) -> FloatArray:
         lon, lat = to_wgs84(coords[:, 0], coords[:, 1])
-        return np.round(np.column_stack([lon, lat]), 7)
+        return np.round(np.column_stack([lon, lat]).astype(np.float64), 7)
 
     return shapely.transform(geom, tr)
 
@@ -522,7 +522,7 @@ def surface_map(
         '<div><span style="display:inline-block;width:12px;height:8px;border:2px solid #5a0a6b">'
         "</span> hotspot</div></div>"
     )
-    m.get_root().html.add_child(Element(legend))
+    m.get_root().html.add_child(Element(legend))  # type: ignore[attr-defined]
     return m
 
 

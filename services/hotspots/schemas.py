@@ -1,0 +1,110 @@
+"""Pydantic I/O of the hotspots API: surface runs, evaluations, water sites."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Kernel = Literal["quartic", "triweight", "epanechnikov", "uniform", "triangular"]
+
+
+class SurfaceCreate(BaseModel):
+    """Parameters of a surface run; dates are whole days (``to`` inclusive), bbox is WGS84."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    method: Literal["exact", "fast"] = "exact"
+    kernel: Kernel = "quartic"
+    radius_m: float | None = Field(None, gt=0, le=20_000, description="Search radius, metres")
+    cell_m: float | None = Field(None, ge=1, le=5_000, description="Cell size, metres")
+    categories: list[str] | None = Field(None, max_length=100)
+    sources: list[str] | None = Field(None, max_length=10)
+    from_: date | None = Field(None, alias="from", description="First day, inclusive")
+    to: date | None = Field(None, description="Last day, inclusive")
+    bbox: list[float] | None = Field(
+        None, min_length=4, max_length=4, description="minlon, minlat, maxlon, maxlat (WGS84)"
+    )
+    percentile: float = Field(95.0, gt=0, lt=100, description="Hotspot cut-off percentile")
+    gistar: bool = Field(False, description="Getis-Ord Gi* on cell counts instead of a KDE")
+    neighbourhood_cells: float = Field(1.0, ge=1, le=50, description="Gi* window radius, cells")
+    use_weights: bool = True
+
+
+class RunRead(BaseModel):
+    """A surface run: status, progress 0..1, parameters, summary statistics and links."""
+
+    id: int
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float
+    parameters: dict[str, Any]
+    stats: dict[str, Any]
+    error: str | None
+    created_by: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    links: dict[str, str]
+
+
+class RunPage(BaseModel):
+    """A page of runs, newest first."""
+
+    items: list[RunRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class EvaluateRequest(BaseModel):
+    """Later incidents to score a surface on: a day range (``to`` inclusive), optional filters."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: date = Field(alias="from")
+    to: date
+    categories: list[str] | None = None
+    sources: list[str] | None = None
+
+
+class EvaluationRow(BaseModel):
+    """Hit rate and PAI when the hottest ``area_fraction`` of cells is chosen."""
+
+    area_fraction: float
+    cells: int
+    hits: float
+    total: float
+    hit_rate: float
+    pai: float
+
+
+class EvaluationRead(BaseModel):
+    """Evaluation of one run against incidents in a later window."""
+
+    run: int
+    incidents: int
+    rows: list[EvaluationRow]
+
+
+class WaterSiteCreate(BaseModel):
+    """A water-edge location: a Point access point or a LineString stretch of bank (WGS84)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["access_point", "bank_stretch"]
+    geometry: dict[str, Any] = Field(description="GeoJSON Point or LineString, lon/lat")
+    notes: str | None = Field(None, max_length=2000)
+
+
+class WaterSiteRead(BaseModel):
+    """A registered water site, geometry in WGS84 GeoJSON."""
+
+    id: int
+    name: str
+    kind: str
+    notes: str | None
+    geometry: dict[str, Any]
+    created_at: datetime | None
+    links: dict[str, str]

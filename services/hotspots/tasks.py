@@ -1,0 +1,30 @@
+"""Celery tasks of the hotspots service: ids in, ids out; each opens its own session."""
+
+from __future__ import annotations
+
+from shared.celery_app import celery_app
+
+
+@celery_app.task(
+    name="hotspots.compute_surface",
+    acks_late=True,
+    time_limit=30 * 60,
+    soft_time_limit=28 * 60,
+    max_retries=2,
+    autoretry_for=(ConnectionError,),
+    retry_backoff=True,
+)
+def compute_surface(run_id: int) -> int:
+    """Compute surface run ``run_id`` (idempotent: a finished run is left alone)."""
+    from services.hotspots.service import run_surface
+    from shared.db import make_engine, make_sessionmaker
+    from shared.settings import HotspotsSettings
+
+    settings = HotspotsSettings()
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        with make_sessionmaker(engine)() as session:
+            run_surface(session, run_id, output_dir=settings.output_dir)
+    finally:
+        engine.dispose()
+    return run_id
