@@ -1,0 +1,142 @@
+"""SEG decisions: each applied as a lifecycle change, recorded with the minute, If-Match needed."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+MEETING = "2026-09-15"
+
+
+def _decide(client: Any, tokens: Any, cam: dict[str, Any], decision: str, etag: str | None = None,
+            role: str = "seg", **extra: Any) -> Any:
+    body = {"decision": decision, "meeting_date": MEETING, "minute_ref": "SEG 2026/09 item 4",
+            "reason": "test", "dpia_ref": "DPIA-22"} | extra
+    headers = dict(tokens[role])
+    if etag != "":
+        headers["If-Match"] = etag or cam["_etag"]
+    return client.post(f"/cameras/{cam['id']}/decisions", json=body, headers=headers)
+
+
+def _get(client: Any, tokens: Any, cam_id: int) -> dict[str, Any]:
+    return dict(client.get(f"/cameras/{cam_id}", headers=tokens["seg"]).json())
+
+
+def test_decommission(client: Any, tokens: Any, new_camera: Any) -> None:
+    cam = new_camera()
+    r = _decide(client, tokens, cam, "decommission")
+    assert r.status_code == 201, r.text
+    d = r.json()
+    assert (d["lifecycle_before"], d["lifecycle_after"]) == ("active", "decommissioning")
+    got = _get(client, tokens, cam["id"])
+    assert got["lifecycle"] == "decommissioning" and got["dpia_ref"] == "DPIA-22"
+    assert r.headers["etag"] == f'W/"{got["version"]}"'
+
+
+def test_make_permanent_sets_fixed_and_review(client: Any, tokens: Any, new_camera: Any) -> None:
+    cam = new_camera(deployment="rapid")
+    r = _decide(client, tokens, cam, "make_permanent")
+    assert r.status_code == 201, r.text
+    got = _get(client, tokens, cam["id"])
+    assert got["deployment"] == "fixed" and got["lifecycle"] == "active"
+    assert got["next_review_due"] == (date.fromisoformat(MEETING) + timedelta(days=365)).isoformat()
+    again = _decide(client, tokens, got | {"_etag": f'W/"{got["version"]}"'}, "make_permanent")
+    assert again.status_code == 409
+
+
+def test_replace_with_digital_links_devices(client: Any, tokens: Any, new_camera: Any) -> None:
+    cam = new_camera(technology="analogue", installed_on="2009-04-01", expected_life_years=10)
+    r = _decide(client, tokens, cam, "replace_with_digital", installed_on="2026-10-01")
+    assert r.status_code == 201, r.text
+    got = _get(client, tokens, cam["id"])
+    assert got["technology"] == "digital" and got["installed_on"] == "2026-10-01"
+    assert got["id"] == cam["id"] and got["lon"] == cam["lon"]
+    devices = client.get(f"/cameras/{cam['id']}/devices", headers=tokens["seg"]).json()
+    assert [d["technology"] for d in devices] == ["analogue", "digital"]
+    assert devices[1]["replaces_id"] == devices[0]["id"]
+    assert devices[0]["removed_on"] == "2026-10-01" and devices[1]["removed_on"] is None
+    etag = f'W/"{got["version"]}"'
+    assert _decide(client, tokens, cam, "replace_with_digital", etag=etag).status_code == 409
+
+
+def test_relocate_keeps_position_history(client: Any, tokens: Any, new_camera: Any) -> None:
+    cam = new_camera(lon=0.5466, lat=51.3887)
+    r = _decide(client, tokens, cam, "relocate", lon=0.5480, lat=51.3890, bearing_deg=200.0)
+    assert r.status_code == 201, r.text
+    got = _get(client, tokens, cam["id"])
+    assert abs(got["lon"] - 0.5480) < 1e-6 and got["bearing_deg"] == 200.0
+    pos = client.get(f"/cameras/{cam['id']}/positions", headers=tokens["seg"]).json()
+    assert len(pos) == 2 and pos[0]["valid_to"] == MEETING and pos[1]["valid_to"] is None
+    assert abs(pos[0]["lon"] - 0.5466) < 1e-6
+    assert _decide(client, tokens, cam, "relocate",
+                   etag=f'W/"{got["version"]}"').status_code == 422
+
+
+def test_retain_back_to_active_or_kept_under_review(client: Any, tokens: Any,
+                                                    new_camera: Any) -> None:
+    cam = new_camera()
+    r = client.post(f"/cameras/{cam['id']}/transitions", json={"to": "under_review",
+                                                              "reason": "annual"},
+                    headers=tokens["admin"] | {"If-Match": cam["_etag"]})
+    etag = r.headers["etag"]
+    r = _decide(client, tokens, cam, "retain", etag=etag, keep_under_review=True,
+                next_review_due="2026-12-15")
+    assert r.status_code == 201 and r.json()["lifecycle_after"] == "under_review"
+    got = _get(client, tokens, cam["id"])
+    assert got["next_review_due"] == "2026-12-15"
+    r = _decide(client, tokens, cam, "retain", etag=f'W/"{got["version"]}"')
+    assert r.json()["lifecycle_after"] == "active"
+    assert _get(client, tokens, cam["id"])["next_review_due"] == "2027-09-15"
+
+
+def test_withdraw_only_for_rapid(client: Any, tokens: Any, new_camera: Any) -> None:
+    rapid = new_camera(deployment="rapid")
+    assert _decide(client, tokens, rapid, "withdraw").json()["lifecycle_after"] == "in_store"
+    fixed = new_camera()
+    r = _decide(client, tokens, fixed, "withdraw")
+    assert r.status_code == 409 and r.json()["allowed"] == ["decommission"]
+
+
+def test_decision_refused_in_wrong_state(client: Any, tokens: Any, new_camera: Any) -> None:
+    cam = new_camera(lifecycle="proposed")
+    r = _decide(client, tokens, cam, "retain")
+    assert r.status_code == 409 and set(r.json()["allowed"]) == {"active", "under_review"}
+    assert _get(client, tokens, cam["id"])["lifecycle"] == "proposed"
+    assert client.get(f"/cameras/{cam['id']}/decisions", headers=tokens["seg"]).json() == []
+
+
+def test_decision_preconditions_and_roles(client: Any, tokens: Any, new_camera: Any) -> None:
+    cam = new_camera()
+    assert _decide(client, tokens, cam, "decommission", etag="").status_code == 428
+    assert _decide(client, tokens, cam, "decommission", etag='W/"99"').status_code == 412
+    assert _decide(client, tokens, cam, "decommission", role="operator").status_code == 403
+    assert _decide(client, tokens, cam, "decommission", role="analyst").status_code == 403
+    r = client.post(f"/cameras/{cam['id']}/decisions", json={})
+    assert r.status_code == 401
+    assert _get(client, tokens, cam["id"])["lifecycle"] == "active"
+    r = _decide(client, tokens, cam, "decommission")
+    assert r.status_code == 201
+    listed = client.get(f"/cameras/{cam['id']}/decisions", headers=tokens["analyst"]).json()
+    assert [(d["decision"], d["minute_ref"]) for d in listed] == [
+        ("decommission", "SEG 2026/09 item 4")]
+    hist = client.get(f"/cameras/{cam['id']}/history", headers=tokens["analyst"]).json()
+    assert hist[-1]["action"] == "decision:decommission"
+    assert hist[-1]["actor"] == "test seg (seg)"
+
+
+def test_reviews_due(client: Any, tokens: Any, new_camera: Any) -> None:
+    soon = new_camera()
+    later = new_camera()
+    h = tokens["admin"]
+    client.patch(f"/cameras/{soon['id']}", json={"next_review_due": "2026-12-01"},
+                 headers=h | {"If-Match": soon["_etag"]})
+    client.patch(f"/cameras/{later['id']}", json={"next_review_due": "2027-06-01"},
+                 headers=h | {"If-Match": later["_etag"]})
+    r = client.get("/reviews/due", params={"within_days": 30, "today": "2026-11-20"},
+                   headers=tokens["seg"]).json()
+    ids = {x["camera_id"]: x for x in r}
+    assert soon["id"] in ids and later["id"] not in ids
+    assert ids[soon["id"]]["days_until_due"] == 11 and not ids[soon["id"]]["overdue"]
+    r = client.get("/reviews/due", params={"within_days": 0, "today": "2026-12-05"},
+                   headers=tokens["seg"]).json()
+    assert {x["camera_id"]: x["overdue"] for x in r}[soon["id"]] is True
