@@ -414,7 +414,8 @@ def to_wgs84_geom(geom: Any) -> Any:
 
     def tr(coords: FloatArray) -> FloatArray:
         lon, lat = to_wgs84(coords[:, 0], coords[:, 1])
-        return np.round(np.column_stack([lon, lat]).astype(np.float64), 7)
+        out = np.asarray(np.round(np.column_stack([lon, lat]), 7), dtype=np.float64)
+        return out
 
     return shapely.transform(geom, tr)
 
