@@ -1,0 +1,336 @@
+"""``csp predict``: fit, score and backtest forecast methods on incident files; make daily lists.
+
+Heavy modules (numba, the compute package, matplotlib) are imported inside the commands so that
+``csp --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from shared.cli import ROOT, _session, console, fail
+
+if TYPE_CHECKING:
+    from services.predictive.compute.methods import Events
+    from shared.grid import Grid
+
+app = typer.Typer(help="Predictive target boxes: fit, score, backtest, daily lists.",
+                  no_args_is_help=True)
+
+FORMATS = ("police", "generic")
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_WARDS = SHARED_DATA / "boundaries" / "medway_wards_martinjc.geojson"
+DEFAULT_OUTLINE = SHARED_DATA / "boundaries" / "medway_lsoa_martinjc.geojson"
+MAX_ERRORS_SHOWN = 5
+
+InputOpt = typer.Option(..., "--input", "-i", help="CSV/zip file(s) or folder(s) of them")
+FormatOpt = typer.Option("police", "--format", "-f", help="police | generic")
+CategoriesOpt = typer.Option(None, "--categories", "-c",
+                             help="Keep these categories (repeat or comma-separate)")
+CellOpt = typer.Option(150.0, "--cell", help="Box size in metres")
+
+
+def _expand(inputs: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            files += sorted(q for q in p.iterdir() if q.suffix.lower() in (".csv", ".zip"))
+        elif p.is_file():
+            files.append(p)
+        else:
+            fail(f"no such file or folder: {p}")
+    if not files:
+        fail("no CSV or zip files in the input")
+    return files
+
+
+def _categories(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out = [c.strip() for v in values for c in v.split(",") if c.strip()]
+    return out or None
+
+
+def read_events(inputs: list[Path], fmt: str, categories: list[str] | None) -> Events:
+    """Parse the files into Events (EPSG:27700 metres, days); rejected rows are reported."""
+    import numpy as np
+
+    from services.predictive.compute.methods import Events
+    from services.predictive.compute.timing import to_days
+    from shared.incidents.parsers import parse_file
+
+    if fmt not in FORMATS:
+        fail(f"unknown format {fmt!r}; choose police or generic")
+    xs: list[float] = []
+    ys: list[float] = []
+    ts: list[datetime] = []
+    ws: list[float] = []
+    keep = set(categories) if categories else None
+    for path in _expand(inputs):
+        try:
+            results = parse_file(path, source=fmt)
+        except (ValueError, OSError) as exc:
+            fail(f"{path}: {exc}")
+        for res in results:
+            for err in res.errors[:MAX_ERRORS_SHOWN]:
+                console.print(f"rejected {err.file}:{err.line}: {err.reason}", highlight=False)
+            if len(res.errors) > MAX_ERRORS_SHOWN:
+                console.print(f"... {len(res.errors) - MAX_ERRORS_SHOWN} more rejected rows "
+                              f"in {res.file}", highlight=False)
+            for r in res.rows:
+                if keep is None or r.category in keep:
+                    xs.append(r.x)
+                    ys.append(r.y)
+                    ts.append(r.occurred_at)
+                    ws.append(r.weight)
+    if not xs:
+        fail("no usable events in the input" + (" for those categories" if keep else ""))
+    return Events(np.array(xs), np.array(ys), to_days(ts), np.array(ws))
+
+
+def _day(value: str, name: str) -> float:
+    from services.predictive.service import local_midnight
+
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        fail(f"{name} must be a date YYYY-MM-DD, got {value!r}")
+        raise
+    return local_midnight(d).timestamp() / 86400.0
+
+
+def _grid(events: Events, cell: float) -> Grid:
+    from shared.grid import Grid
+
+    if cell <= 0:
+        fail("--cell must be positive")
+    return Grid.covering(float(events.x.min()), float(events.y.min()), float(events.x.max()),
+                         float(events.y.max()), cell)
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+
+
+@app.command("fit")
+def fit(
+    inputs: list[Path] = InputOpt,
+    fmt: str = FormatOpt,
+    categories: list[str] | None = CategoriesOpt,
+    cell: float = CellOpt,
+    method: str = typer.Option("auto", "--method", help="auto|etas|etas_smooth|kde|..."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Fit on events before this date "
+                                     "(default: the day after the last event)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the parameters as JSON"),
+) -> None:
+    """Fit a method and print its parameters (theta, omega_per_day, background_per_day)."""
+    import math
+
+    from services.predictive.selection import forecast
+
+    events = read_events(inputs, fmt, _categories(categories))
+    t_end = _day(as_of, "--as-of") if as_of else math.floor(float(events.t_days.max())) + 1.0
+    train = events.select(events.t_days < t_end)
+    if len(train) == 0:
+        fail("no events before --as-of")
+    try:
+        fc = forecast(train, _grid(train, cell), requested=method, as_of_days=t_end)
+    except ValueError as exc:
+        fail(str(exc))
+        raise
+    _warn(fc.warnings)
+    out = {
+        "method": fc.method, "requested_method": fc.requested, "warnings": fc.warnings,
+        "n_events": fc.n_events, "cell_size_m": cell,
+        "as_of": datetime.fromtimestamp(t_end * 86400.0, tz=UTC).isoformat(),
+        "theta": fc.params.get("theta"), "omega_per_day": fc.params.get("omega_per_day"),
+        "background_per_day": fc.params.get("background_per_day"), "params": fc.params,
+    }
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+    else:
+        for k in ("method", "n_events", "theta", "omega_per_day", "background_per_day"):
+            typer.echo(f"{k}: {out[k]}")
+
+
+@app.command("score")
+def score(
+    inputs: list[Path] = InputOpt,
+    fmt: str = FormatOpt,
+    categories: list[str] | None = CategoriesOpt,
+    cell: float = CellOpt,
+    as_of: str = typer.Option(..., "--as-of", help="Train on events strictly before this date"),
+    horizon_days: float = typer.Option(1.0, "--horizon-days", help="Forecast window in days"),
+    method: str = typer.Option("auto", "--method",
+                               help="auto | etas | etas_smooth | prospective | kde | naive"),
+    out: Path = typer.Option(..., "--out", "-o", help="CSV to write"),
+) -> None:
+    """Score every box for [as-of, as-of + horizon) and write rank,cell_id,bounds,score."""
+    import csv
+
+    from services.predictive.selection import forecast, ranked_cells
+
+    if horizon_days <= 0:
+        fail("--horizon-days must be positive")
+    events = read_events(inputs, fmt, _categories(categories))
+    t0 = _day(as_of, "--as-of")
+    train = events.select(events.t_days < t0)
+    if len(train) == 0:
+        fail(f"no events before {as_of}")
+    grid = _grid(train, cell)  # from training events only: later events change nothing
+    try:
+        fc = forecast(train, grid, requested=method, as_of_days=t0, end_days=horizon_days)
+    except ValueError as exc:
+        fail(str(exc))
+        raise
+    _warn(fc.warnings)
+    order = ranked_cells(fc.scores)
+    flat = fc.scores.ravel()
+    with out.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(("rank", "cell_id", "minx", "miny", "maxx", "maxy", "score"))
+        for rank, idx in enumerate(order.tolist(), start=1):
+            r, c = divmod(idx, grid.nx)
+            minx, miny, maxx, maxy = grid.cell_bounds(r, c)
+            w.writerow((rank, grid.cell_id(r, c), f"{minx:.0f}", f"{miny:.0f}", f"{maxx:.0f}",
+                        f"{maxy:.0f}", repr(float(flat[idx]))))
+    console.print(f"{len(order)} boxes scored with {fc.method} from {fc.n_events} events -> {out}",
+                  highlight=False)
+
+
+@app.command("backtest")
+def backtest(
+    inputs: list[Path] = InputOpt,
+    fmt: str = FormatOpt,
+    categories: list[str] | None = CategoriesOpt,
+    cell: float = CellOpt,
+    date_from: str = typer.Option(..., "--from", help="First forecast origin (date)"),
+    date_to: str = typer.Option(..., "--to", help="Origins run while before this date"),
+    step_days: float = typer.Option(7.0, "--step-days"),
+    horizon_days: float | None = typer.Option(
+        None, "--horizon-days", help="Forecast window (default 1 day; 28 for month-only data)"),
+    k: int = typer.Option(20, "--k", help="Boxes chosen per origin"),
+    methods: list[str] = typer.Option(["auto,naive28,naive90"], "--methods",
+                                      help="Methods (repeat or comma-separate); auto included"),
+    plot: Path | None = typer.Option(None, "--plot", help="PNG of hit rate against area"),
+    json_out: Path | None = typer.Option(None, "--json-out", help="Write the table as JSON"),
+    wards: Path | None = typer.Option(None, "--wards",
+                                      help="Ward GeoJSON for boxes per ward (default Medway)"),
+) -> None:
+    """Rolling-origin backtest: hit rate and PAI at K boxes, stability, boxes per ward."""
+    from services.predictive.compute.backtest import format_table, rolling_backtest
+    from services.predictive.compute.timing import timestamp_quality
+    from services.predictive.selection import canonical, resolve_method
+
+    events = read_events(inputs, fmt, _categories(categories))
+    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    if end <= start or step_days <= 0 or k < 1:
+        fail("need --from before --to, --step-days > 0 and --k >= 1")
+    month_only = timestamp_quality(events.t_days).month_only
+    horizon = horizon_days or (28.0 if month_only else 1.0)
+    grid = _grid(events, cell)
+    wanted = [canonical(m.strip()) for v in methods for m in v.split(",") if m.strip()]
+    labels: dict[str, str] = {}
+    for m in dict.fromkeys(wanted):
+        if m == "auto":
+            # Resolved on the events before the first origin only (no look-ahead).
+            method, warns = resolve_method(events.select(events.t_days < start), grid,
+                                           requested="auto")
+            _warn(warns)
+            labels["auto"] = method
+        else:
+            labels[m] = m
+    try:
+        result = rolling_backtest(events, grid, methods=list(dict.fromkeys(labels.values())),
+                                  start_days=start, end_days=end, step_days=step_days,
+                                  horizon_days=horizon, k_boxes=k,
+                                  method_params={"best_static": {"k_boxes": k}})
+    except ValueError as exc:
+        fail(str(exc))
+        raise
+    by_method = {row["method"]: row for row in result.table}
+    result.table = [{**by_method[real], "method": f"auto ({real})" if name == "auto" else name}
+                    for name, real in labels.items()]
+    typer.echo(f"horizon {horizon:g} d, step {step_days:g} d, K = {k}, cell {cell:g} m, "
+               f"{len(events)} events")
+    typer.echo(format_table(result))
+    _ward_report(result, grid, labels, wards)
+    if plot is not None:
+        result.methods = list(dict.fromkeys(labels.values()))
+        result.plot_png(plot)
+        console.print(f"plot -> {plot}", highlight=False)
+    if json_out is not None:
+        json_out.write_text(json.dumps({"horizon_days": horizon, "k": k, "labels": labels,
+                                        "table": result.table}, indent=2, default=float))
+
+
+def _ward_report(result: Any, grid: Grid, labels: dict[str, str], wards: Path | None) -> None:
+    from services.predictive.areas import read_areas, ward_selection_counts
+
+    path = wards or (DEFAULT_WARDS if DEFAULT_WARDS.is_file() else None)
+    if path is None:
+        return
+    main = labels.get("auto") or next(iter(labels.values()))
+    counts = ward_selection_counts(result.selection_counts[main], grid, read_areas(path))
+    typer.echo(f"\nboxes chosen per ward ({main}, over all origins):")
+    for name, n in counts.items():
+        typer.echo(f"  {name:<32} {n}")
+
+
+@app.command("load-boundaries")
+def load_boundaries(
+    wards: Path = typer.Option(DEFAULT_WARDS, "--wards", help="Ward GeoJSON (WGS84)"),
+    outline: Path = typer.Option(DEFAULT_OUTLINE, "--outline",
+                                 help="GeoJSON whose union is the partnership area"),
+) -> None:
+    """Store the wards and the partnership outline used by daily lists."""
+    from services.predictive import service
+
+    for p in (wards, outline):
+        if not p.is_file():
+            fail(f"no such file: {p}")
+    with _session() as s:
+        n, _ = service.load_boundaries(s, wards_path=wards, outline_path=outline)
+        service.ensure_agencies(s)
+        s.commit()
+    console.print(f"{n} wards and the outline stored")
+
+
+@app.command("generate")
+def generate(
+    agency: str = typer.Option(..., "--agency", help="kfrs | police"),
+    day: str | None = typer.Option(None, "--date", help="List date (default today)"),
+    force: bool = typer.Option(False, "--force", help="Refit even if the list exists"),
+) -> None:
+    """Make (or show) an agency's list for a date from the incidents in the database."""
+    from services.predictive import service
+    from shared.errors import AppError
+
+    try:
+        d = date.fromisoformat(day) if day else service.today_london()
+    except ValueError:
+        fail(f"--date must be YYYY-MM-DD, got {day!r}")
+        raise
+    with _session() as s:
+        try:
+            view, created = service.get_or_create_list(s, agency_code=agency, day=d,
+                                                       generated_by="cli", force=force)
+        except AppError as exc:
+            fail(exc.detail)
+            raise
+    _warn(view.target_list.warnings)
+    state = "made" if created else "already there"
+    typer.echo(f"list {view.target_list.id} ({state}): {agency} {d} {view.target_list.method}")
+    for b in view.boxes:
+        typer.echo(f"{b.rank:>3}  {b.cell_id}  {b.score:.4g}  {b.ward or ''}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

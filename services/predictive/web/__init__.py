@@ -1,0 +1,1 @@
+"""Pages for people: the printable daily list with its map."""
