@@ -176,7 +176,8 @@ def test_idempotency_key_returns_the_same_run(
     c = client.post("/surfaces", json={**body, "radius_m": 500}, headers=h)
     assert c.status_code == 409
     # Another caller's identical key is a different request.
-    d = client.post("/surfaces", json=body, headers={**tokens["admin"], "Idempotency-Key": "abc-123"})
+    other = {**tokens["admin"], "Idempotency-Key": "abc-123"}
+    d = client.post("/surfaces", json=body, headers=other)
     assert d.json()["id"] != a.json()["id"]
 
 
