@@ -306,32 +306,16 @@ def _stats(
 
 def hotspot_shapes(surface: FloatArray, grid: Grid, mask: npt.ArrayLike) -> list[HotspotShape]:
     """One MultiPolygon per edge-connected group of masked cells, ranked by peak value."""
-    import rasterio.features
-    from affine import Affine
-    from scipy import ndimage
-    from shapely.geometry import MultiPolygon, shape
-    from shapely.ops import unary_union
+    from shapely.geometry import MultiPolygon
 
-    m = np.asarray(mask, dtype=bool)
-    labels, n = ndimage.label(m)  # 4-connectivity, as rasterio.features.shapes below
-    if n == 0:
-        return []
-    idx = np.arange(1, n + 1)
-    peaks = ndimage.maximum(surface, labels, idx)
-    means = ndimage.mean(surface, labels, idx)
-    cells = ndimage.sum(m, labels, idx)
-    parts: dict[int, list[Any]] = {}
-    for geom, value in rasterio.features.shapes(
-        labels.astype(np.int32), mask=m, transform=Affine(*grid.transform())
-    ):
-        parts.setdefault(int(value), []).append(shape(geom))
-    order = np.argsort(-np.asarray(peaks), kind="stable")
+    from services.hotspots.compute.polygons import hotspot_polygons
+
+    polys = hotspot_polygons(surface, grid, mask=np.asarray(mask, dtype=bool))
     out = []
-    for rank, k in enumerate(order, start=1):
-        g = unary_union(parts[int(k) + 1])
+    for rank, p in enumerate(polys, start=1):
+        g = p["geometry"]
         mp = g if g.geom_type == "MultiPolygon" else MultiPolygon([g])
-        out.append(HotspotShape(rank, float(peaks[k]), float(means[k]),
-                                float(cells[k]) * grid.cell_size_m**2, mp))
+        out.append(HotspotShape(rank, p["peak"], p["mean"], p["area_m2"], mp))
     return out
 
 
@@ -341,9 +325,11 @@ def hotspot_shapes(surface: FloatArray, grid: Grid, mask: npt.ArrayLike) -> list
 
 
 def write_surface_tif(path: str | Path, result: SurfaceResult) -> Path:
-    """Write the surface as a float32 Cloud Optimized GeoTIFF in EPSG:27700 with its parameters."""
-    import rasterio
-    from affine import Affine
+    """Write the surface as a float32 Cloud Optimized GeoTIFF (EPSG:27700) with its parameters.
+
+    Cells that are 0 or NaN are nodata (no incident within reach, or outside the study area).
+    """
+    from services.hotspots.compute.raster import write_cog
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -353,16 +339,9 @@ def write_surface_tif(path: str | Path, result: SurfaceResult) -> Path:
         "parameters": json.dumps(result.params, sort_keys=True),
         **{f"param_{k}": str(v) for k, v in result.params.items()},
         "incidents": str(result.stats.get("incidents", "")),
+        "crs": "EPSG:27700",
     }
-    profile = {
-        "driver": "COG", "width": result.grid.nx, "height": result.grid.ny, "count": 1,
-        "dtype": "float32", "crs": "EPSG:27700", "transform": Affine(*result.grid.transform()),
-        "nodata": float("nan"), "compress": "deflate",
-    }
-    with rasterio.open(p, "w", **profile) as dst:
-        dst.write(result.surface.astype(np.float32), 1)
-        dst.update_tags(**tags)
-        dst.set_band_description(1, str(tags["units"]))
+    write_cog(p, result.surface, result.grid, tags=tags)
     return p
 
 
