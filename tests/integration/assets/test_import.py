@@ -1,4 +1,4 @@
-"""Register import from a real council CSV: counts, rejected rows with line and reason, re-import."""
+"""Register import from a real council CSV: counts, rejected rows (line + reason), re-import."""
 
 from __future__ import annotations
 
@@ -48,15 +48,15 @@ def test_import_real_register_and_reimport(client: Any, tokens: Any, db_session:
 
 def test_import_reports_rows_it_cannot_place(client: Any, tokens: Any) -> None:
     content = (
-        "camera_id,location,area_name,area_code,lon,lat\n"
-        "X1,Good Road,Ward A,E05000001,-2.28,53.46\n"          # line 2: fine
-        "X2,No Coordinates,Ward A,E05000001,,\n"                 # line 3
-        "X3,Swapped,Ward A,E05000001,53.46,-2.28\n"              # line 4
-        "X4,Text,Ward A,E05000001,abc,53.4\n"                    # line 5
-        "X1,Again,Ward A,E05000001,-2.28,53.46\n"                # line 6: duplicate id
-        ",No Id,Ward A,E05000001,-2.28,53.46\n"                  # line 7
-        "X5,\"Quoted, with comma\",Ward B,E05000002,-2.29,53.47\n"  # line 8: fine
-    ).encode()
+        b"camera_id,location,area_name,area_code,lon,lat\n"
+        b"X1,Good Road,Ward A,E05000001,-2.28,53.46\n"          # line 2: fine
+        b"X2,No Coordinates,Ward A,E05000001,,\n"                 # line 3
+        b"X3,Swapped,Ward A,E05000001,53.46,-2.28\n"              # line 4
+        b"X4,Text,Ward A,E05000001,abc,53.4\n"                    # line 5
+        b"X1,Again,Ward A,E05000001,-2.28,53.46\n"                # line 6: duplicate id
+        b",No Id,Ward A,E05000001,-2.28,53.46\n"                  # line 7
+        b"X5,\"Quoted, with comma\",Ward B,E05000002,-2.29,53.47\n"  # line 8: fine
+    )
     rep = _upload(client, tokens, content).json()
     assert (rep["rows_read"], rep["added"], rep["rejected"]) == (7, 2, 5)
     lines = {e["line"]: e["reason"] for e in rep["errors"]}
