@@ -188,7 +188,8 @@ def choose_grid(
         raise ParamError(
             "cell_m",
             f"{cell_m:g} m cells make a grid of {side / cell_m:.0f} cells a side over this extent;"
-            f" the limit is {MAX_CELLS_PER_SIDE}x{MAX_CELLS_PER_SIDE}: use cell_m >= {need}",
+            f" the limit is {MAX_CELLS_PER_SIDE}x{MAX_CELLS_PER_SIDE}:"
+            f" use cells of {need} m or more",
         )
     return Grid.covering(minx, miny, maxx, maxy, cell_m)
 
