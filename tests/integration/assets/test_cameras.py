@@ -134,3 +134,15 @@ def test_audit_rows_for_create_and_patch(client: Any, tokens: Any, new_camera: A
     assert [h["action"] for h in hist] == ["create", "update"]
     assert hist[1]["before"] == {"name": "Before"} and hist[1]["after"] == {"name": "After"}
     assert hist[1]["reason"] == "typo" and hist[1]["actor"] == "test admin (admin)"
+
+
+def test_openapi_documents_the_paths(client: Any) -> None:
+    spec = client.get("/openapi.json").json()
+    for path in ("/cameras", "/cameras/{camera_id}", "/cameras/{camera_id}/faults",
+                 "/faults/{fault_id}", "/faults/sla-breaches",
+                 "/cameras/{camera_id}/footage-requests", "/cameras/{camera_id}/decisions",
+                 "/cameras/{camera_id}/history", "/cameras/{camera_id}/transitions",
+                 "/reviews/due", "/recommendations", "/cameras/import"):
+        assert path in spec["paths"], path
+    params = {p["name"] for p in spec["paths"]["/cameras/{camera_id}"]["patch"]["parameters"]}
+    assert "If-Match" in params
