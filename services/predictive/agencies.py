@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 METHOD_CHOICES = (
-    "auto", "etas", "etas_smooth", "prospective", "kde", "naive28", "naive90", "best_static",
+    "auto",
+    "etas",
+    "etas_smooth",
+    "prospective",
+    "kde",
+    "naive28",
+    "naive90",
+    "best_static",
 )
 
 

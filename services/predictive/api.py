@@ -33,8 +33,9 @@ DateQ = Annotated[date | None, Query(description="List date (default: today in M
 
 
 def _view(session: SessionDep, agency: str, day: date | None) -> service.ListView:
-    view, _ = service.get_or_create_list(session, agency_code=agency,
-                                         day=day or service.today_london())
+    view, _ = service.get_or_create_list(
+        session, agency_code=agency, day=day or service.today_london()
+    )
     return view
 
 
@@ -52,26 +53,45 @@ def targets_csv(session: SessionDep, _: Reader, agency: AgencyQ, date: DateQ = N
     """The same list as CSV (one row per box, formulas neutralised)."""
     view = _view(session, agency, date)
     name = f"targets-{view.agency.code}-{view.target_list.list_date.isoformat()}.csv"
-    return Response(export.to_csv(view), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        export.to_csv(view),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
-@router.post("/targets/{list_id}/boxes/{cell_id}/visits", status_code=201,
-             response_model=VisitRead, summary="Log a visit to a box of a list")
-def visit_box(session: SessionDep, who: Crew, list_id: int, cell_id: str,
-              body: VisitForBox) -> Any:
+@router.post(
+    "/targets/{list_id}/boxes/{cell_id}/visits",
+    status_code=201,
+    response_model=VisitRead,
+    summary="Log a visit to a box of a list",
+)
+def visit_box(session: SessionDep, who: Crew, list_id: int, cell_id: str, body: VisitForBox) -> Any:
     """Record that a crew visited a box (crew and admin)."""
-    return service.log_visit_for_list(session, list_id=list_id, cell_id=cell_id,
-                                      visited_at=body.visited_at, crew=body.crew,
-                                      notes=body.notes, actor=who.actor)
+    return service.log_visit_for_list(
+        session,
+        list_id=list_id,
+        cell_id=cell_id,
+        visited_at=body.visited_at,
+        crew=body.crew,
+        notes=body.notes,
+        actor=who.actor,
+    )
 
 
 @router.post("/visits", status_code=201, response_model=VisitRead, summary="Log a visit")
 def visit(session: SessionDep, who: Crew, body: VisitCreate) -> Any:
     """Record a visit by agency, list date and box."""
-    return service.log_visit(session, agency_code=body.agency, day=body.date,
-                             cell_id=body.cell_id, visited_at=body.visited_at, crew=body.crew,
-                             notes=body.notes, actor=who.actor)
+    return service.log_visit(
+        session,
+        agency_code=body.agency,
+        day=body.date,
+        cell_id=body.cell_id,
+        visited_at=body.visited_at,
+        crew=body.crew,
+        notes=body.notes,
+        actor=who.actor,
+    )
 
 
 def _range(date_from: date | None, date_to: date | None) -> tuple[date, date]:
@@ -79,22 +99,39 @@ def _range(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     return date_from or end - timedelta(days=27), end
 
 
-@router.get("/visits", response_model=VisitPage, response_model_by_alias=True,
-            summary="Visits logged against an agency's lists")
-def visits(session: SessionDep, _: Reader, agency: AgencyQ,
-           date_from: Annotated[date | None, Query(alias="from")] = None,
-           date_to: Annotated[date | None, Query(alias="to")] = None) -> Any:
+@router.get(
+    "/visits",
+    response_model=VisitPage,
+    response_model_by_alias=True,
+    summary="Visits logged against an agency's lists",
+)
+def visits(
+    session: SessionDep,
+    _: Reader,
+    agency: AgencyQ,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> Any:
     """Visits for lists dated from..to (default: the last 28 days)."""
     start, end = _range(date_from, date_to)
     ag, rows = service.list_visits(session, agency_code=agency, date_from=start, date_to=end)
-    return VisitPage(agency=ag.code, date_from=start, date_to=end, count=len(rows),
-                     visits=[VisitRead.model_validate(v) for v in rows])
+    return VisitPage(
+        agency=ag.code,
+        date_from=start,
+        date_to=end,
+        count=len(rows),
+        visits=[VisitRead.model_validate(v) for v in rows],
+    )
 
 
 @router.get("/diagnostics", summary="Visit coverage, boxes per ward, day-to-day stability")
-def diagnostics(session: SessionDep, _: Analyst, agency: AgencyQ,
-                date_from: Annotated[date | None, Query(alias="from")] = None,
-                date_to: Annotated[date | None, Query(alias="to")] = None) -> dict[str, Any]:
+def diagnostics(
+    session: SessionDep,
+    _: Analyst,
+    agency: AgencyQ,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
     """Diagnostics of the stored lists from..to (default: the last 28 days)."""
     start, end = _range(date_from, date_to)
     return service.diagnostics(session, agency_code=agency, date_from=start, date_to=end)
@@ -126,6 +163,8 @@ def update_agency(session: SessionDep, _: Admin, code: str, body: AgencyUpdate) 
 
             changes["area"] = service.shapely_area(project_to_bng(shape(body.area)))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InvalidInput("area must be a GeoJSON Polygon or MultiPolygon in WGS84",
-                               errors=[{"field": "area", "message": str(exc)[:200]}]) from exc
+            raise InvalidInput(
+                "area must be a GeoJSON Polygon or MultiPolygon in WGS84",
+                errors=[{"field": "area", "message": str(exc)[:200]}],
+            ) from exc
     return _agency_read(service.update_agency(session, code=code, changes=changes))

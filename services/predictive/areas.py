@@ -57,8 +57,12 @@ def _prop(props: dict[str, Any], keys: Sequence[str], default: str) -> str:
     return default
 
 
-def read_areas(path: str | Path, *, code_keys: Sequence[str] = WARD_CODE_KEYS,
-               name_keys: Sequence[str] = WARD_NAME_KEYS) -> list[NamedArea]:
+def read_areas(
+    path: str | Path,
+    *,
+    code_keys: Sequence[str] = WARD_CODE_KEYS,
+    name_keys: Sequence[str] = WARD_NAME_KEYS,
+) -> list[NamedArea]:
     """Polygons of a WGS84 GeoJSON file as named EPSG:27700 areas (invalid rings repaired)."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     out = []
@@ -67,13 +71,18 @@ def read_areas(path: str | Path, *, code_keys: Sequence[str] = WARD_CODE_KEYS,
         geom = shapely.make_valid(project_to_bng(shape(feat["geometry"])))
         polys = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon | MultiPolygon)]
         geom = shapely.union_all(polys)
-        out.append(NamedArea(_prop(props, code_keys, str(i)), _prop(props, name_keys, str(i)),
-                             as_multipolygon(geom)))
+        out.append(
+            NamedArea(
+                _prop(props, code_keys, str(i)),
+                _prop(props, name_keys, str(i)),
+                as_multipolygon(geom),
+            )
+        )
     return out
 
 
 def read_outline(path: str | Path) -> MultiPolygon:
-    """The union of every polygon in a WGS84 GeoJSON file, in EPSG:27700 (e.g. LSOAs -> district)."""
+    """The union of every polygon of a WGS84 GeoJSON file in EPSG:27700 (LSOAs -> district)."""
     parts = [a.geom for a in read_areas(path)]
     # A tiny buffer closes the slivers between neighbouring LSOAs that do not quite touch.
     merged = shapely.union_all(parts).buffer(0.5).buffer(-0.5)
@@ -105,7 +114,9 @@ def area_grid(area: BaseGeometry, cell_size_m: float) -> tuple[Grid, npt.NDArray
     return grid, mask.copy()
 
 
-def ward_of_points(x: npt.ArrayLike, y: npt.ArrayLike, wards: Sequence[NamedArea]) -> list[str | None]:
+def ward_of_points(
+    x: npt.ArrayLike, y: npt.ArrayLike, wards: Sequence[NamedArea]
+) -> list[str | None]:
     """Name of the ward containing each EPSG:27700 point, or None when it is in none."""
     pts = shapely.points(np.asarray(x, float), np.asarray(y, float))
     out: list[str | None] = [None] * len(pts)

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from services.predictive.compute.methods import Events
     from shared.grid import Grid
 
-app = typer.Typer(help="Predictive target boxes: fit, score, backtest, daily lists.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Predictive target boxes: fit, score, backtest, daily lists.", no_args_is_help=True
+)
 
 FORMATS = ("police", "generic")
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -31,8 +32,9 @@ MAX_ERRORS_SHOWN = 5
 
 InputOpt = typer.Option(..., "--input", "-i", help="CSV/zip file(s) or folder(s) of them")
 FormatOpt = typer.Option("police", "--format", "-f", help="police | generic")
-CategoriesOpt = typer.Option(None, "--categories", "-c",
-                             help="Keep these categories (repeat or comma-separate)")
+CategoriesOpt = typer.Option(
+    None, "--categories", "-c", help="Keep these categories (repeat or comma-separate)"
+)
 CellOpt = typer.Option(150.0, "--cell", help="Box size in metres")
 
 
@@ -81,8 +83,10 @@ def read_events(inputs: list[Path], fmt: str, categories: list[str] | None) -> E
             for err in res.errors[:MAX_ERRORS_SHOWN]:
                 console.print(f"rejected {err.file}:{err.line}: {err.reason}", highlight=False)
             if len(res.errors) > MAX_ERRORS_SHOWN:
-                console.print(f"... {len(res.errors) - MAX_ERRORS_SHOWN} more rejected rows "
-                              f"in {res.file}", highlight=False)
+                console.print(
+                    f"... {len(res.errors) - MAX_ERRORS_SHOWN} more rejected rows in {res.file}",
+                    highlight=False,
+                )
             for r in res.rows:
                 if keep is None or r.category in keep:
                     xs.append(r.x)
@@ -110,8 +114,13 @@ def _grid(events: Events, cell: float) -> Grid:
 
     if cell <= 0:
         fail("--cell must be positive")
-    return Grid.covering(float(events.x.min()), float(events.y.min()), float(events.x.max()),
-                         float(events.y.max()), cell)
+    return Grid.covering(
+        float(events.x.min()),
+        float(events.y.min()),
+        float(events.x.max()),
+        float(events.y.max()),
+        cell,
+    )
 
 
 def _warn(warnings: list[str]) -> None:
@@ -126,8 +135,11 @@ def fit(
     categories: list[str] | None = CategoriesOpt,
     cell: float = CellOpt,
     method: str = typer.Option("auto", "--method", help="auto|etas|etas_smooth|kde|..."),
-    as_of: str | None = typer.Option(None, "--as-of", help="Fit on events before this date "
-                                     "(default: the day after the last event)"),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Fit on events before this date (default: the day after the last event)",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the parameters as JSON"),
 ) -> None:
     """Fit a method and print its parameters (theta, omega_per_day, background_per_day)."""
@@ -147,11 +159,16 @@ def fit(
         raise
     _warn(fc.warnings)
     out = {
-        "method": fc.method, "requested_method": fc.requested, "warnings": fc.warnings,
-        "n_events": fc.n_events, "cell_size_m": cell,
+        "method": fc.method,
+        "requested_method": fc.requested,
+        "warnings": fc.warnings,
+        "n_events": fc.n_events,
+        "cell_size_m": cell,
         "as_of": datetime.fromtimestamp(t_end * 86400.0, tz=UTC).isoformat(),
-        "theta": fc.params.get("theta"), "omega_per_day": fc.params.get("omega_per_day"),
-        "background_per_day": fc.params.get("background_per_day"), "params": fc.params,
+        "theta": fc.params.get("theta"),
+        "omega_per_day": fc.params.get("omega_per_day"),
+        "background_per_day": fc.params.get("background_per_day"),
+        "params": fc.params,
     }
     if as_json:
         typer.echo(json.dumps(out, indent=2))
@@ -168,8 +185,9 @@ def score(
     cell: float = CellOpt,
     as_of: str = typer.Option(..., "--as-of", help="Train on events strictly before this date"),
     horizon_days: float = typer.Option(1.0, "--horizon-days", help="Forecast window in days"),
-    method: str = typer.Option("auto", "--method",
-                               help="auto | etas | etas_smooth | prospective | kde | naive"),
+    method: str = typer.Option(
+        "auto", "--method", help="auto | etas | etas_smooth | prospective | kde | naive"
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="CSV to write"),
 ) -> None:
     """Score every box for [as-of, as-of + horizon) and write rank,cell_id,bounds,score."""
@@ -199,10 +217,21 @@ def score(
         for rank, idx in enumerate(order.tolist(), start=1):
             r, c = divmod(idx, grid.nx)
             minx, miny, maxx, maxy = grid.cell_bounds(r, c)
-            w.writerow((rank, grid.cell_id(r, c), f"{minx:.0f}", f"{miny:.0f}", f"{maxx:.0f}",
-                        f"{maxy:.0f}", repr(float(flat[idx]))))
-    console.print(f"{len(order)} boxes scored with {fc.method} from {fc.n_events} events -> {out}",
-                  highlight=False)
+            w.writerow(
+                (
+                    rank,
+                    grid.cell_id(r, c),
+                    f"{minx:.0f}",
+                    f"{miny:.0f}",
+                    f"{maxx:.0f}",
+                    f"{maxy:.0f}",
+                    repr(float(flat[idx])),
+                )
+            )
+    console.print(
+        f"{len(order)} boxes scored with {fc.method} from {fc.n_events} events -> {out}",
+        highlight=False,
+    )
 
 
 @app.command("backtest")
@@ -215,14 +244,19 @@ def backtest(
     date_to: str = typer.Option(..., "--to", help="Origins run while before this date"),
     step_days: float = typer.Option(7.0, "--step-days"),
     horizon_days: float | None = typer.Option(
-        None, "--horizon-days", help="Forecast window (default 1 day; 28 for month-only data)"),
+        None, "--horizon-days", help="Forecast window (default 1 day; 28 for month-only data)"
+    ),
     k: int = typer.Option(20, "--k", help="Boxes chosen per origin"),
-    methods: list[str] = typer.Option(["auto,naive28,naive90"], "--methods",
-                                      help="Methods (repeat or comma-separate); auto included"),
+    methods: list[str] = typer.Option(
+        ["auto,naive28,naive90"],
+        "--methods",
+        help="Methods (repeat or comma-separate); auto included",
+    ),
     plot: Path | None = typer.Option(None, "--plot", help="PNG of hit rate against area"),
     json_out: Path | None = typer.Option(None, "--json-out", help="Write the table as JSON"),
-    wards: Path | None = typer.Option(None, "--wards",
-                                      help="Ward GeoJSON for boxes per ward (default Medway)"),
+    wards: Path | None = typer.Option(
+        None, "--wards", help="Ward GeoJSON for boxes per ward (default Medway)"
+    ),
 ) -> None:
     """Rolling-origin backtest: hit rate and PAI at K boxes, stability, boxes per ward."""
     from services.predictive.compute.backtest import format_table, rolling_backtest
@@ -241,25 +275,37 @@ def backtest(
     for m in dict.fromkeys(wanted):
         if m == "auto":
             # Resolved on the events before the first origin only (no look-ahead).
-            method, warns = resolve_method(events.select(events.t_days < start), grid,
-                                           requested="auto")
+            method, warns = resolve_method(
+                events.select(events.t_days < start), grid, requested="auto"
+            )
             _warn(warns)
             labels["auto"] = method
         else:
             labels[m] = m
     try:
-        result = rolling_backtest(events, grid, methods=list(dict.fromkeys(labels.values())),
-                                  start_days=start, end_days=end, step_days=step_days,
-                                  horizon_days=horizon, k_boxes=k,
-                                  method_params={"best_static": {"k_boxes": k}})
+        result = rolling_backtest(
+            events,
+            grid,
+            methods=list(dict.fromkeys(labels.values())),
+            start_days=start,
+            end_days=end,
+            step_days=step_days,
+            horizon_days=horizon,
+            k_boxes=k,
+            method_params={"best_static": {"k_boxes": k}},
+        )
     except ValueError as exc:
         fail(str(exc))
         raise
     by_method = {row["method"]: row for row in result.table}
-    result.table = [{**by_method[real], "method": f"auto ({real})" if name == "auto" else name}
-                    for name, real in labels.items()]
-    typer.echo(f"horizon {horizon:g} d, step {step_days:g} d, K = {k}, cell {cell:g} m, "
-               f"{len(events)} events")
+    result.table = [
+        {**by_method[real], "method": f"auto ({real})" if name == "auto" else name}
+        for name, real in labels.items()
+    ]
+    typer.echo(
+        f"horizon {horizon:g} d, step {step_days:g} d, K = {k}, cell {cell:g} m, "
+        f"{len(events)} events"
+    )
     typer.echo(format_table(result))
     _ward_report(result, grid, labels, wards)
     if plot is not None:
@@ -267,8 +313,13 @@ def backtest(
         result.plot_png(plot)
         console.print(f"plot -> {plot}", highlight=False)
     if json_out is not None:
-        json_out.write_text(json.dumps({"horizon_days": horizon, "k": k, "labels": labels,
-                                        "table": result.table}, indent=2, default=float))
+        json_out.write_text(
+            json.dumps(
+                {"horizon_days": horizon, "k": k, "labels": labels, "table": result.table},
+                indent=2,
+                default=float,
+            )
+        )
 
 
 def _ward_report(result: Any, grid: Grid, labels: dict[str, str], wards: Path | None) -> None:
@@ -287,8 +338,9 @@ def _ward_report(result: Any, grid: Grid, labels: dict[str, str], wards: Path | 
 @app.command("load-boundaries")
 def load_boundaries(
     wards: Path = typer.Option(DEFAULT_WARDS, "--wards", help="Ward GeoJSON (WGS84)"),
-    outline: Path = typer.Option(DEFAULT_OUTLINE, "--outline",
-                                 help="GeoJSON whose union is the partnership area"),
+    outline: Path = typer.Option(
+        DEFAULT_OUTLINE, "--outline", help="GeoJSON whose union is the partnership area"
+    ),
 ) -> None:
     """Store the wards and the partnership outline used by daily lists."""
     from services.predictive import service
@@ -320,8 +372,9 @@ def generate(
         raise
     with _session() as s:
         try:
-            view, created = service.get_or_create_list(s, agency_code=agency, day=d,
-                                                       generated_by="cli", force=force)
+            view, created = service.get_or_create_list(
+                s, agency_code=agency, day=d, generated_by="cli", force=force
+            )
         except AppError as exc:
             fail(exc.detail)
             raise

@@ -5,13 +5,26 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.geometry import point_to_wgs84, to_wgs84
 from shared.grid import parse_cell_id
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-CSV_COLUMNS = ("rank", "cell_id", "score", "ward", "centre_lon", "centre_lat", "visits",
-               "minx", "miny", "maxx", "maxy")
+LONDON = ZoneInfo("Europe/London")
+CSV_COLUMNS = (
+    "rank",
+    "cell_id",
+    "score",
+    "ward",
+    "centre_lon",
+    "centre_lat",
+    "visits",
+    "minx",
+    "miny",
+    "maxx",
+    "maxy",
+)
 
 
 def _ring(minx: float, miny: float, maxx: float, maxy: float) -> list[list[float]]:
@@ -25,12 +38,21 @@ def box_rows(view: Any) -> list[dict[str, Any]]:
     for b in view.boxes:
         size, minx, miny = parse_cell_id(b.cell_id)
         lon, lat = point_to_wgs84(minx + size / 2, miny + size / 2)
-        rows.append({
-            "rank": b.rank, "cell_id": b.cell_id, "score": b.score, "ward": b.ward,
-            "centre_lon": round(lon, 6), "centre_lat": round(lat, 6),
-            "visits": view.visits.get(b.cell_id, 0),
-            "minx": minx, "miny": miny, "maxx": minx + size, "maxy": miny + size,
-        })
+        rows.append(
+            {
+                "rank": b.rank,
+                "cell_id": b.cell_id,
+                "score": b.score,
+                "ward": b.ward,
+                "centre_lon": round(lon, 6),
+                "centre_lat": round(lat, 6),
+                "visits": view.visits.get(b.cell_id, 0),
+                "minx": minx,
+                "miny": miny,
+                "maxx": minx + size,
+                "maxy": miny + size,
+            }
+        )
     return rows
 
 
@@ -38,13 +60,22 @@ def list_meta(view: Any) -> dict[str, Any]:
     """Top-level facts about a list: agency, date, method, fit parameters and warnings."""
     lst = view.target_list
     return {
-        "list_id": lst.id, "agency": view.agency.code, "agency_name": view.agency.name,
-        "date": lst.list_date.isoformat(), "method": lst.method,
-        "requested_method": lst.requested_method, "params": lst.params,
-        "warnings": lst.warnings, "categories": lst.categories, "cell_size_m": lst.cell_size_m,
-        "shift_start": lst.shift_start.isoformat(), "shift_end": lst.shift_end.isoformat(),
-        "trained_before": lst.trained_before.isoformat(), "n_events": lst.n_events,
-        "n_candidate_cells": lst.n_candidate_cells, "generated_by": lst.generated_by,
+        "list_id": lst.id,
+        "agency": view.agency.code,
+        "agency_name": view.agency.name,
+        "date": lst.list_date.isoformat(),
+        "method": lst.method,
+        "requested_method": lst.requested_method,
+        "params": lst.params,
+        "warnings": lst.warnings,
+        "categories": lst.categories,
+        "cell_size_m": lst.cell_size_m,
+        "shift_start": lst.shift_start.astimezone(LONDON).isoformat(),
+        "shift_end": lst.shift_end.astimezone(LONDON).isoformat(),
+        "trained_before": lst.trained_before.astimezone(LONDON).isoformat(),
+        "n_events": lst.n_events,
+        "n_candidate_cells": lst.n_candidate_cells,
+        "generated_by": lst.generated_by,
     }
 
 
@@ -52,17 +83,24 @@ def to_geojson(view: Any) -> dict[str, Any]:
     """The list as a FeatureCollection of WGS84 box polygons with rank, score, ward and centre."""
     features = []
     for r in box_rows(view):
-        features.append({
-            "type": "Feature",
-            "id": r["cell_id"],
-            "geometry": {"type": "Polygon",
-                         "coordinates": [_ring(r["minx"], r["miny"], r["maxx"], r["maxy"])]},
-            "properties": {
-                "rank": r["rank"], "score": r["score"], "ward": r["ward"],
-                "cell_id": r["cell_id"], "centre": [r["centre_lon"], r["centre_lat"]],
-                "visits": r["visits"],
-            },
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": r["cell_id"],
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [_ring(r["minx"], r["miny"], r["maxx"], r["maxy"])],
+                },
+                "properties": {
+                    "rank": r["rank"],
+                    "score": r["score"],
+                    "ward": r["ward"],
+                    "cell_id": r["cell_id"],
+                    "centre": [r["centre_lon"], r["centre_lat"]],
+                    "visits": r["visits"],
+                },
+            }
+        )
     return {"type": "FeatureCollection", **list_meta(view), "features": features}
 
 

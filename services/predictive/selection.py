@@ -95,8 +95,9 @@ def forecast(
         rate = None if static in NO_RATE else float(scorer.score(1.0).sum())
         params.setdefault("background_per_day", rate)
     warnings = list(dict.fromkeys([*warnings, *report.warnings]))
-    return Forecast(report.method, canonical(requested), _json_safe(params), warnings, scores,
-                    len(train))
+    return Forecast(
+        report.method, canonical(requested), _json_safe(params), warnings, scores, len(train)
+    )
 
 
 def ranked_cells(scores: npt.NDArray[np.float64], k: int | None = None) -> npt.NDArray[np.int64]:

@@ -49,10 +49,18 @@ def ensure_agencies(session: Session) -> list[Agency]:
     existing = {a.code for a in session.scalars(select(Agency))}
     for code, d in DEFAULTS.items():
         if code not in existing:
-            session.add(Agency(code=d.code, name=d.name, categories=list(d.categories),
-                               boxes_per_day=d.boxes_per_day, shift_start_hour=d.shift_start_hour,
-                               shift_length_hours=d.shift_length_hours,
-                               cell_size_m=d.cell_size_m, method=d.method))
+            session.add(
+                Agency(
+                    code=d.code,
+                    name=d.name,
+                    categories=list(d.categories),
+                    boxes_per_day=d.boxes_per_day,
+                    shift_start_hour=d.shift_start_hour,
+                    shift_length_hours=d.shift_length_hours,
+                    cell_size_m=d.cell_size_m,
+                    method=d.method,
+                )
+            )
     session.flush()
     return list_agencies(session)
 
@@ -77,8 +85,10 @@ def update_agency(session: Session, *, code: str, changes: dict[str, Any]) -> Ag
     """Change an agency's settings (fields as in the table; ``area`` as EPSG:27700 shapely)."""
     agency = get_agency(session, code)
     if "method" in changes and changes["method"] not in METHOD_CHOICES:
-        raise InvalidInput(f"Unknown method {changes['method']!r}",
-                           errors=[{"field": "method", "message": "not a known method"}])
+        raise InvalidInput(
+            f"Unknown method {changes['method']!r}",
+            errors=[{"field": "method", "message": "not a known method"}],
+        )
     for key, value in changes.items():
         if key == "area":
             value = None if value is None else from_shape(_multi(value), srid=27700)
@@ -160,7 +170,11 @@ def find_list(session: Session, *, agency: Agency, day: date) -> TargetList | No
 
 
 def get_or_create_list(
-    session: Session, *, agency_code: str, day: date, generated_by: str = "on_demand",
+    session: Session,
+    *,
+    agency_code: str,
+    day: date,
+    generated_by: str = "on_demand",
     force: bool = False,
 ) -> tuple[ListView, bool]:
     """The list for (agency, day), generated from incidents before ``day`` when missing.
@@ -175,8 +189,10 @@ def get_or_create_list(
     if existing is not None and not force:
         return view_list(session, existing.id), False
     # Serialise generation per (agency, day) so concurrent requests make one list.
-    session.execute(text("SELECT pg_advisory_xact_lock(:a, :d)"),
-                    {"a": 7_000_000 + agency.id, "d": day.toordinal()})
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:a, :d)"),
+        {"a": 7_000_000 + agency.id, "d": day.toordinal()},
+    )
     existing = find_list(session, agency=agency, day=day)
     if existing is not None and not force:
         return view_list(session, existing.id), False
@@ -189,8 +205,13 @@ def _training_events(session: Session, *, agency: Agency, grid: Grid, before: da
     from services.predictive.compute.methods import Events
     from shared.incidents.store import load_points
 
-    pts = load_points(session, categories=agency.categories or None, end=before,
-                      start=before - timedelta(days=TRAINING_DAYS), bbox_m=grid.bounds)
+    pts = load_points(
+        session,
+        categories=agency.categories or None,
+        end=before,
+        start=before - timedelta(days=TRAINING_DAYS),
+        bbox_m=grid.bounds,
+    )
     return Events(pts.x, pts.y, pts.t_days(), pts.weight)
 
 
@@ -211,15 +232,25 @@ def _generate(
     shift_start = datetime.combine(day, time(agency.shift_start_hour), tzinfo=LONDON)
     shift_end = shift_start + timedelta(hours=agency.shift_length_hours)
     as_of = _days(trained_before)
-    fc = forecast(events, grid, requested=agency.method, as_of_days=as_of,
-                  start_days=_days(shift_start) - as_of, end_days=_days(shift_end) - as_of,
-                  k_boxes=agency.boxes_per_day, mask=mask)
+    fc = forecast(
+        events,
+        grid,
+        requested=agency.method,
+        as_of_days=as_of,
+        start_days=_days(shift_start) - as_of,
+        end_days=_days(shift_end) - as_of,
+        k_boxes=agency.boxes_per_day,
+        mask=mask,
+    )
     if len(events) == 0:
-        warnings.append(f"no incidents of the agency's categories in the {TRAINING_DAYS} days "
-                        "before this date")
+        warnings.append(
+            f"no incidents of the agency's categories in the {TRAINING_DAYS} days before this date"
+        )
     elif as_of - float(events.t_days.max()) > STALE_DAYS:
-        warnings.append(f"the newest incident is {as_of - float(events.t_days.max()):.0f} days "
-                        "before this date: the data are out of date")
+        warnings.append(
+            f"the newest incident is {as_of - float(events.t_days.max()):.0f} days "
+            "before this date: the data are out of date"
+        )
     order = ranked_cells(fc.scores, agency.boxes_per_day)
     order = order[fc.scores.ravel()[order] > 0]
     if order.size < agency.boxes_per_day:
@@ -238,8 +269,9 @@ def _generate(
         session.execute(delete(TargetBox).where(TargetBox.list_id == into.id))
     session.flush()
     _store_boxes(session, lst=lst, grid=grid, scores=fc.scores, order=order)
-    log.info("list %s for %s on %s: %s, %d events", lst.id, agency.code, day, fc.method,
-             fc.n_events)
+    log.info(
+        "list %s for %s on %s: %s, %d events", lst.id, agency.code, day, fc.method, fc.n_events
+    )
     return lst
 
 
@@ -255,9 +287,16 @@ def _store_boxes(
         zip(rows.tolist(), cols.tolist(), order.tolist(), wards, strict=True), start=1
     ):
         geom = box(*grid.cell_bounds(r, c))
-        session.add(TargetBox(list_id=lst.id, rank=rank, cell_id=grid.cell_id(r, c),
-                              score=float(flat[idx]), ward=ward,
-                              geom=from_shape(geom, srid=27700)))
+        session.add(
+            TargetBox(
+                list_id=lst.id,
+                rank=rank,
+                cell_id=grid.cell_id(r, c),
+                score=float(flat[idx]),
+                ward=ward,
+                geom=from_shape(geom, srid=27700),
+            )
+        )
     session.flush()
 
 
@@ -275,8 +314,10 @@ def _incident_extent(session: Session, *, agency: Agency, before: datetime) -> M
         q = q.where(Incident.category.in_(agency.categories))
     ext = session.scalar(q)
     if not ext:
-        raise InvalidInput("No partnership area is loaded and there are no incidents to cover; "
-                           "run `csp demo load` or `csp predict load-boundaries`")
+        raise InvalidInput(
+            "No partnership area is loaded and there are no incidents to cover; "
+            "run `csp demo load` or `csp predict load-boundaries`"
+        )
     nums = [float(v) for v in str(ext)[4:-1].replace(",", " ").split()]
     return MultiPolygon([box(*nums).buffer(1.0, join_style="mitre")])
 
@@ -288,13 +329,15 @@ def view_list(session: Session, list_id: int) -> ListView:
         raise NotFound(f"No target list {list_id}")
     agency = session.get(Agency, lst.agency_id)
     assert agency is not None
-    boxes = list(session.scalars(
-        select(TargetBox).where(TargetBox.list_id == lst.id).order_by(TargetBox.rank)
-    ))
+    boxes = list(
+        session.scalars(
+            select(TargetBox).where(TargetBox.list_id == lst.id).order_by(TargetBox.rank)
+        )
+    )
     counts = session.execute(
-        select(Visit.cell_id, func.count()).where(
-            Visit.agency_id == lst.agency_id, Visit.list_date == lst.list_date
-        ).group_by(Visit.cell_id)
+        select(Visit.cell_id, func.count())
+        .where(Visit.agency_id == lst.agency_id, Visit.list_date == lst.list_date)
+        .group_by(Visit.cell_id)
     ).all()
     return ListView(lst, agency, boxes, {c: int(n) for c, n in counts})
 
@@ -305,46 +348,91 @@ def view_list(session: Session, list_id: int) -> ListView:
 
 
 def log_visit(
-    session: Session, *, agency_code: str, day: date, cell_id: str, visited_at: datetime,
-    crew: str, notes: str | None, actor: str,
+    session: Session,
+    *,
+    agency_code: str,
+    day: date,
+    cell_id: str,
+    visited_at: datetime,
+    crew: str,
+    notes: str | None,
+    actor: str,
 ) -> Visit:
     """Record a visit to a box of (agency, day)'s list; the box must be on that list."""
     agency = get_agency(session, agency_code)
     lst = find_list(session, agency=agency, day=day)
     if lst is None:
         raise NotFound(f"No list for {agency_code} on {day}; open the list before logging visits")
-    return _add_visit(session, lst=lst, cell_id=cell_id, visited_at=visited_at, crew=crew,
-                      notes=notes, actor=actor)
+    return _add_visit(
+        session,
+        lst=lst,
+        cell_id=cell_id,
+        visited_at=visited_at,
+        crew=crew,
+        notes=notes,
+        actor=actor,
+    )
 
 
 def log_visit_for_list(
-    session: Session, *, list_id: int, cell_id: str, visited_at: datetime, crew: str,
-    notes: str | None, actor: str,
+    session: Session,
+    *,
+    list_id: int,
+    cell_id: str,
+    visited_at: datetime,
+    crew: str,
+    notes: str | None,
+    actor: str,
 ) -> Visit:
     """Record a visit to box ``cell_id`` of list ``list_id``."""
     lst = session.get(TargetList, list_id)
     if lst is None:
         raise NotFound(f"No target list {list_id}")
-    return _add_visit(session, lst=lst, cell_id=cell_id, visited_at=visited_at, crew=crew,
-                      notes=notes, actor=actor)
+    return _add_visit(
+        session,
+        lst=lst,
+        cell_id=cell_id,
+        visited_at=visited_at,
+        crew=crew,
+        notes=notes,
+        actor=actor,
+    )
 
 
 def _add_visit(
-    session: Session, *, lst: TargetList, cell_id: str, visited_at: datetime, crew: str,
-    notes: str | None, actor: str,
+    session: Session,
+    *,
+    lst: TargetList,
+    cell_id: str,
+    visited_at: datetime,
+    crew: str,
+    notes: str | None,
+    actor: str,
 ) -> Visit:
-    on_list = session.scalar(select(func.count()).select_from(TargetBox).where(
-        TargetBox.list_id == lst.id, TargetBox.cell_id == cell_id))
+    on_list = session.scalar(
+        select(func.count())
+        .select_from(TargetBox)
+        .where(TargetBox.list_id == lst.id, TargetBox.cell_id == cell_id)
+    )
     if not on_list:
         raise NotFound(f"Box {cell_id!r} is not on list {lst.id} ({lst.list_date})")
     if visited_at.tzinfo is None:
         visited_at = visited_at.replace(tzinfo=LONDON)
     if visited_at > datetime.now(UTC) + timedelta(minutes=10):
-        raise InvalidInput("visited_at is in the future",
-                           errors=[{"field": "visited_at", "message": "in the future"}])
-    visit = Visit(agency_id=lst.agency_id, list_id=lst.id, list_date=lst.list_date,
-                  cell_id=cell_id, visited_at=visited_at, crew=crew.strip(), notes=notes,
-                  logged_by=actor)
+        raise InvalidInput(
+            "visited_at is in the future",
+            errors=[{"field": "visited_at", "message": "in the future"}],
+        )
+    visit = Visit(
+        agency_id=lst.agency_id,
+        list_id=lst.id,
+        list_date=lst.list_date,
+        cell_id=cell_id,
+        visited_at=visited_at,
+        crew=crew.strip(),
+        notes=notes,
+        logged_by=actor,
+    )
     session.add(visit)
     session.commit()
     return visit
@@ -364,8 +452,11 @@ def list_visits(
     _check_range(date_from, date_to)
     agency = get_agency(session, agency_code)
     rows = session.scalars(
-        select(Visit).where(Visit.agency_id == agency.id, Visit.list_date >= date_from,
-                            Visit.list_date <= date_to).order_by(Visit.visited_at, Visit.id)
+        select(Visit)
+        .where(
+            Visit.agency_id == agency.id, Visit.list_date >= date_from, Visit.list_date <= date_to
+        )
+        .order_by(Visit.visited_at, Visit.id)
     )
     return agency, list(rows)
 
@@ -388,20 +479,30 @@ def diagnostics(
     """Visit coverage per list, boxes per ward, and day-to-day stability of stored lists."""
     _check_range(date_from, date_to)
     agency = get_agency(session, agency_code)
-    lists = list(session.scalars(
-        select(TargetList).where(TargetList.agency_id == agency.id,
-                                 TargetList.list_date >= date_from,
-                                 TargetList.list_date <= date_to).order_by(TargetList.list_date)
-    ))
-    per_list, wards = [], {}
+    lists = list(
+        session.scalars(
+            select(TargetList)
+            .where(
+                TargetList.agency_id == agency.id,
+                TargetList.list_date >= date_from,
+                TargetList.list_date <= date_to,
+            )
+            .order_by(TargetList.list_date)
+        )
+    )
+    per_list: list[dict[str, Any]] = []
+    wards: dict[str, int] = {}
     prev: tuple[date, list[str]] | None = None
     for lst in lists:
         view = view_list(session, lst.id)
         cells = [b.cell_id for b in view.boxes]
         visited = sum(1 for c in cells if view.visits.get(c))
         entry: dict[str, Any] = {
-            "date": lst.list_date.isoformat(), "list_id": lst.id, "method": lst.method,
-            "boxes": len(cells), "boxes_visited": visited,
+            "date": lst.list_date.isoformat(),
+            "list_id": lst.id,
+            "method": lst.method,
+            "boxes": len(cells),
+            "boxes_visited": visited,
             "visit_coverage": visited / len(cells) if cells else 0.0,
             "visits": sum(view.visits.values()),
             "jaccard_with_previous_day": None,
@@ -413,11 +514,16 @@ def diagnostics(
         for b in view.boxes:
             key = b.ward or "(outside the wards)"
             wards[key] = wards.get(key, 0) + 1
-    jac = [e["jaccard_with_previous_day"] for e in per_list
-           if e["jaccard_with_previous_day"] is not None]
+    jac = [
+        e["jaccard_with_previous_day"]
+        for e in per_list
+        if e["jaccard_with_previous_day"] is not None
+    ]
     cov = [e["visit_coverage"] for e in per_list]
     return {
-        "agency": agency.code, "from": date_from.isoformat(), "to": date_to.isoformat(),
+        "agency": agency.code,
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
         "lists": per_list,
         "ward_box_counts": dict(sorted(wards.items(), key=lambda kv: (-kv[1], kv[0]))),
         "mean_visit_coverage": float(np.mean(cov)) if cov else None,
@@ -432,8 +538,9 @@ def generate_for_all(
     out = []
     for agency in ensure_agencies(session):
         session.commit()
-        view, created = get_or_create_list(session, agency_code=agency.code, day=day,
-                                           generated_by=generated_by, force=force)
+        view, created = get_or_create_list(
+            session, agency_code=agency.code, day=day, generated_by=generated_by, force=force
+        )
         out.append((agency.code, view.target_list.id, created))
     return out
 

@@ -19,8 +19,10 @@ def nightly_refit_run(
 
     target = day or service.today_london()
     done = service.generate_for_all(session, day=target, generated_by="nightly", force=force)
-    return [{"agency": code, "list_id": lid, "created": created, "date": target.isoformat()}
-            for code, lid, created in done]
+    return [
+        {"agency": code, "list_id": lid, "created": created, "date": target.isoformat()}
+        for code, lid, created in done
+    ]
 
 
 @celery_app.task(
@@ -40,8 +42,9 @@ def nightly_refit(day: str | None = None, force: bool = False) -> list[dict[str,
     engine = make_engine(common_settings().database_url, pool_size=1)
     try:
         with make_sessionmaker(engine)() as session:
-            out = nightly_refit_run(session, day=date.fromisoformat(day) if day else None,
-                                    force=force)
+            out = nightly_refit_run(
+                session, day=date.fromisoformat(day) if day else None, force=force
+            )
     finally:
         engine.dispose()
     log.info("nightly refit: %s", out)

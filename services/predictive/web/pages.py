@@ -42,17 +42,25 @@ def build_map(geojson: dict[str, Any]) -> Any:
     folium.GeoJson(
         {"type": "FeatureCollection", "features": feats},
         name="boxes",
-        style_function=lambda f: {"color": "#222", "weight": 1.5, "fillOpacity": 0.6,
-                                  "fillColor": _colour(int(f["properties"]["rank"]))},
-        tooltip=folium.GeoJsonTooltip(fields=["rank", "ward", "cell_id"],
-                                      aliases=["Rank", "Ward", "Box"]),
+        style_function=lambda f: {
+            "color": "#222",
+            "weight": 1.5,
+            "fillOpacity": 0.6,
+            "fillColor": _colour(int(f["properties"]["rank"])),
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=["rank", "ward", "cell_id"], aliases=["Rank", "Ward", "Box"]
+        ),
     ).add_to(m)
     for f in feats:
         lon, lat = f["properties"]["centre"]
         folium.Marker(
             [lat, lon],
-            icon=folium.DivIcon(html=f'<div class="rank-label">{int(f["properties"]["rank"])}'
-                                     "</div>", icon_size=(26, 26), icon_anchor=(13, 13)),
+            icon=folium.DivIcon(
+                html=f'<div class="rank-label">{int(f["properties"]["rank"])}</div>',
+                icon_size=(26, 26),
+                icon_anchor=(13, 13),
+            ),
         ).add_to(m)
     return map_parts(m)
 
@@ -72,14 +80,18 @@ def targets_page(
     try:
         day = date_cls.fromisoformat(date) if date else service.today_london()
     except ValueError as exc:
-        raise InvalidInput("date must be YYYY-MM-DD",
-                           errors=[{"field": "date", "message": "not a date"}]) from exc
+        raise InvalidInput(
+            "date must be YYYY-MM-DD", errors=[{"field": "date", "message": "not a date"}]
+        ) from exc
     view, _created = service.get_or_create_list(session, agency_code=agency, day=day)
     geojson = export.to_geojson(view)
     parts = build_map(geojson)
     html = _env.get_template("targets.html").render(
-        meta=export.list_meta(view), rows=export.box_rows(view), parts=parts,
-        colour=_colour, params=_short_params(view.target_list.params),
+        meta=export.list_meta(view),
+        rows=export.box_rows(view),
+        parts=parts,
+        colour=_colour,
+        params=_short_params(view.target_list.params),
     )
     return HTMLResponse(html)
 

@@ -15,13 +15,23 @@ WARDS = SHARED_DATA / "boundaries" / "medway_wards_martinjc.geojson"
 LSOAS = SHARED_DATA / "boundaries" / "medway_lsoa_martinjc.geojson"
 LIST_DAY = date(2024, 5, 1)
 # Town centres inside Medway (lon, lat): Chatham, Gillingham, Strood, Rainham, Rochester.
-CENTRES = [(0.5270, 51.3830), (0.5490, 51.3880), (0.4850, 51.3940), (0.6110, 51.3620),
-           (0.5040, 51.3880)]
+CENTRES = [
+    (0.5270, 51.3830),
+    (0.5490, 51.3880),
+    (0.4850, 51.3940),
+    (0.6110, 51.3620),
+    (0.5040, 51.3880),
+]
 
 
 def synthetic_incidents(
-    *, source: str, categories: list[str], month_only: bool, n_days: int = 150,
-    end: date = LIST_DAY, seed: int = 7,
+    *,
+    source: str,
+    categories: list[str],
+    month_only: bool,
+    n_days: int = 150,
+    end: date = LIST_DAY,
+    seed: int = 7,
 ) -> list[Any]:
     """Self-exciting incidents in 40 boxes around Medway's town centres, before ``end``."""
     from services.predictive.compute.simulate import simulate_grid_etas
@@ -58,8 +68,9 @@ def store_rows(session: Any, rows: list[Any], *, source: str) -> None:
     from shared.incidents.parsers import ParseResult
     from shared.incidents.store import store_result
 
-    store_result(session, ParseResult(rows, [], "synthetic.csv", len(rows)), source=source,
-                 sha256="0" * 64)
+    store_result(
+        session, ParseResult(rows, [], "synthetic.csv", len(rows)), source=source, sha256="0" * 64
+    )
     session.flush()
 
 
@@ -77,11 +88,19 @@ def medway(db_session: Any) -> Any:
 @pytest.fixture()
 def incidents(medway: Any) -> dict[str, list[Any]]:
     """Fire-service incidents with exact times and police crimes with month-only times."""
-    fire = synthetic_incidents(source="fire", categories=["deliberate_fire",
-                                                          "Criminal damage and arson"],
-                               month_only=False, seed=3)
-    police = synthetic_incidents(source="police", categories=["Burglary", "Vehicle crime"],
-                                 month_only=True, n_days=270, seed=5)
+    fire = synthetic_incidents(
+        source="fire",
+        categories=["deliberate_fire", "Criminal damage and arson"],
+        month_only=False,
+        seed=3,
+    )
+    police = synthetic_incidents(
+        source="police",
+        categories=["Burglary", "Vehicle crime"],
+        month_only=True,
+        n_days=270,
+        seed=5,
+    )
     store_rows(medway, fire, source="fire")
     store_rows(medway, police, source="police")
     return {"fire": fire, "police": police}

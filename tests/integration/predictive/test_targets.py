@@ -16,8 +16,9 @@ AGENCIES = ("kfrs", "police")
 
 
 def _get_list(client: Any, tokens: Any, agency: str, role: str = "crew") -> dict[str, Any]:
-    r = client.get("/targets", params={"agency": agency, "date": LIST_DAY.isoformat()},
-                   headers=tokens[role])
+    r = client.get(
+        "/targets", params={"agency": agency, "date": LIST_DAY.isoformat()}, headers=tokens[role]
+    )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/geo+json")
     return r.json()
@@ -50,25 +51,31 @@ def test_geojson_list_is_valid_ranked_and_inside_medway(
     # Independent checks in PostGIS: every box touches the outline, and the ward named is the
     # one containing the box centre.
     cells = [f["properties"]["cell_id"] for f in feats]
-    rows = db_session.execute(text(
-        "SELECT b.cell_id, b.ward, ST_Intersects(b.geom, d.geom) AS inside, "
-        " (SELECT w.name FROM predictive.areas w WHERE w.kind = 'ward' "
-        "   AND ST_Contains(w.geom, ST_Centroid(b.geom)) LIMIT 1) AS ward_pg "
-        "FROM predictive.target_boxes b, predictive.areas d "
-        "WHERE d.kind = 'district' AND b.list_id = :lid ORDER BY b.rank"
-    ), {"lid": body["list_id"]}).all()
+    rows = db_session.execute(
+        text(
+            "SELECT b.cell_id, b.ward, ST_Intersects(b.geom, d.geom) AS inside, "
+            " (SELECT w.name FROM predictive.areas w WHERE w.kind = 'ward' "
+            "   AND ST_Contains(w.geom, ST_Centroid(b.geom)) LIMIT 1) AS ward_pg "
+            "FROM predictive.target_boxes b, predictive.areas d "
+            "WHERE d.kind = 'district' AND b.list_id = :lid ORDER BY b.rank"
+        ),
+        {"lid": body["list_id"]},
+    ).all()
     assert [r.cell_id for r in rows] == cells
     assert all(r.inside for r in rows)
     assert [r.ward for r in rows] == [r.ward_pg for r in rows]
     assert [f["properties"]["ward"] for f in feats] == [r.ward_pg for r in rows]
     # The boxes hold far more of the training incidents than their share of Medway's area.
-    share = db_session.execute(text(
-        "SELECT (SELECT count(*) FROM incidents.incidents i JOIN predictive.target_boxes b "
-        "        ON ST_Intersects(b.geom, i.geom) WHERE b.list_id = :lid "
-        "        AND i.occurred_at < :d AND i.category = ANY(:cats))::float "
-        "     / (SELECT count(*) FROM incidents.incidents i WHERE i.occurred_at < :d "
-        "        AND i.category = ANY(:cats))"
-    ), {"lid": body["list_id"], "d": LIST_DAY, "cats": body["categories"]}).scalar_one()
+    share = db_session.execute(
+        text(
+            "SELECT (SELECT count(*) FROM incidents.incidents i JOIN predictive.target_boxes b "
+            "        ON ST_Intersects(b.geom, i.geom) WHERE b.list_id = :lid "
+            "        AND i.occurred_at < :d AND i.category = ANY(:cats))::float "
+            "     / (SELECT count(*) FROM incidents.incidents i WHERE i.occurred_at < :d "
+            "        AND i.category = ANY(:cats))"
+        ),
+        {"lid": body["list_id"], "d": LIST_DAY, "cats": body["categories"]},
+    ).scalar_one()
     area_share = k / body["n_candidate_cells"]
     assert share > 10 * area_share, (share, area_share)
 
@@ -93,14 +100,18 @@ def test_csv_matches_geojson_and_neutralises_formulas(
     client: Any, tokens: Any, db_session: Any
 ) -> None:
     body = _get_list(client, tokens, "kfrs")
-    evil = ["=HYPERLINK(\"http://x\")", "+1+2", "-3", "@SUM(A1)"]
+    evil = ['=HYPERLINK("http://x")', "+1+2", "-3", "@SUM(A1)"]
     for rank, name in enumerate(evil, start=1):
-        db_session.execute(text("UPDATE predictive.target_boxes SET ward = :w "
-                                "WHERE list_id = :l AND rank = :r"),
-                           {"w": name, "l": body["list_id"], "r": rank})
+        db_session.execute(
+            text("UPDATE predictive.target_boxes SET ward = :w WHERE list_id = :l AND rank = :r"),
+            {"w": name, "l": body["list_id"], "r": rank},
+        )
     db_session.flush()
-    r = client.get("/targets.csv", params={"agency": "kfrs", "date": LIST_DAY.isoformat()},
-                   headers=tokens["crew"])
+    r = client.get(
+        "/targets.csv",
+        params={"agency": "kfrs", "date": LIST_DAY.isoformat()},
+        headers=tokens["crew"],
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [int(x["rank"]) for x in rows] == list(range(1, 21))
@@ -111,8 +122,11 @@ def test_csv_matches_geojson_and_neutralises_formulas(
 
 
 def test_page_has_map_list_and_print_css(client: Any, tokens: Any) -> None:
-    r = client.get("/targets/page", params={"agency": "police", "date": LIST_DAY.isoformat()},
-                   headers=tokens["crew"])
+    r = client.get(
+        "/targets/page",
+        params={"agency": "police", "date": LIST_DAY.isoformat()},
+        headers=tokens["crew"],
+    )
     assert r.status_code == 200, r.text
     html = r.text
     assert "@media print" in html and "folium-map" in html
@@ -125,12 +139,17 @@ def test_roles(client: Any, tokens: Any) -> None:
     assert client.get("/targets", params=q).status_code == 401
     assert client.get("/targets", params=q, headers=tokens["operator"]).status_code == 403
     assert client.get("/targets/page", params=q, headers=tokens["seg"]).status_code == 403
-    assert client.get("/diagnostics", params={"agency": "kfrs"},
-                      headers=tokens["crew"]).status_code == 403
-    assert client.get("/targets", params={"agency": "nobody"},
-                      headers=tokens["admin"]).status_code == 404
-    bad = client.get("/targets", params={"agency": "kfrs", "date": "2024-13-01"},
-                     headers=tokens["crew"])
+    assert (
+        client.get("/diagnostics", params={"agency": "kfrs"}, headers=tokens["crew"]).status_code
+        == 403
+    )
+    assert (
+        client.get("/targets", params={"agency": "nobody"}, headers=tokens["admin"]).status_code
+        == 404
+    )
+    bad = client.get(
+        "/targets", params={"agency": "kfrs", "date": "2024-13-01"}, headers=tokens["crew"]
+    )
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
 
 

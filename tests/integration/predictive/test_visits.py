@@ -10,8 +10,9 @@ from tests.integration.predictive.conftest import LIST_DAY
 
 
 def _list(client: Any, tokens: Any, agency: str = "kfrs") -> dict[str, Any]:
-    r = client.get("/targets", params={"agency": agency, "date": LIST_DAY.isoformat()},
-                   headers=tokens["crew"])
+    r = client.get(
+        "/targets", params={"agency": agency, "date": LIST_DAY.isoformat()}, headers=tokens["crew"]
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -20,17 +21,34 @@ def test_visits_logged_both_ways_and_listed(client: Any, tokens: Any) -> None:
     body = _list(client, tokens)
     lid = body["list_id"]
     cells = [f["properties"]["cell_id"] for f in body["features"]]
-    r = client.post(f"/targets/{lid}/boxes/{cells[0]}/visits",
-                    json={"visited_at": f"{LIST_DAY}T10:15:00+01:00", "crew": "Blue Watch",
-                          "notes": "bins alight, cleared"}, headers=tokens["crew"])
+    r = client.post(
+        f"/targets/{lid}/boxes/{cells[0]}/visits",
+        json={
+            "visited_at": f"{LIST_DAY}T10:15:00+01:00",
+            "crew": "Blue Watch",
+            "notes": "bins alight, cleared",
+        },
+        headers=tokens["crew"],
+    )
     assert r.status_code == 201, r.text
     assert r.json()["list_id"] == lid and r.json()["cell_id"] == cells[0]
-    r = client.post("/visits", json={"agency": "kfrs", "date": LIST_DAY.isoformat(),
-                                     "cell_id": cells[1], "visited_at": f"{LIST_DAY}T11:00:00",
-                                     "crew": "Red Watch"}, headers=tokens["admin"])
+    r = client.post(
+        "/visits",
+        json={
+            "agency": "kfrs",
+            "date": LIST_DAY.isoformat(),
+            "cell_id": cells[1],
+            "visited_at": f"{LIST_DAY}T11:00:00",
+            "crew": "Red Watch",
+        },
+        headers=tokens["admin"],
+    )
     assert r.status_code == 201, r.text
-    r = client.get("/visits", params={"agency": "kfrs", "from": LIST_DAY.isoformat(),
-                                      "to": LIST_DAY.isoformat()}, headers=tokens["analyst"])
+    r = client.get(
+        "/visits",
+        params={"agency": "kfrs", "from": LIST_DAY.isoformat(), "to": LIST_DAY.isoformat()},
+        headers=tokens["analyst"],
+    )
     assert r.status_code == 200
     page = r.json()
     assert page["count"] == 2 and page["from"] == LIST_DAY.isoformat()
@@ -39,9 +57,11 @@ def test_visits_logged_both_ways_and_listed(client: Any, tokens: Any) -> None:
     # The list itself now shows the visits per box.
     again = _list(client, tokens)
     assert [f["properties"]["visits"] for f in again["features"][:3]] == [1, 1, 0]
-    diag = client.get("/diagnostics", params={"agency": "kfrs", "from": LIST_DAY.isoformat(),
-                                              "to": LIST_DAY.isoformat()},
-                      headers=tokens["analyst"]).json()
+    diag = client.get(
+        "/diagnostics",
+        params={"agency": "kfrs", "from": LIST_DAY.isoformat(), "to": LIST_DAY.isoformat()},
+        headers=tokens["analyst"],
+    ).json()
     assert diag["lists"][0]["boxes_visited"] == 2
     assert diag["lists"][0]["visit_coverage"] == pytest.approx(2 / 20)
     wards = [f["properties"]["ward"] or "(outside the wards)" for f in body["features"]]
@@ -55,37 +75,42 @@ def test_visit_rules(client: Any, tokens: Any) -> None:
     url = f"/targets/{lid}/boxes/{cell}/visits"
     assert client.post(url, json=ok).status_code == 401
     assert client.post(url, json=ok, headers=tokens["analyst"]).status_code == 403
-    off_list = client.post(f"/targets/{lid}/boxes/150m_0_0/visits", json=ok,
-                           headers=tokens["crew"])
+    off_list = client.post(f"/targets/{lid}/boxes/150m_0_0/visits", json=ok, headers=tokens["crew"])
     assert off_list.status_code == 404
-    future = client.post(url, json={**ok, "visited_at": "2999-01-01T00:00:00Z"},
-                         headers=tokens["crew"])
+    future = client.post(
+        url, json={**ok, "visited_at": "2999-01-01T00:00:00Z"}, headers=tokens["crew"]
+    )
     assert future.status_code == 422
     missing = client.post(url, json={"crew": "x"}, headers=tokens["crew"])
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "visited_at"
-    no_list = client.post("/visits", json={**ok, "agency": "kfrs", "date": "2024-01-01",
-                                           "cell_id": cell}, headers=tokens["crew"])
+    no_list = client.post(
+        "/visits",
+        json={**ok, "agency": "kfrs", "date": "2024-01-01", "cell_id": cell},
+        headers=tokens["crew"],
+    )
     assert no_list.status_code == 404
 
 
-def test_visits_never_change_the_training_data(
-    client: Any, tokens: Any, db_session: Any
-) -> None:
+def test_visits_never_change_the_training_data(client: Any, tokens: Any, db_session: Any) -> None:
     from services.predictive import service
 
     before = _list(client, tokens, "police")
     for f in before["features"][:10]:
-        r = client.post(f"/targets/{before['list_id']}/boxes/{f['properties']['cell_id']}"
-                        "/visits", json={"visited_at": f"{LIST_DAY}T09:00:00Z", "crew": "A"},
-                        headers=tokens["crew"])
+        r = client.post(
+            f"/targets/{before['list_id']}/boxes/{f['properties']['cell_id']}/visits",
+            json={"visited_at": f"{LIST_DAY}T09:00:00Z", "crew": "A"},
+            headers=tokens["crew"],
+        )
         assert r.status_code == 201
-    view, replaced = service.get_or_create_list(db_session, agency_code="police", day=LIST_DAY,
-                                                force=True)
+    view, replaced = service.get_or_create_list(
+        db_session, agency_code="police", day=LIST_DAY, force=True
+    )
     assert replaced and view.target_list.id == before["list_id"]
     assert view.target_list.n_events == before["n_events"]
     assert [b.cell_id for b in view.boxes] == [f["id"] for f in before["features"]]
     assert [b.score for b in view.boxes] == pytest.approx(
-        [f["properties"]["score"] for f in before["features"]], rel=1e-12)
+        [f["properties"]["score"] for f in before["features"]], rel=1e-12
+    )
     # Visits keep their link to the refitted list.
     assert sum(view.visits.values()) == 10
 
@@ -107,12 +132,13 @@ def test_incidents_on_the_list_date_are_not_used(
         + timedelta(minutes=i), "exact", template.lon, template.lat, template.x, template.y,
         1.0, {}) for i in range(50)]  # fmt: skip
     store_rows(db_session, on_day, source="fire")
-    view, _ = service.get_or_create_list(db_session, agency_code="kfrs", day=LIST_DAY,
-                                         force=True)
+    view, _ = service.get_or_create_list(db_session, agency_code="kfrs", day=LIST_DAY, force=True)
     assert view.target_list.n_events == before["n_events"]
     assert [b.score for b in view.boxes] == pytest.approx(
-        [f["properties"]["score"] for f in before["features"]], rel=1e-9)
+        [f["properties"]["score"] for f in before["features"]], rel=1e-9
+    )
     # ... while the next day's list does see them.
-    nxt, _ = service.get_or_create_list(db_session, agency_code="kfrs",
-                                        day=LIST_DAY + timedelta(days=1))
+    nxt, _ = service.get_or_create_list(
+        db_session, agency_code="kfrs", day=LIST_DAY + timedelta(days=1)
+    )
     assert nxt.target_list.n_events == before["n_events"] + 50

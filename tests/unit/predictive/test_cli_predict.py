@@ -25,8 +25,15 @@ def _run(*args: str) -> tuple[int, str, str]:
     return res.exit_code, res.stdout, res.stderr
 
 
-def _write_generic(path: Path, *, n_cells: int = 30, theta: float = 0.5, omega: float = 0.4,
-                   days: float = 400.0, seed: int = 1) -> list[list[str]]:
+def _write_generic(
+    path: Path,
+    *,
+    n_cells: int = 30,
+    theta: float = 0.5,
+    omega: float = 0.4,
+    days: float = 400.0,
+    seed: int = 1,
+) -> list[list[str]]:
     """A generic CSV of a simulated grid ETAS process near Chatham; returns its rows."""
     from services.predictive.compute.simulate import simulate_grid_etas
     from shared.geometry import to_wgs84
@@ -37,8 +44,9 @@ def _write_generic(path: Path, *, n_cells: int = 30, theta: float = 0.5, omega: 
     cells, t = simulate_grid_etas(mu, theta, omega, t0 + days, rng, t_start_days=t0)
     cx = 576000 + 600 * (np.arange(n_cells) % 6) + 75
     cy = 167000 + 600 * (np.arange(n_cells) // 6) + 75
-    lon, lat = to_wgs84(cx[cells] + rng.uniform(-50, 50, cells.size),
-                        cy[cells] + rng.uniform(-50, 50, cells.size))
+    lon, lat = to_wgs84(
+        cx[cells] + rng.uniform(-50, 50, cells.size), cy[cells] + rng.uniform(-50, 50, cells.size)
+    )
     rows = [["id", "timestamp", "longitude", "latitude", "category"]]
     for i in range(cells.size):
         ts = datetime.fromtimestamp(float(t[i]) * 86400, tz=UTC).isoformat()
@@ -69,8 +77,18 @@ def test_fit_on_month_only_police_file_falls_back_with_a_warning() -> None:
 def test_fit_on_exact_times_recovers_the_branching_ratio(tmp_path: Path) -> None:
     path = tmp_path / "fires.csv"
     rows = _write_generic(path, theta=0.5, omega=0.4)
-    code, out, err = _run("fit", "--input", str(path), "--format", "generic", "--cell", "150",
-                          "--method", "etas", "--json")
+    code, out, err = _run(
+        "fit",
+        "--input",
+        str(path),
+        "--format",
+        "generic",
+        "--cell",
+        "150",
+        "--method",
+        "etas",
+        "--json",
+    )
     assert code == 0, err
     body = json.loads(out)
     assert body["method"] == "etas" and body["n_events"] == len(rows) - 1
@@ -87,8 +105,18 @@ def _read_scores(path: Path) -> list[dict[str, str]]:
 def test_score_writes_ranked_boxes_and_ignores_later_events(tmp_path: Path) -> None:
     src = tmp_path / "fires.csv"
     rows = _write_generic(src, days=200)
-    args = ["--format", "generic", "--cell", "150", "--as-of", "2023-06-01",
-            "--horizon-days", "7", "--method", "auto"]
+    args = [
+        "--format",
+        "generic",
+        "--cell",
+        "150",
+        "--as-of",
+        "2023-06-01",
+        "--horizon-days",
+        "7",
+        "--method",
+        "auto",
+    ]
     out1 = tmp_path / "a.csv"
     code, _, err = _run("score", "--input", str(src), *args, "--out", str(out1))
     assert code == 0, err
@@ -105,8 +133,15 @@ def test_score_writes_ranked_boxes_and_ignores_later_events(tmp_path: Path) -> N
     with src.open("a", newline="") as f:
         w = csv.writer(f)
         for i in range(40):
-            w.writerow([f"late{i}", f"2023-06-0{1 + i % 5}T00:0{i % 10}:00+00:00",
-                        "0.6500000", "51.4500000", "deliberate_fire"])
+            w.writerow(
+                [
+                    f"late{i}",
+                    f"2023-06-0{1 + i % 5}T00:0{i % 10}:00+00:00",
+                    "0.6500000",
+                    "51.4500000",
+                    "deliberate_fire",
+                ]
+            )
     out2 = tmp_path / "b.csv"
     code, _, err = _run("score", "--input", str(src), *args, "--out", str(out2))
     assert code == 0, err
@@ -119,17 +154,28 @@ def test_score_top_box_of_naive_is_the_busiest_recent_box(tmp_path: Path) -> Non
     src = tmp_path / "fires.csv"
     rows = _write_generic(src, days=200)[1:]
     out = tmp_path / "n.csv"
-    code, _, err = _run("score", "--input", str(src), "--format", "generic", "--as-of",
-                        "2023-06-01", "--method", "naive", "--out", str(out))
+    code, _, err = _run(
+        "score",
+        "--input",
+        str(src),
+        "--format",
+        "generic",
+        "--as-of",
+        "2023-06-01",
+        "--method",
+        "naive",
+        "--out",
+        str(out),
+    )
     assert code == 0, err
     from shared.geometry import to_bng
 
     as_of = datetime(2023, 6, 1, tzinfo=UTC).timestamp() - 3600  # midnight in London (BST)
-    recent = [r for r in rows
-              if as_of - 28 * 86400 <= datetime.fromisoformat(r[1]).timestamp() < as_of]
+    recent = [
+        r for r in rows if as_of - 28 * 86400 <= datetime.fromisoformat(r[1]).timestamp() < as_of
+    ]
     x, y = to_bng([float(r[2]) for r in recent], [float(r[3]) for r in recent])
-    keys, counts = np.unique(np.floor(x / 150) * 1_000_000 + np.floor(y / 150),
-                             return_counts=True)
+    keys, counts = np.unique(np.floor(x / 150) * 1_000_000 + np.floor(y / 150), return_counts=True)
     top = _read_scores(out)[0]
     best = keys[counts == counts.max()]
     own = np.floor(float(top["minx"]) / 150) * 1_000_000 + np.floor(float(top["miny"]) / 150)
@@ -139,10 +185,27 @@ def test_score_top_box_of_naive_is_the_busiest_recent_box(tmp_path: Path) -> Non
 
 def test_backtest_on_the_real_police_months(tmp_path: Path) -> None:
     plot, table = tmp_path / "bt.png", tmp_path / "bt.json"
-    code, out, err = _run("backtest", "--input", str(POLICE), "--format", "police",
-                          "--from", "2022-04-01", "--to", "2022-10-01", "--step-days", "7",
-                          "--k", "20", "--methods", "auto,naive28,naive90", "--plot", str(plot),
-                          "--json-out", str(table))
+    code, out, err = _run(
+        "backtest",
+        "--input",
+        str(POLICE),
+        "--format",
+        "police",
+        "--from",
+        "2022-04-01",
+        "--to",
+        "2022-10-01",
+        "--step-days",
+        "7",
+        "--k",
+        "20",
+        "--methods",
+        "auto,naive28,naive90",
+        "--plot",
+        str(plot),
+        "--json-out",
+        str(table),
+    )
     assert code == 0, err
     assert "hit@20" in out and "auto (" in out and "naive90" in out
     assert "boxes chosen per ward" in out
@@ -158,12 +221,50 @@ def test_backtest_on_the_real_police_months(tmp_path: Path) -> None:
     [
         (["fit", "--input", "/nonexistent.csv", "--format", "police"], "no such file"),
         (["fit", "--input", str(JAN), "--format", "excel"], "unknown format"),
-        (["score", "--input", str(JAN), "--format", "police", "--as-of", "01/02/2022",
-          "--out", "/tmp/x.csv"], "--as-of must be a date"),
-        (["score", "--input", str(JAN), "--format", "police", "--as-of", "2021-01-01",
-          "--out", "/tmp/x.csv"], "no events before"),
-        (["score", "--input", str(JAN), "--format", "police", "--as-of", "2022-03-01",
-          "--method", "magic", "--out", "/tmp/x.csv"], "unknown method"),
+        (
+            [
+                "score",
+                "--input",
+                str(JAN),
+                "--format",
+                "police",
+                "--as-of",
+                "01/02/2022",
+                "--out",
+                "/tmp/x.csv",
+            ],
+            "--as-of must be a date",
+        ),
+        (
+            [
+                "score",
+                "--input",
+                str(JAN),
+                "--format",
+                "police",
+                "--as-of",
+                "2021-01-01",
+                "--out",
+                "/tmp/x.csv",
+            ],
+            "no events before",
+        ),
+        (
+            [
+                "score",
+                "--input",
+                str(JAN),
+                "--format",
+                "police",
+                "--as-of",
+                "2022-03-01",
+                "--method",
+                "magic",
+                "--out",
+                "/tmp/x.csv",
+            ],
+            "unknown method",
+        ),
     ],
 )
 def test_errors_are_one_line_and_non_zero(args: list[str], needle: str) -> None:

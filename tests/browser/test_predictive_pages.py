@@ -1,0 +1,80 @@
+"""The daily list page in headless Chromium at phone and laptop size, with screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.predictive.conftest import LIST_DAY, LSOAS, WARDS, synthetic_incidents
+
+
+@pytest.fixture(scope="module")
+def crew_header(browser_db: str) -> dict[str, str]:
+    """Boundaries, incidents and a crew token committed to the browser database (once)."""
+    from services.predictive import service
+    from shared.auth import create_token
+    from shared.db import make_engine, make_sessionmaker
+    from tests.integration.predictive.conftest import store_rows
+
+    eng = make_engine(browser_db)
+    with make_sessionmaker(eng)() as s:
+        service.load_boundaries(s, wards_path=WARDS, outline_path=LSOAS)
+        service.ensure_agencies(s)
+        store_rows(
+            s,
+            synthetic_incidents(
+                source="fire", categories=["deliberate_fire"], month_only=False, seed=11
+            ),
+            source="fire",
+        )
+        _, clear = create_token(s, name="browser crew", role="crew")
+        s.commit()
+    eng.dispose()
+    return {"Authorization": f"Bearer {clear}"}
+
+
+def _open(page: Any, live_server: Any, header: dict[str, str]) -> Any:
+    base = live_server("predictive")
+    page.set_extra_http_headers(header)
+    resp = page.goto(f"{base}/targets/page?agency=kfrs&date={LIST_DAY.isoformat()}")
+    assert resp is not None and resp.status == 200, page.content()
+    page.wait_for_selector(".leaflet-interactive", timeout=15_000)
+    return resp
+
+
+def test_page_at_phone_size(
+    page: Any, live_server: Any, crew_header: dict[str, str], artifacts_dir: Path
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    _open(page, live_server, crew_header)
+    assert page.locator("ol.boxes li").count() == 20
+    assert page.locator("path.leaflet-interactive").count() == 20  # one polygon per box
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390  # no sideways scroll
+    heights = page.eval_on_selector_all(
+        "a.go, .actions button", "els => els.map(e => e.getBoundingClientRect().height)"
+    )
+    assert heights and min(heights) >= 44  # touch targets
+    assert page.locator("ol.boxes li .rank").first.inner_text() == "1"
+    page.screenshot(path=str(artifacts_dir / "predictive_targets_phone.png"), full_page=True)
+    page.emulate_media(media="print")
+    assert not page.locator(".actions").is_visible()
+    page.screenshot(path=str(artifacts_dir / "predictive_targets_print.png"), full_page=True)
+
+
+def test_page_at_laptop_size(
+    page: Any, live_server: Any, crew_header: dict[str, str], artifacts_dir: Path
+) -> None:
+    _open(page, live_server, crew_header)
+    map_box = page.locator("#map-wrap").bounding_box()
+    list_box = page.locator("section.list").bounding_box()
+    assert map_box and list_box and map_box["x"] + map_box["width"] <= list_box["x"] + 1
+    assert map_box["height"] > 400
+    page.screenshot(path=str(artifacts_dir / "predictive_targets_laptop.png"))
+
+
+def test_page_needs_a_token(page: Any, live_server: Any) -> None:
+    base = live_server("predictive")
+    resp = page.goto(f"{base}/targets/page?agency=kfrs")
+    assert resp is not None and resp.status == 401
