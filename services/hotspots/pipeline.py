@@ -493,12 +493,12 @@ def surface_map(
         "#{:02x}{:02x}{:02x}".format(*(int(c * 255) for c in cmap(i / 4)[:3])) for i in range(5)
     )
     legend = (
-        '<div id="csp-legend" style="position:absolute;bottom:24px;left:10px;z-index:1000;'
+        '<div id="csp-legend" style="position:absolute;bottom:28px;right:10px;z-index:1000;'
         "background:#fff;padding:6px 8px;border-radius:4px;font:12px sans-serif;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);max-width:60%">'
         f"<div><b>{_esc(title)}</b></div>"
         f'<div style="height:10px;background:linear-gradient(to right,{stops})"></div>'
-        f'<div style="display:flex;justify-content:space-between"><span>{lo:.3g}</span>'
+        f'<div style="display:flex;justify-content:space-between;gap:8px"><span>{lo:.3g}</span>'
         f"<span>{_esc(units)}</span><span>{hi:.3g}</span></div>"
         '<div><span style="display:inline-block;width:12px;height:8px;border:2px solid #5a0a6b">'
         "</span> hotspot</div></div>"
