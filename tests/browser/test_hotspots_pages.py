@@ -1,4 +1,4 @@
-"""The analyst map at /map in headless Chromium: token, run list, the run's map; laptop and phone."""
+"""The analyst map at /map in headless Chromium: token, run list, run map; laptop and phone."""
 
 from __future__ import annotations
 
