@@ -1,0 +1,67 @@
+"""Demo loader idempotence and the day-to-day stability in diagnostics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import SHARED_DATA
+from tests.integration.predictive.conftest import LIST_DAY
+
+
+def test_demo_is_idempotent(db_session: Any, incidents: Any) -> None:
+    from services.predictive.demo import load_demo
+
+    first = load_demo(db_session, shared_data=SHARED_DATA)
+    assert "2 made" in first
+    n = db_session.execute(text("SELECT count(*) FROM predictive.target_lists")).scalar_one()
+    second = load_demo(db_session, shared_data=SHARED_DATA)
+    assert "0 made" in second and "already loaded" in second
+    assert (
+        db_session.execute(text("SELECT count(*) FROM predictive.target_lists")).scalar_one() == n
+    )
+    wards = "SELECT count(*) FROM predictive.areas WHERE kind = 'ward'"
+    assert db_session.execute(text(wards)).scalar_one() == 22
+
+
+def test_diagnostics_stability_is_the_overlap_of_consecutive_lists(
+    client: Any, tokens: Any
+) -> None:
+    days = [LIST_DAY, LIST_DAY + timedelta(days=1), LIST_DAY + timedelta(days=3)]
+    cells = []
+    for d in days:
+        r = client.get(
+            "/targets", params={"agency": "kfrs", "date": d.isoformat()}, headers=tokens["crew"]
+        )
+        cells.append({f["id"] for f in r.json()["features"]})
+    r = client.get(
+        "/diagnostics",
+        params={"agency": "kfrs", "from": days[0].isoformat(), "to": days[-1].isoformat()},
+        headers=tokens["analyst"],
+    )
+    assert r.status_code == 200
+    lists = r.json()["lists"]
+    assert [x["date"] for x in lists] == [d.isoformat() for d in days]
+    expected = len(cells[0] & cells[1]) / len(cells[0] | cells[1])
+    assert lists[0]["jaccard_with_previous_day"] is None
+    assert lists[1]["jaccard_with_previous_day"] == pytest.approx(expected)
+    assert lists[2]["jaccard_with_previous_day"] is None  # not the day after
+    assert r.json()["mean_day_to_day_jaccard"] == pytest.approx(expected)
+
+
+def test_agencies_listed_with_defaults(client: Any, tokens: Any) -> None:
+    r = client.get("/agencies", headers=tokens["analyst"])
+    assert r.status_code == 200
+    by_code = {a["code"]: a for a in r.json()}
+    assert "Criminal damage and arson" in by_code["kfrs"]["categories"]
+    assert "deliberate_fire" in by_code["kfrs"]["categories"]
+    assert set(by_code["police"]["categories"]) == {
+        "Burglary",
+        "Violence and sexual offences",
+        "Robbery",
+        "Vehicle crime",
+    }
+    assert by_code["police"]["cell_size_m"] == 150
