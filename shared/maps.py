@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import folium
-from branca.element import Element, Figure
+from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
+from jinja2 import Template
 
 VENDOR_URL = "/static/vendor"
 
@@ -107,8 +108,26 @@ def make_map(
         root.header.add_child(Element(style), name="csp_plain_background")
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
-        m.fit_bounds([[miny, minx], [maxy, maxx]])
+        m.add_child(_FitBounds([[miny, minx], [maxy, maxx]]))
     return m
+
+
+class _FitBounds(MacroElement):
+    """Fit the map to bounds without animation."""
+
+    # folium's own fit animates, which leaves pages (and screenshots) mid-zoom for a moment
+    # with vector layers drawn scaled up.
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.fitBounds({{ this.bounds|tojson }}, {animate: false});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, bounds: list[list[float]]) -> None:
+        super().__init__()
+        self._name = "FitBounds"
+        self.bounds = bounds
 
 
 def _walk(element: Any) -> Iterator[Any]:

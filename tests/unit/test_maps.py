@@ -106,3 +106,35 @@ def test_map_parts_split_for_templates() -> None:
     assert "leaflet.js" in parts.head
     assert f"var {parts.map_var} = L.map(" in parts.script
     assert external_assets(parts.head) == []
+
+
+def test_review_map_escapes_and_registers_markers() -> None:
+    from services.assets.web.reviewmap import CameraView, RecView, build_review_map, esc
+
+    tricky = "a `b` ${c} <d> \\ e"
+    escaped = esc(tricky)
+    assert not set("`$<>\\") & set(escaped)
+    cone = {
+        "type": "Polygon",
+        "coordinates": [[[0.52, 51.38], [0.521, 51.381], [0.522, 51.38], [0.52, 51.38]]],
+    }
+    cams = [
+        CameraView(
+            1, "T-1", tricky, None, "active", "offline", "digital", "fixed", 0.52, 51.38, cone
+        ),
+        CameraView(
+            2, "T-2", "Two", "Ward", "proposed", "online", "analogue", "rapid", 0.53, 51.39, None
+        ),
+    ]
+    recs = [RecView(2, "review", "no_evidence_of_use", "No use", {"incidents": 0})]
+    built = build_review_map(cams, faults=[], recommendations=recs)
+    script = built.parts.script
+    assert tricky not in script  # only the escaped form reaches the JS template literals
+    assert script.count("csp-cam ") == 2 and script.count("csp-cone") == 1
+    assert "csp-health-offline" in script and "csp-rec" in script
+    assert external_assets(built.parts.head) == []
+    js = built.registry_js()
+    for var in list(built.camera_markers.values()) + built.rec_markers:
+        assert f"var {var} = " in script and var in js
+    public = build_review_map(cams[:1])
+    assert "csp-rec" not in public.parts.script and public.rec_markers == []
