@@ -45,7 +45,6 @@ from shared.db import SessionDep
 HERE = Path(__file__).resolve().parent
 SHARED_TEMPLATES = HERE.parents[2] / "shared" / "templates"
 COOKIE = "csp_map_token"
-COOKIE_PATH = "/map"
 COOKIE_MAX_AGE_S = 12 * 3600
 REC_ROLES = ("seg", "analyst", "admin")
 MAX_CAMERAS = 5000
@@ -77,6 +76,11 @@ def camera_view(camera: Camera) -> CameraView:
         cone=sc.camera_view_geojson(camera),
         next_review_due=due,
     )
+
+
+def _cookie_path(request: Request) -> str:
+    """The map's path (``/map`` unless the app is mounted under a prefix)."""
+    return request.url_for("review_map").path
 
 
 def _map_principal(request: Request, session: Session) -> Principal | None:
@@ -160,7 +164,7 @@ def map_sign_in(
         COOKIE,
         token.strip(),
         max_age=COOKIE_MAX_AGE_S,
-        path=COOKIE_PATH,
+        path=_cookie_path(request),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -172,7 +176,7 @@ def map_sign_in(
 def map_sign_out(request: Request) -> Response:
     """Forget the map's token cookie."""
     response = RedirectResponse(str(request.url_for("review_map")), status_code=303)
-    response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    response.delete_cookie(COOKIE, path=_cookie_path(request))
     return response
 
 

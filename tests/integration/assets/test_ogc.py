@@ -322,3 +322,13 @@ def test_gdal_ogrinfo_reads_the_cameras(live_url: str, cams: dict[str, Camera]) 
         assert f"{field}:" in text, field
     assert "dpia_ref" not in text and "owner" not in text
     assert "Geometry: Point" in text
+    views = subprocess.run(
+        [ogrinfo, "-ro", "-al", "-so", f"OAPIF:{live_url}/ogc", "camera-views"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"GDAL_HTTP_TIMEOUT": "20", "PATH": "/usr/bin:/bin"},
+    )
+    assert views.returncode == 0, views.stderr
+    assert "Geometry: Polygon" in views.stdout
+    assert f"Feature Count: {sum(1 for s in PUBLIC if s[8] is not None)}" in views.stdout
