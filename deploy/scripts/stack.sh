@@ -57,7 +57,7 @@ install_python() {
   fi
   if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     say "installing Python packages into .venv"
-    "$ROOT/.venv/bin/pip" install -q -e "$ROOT[dev]"
+    "$ROOT/.venv/bin/pip" install -q -e "$ROOT[dev]" >"$RUN/logs/pip.log" 2>&1 || { tail -n 20 "$RUN/logs/pip.log"; exit 1; }
     touch "$stamp"
   fi
 }
@@ -109,16 +109,19 @@ alive() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/de
 start_bg() {  # name, command...
   local name=$1; shift
   if alive "$name"; then return 0; fi
-  (cd "$ROOT" && nohup "$@" >"$RUN/logs/$name.log" 2>&1 & echo $! >"$RUN/pids/$name.pid")
+  # setsid: own process group, so `down` stops the process and its children; no inherited fds.
+  cd "$ROOT"
+  setsid nohup "$@" >"$RUN/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/pids/$name.pid"
 }
 
 stop_bg() {
   local name=$1
   if alive "$name"; then
     local pid; pid=$(cat "$RUN/pids/$name.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    kill -TERM -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
     say "$name stopped"
   fi
   rm -f "$RUN/pids/$name.pid"
@@ -136,11 +139,11 @@ migrate() { (cd "$ROOT" && csp db upgrade head); }
 up() {
   install_system; install_python; pg_start; redis_start; migrate
   (cd "$ROOT" && csp demo load)
-  start_bg assets csp serve assets --port "$ASSETS_PORT"
-  start_bg hotspots csp serve hotspots --port "$HOTSPOTS_PORT"
-  start_bg predictive csp serve predictive --port "$PREDICTIVE_PORT"
-  start_bg worker csp worker --concurrency 2
-  start_bg beat csp beat --schedule "$RUN/celerybeat-schedule"
+  start_bg assets "$ROOT/.venv/bin/csp" serve assets --port "$ASSETS_PORT"
+  start_bg hotspots "$ROOT/.venv/bin/csp" serve hotspots --port "$HOTSPOTS_PORT"
+  start_bg predictive "$ROOT/.venv/bin/csp" serve predictive --port "$PREDICTIVE_PORT"
+  start_bg worker "$ROOT/.venv/bin/csp" worker --concurrency 2
+  start_bg beat "$ROOT/.venv/bin/csp" beat --schedule "$RUN/celerybeat-schedule"
   local ok=0
   wait_http "http://127.0.0.1:$ASSETS_PORT/healthz" || ok=1
   wait_http "http://127.0.0.1:$HOTSPOTS_PORT/healthz" || ok=1
