@@ -94,7 +94,7 @@ def test_threshold_gives_two_polygons() -> None:
 def test_percentile_of_positive_cells() -> None:
     s = blobs(GRID)
     polys = hotspot_polygons(s, GRID, percentile=90)
-    # Independent: 10% of the positive cells (symmetric bumps tie a little) lie above the 90th percentile.
+    # Independent: 10% of the positive cells (symmetric bumps tie a little) lie above the 90th pct.
     pos = np.sort(s[s > 0])
     cut = np.quantile(pos, 0.9)
     assert sum(p["area_m2"] for p in polys) == pytest.approx(cells_area(s > cut))
