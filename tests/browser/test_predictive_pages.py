@@ -78,3 +78,32 @@ def test_page_needs_a_token(page: Any, live_server: Any) -> None:
     base = live_server("predictive")
     resp = page.goto(f"{base}/targets/page?agency=kfrs")
     assert resp is not None and resp.status == 401
+
+
+def test_crew_signs_in_on_a_phone_without_headers(
+    page: Any, live_server: Any, crew_header: dict[str, str], artifacts_dir: Path
+) -> None:
+    """A phone cannot send a Bearer header: the page asks once, then the cookie carries it."""
+    base = live_server("predictive")
+    page.set_viewport_size({"width": 390, "height": 844})
+    url = f"{base}/targets/page?agency=kfrs&date={LIST_DAY.isoformat()}"
+    page.goto(url)
+    page.fill("#token", "csp_wrong-token")
+    page.click("#sign-in button")
+    assert page.locator(".err").is_visible()  # a wrong token is refused, with a message
+    page.fill("#token", crew_header["Authorization"].split()[1])
+    page.click("#sign-in button")
+    page.wait_for_selector(".leaflet-interactive", timeout=15_000)
+    assert page.locator("ol.boxes li").count() == 20
+    assert page.url.endswith(f"/targets/page?agency=kfrs&date={LIST_DAY.isoformat()}")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "csp_page_token")
+    assert cookie["httpOnly"] and cookie["path"] == "/targets"
+    # The cookie opens the page again, but never the JSON API.
+    assert page.goto(url).status == 200
+    api = page.request.get(f"{base}/targets?agency=kfrs&date={LIST_DAY.isoformat()}")
+    assert api.status == 401
+    with page.expect_download() as dl:
+        page.click("text=Download CSV")
+    rows = Path(dl.value.path()).read_text().splitlines()
+    assert rows[0].startswith("rank,") and len(rows) == 21
+    page.screenshot(path=str(artifacts_dir / "predictive_targets_signed_in_phone.png"))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date as date_cls
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
 
 from services.predictive import export, service
-from shared.auth import Principal, require
+from shared.auth import Principal
 from shared.db import SessionDep
+from shared.errors import Forbidden, InvalidInput, Unauthorized
+from shared.pages import page_principal, safe_next, sign_in_page, sign_in_response
 
 router = APIRouter(tags=["pages"])
 _env = Environment(
@@ -65,25 +70,32 @@ def build_map(geojson: dict[str, Any]) -> Any:
     return map_parts(m)
 
 
+PAGE_ROLES = ("crew", "analyst", "admin")
+
+
 @router.get("/targets/page", response_class=HTMLResponse, summary="Printable daily list")
 def targets_page(
+    request: Request,
     session: SessionDep,
-    _: Annotated[Principal, Depends(require("crew", "analyst"))],
     agency: Annotated[str, Query(min_length=1, max_length=20)],
     date: Annotated[Any, Query(description="YYYY-MM-DD (default today)")] = None,
 ) -> HTMLResponse:
-    """The agency's list for the date as a page: map, ranked boxes, print styles."""
-    from datetime import date as date_cls
+    """The agency's list for the date as a page: map, ranked boxes, print styles.
 
-    from shared.errors import InvalidInput
-
-    try:
-        day = date_cls.fromisoformat(date) if date else service.today_london()
-    except ValueError as exc:
-        raise InvalidInput(
-            "date must be YYYY-MM-DD", errors=[{"field": "date", "message": "not a date"}]
-        ) from exc
-    view, _created = service.get_or_create_list(session, agency_code=agency, day=day)
+    A phone cannot send a Bearer header: without one the page asks for the token once and
+    keeps it in an HttpOnly cookie (see ``shared.pages``).
+    """
+    who = page_principal(request, session)
+    if who is None:
+        query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "error"])
+        here = request.url.path + (f"?{query}" if query else "")
+        return sign_in_page(
+            action=str(request.url_for("targets_sign_in").path),
+            next_url=here,
+            title="Daily target boxes",
+            error="That token was not accepted." if request.query_params.get("error") else None,
+        )
+    view = _list_view(session, who, agency, date)
     geojson = export.to_geojson(view)
     parts = build_map(geojson)
     html = _env.get_template("targets.html").render(
@@ -94,6 +106,57 @@ def targets_page(
         params=_short_params(view.target_list.params),
     )
     return HTMLResponse(html)
+
+
+@router.post("/targets/sign-in", include_in_schema=False)
+def targets_sign_in(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=500)] = "/targets/page",
+) -> Response:
+    """Check the token and keep it in the page cookie for ``/targets``."""
+    return sign_in_response(
+        request,
+        session,
+        token=token,
+        next_url=safe_next(next, prefix="/targets"),
+        cookie_path="/targets",
+    )
+
+
+@router.get("/targets/page.csv", include_in_schema=False)
+def targets_page_csv(
+    request: Request,
+    session: SessionDep,
+    agency: Annotated[str, Query(min_length=1, max_length=20)],
+    date: Annotated[Any, Query(description="YYYY-MM-DD (default today)")] = None,
+) -> Response:
+    """The page's list as CSV for a signed-in phone (the page cookie; formulas neutralised)."""
+    who = page_principal(request, session)
+    if who is None:
+        raise Unauthorized("Sign in on the list page first")
+    view = _list_view(session, who, agency, date)
+    name = f"targets-{view.agency.code}-{view.target_list.list_date.isoformat()}.csv"
+    return Response(
+        export.to_csv(view),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _list_view(session: Session, who: Principal, agency: str, date: str | None) -> Any:
+    """The agency's list for ``date`` (default today), for a caller allowed to see it."""
+    if who.role not in PAGE_ROLES:
+        raise Forbidden(f"Role '{who.role}' may not see target lists; crew or analyst may")
+    try:
+        day = date_cls.fromisoformat(date) if date else service.today_london()
+    except ValueError as exc:
+        raise InvalidInput(
+            "date must be YYYY-MM-DD", errors=[{"field": "date", "message": "not a date"}]
+        ) from exc
+    view, _created = service.get_or_create_list(session, agency_code=agency, day=day)
+    return view
 
 
 def _short_params(params: dict[str, Any]) -> list[tuple[str, str]]:
