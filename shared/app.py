@@ -26,6 +26,15 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "geolocation=(self), camera=(), microphone=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+# Pages ship their own Leaflet (shared/static/vendor) and inline scripts; map tiles come from OSM.
+# Swagger UI and ReDoc (/docs, /redoc) load FastAPI's CDN assets, so they are left out.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob: https://tile.openstreetmap.org https://*.tile.openstreetmap.org; "
+    "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+CSP_EXEMPT = ("/docs", "/redoc")
 
 
 class SecurityHeadersMiddleware(BaseHTTPMiddleware):
@@ -49,6 +58,9 @@ class SecurityHeadersMiddleware(BaseHTTPMiddleware):
             response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
+        is_html = response.headers.get("content-type", "").startswith("text/html")
+        if is_html and not request.url.path.startswith(CSP_EXEMPT):
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
 
 

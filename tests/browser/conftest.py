@@ -108,8 +108,15 @@ def page(browser: Any) -> Iterator[Any]:
     """A fresh page at laptop size; tests may resize it to a phone."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()
+    blocked: list[str] = []
+    pg.on(
+        "console",
+        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     yield pg
     context.close()
+    # Our pages must work under their own Content-Security-Policy: nothing refused.
+    assert not blocked, f"CSP refused: {blocked[:3]}"
 
 
 @pytest.fixture()
@@ -121,3 +128,14 @@ def browser_session(browser_db: str) -> Iterator[Any]:
     with make_sessionmaker(eng)() as s:
         yield s
     eng.dispose()
+
+
+def wait_js(page: Any, expression: str, timeout_s: float = 15.0) -> None:
+    """Poll a JS expression until truthy (wait_for_function compiles strings, which CSP refuses)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        page.wait_for_timeout(50)

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.conftest import wait_js
+
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 TRICKY_NAME = "Quote `tick` ${alert(1)} <b>bold</b> \\ back"
@@ -138,7 +140,7 @@ def test_public_map(
     base = live_server("assets")
     page.goto(base + "/map")
     markers, cones = _expected_on_map(seeded, public=True)
-    page.wait_for_function(f"document.querySelectorAll('path.csp-cam').length === {markers}")
+    wait_js(page, f"document.querySelectorAll('path.csp-cam').length === {markers}")
     assert page.locator("path.csp-cone").count() == cones
     assert page.locator("path.csp-rec").count() == 0
     assert page.locator("#legend").is_visible()
@@ -171,7 +173,7 @@ def test_signed_in_map_shows_faults_and_recommendations(
     page.click("#sign-in button")
     page.wait_for_selector("#signed-in")
     markers, cones = _expected_on_map(seeded, public=False)
-    page.wait_for_function(f"document.querySelectorAll('path.csp-cam').length === {markers}")
+    wait_js(page, f"document.querySelectorAll('path.csp-cam').length === {markers}")
     assert page.locator("path.csp-cone").count() == cones
     # Health drawn on the marker: the camera with the open vandalism fault is degraded or offline.
     assert page.locator("path.csp-cam.csp-health-online").count() == markers - 1
@@ -188,7 +190,8 @@ def test_signed_in_map_shows_faults_and_recommendations(
     assert popup.locator("table.csp-evidence tr").count() >= 3
     # The fault list opens the camera popup, which lists the open fault.
     page.locator("#fault-list li[data-camera]").first.click()
-    page.wait_for_function(
+    wait_js(
+        page,
         f"document.querySelector('.leaflet-popup-content')?.innerText.includes("
         f"'{seeded['fault_number']}')"
     )
@@ -208,7 +211,7 @@ def test_tricky_name_is_escaped(
     base = live_server("assets")
     page.goto(base + "/map")
     cam_id = seeded["cams"]["BRW-002"][0]
-    page.wait_for_function("window.CSP_CAMERAS !== undefined")
+    wait_js(page, "window.CSP_CAMERAS !== undefined")
     page.evaluate(f"window.CSP_CAMERAS['{cam_id}'].openPopup()")
     text = page.locator(".leaflet-popup-content").inner_text()
     assert TRICKY_NAME in text
@@ -232,7 +235,7 @@ def test_control_room_logs_updates_and_closes_a_fault(
     page.goto(base + "/control-room")
     page.fill("#token", seeded["operator"])
     page.click("#token-form button")
-    page.wait_for_function("document.querySelectorAll('#camera-options option').length > 0")
+    wait_js(page, "document.querySelectorAll('#camera-options option').length > 0")
     # Only cameras that can take faults are offered.
     options = page.eval_on_selector_all("#camera-options option", "els => els.map(e => e.value)")
     assert any(o.startswith("BRW-001") for o in options)
@@ -248,7 +251,7 @@ def test_control_room_logs_updates_and_closes_a_fault(
     item.wait_for()
     number = item.get_attribute("data-number")
     assert number and re.fullmatch(r"F-\d{4}-\d{6}", number)
-    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Logged')")
+    wait_js(page, "document.querySelector('#status').textContent.startsWith('Logged')")
     # The camera's health follows the fault: shown on the page and held by the API.
     assert page.inner_text("#picked-health") == "offline" == _health(base, seeded, cam_id)
     page.screenshot(
@@ -282,7 +285,7 @@ def test_control_room_rejects_a_bad_token(
     page.reload()
     page.fill("#token", "csp_wrong")
     page.click("#token-form button")
-    page.wait_for_function("document.querySelector('#status').textContent.includes('token')")
+    wait_js(page, "document.querySelector('#status').textContent.includes('token')")
     assert page.locator("#status.error").count() == 1
 
 

@@ -152,3 +152,16 @@ def _include_object(
 def test_postgis_present(engine: Any) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT postgis_lib_version()")).scalar()
+
+
+def test_pages_carry_a_content_security_policy(make_client: Any) -> None:
+    """HTML pages get a CSP that forbids foreign scripts and framing; the docs keep their CDN."""
+    client = make_client("assets")
+    page = client.get("/map")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline';" in csp and "frame-ancestors 'self'" in csp
+    assert "object-src 'none'" in csp
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "content-security-policy" not in docs.headers
+    assert "content-security-policy" not in client.get("/healthz").headers
