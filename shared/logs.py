@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 import uuid
@@ -17,6 +18,15 @@ from starlette.responses import Response
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _SECRET_MARKERS = ("authorization", "bearer ", "token=", "password")
+# Anything shaped like one of our tokens, wherever it appears (a path, a query, a traceback),
+# and the password part of a connection URL.
+_TOKEN_RE = re.compile(r"csp_[A-Za-z0-9_-]{16,}")
+_URL_PASSWORD_RE = re.compile(r"(://[^:/@\s]*:)[^@\s/]+@")
+
+
+def scrub(text: str) -> str:
+    """Mask token-shaped strings and URL passwords in ``text``."""
+    return _URL_PASSWORD_RE.sub(r"\1***@", _TOKEN_RE.sub("csp_[redacted]", text))
 
 
 class JsonFormatter(logging.Formatter):
@@ -27,6 +37,7 @@ class JsonFormatter(logging.Formatter):
         msg = record.getMessage()
         if any(m in msg.lower() for m in _SECRET_MARKERS):
             msg = _redact(msg)
+        msg = scrub(msg)
         out: dict[str, object] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -39,9 +50,10 @@ class JsonFormatter(logging.Formatter):
             out["request_id"] = rid
         for key in ("method", "path", "status", "duration_ms", "service", "task"):
             if hasattr(record, key):
-                out[key] = getattr(record, key)
+                value = getattr(record, key)
+                out[key] = scrub(value) if isinstance(value, str) else value
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = scrub(self.formatException(record.exc_info))
         return json.dumps(out, default=str)
 
 
@@ -60,13 +72,21 @@ def _redact(msg: str) -> str:
     return " ".join(out)
 
 
+class PlainFormatter(logging.Formatter):
+    """Human-readable lines for a terminal, scrubbed like the JSON ones."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render ``record`` with tokens and passwords masked."""
+        return scrub(super().format(record))
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     """Send the root logger to stderr as JSON lines (or plain text for a terminal)."""
     handler = logging.StreamHandler(sys.stderr)
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(PlainFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
