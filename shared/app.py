@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import PayloadTooLarge, install_error_handlers, problem
@@ -64,6 +65,47 @@ class SecurityHeadersMiddleware(BaseHTTPMiddleware):
         return response
 
 
+class StreamedBodyLimit:
+    """Count the bytes of bodies sent without Content-Length (chunked) and stop at the limit.
+
+    Past the limit the app's receive fails (FastAPI turns that into a 400), so whatever the app
+    answers is replaced by the 413 problem.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with a receive that stops past the limit."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        seen = 0
+        exceeded = False
+
+        async def limited() -> Message:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    exceeded = True
+                    raise PayloadTooLarge(f"The request body exceeds {self.max_body} bytes")
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not exceeded:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                err = PayloadTooLarge(f"The request body exceeds {self.max_body} bytes")
+                path = scope.get("path", "")
+                response = problem(err.status, err.title, err.detail, slug=err.slug, instance=path)
+                await response(scope, receive, send)
+
+        await self.app(scope, limited, guarded_send)
+
+
 def build_app(
     settings: ServiceSettings,
     *,
@@ -95,6 +137,7 @@ def build_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = None
+    app.add_middleware(StreamedBodyLimit, max_body=settings.max_upload_bytes)
     app.add_middleware(SecurityHeadersMiddleware, max_body=settings.max_upload_bytes)
     app.add_middleware(RequestIdMiddleware, service=settings.service_name)
     install_error_handlers(app)

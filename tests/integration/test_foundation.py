@@ -165,3 +165,37 @@ def test_pages_carry_a_content_security_policy(make_client: Any) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200 and "content-security-policy" not in docs.headers
     assert "content-security-policy" not in client.get("/healthz").headers
+
+
+def test_upload_limit_holds_with_and_without_content_length(
+    make_client: Any, tokens: dict[str, dict[str, str]]
+) -> None:
+    """A body over the limit is refused with 413 problem+json, announced or streamed (chunked)."""
+    client = make_client("assets", max_upload_bytes=2000)
+    body = b"camera_id,location\r\n" + b"X-1,somewhere\r\n" * 300
+    files = {"file": ("c.csv", body, "text/csv")}
+    r = client.post("/cameras/import", headers=tokens["admin"], files=files)
+    assert r.status_code == 413, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "2000 bytes" in r.json()["detail"]
+
+    boundary = "b0undary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n".encode(),
+        *([b"X-1,somewhere\r\n" * 50] * 10),
+        f"\r\n--{boundary}--\r\n".encode(),
+    ]
+    streamed = client.post(
+        "/cameras/import",
+        headers={**tokens["admin"], "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        content=iter(parts),
+    )
+    assert "content-length" not in {k.lower() for k in streamed.request.headers}
+    assert streamed.status_code == 413, streamed.text
+    assert streamed.json()["status"] == 413
+    small = client.post(
+        "/cameras/import", headers=tokens["admin"],
+        files={"file": ("c.csv", b"camera_id,location\r\n", "text/csv")},
+    )
+    assert small.status_code != 413
