@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logs import request_id_var
@@ -196,9 +197,56 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return internal_error(request)
 
 
+# Errors that mean "the database cannot be reached or is restarting": transient, so a 503 the
+# client may retry, not a 500. OperationalError covers refused and dropped connections, a server
+# shutting down or starting up, and deadlocks; TimeoutError is the pool running out.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+)
+DATABASE_RETRY_AFTER_S = 5
+
+
+def is_database_down(exc: BaseException) -> bool:
+    """True when ``exc`` means the database is unreachable or restarting (not a bug)."""
+    return isinstance(exc, DATABASE_DOWN) or (
+        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    )
+
+
+def database_unavailable(request: Request, exc: BaseException) -> JSONResponse:
+    """503 problem+json with Retry-After; the driver's message goes to the log only."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    log.warning(
+        "database unavailable on %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        reason[0] if reason else "",
+    )
+    err = ServiceUnavailable("The database is unavailable just now; retry shortly.")
+    return problem(
+        err.status,
+        err.title,
+        err.detail,
+        slug="database-unavailable",
+        instance=request.url.path,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_database_down(exc):
+        return database_unavailable(request, exc)
+    return internal_error(request)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error of ``app`` as problem+json; a 500 leaks nothing but a request id."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    app.add_exception_handler(sa_exc.TimeoutError, _database_error)
     app.add_exception_handler(Exception, _unhandled)
