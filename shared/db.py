@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+log = logging.getLogger("csp.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -48,8 +52,27 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 def get_session(request: Request) -> Iterator[Session]:
     """FastAPI dependency: one session per request from the app's session factory."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
-    with factory() as session:
+    session = factory()
+    try:
         yield session
+    finally:
+        close_session(session)
+
+
+def close_session(session: Session) -> None:
+    """Close ``session``; a connection the server dropped has nothing to roll back, so let it go.
+
+    Closing rolls back an open transaction. When PostGIS restarted mid-request that rollback
+    fails on the dead socket; raising then would replace the request's own answer (or, once the
+    response is on its way, cut it off), so the dead connection is discarded instead.
+    """
+    try:
+        session.close()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("discarded a connection the database dropped: %s", type(exc.orig).__name__)
+        session.invalidate()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
