@@ -60,6 +60,12 @@ def aware(dt: datetime) -> datetime:
 
 def get_camera(session: Session, *, camera_id: int, lock: bool = False) -> Camera:
     """A camera by id (optionally locked for update); NotFound if absent."""
+    if lock:
+        # A copy read earlier in this session may be older than the row we are about to lock;
+        # expire it so the locked read replaces it instead of failing SQLAlchemy's version check.
+        held = session.identity_map.get(session.identity_key(Camera, camera_id))
+        if held is not None:
+            session.expire(held)
     camera = session.get(
         Camera, camera_id, with_for_update=lock or None, populate_existing=lock
     )
