@@ -11,9 +11,11 @@ import csv
 import io
 import math
 import re
+import struct
 import zipfile
+import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,10 @@ from shared.incidents.stats19_codes import COLLISION_CODES, LEGACY_NAMES, SEVERI
 LONDON = ZoneInfo("Europe/London")
 RAW_MAX = 300
 FORMULA_PREFIXES = ("=", "+", "-", "@")
+# Widths of incidents.incidents columns: a longer value is a bad row, not a failed import.
+SOURCE_ID_MAX = 300
+CATEGORY_MAX = 120
+MIB = 1 << 20
 
 Source = str
 PathOrFile = str | Path | IO[bytes] | IO[str]
@@ -51,8 +57,32 @@ class IncidentRow:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Size limits for one imported file; a file over them is refused before it is parsed.
+
+    ``max_file_bytes`` bounds a plain CSV and each CSV member of a zip (uncompressed);
+    ``max_zip_total_bytes`` all the members read from one zip together. A member that would
+    expand more than ``max_zip_ratio`` times (and to more than ``ratio_floor_bytes``) is a
+    zip bomb: real incident CSVs compress about 5 to 20 times.
+    """
+
+    max_file_bytes: int = 256 * MIB
+    max_zip_total_bytes: int = 512 * MIB
+    max_zip_members: int = 2000
+    max_zip_ratio: float = 100.0
+    ratio_floor_bytes: int = 1 * MIB
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class FileRejected(ValueError):
+    """The whole file is refused (too large, a zip bomb, not a readable zip); nothing was read."""
+
+
+@dataclass(frozen=True)
 class RowError:
-    """A rejected row: file, 1-based physical line (header = 1), reason and raw text."""
+    """A rejected row: file, 1-based physical line (header = 1; 0 = the file as a whole)."""
 
     file: str
     line: int
@@ -87,24 +117,130 @@ class _FileProblem(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-def _read_bytes(path_or_fileobj: PathOrFile) -> tuple[bytes | str, str]:
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def _read_bytes(
+    path_or_fileobj: PathOrFile, max_bytes: int | None = None
+) -> tuple[bytes | str, str]:
+    """The file's content and name; FileRejected when it is over ``max_bytes``."""
+    limit = DEFAULT_LIMITS.max_file_bytes if max_bytes is None else max_bytes
     if isinstance(path_or_fileobj, str | Path):
         p = Path(path_or_fileobj)
+        size = p.stat().st_size
+        if size > limit:
+            raise FileRejected(f"{p.name}: {_size(size)} is over the {_size(limit)} limit")
         return p.read_bytes(), p.name
-    data = path_or_fileobj.read()
-    return data, str(getattr(path_or_fileobj, "name", "<stream>"))
+    name = str(getattr(path_or_fileobj, "name", "<stream>"))
+    data = path_or_fileobj.read(limit + 1)
+    if len(data) > limit:
+        raise FileRejected(f"{name}: over the {_size(limit)} limit")
+    return data, name
+
+
+_UNICODE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_MAGIC = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 (.xls) or other Office file"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip file; decompress it first"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+)
+_CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\x0c")
+SNIFF_BYTES = 65536
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when NUL bytes sit on every other byte, as in ASCII UTF-16."""
+    sample = data[: SNIFF_BYTES & ~1]
+    half = len(sample) // 2
+    if half < 2:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd >= 0.4 * half and even <= 0.05 * half:
+        return "utf-16-le"
+    if even >= 0.4 * half and odd <= 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
+def _unicode_encoding(data: bytes) -> tuple[str, bool] | None:
+    """(codec, had a byte order mark) for UTF-16/UTF-32 text, else None."""
+    for bom, codec in _UNICODE_BOMS:
+        if data.startswith(bom):
+            return codec, True
+    guess = _utf16_without_bom(data)
+    return (guess, False) if guess else None
+
+
+def _not_text(data: bytes) -> str | None:
+    """What a file that is not CSV text looks like (a zip, a workbook, an image), else None."""
+    if _unicode_encoding(data):
+        return None
+    head = data[:SNIFF_BYTES]
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        if b"[Content_Types].xml" in head or b"xl/" in head:
+            return "an Excel workbook (.xlsx); save it as CSV UTF-8"
+        if b"opendocument.spreadsheet" in head:
+            return "an OpenDocument spreadsheet (.ods); save it as CSV UTF-8"
+        return "a zip archive; import it under a .zip name"
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    control = sum(head.count(b) for b in _CONTROL)
+    if head and control > 0.1 * len(head):
+        return f"binary data ({100 * control / len(head):.0f}% control bytes at the start)"
+    return None
+
+
+def _not_text_result(name: str, data: bytes | str) -> ParseResult | None:
+    """One file-level error when ``data`` is not CSV text (a workbook, an image, binary)."""
+    what = None if isinstance(data, str) else _not_text(data)
+    if what is None:
+        return None
+    err = RowError(name, 1, f"not CSV text: {what}", repr(data[:16]))
+    return ParseResult(rows=[], errors=[err], file=name, total_lines=0)
+
+
+def _splitlines(text: str) -> list[str]:
+    """Physical lines ended by CR, LF or CRLF only (never U+2028, U+0085 or form feeds)."""
+    return list(io.StringIO(text, newline=""))
 
 
 def _decode(data: bytes | str) -> tuple[list[str], list[str]]:
-    """Split into physical lines; UTF-8 (BOM stripped), cp1252 for lines that are not UTF-8."""
+    """Split into physical lines: UTF-16/32 by BOM or NUL pattern, else UTF-8 (BOM stripped),
+    with cp1252 for lines that are not UTF-8."""
     warnings: list[str] = []
     if isinstance(data, str):
-        text = data.removeprefix("\ufeff")
-        lines = text.splitlines(keepends=True)
+        lines = _splitlines(data.removeprefix("\ufeff"))
+    elif unicode := _unicode_encoding(data):
+        codec, bom = unicode
+        raw = data[len(next(b for b, c in _UNICODE_BOMS if c == codec)) :] if bom else data
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError as exc:
+            text = raw.decode(codec, errors="replace")
+            warnings.append(f"invalid {codec.upper()} bytes replaced (first at byte {exc.start})")
+        how = "byte order mark" if bom else "no byte order mark; NUL on every other byte"
+        warnings.append(f"decoded as {codec.upper()} ({how})")
+        lines = _splitlines(text.removeprefix("\ufeff"))
     else:
         data = data.removeprefix(b"\xef\xbb\xbf")
         try:
-            lines = data.decode("utf-8").splitlines(keepends=True)
+            lines = _splitlines(data.decode("utf-8"))
         except UnicodeDecodeError:
             lines, bad = [], []
             for i, raw in enumerate(data.splitlines(keepends=True), start=1):
@@ -291,10 +427,14 @@ def _month(value: str) -> datetime | None:
     return datetime(int(m.group(1)), int(m.group(2)), 1, tzinfo=UTC)
 
 
-def parse_police_csv(path_or_fileobj: PathOrFile, *, name: str | None = None) -> ParseResult:
+def parse_police_csv(
+    path_or_fileobj: PathOrFile, *, name: str | None = None, max_bytes: int | None = None
+) -> ParseResult:
     """Parse one data.police.uk street-level crime CSV into month-precision incident rows."""
-    data, default_name = _read_bytes(path_or_fileobj)
+    data, default_name = _read_bytes(path_or_fileobj, max_bytes)
     name = name or default_name
+    if (not_text := _not_text_result(name, data)) is not None:
+        return not_text
     lines, warnings = _decode(data)
     try:
         header = _header(lines)
@@ -336,6 +476,16 @@ def _police_records(col: _Collector, header: list[str]) -> list[_PoliceRecord]:
         if not rec["Crime type"]:
             col.error(start, end, "no crime type")
             continue
+        too_long = _too_long(
+            (
+                ("Crime ID", rec["Crime ID"], _CRIME_ID_MAX),
+                ("Falls within", rec["Falls within"], _FALLS_WITHIN_MAX),
+                ("Crime type", rec["Crime type"], CATEGORY_MAX),
+            )
+        )
+        if too_long:
+            col.error(start, end, too_long)
+            continue
         coords = _parse_coords(rec["Longitude"], rec["Latitude"])
         if isinstance(coords, str):
             col.error(start, end, coords)
@@ -344,6 +494,19 @@ def _police_records(col: _Collector, header: list[str]) -> list[_PoliceRecord]:
             col.formula.append(start)
         kept.append((start, rec, month, coords[0], coords[1]))
     return kept
+
+
+# Room for the ":<n>" occurrence suffix; an ASB identity is month:force:lon:lat:type:n.
+_CRIME_ID_MAX = SOURCE_ID_MAX - 10
+_FALLS_WITHIN_MAX = SOURCE_ID_MAX - CATEGORY_MAX - 50
+
+
+def _too_long(checks: Sequence[tuple[str, str, int]]) -> str | None:
+    """The first (column, value, limit) whose value is longer than the database keeps."""
+    for column, value, limit in checks:
+        if len(value) > limit:
+            return f"{column} longer than {limit} characters ({len(value)})"
+    return None
 
 
 def _police_rows(kept: list[_PoliceRecord], warnings: list[str]) -> list[IncidentRow]:
@@ -394,23 +557,16 @@ _STREET = re.compile(r"(^|/)\d{4}-\d{2}-[^/]*-street\.csv$", re.IGNORECASE)
 _OTHER_POLICE = re.compile(r"-(outcomes|stop-and-search)\.csv$", re.IGNORECASE)
 
 
-def parse_police_zip(path: str | Path) -> list[ParseResult]:
+def _police_member(member: str) -> str | None:
+    if _STREET.search(member):
+        return None
+    kind = _OTHER_POLICE.search(member)
+    return f"{kind.group(1)} file" if kind else "not a street-level crime CSV"
+
+
+def parse_police_zip(path: str | Path, *, limits: Limits | None = None) -> list[ParseResult]:
     """Parse every street-level CSV in a data.police.uk zip; other files come back as skipped."""
-    zname = Path(path).name
-    results: list[ParseResult] = []
-    with zipfile.ZipFile(path) as zf:
-        for info in sorted(zf.infolist(), key=lambda i: i.filename):
-            if info.is_dir():
-                continue
-            member = info.filename
-            label = f"{zname}:{member}"
-            if _STREET.search(member):
-                results.append(parse_police_csv(io.BytesIO(zf.read(info)), name=label))
-                continue
-            kind = _OTHER_POLICE.search(member)
-            why = f"{kind.group(1)} file" if kind else "not a street-level crime CSV"
-            results.append(ParseResult([], [], label, 0, [f"skipped: {why}"], skipped=True))
-    return results
+    return _zip_results(Path(path), parse_police_csv, _police_member, limits or DEFAULT_LIMITS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,10 +684,14 @@ class _Stats19Record:
     xy: tuple[float, float] | None
 
 
-def parse_stats19_csv(path_or_fileobj: PathOrFile, *, name: str | None = None) -> ParseResult:
+def parse_stats19_csv(
+    path_or_fileobj: PathOrFile, *, name: str | None = None, max_bytes: int | None = None
+) -> ParseResult:
     """Parse a DfT STATS19 collision CSV into exact-time road_collision rows with KSI weights."""
-    data, default_name = _read_bytes(path_or_fileobj)
+    data, default_name = _read_bytes(path_or_fileobj, max_bytes)
     name = name or default_name
+    if (not_text := _not_text_result(name, data)) is not None:
+        return not_text
     lines, warnings = _decode(data)
     try:
         header = _canonical(_header(lines))
@@ -606,6 +766,8 @@ def _stats19_reason(rec: dict[str, str], seen: dict[str, int]) -> str | None:
     index = rec["collision_index"]
     if _missing(index):
         return "no collision_index"
+    if len(index) > SOURCE_ID_MAX:
+        return _too_long((("collision_index", index, SOURCE_ID_MAX),))
     if index in seen:
         return f"duplicate collision_index {index} (first on line {seen[index]})"
     sev = rec["collision_severity"]
@@ -694,13 +856,19 @@ def _weight(value: str) -> float | str:
 
 
 def parse_generic_csv(
-    path_or_fileobj: PathOrFile, *, source: str = "generic", name: str | None = None
+    path_or_fileobj: PathOrFile,
+    *,
+    source: str = "generic",
+    name: str | None = None,
+    max_bytes: int | None = None,
 ) -> ParseResult:
     """Parse an ``id,timestamp,longitude,latitude,category[,weight]`` CSV (extra columns kept)."""
     if not _SOURCE_NAME.match(source) or source in ("police", "stats19"):
         raise ValueError(f"bad source for a generic file: {source!r}")
-    data, default_name = _read_bytes(path_or_fileobj)
+    data, default_name = _read_bytes(path_or_fileobj, max_bytes)
     name = name or default_name
+    if (not_text := _not_text_result(name, data)) is not None:
+        return not_text
     lines, warnings = _decode(data)
     try:
         header = [h.lower() for h in _header(lines)]
@@ -738,6 +906,10 @@ def _generic_rows(col: _Collector, header: list[str], source: str) -> list[Incid
             reason = f"duplicate id {ident!r} (first on line {seen[ident]})"
         elif not rec["category"]:
             reason = "no category"
+        elif too_long := _too_long(
+            (("id", ident, SOURCE_ID_MAX), ("category", rec["category"], CATEGORY_MAX))
+        ):
+            reason = too_long
         else:
             reason = next((r for r in (when, coords, weight) if isinstance(r, str)), None)
         if reason is not None:
@@ -768,34 +940,165 @@ def _generic_rows(col: _Collector, header: list[str], source: str) -> list[Incid
 # --------------------------------------------------------------------------------------------
 
 
-def _zip_csvs(path: Path, parse: Any) -> list[ParseResult]:
-    results: list[ParseResult] = []
-    with zipfile.ZipFile(path) as zf:
-        for info in sorted(zf.infolist(), key=lambda i: i.filename):
-            if info.is_dir():
-                continue
-            label = f"{path.name}:{info.filename}"
-            if info.filename.lower().endswith(".csv"):
-                results.append(parse(io.BytesIO(zf.read(info)), name=label))
-            else:
-                results.append(ParseResult([], [], label, 0, ["skipped: not a CSV"], skipped=True))
+_ParseCsv = Callable[..., ParseResult]
+_ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz")
+
+
+def _any_csv(member: str) -> str | None:
+    return None if member.lower().endswith(".csv") else "not a CSV"
+
+
+def _member_problem(member: str) -> str | None:
+    """Why a zip member is never read: an unsafe name or an archive inside the archive."""
+    name = member.replace("\\", "/")
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in name.split("/"):
+        return "unsafe member name (absolute path or '..'): not read"
+    if "\x00" in name:
+        return "unsafe member name (NUL character): not read"
+    if name.lower().endswith(_ARCHIVE_SUFFIXES):
+        return "an archive inside the zip: not opened (extract it and import its files)"
+    return None
+
+
+def _member_error(label: str, reason: str) -> ParseResult:
+    return ParseResult([], [RowError(label, 0, reason, "")], label, 0)
+
+
+def _declared_entries(path: Path) -> int | None:
+    """Entry count from the end-of-central-directory record, read before the directory itself."""
+    with path.open("rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 65_557))
+        tail = f.read()
+        i = tail.rfind(b"PK\x05\x06")
+        if i < 0 or len(tail) - i < 22:
+            return None
+        count = int(struct.unpack_from("<H", tail, i + 10)[0])
+        if count != 0xFFFF or i < 20 or tail[i - 20 : i - 16] != b"PK\x06\x07":
+            return count
+        f.seek(int(struct.unpack_from("<Q", tail, i - 12)[0]))
+        rec = f.read(56)
+        return int(struct.unpack_from("<Q", rec, 32)[0]) if rec[:4] == b"PK\x06\x06" else None
+
+
+def _open_zip(path: Path, limits: Limits) -> zipfile.ZipFile:
+    """Open a zip after checking its entry count; FileRejected when it is not a readable zip."""
+    declared = _declared_entries(path)
+    if declared is not None and declared > limits.max_zip_members:
+        raise FileRejected(
+            f"{path.name}: {declared} entries, over the limit of {limits.max_zip_members}"
+        )
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+        raise FileRejected(
+            f"{path.name}: not a readable zip archive (truncated or damaged: {exc})"
+        ) from exc
+
+
+def _check_sizes(zname: str, infos: Sequence[zipfile.ZipInfo], limits: Limits) -> None:
+    """Refuse, from the sizes the zip declares, members that would expand beyond the limits."""
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_zip_total_bytes:
+        raise FileRejected(
+            f"{zname}: its CSV files would expand to {_size(total)}, over the "
+            f"{_size(limits.max_zip_total_bytes)} limit; refused as a possible zip bomb"
+        )
+    for i in infos:
+        label = f"{zname}:{i.filename}"
+        if i.file_size > limits.max_file_bytes:
+            raise FileRejected(
+                f"{label} would expand to {_size(i.file_size)}, over the "
+                f"{_size(limits.max_file_bytes)} limit for one file"
+            )
+        ratio = i.file_size / max(i.compress_size, 1)
+        if i.file_size > limits.ratio_floor_bytes and ratio > limits.max_zip_ratio:
+            raise FileRejected(
+                f"{label} would expand {ratio:.0f} times (to {_size(i.file_size)}), over the "
+                f"limit of {limits.max_zip_ratio:.0f}; refused as a possible zip bomb"
+            )
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> bytes | ParseResult:
+    """A member's bytes, never more than it declares; a damaged member is its own error."""
+    out = bytearray()
+    try:
+        with zf.open(info) as f:
+            while chunk := f.read(MIB):
+                out += chunk
+                if len(out) > info.file_size:
+                    raise FileRejected(f"{label} expands beyond its declared size")
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+        return _member_error(label, f"cannot read this member of the zip: {exc}")
+    return bytes(out)
+
+
+def _zip_results(
+    path: Path, parse: _ParseCsv, skip_reason: Callable[[str], str | None], limits: Limits
+) -> list[ParseResult]:
+    """Parse the CSV members of a zip by name order; members that are not read are reported."""
+    with _open_zip(path, limits) as zf:
+        infos = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: i.filename)
+        if len(infos) > limits.max_zip_members:
+            raise FileRejected(
+                f"{path.name}: {len(infos)} entries, over the limit of {limits.max_zip_members}"
+            )
+        plan = [(info, _unread_result(path.name, info.filename, skip_reason)) for info in infos]
+        _check_sizes(path.name, [i for i, done in plan if done is None], limits)
+        results = []
+        for info, done in plan:
+            if done is None:
+                label = f"{path.name}:{info.filename}"
+                data = _read_member(zf, info, label)
+                if isinstance(data, ParseResult):
+                    done = data
+                else:
+                    done = parse(io.BytesIO(data), name=label, max_bytes=limits.max_file_bytes)
+            results.append(done)
     return results
 
 
-def parse_file(path: str | Path, *, source: str) -> list[ParseResult]:
-    """Parse a CSV or zip of CSVs for ``source`` (police, stats19, or a generic source name)."""
+def _unread_result(
+    zname: str, member: str, skip_reason: Callable[[str], str | None]
+) -> ParseResult | None:
+    """The result for a member that is not read (an error or a skip note), None to read it."""
+    label = f"{zname}:{member}"
+    problem = _member_problem(member)
+    if problem:
+        return _member_error(label, problem)
+    skip = skip_reason(member)
+    if skip:
+        return ParseResult([], [], label, 0, [f"skipped: {skip}"], skipped=True)
+    return None
+
+
+def parse_file(path: str | Path, *, source: str, limits: Limits | None = None) -> list[ParseResult]:
+    """Parse a CSV or zip of CSVs for ``source`` (police, stats19, or a generic source name).
+
+    Raises FileRejected, before parsing anything, for a file over ``limits`` (default
+    ``DEFAULT_LIMITS``), a zip bomb or an unreadable zip.
+    """
     p = Path(path)
+    lim = limits or DEFAULT_LIMITS
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".zip"):
         raise ValueError(f"unsupported file type {p.suffix!r}: expected .csv or .zip")
     if source == "police":
-        return parse_police_zip(p) if suffix == ".zip" else [parse_police_csv(p)]
+        if suffix == ".zip":
+            return parse_police_zip(p, limits=lim)
+        return [parse_police_csv(p, max_bytes=lim.max_file_bytes)]
     if source == "stats19":
-        return _zip_csvs(p, parse_stats19_csv) if suffix == ".zip" else [parse_stats19_csv(p)]
+        if suffix == ".zip":
+            return _zip_results(p, parse_stats19_csv, _any_csv, lim)
+        return [parse_stats19_csv(p, max_bytes=lim.max_file_bytes)]
 
-    def generic(f: PathOrFile, *, name: str | None = None) -> ParseResult:
-        return parse_generic_csv(f, source=source, name=name)
+    def generic(
+        f: PathOrFile, *, name: str | None = None, max_bytes: int | None = None
+    ) -> ParseResult:
+        return parse_generic_csv(f, source=source, name=name, max_bytes=max_bytes)
 
     if not _SOURCE_NAME.match(source):
         raise ValueError(f"bad source {source!r}")
-    return _zip_csvs(p, generic) if suffix == ".zip" else [generic(p)]
+    if suffix == ".zip":
+        return _zip_results(p, generic, _any_csv, lim)
+    return [generic(p, max_bytes=lim.max_file_bytes)]
