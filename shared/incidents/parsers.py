@@ -34,6 +34,8 @@ FORMULA_PREFIXES = ("=", "+", "-", "@")
 SOURCE_ID_MAX = 300
 CATEGORY_MAX = 120
 MIB = 1 << 20
+# Plausible incident years; also keeps every UTC conversion inside datetime's range.
+YEARS = (1900, 2200)
 
 Source = str
 PathOrFile = str | Path | IO[bytes] | IO[str]
@@ -422,7 +424,7 @@ _POLICE_TEXT = ("Location", "LSOA name", "Last outcome category", "Context", "Cr
 
 def _month(value: str) -> datetime | None:
     m = _MONTH.match(value.strip())
-    if not m or not 1 <= int(m.group(2)) <= 12 or not 1900 <= int(m.group(1)) <= 2200:
+    if not m or not 1 <= int(m.group(2)) <= 12 or not YEARS[0] <= int(m.group(1)) <= YEARS[1]:
         return None
     return datetime(int(m.group(1)), int(m.group(2)), 1, tzinfo=UTC)
 
@@ -637,6 +639,8 @@ def _stats19_time(date_s: str, time_s: str) -> tuple[datetime, bool] | str:
         year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
     else:
         return f"bad date {date_s!r} (expected DD/MM/YYYY)"
+    if not YEARS[0] <= year <= YEARS[1]:
+        return f"date year {year} outside {YEARS[0]}..{YEARS[1]}: {date_s!r}"
     hour = minute = 0
     known = not _missing(time_s)
     if known:
@@ -837,6 +841,8 @@ def parse_timestamp(value: str) -> tuple[datetime, str, bool] | str:
         dt = datetime.fromisoformat(v)
     except ValueError:
         return f"bad timestamp {value!r} (expected ISO 8601)"
+    if not YEARS[0] <= dt.year <= YEARS[1]:
+        return f"timestamp year {dt.year} outside {YEARS[0]}..{YEARS[1]}: {value!r}"
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=LONDON)
     return dt.astimezone(UTC), "exact", not _DATE_ONLY.match(v)

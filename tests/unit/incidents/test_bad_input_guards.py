@@ -259,3 +259,30 @@ def test_real_download_passes_the_default_limits(tmp_path: Path) -> None:
     results = parse_file(path, source="police")
     expected = [len(parse_police_csv(f).rows) for f in files]
     assert [len(r.rows) for r in results] == expected
+
+
+@pytest.mark.parametrize(
+    "stamp", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "1066-10-14", "2201-01-01"]
+)
+def test_timestamps_outside_plausible_years_are_bad_rows(stamp: str, tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "id,timestamp,longitude,latitude,category\n"
+        "a,2024-05-01T10:00:00,0.52,51.39,flood\n"
+        f"b,{stamp},0.52,51.39,flood\n"
+    )
+    result = parse_generic_csv(path, source="water")
+    assert [r.source_id for r in result.rows] == ["a"]
+    assert [(e.line, "outside 1900..2200" in e.reason) for e in result.errors] == [(3, True)]
+
+
+def test_stats19_year_outside_range_is_a_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text(
+        "collision_index,collision_severity,date,time,longitude,latitude\n"
+        "2024460000001,3,01/05/2024,10:00,0.52,51.39\n"
+        "2024460000002,3,01/05/0001,10:00,0.52,51.39\n"
+    )
+    (result,) = parse_file(path, source="stats19")
+    assert len(result.rows) == 1
+    assert [(e.line, "outside 1900..2200" in e.reason) for e in result.errors] == [(3, True)]
