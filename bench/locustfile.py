@@ -266,13 +266,14 @@ class OgcCompare(FastHttpUser):
         extra: dict[str, str] = CFG.get("ogc_extra", {})
         self.extra = "".join(f"&{k}={v}" for k, v in extra.items())
         self.accept = {"Accept": "application/geo+json"}
+        self.collection = str(CFG.get("ogc_collection", "cameras"))
 
     @task
     def items(self) -> None:
         """GET {base}/collections/cameras/items?bbox=...&limit=N&f=json."""
         bbox = ",".join(f"{v:.6f}" for v in random.choice(self.bboxes))
         self.client.get(
-            f"{self.host}/collections/cameras/items?bbox={bbox}&limit={self.limit}&f=json"
+            f"{self.host}/collections/{self.collection}/items?bbox={bbox}&limit={self.limit}&f=json"
             + self.extra,
             headers=self.accept,
             name="ogc GET /collections/cameras/items?bbox",
