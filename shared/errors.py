@@ -236,10 +236,34 @@ def database_unavailable(request: Request, exc: BaseException) -> JSONResponse:
     )
 
 
+def is_nul_in_text(exc: BaseException) -> bool:
+    """True when ``exc`` is PostgreSQL refusing a NUL (U+0000) that came in with the request.
+
+    Text and JSONB cannot hold NUL: psycopg2 refuses such a string before sending it
+    (ValueError) and the server refuses ``\\u0000`` in JSON (SQLSTATE 22P05). Stored data never
+    holds one, so the NUL came from the client: a 422, not a 500.
+    """
+    if isinstance(exc, ValueError) and "NUL (0x00)" in str(exc):
+        return True
+    return isinstance(exc, sa_exc.DataError) and getattr(exc.orig, "pgcode", None) == "22P05"
+
+
+def nul_in_text(request: Request) -> JSONResponse:
+    """422 problem+json for a NUL character in the request's text."""
+    err = InvalidInput("Text in the request may not contain NUL (U+0000) characters")
+    return problem(err.status, err.title, err.detail, slug=err.slug, instance=request.url.path)
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_database_down(exc):
         return database_unavailable(request, exc)
+    if is_nul_in_text(exc):
+        return nul_in_text(request)
     return internal_error(request)
+
+
+async def _value_error(request: Request, exc: Exception) -> JSONResponse:
+    return nul_in_text(request) if is_nul_in_text(exc) else internal_error(request)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -249,4 +273,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
     app.add_exception_handler(sa_exc.TimeoutError, _database_error)
+    app.add_exception_handler(ValueError, _value_error)
     app.add_exception_handler(Exception, _unhandled)
