@@ -101,3 +101,25 @@ def test_nul_in_jsonb_is_422_not_500(
     assert got.status_code == 200
     kfrs = next(a for a in got.json() if a["code"] == "kfrs")
     assert "a\x00" not in kfrs["categories"]
+
+
+# ------------------------------------------------------------------ predictive: empty list page
+
+
+def test_list_page_with_no_boxes_renders(
+    client_of: Callable[[str], Any], tokens: dict[str, dict[str, str]], db_session: Any
+) -> None:
+    """No incidents before the date gives an empty list; its page was a 500 (folium tooltip)."""
+    from services.predictive import service
+    from tests.integration.predictive.conftest import LSOAS, WARDS
+
+    service.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
+    db_session.flush()
+    client = client_of("predictive")
+    r = client.get("/targets/page", params={"agency": "police", "date": "2024-05-01"},
+                   headers=tokens["admin"])  # fmt: skip
+    assert r.status_code == 200, r.text[:300]
+    assert r.headers["content-type"].startswith("text/html")
+    gj = client.get("/targets", params={"agency": "police", "date": "2024-05-01"},
+                    headers=tokens["admin"]).json()  # fmt: skip
+    assert gj["features"] == []  # the case really is the empty list

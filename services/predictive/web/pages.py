@@ -43,7 +43,9 @@ def build_map(geojson: dict[str, Any]) -> Any:
         pad = 0.003
         m = make_map(bounds=(min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad))
     else:
-        m = make_map((0.55, 51.39), zoom_start=11)
+        # An empty list (no incidents before the date): folium's tooltip refuses a layer
+        # without features, so the page shows the district map alone.
+        return map_parts(make_map((0.55, 51.39), zoom_start=11))
     folium.GeoJson(
         {"type": "FeatureCollection", "features": feats},
         name="boxes",
