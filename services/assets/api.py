@@ -8,7 +8,7 @@ decisions need ``If-Match`` (missing: 428, stale: 412).
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
@@ -33,6 +33,8 @@ IfMatch = Annotated[
     Header(alias="If-Match", description='The ETag from the last read, e.g. W/"3"'),
 ]
 
+# PostgreSQL's OFFSET is a bigint; the OGC API pages with the same bound.
+MAX_OFFSET = 10**9
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
 
@@ -89,7 +91,7 @@ def list_cameras(
     ward: str | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> sc.CameraPage:
     """Cameras; without a token only public fields of cameras on the street."""
     public = principal is None
@@ -198,7 +200,8 @@ def camera_positions(camera_id: int, session: SessionDep, who: AnyRole) -> list[
 @router.get("/cameras/{camera_id}/availability", response_model=sc.AvailabilityRead,
             tags=["faults"])
 def camera_availability(
-    camera_id: int, start: datetime, end: datetime, session: SessionDep, who: AnyRole
+    camera_id: int, start: sc.UtcDatetime, end: sc.UtcDatetime, session: SessionDep,
+    who: AnyRole,
 ) -> sc.AvailabilityRead:
     """Downtime and availability over [start, end) from fault intervals (overlaps merged)."""
     av = svc.camera_availability(session, camera_id=camera_id, start=start, end=end)
@@ -220,7 +223,7 @@ def camera_faults(
     camera_id: int, session: SessionDep, who: AnyRole,
     status: sc.FaultStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> sc.FaultPage:
     """Faults of one camera, newest first."""
     svc.get_camera(session, camera_id=camera_id)
@@ -248,7 +251,7 @@ def list_faults(
     status: sc.FaultStatus | None = None,
     open_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> sc.FaultPage:
     """All faults, newest first."""
     rows, total = svc.list_faults(session, status=status, open_only=open_only, limit=limit,
@@ -260,7 +263,7 @@ def list_faults(
 @router.get("/faults/sla-breaches", response_model=list[sc.SlaBreachRead], tags=["faults"])
 def sla_breaches(
     session: SessionDep, who: AnyRole, include_resolved: bool = False,
-    since: datetime | None = None,
+    since: sc.UtcDatetime | None = None,
 ) -> list[sc.SlaBreachRead]:
     """Faults past their SLA target (hours per category); open ones unless include_resolved."""
     rows = svc.sla_breaches(session, include_resolved=include_resolved, since=since)
@@ -351,7 +354,7 @@ def reviews_due(
 def recommendations(
     session: SessionDep, who: Reader, request: Request,
     window_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
-    as_of: datetime | None = None,
+    as_of: sc.UtcDatetime | None = None,
 ) -> sc.RecommendationsRead:
     """Advice for the SEG with the evidence behind each item (seg, analyst, admin)."""
     settings = _settings(request)

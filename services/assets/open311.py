@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from services.assets import lifecycle as lc
 from services.assets import service as svc
 from services.assets.models import Camera, Fault
+from services.assets.schemas import utc_time
 from shared.auth import MaybePrincipal, Principal, lookup
 from shared.db import SessionDep
 from shared.errors import AppError, Forbidden, NotFound, Unauthorized
@@ -222,7 +223,10 @@ def _parse_when(raw: str | None, name: str) -> datetime | None:
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"{name} must be an ISO 8601 date-time, got {raw!r}") from None
-    return svc.aware(dt)
+    try:
+        return svc.aware(utc_time(dt))
+    except ValueError as exc:
+        raise BadRequest(f"{name} {exc}") from None
 
 
 def _requests(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from geoalchemy2.shape import to_shape
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from shapely.geometry import mapping
 from shapely.ops import transform
 
@@ -38,6 +38,24 @@ FootageOutcome = Literal["pending", "provided", "no_relevant_footage", "not_reco
 DecisionKind = Literal[
     "retain", "make_permanent", "replace_with_digital", "relocate", "decommission", "withdraw",
 ]
+
+
+# Times the register deals with; outside these years date arithmetic (SLA due times, windows)
+# overflows. The incident parsers use the same years.
+YEARS = (1900, 2200)
+
+
+def utc_time(dt: datetime) -> datetime:
+    """An input time in UTC (naive stays naive), within ``YEARS``.
+
+    PostgreSQL refuses UTC offsets beyond +-15:59 that ISO 8601 (and Python) allow.
+    """
+    if not YEARS[0] <= dt.year <= YEARS[1]:
+        raise ValueError(f"must be between the years {YEARS[0]} and {YEARS[1]}")
+    return dt.astimezone(UTC) if dt.tzinfo is not None else dt
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(utc_time)]
 
 
 class _In(BaseModel):
@@ -166,7 +184,7 @@ class FaultCreate(_In):
 
     category: FaultCategory
     description: str = Field(min_length=1, max_length=4000)
-    reported_at: datetime | None = Field(None, description="Defaults to now")
+    reported_at: UtcDatetime | None = Field(None, description="Defaults to now")
 
 
 class FaultPatch(_In):
@@ -174,7 +192,7 @@ class FaultPatch(_In):
 
     status: FaultStatus
     note: str | None = Field(None, max_length=4000)
-    at: datetime | None = Field(None, description="When it happened; defaults to now")
+    at: UtcDatetime | None = Field(None, description="When it happened; defaults to now")
 
 
 class FaultEventRead(BaseModel):

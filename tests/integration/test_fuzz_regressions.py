@@ -123,3 +123,50 @@ def test_list_page_with_no_boxes_renders(
     gj = client.get("/targets", params={"agency": "police", "date": "2024-05-01"},
                     headers=tokens["admin"]).json()  # fmt: skip
     assert gj["features"] == []  # the case really is the empty list
+
+
+# ------------------------------------------------- assets: UTC offsets, extreme years, offsets
+
+
+@pytest.mark.parametrize("offset", ["+20:41", "-18:51", "+16:00"])
+def test_offsets_postgres_refuses_are_converted_to_utc(
+    assets: Any, camera: dict[str, Any], tokens: dict[str, dict[str, str]], offset: str
+) -> None:
+    """ISO 8601 allows UTC offsets up to 23:59; PostgreSQL refuses beyond 15:59 (was a 500)."""
+    from datetime import datetime
+
+    cid = camera["id"]
+    when = f"2024-01-01T10:00:00{offset}"
+    r = assets.post(f"/cameras/{cid}/faults", json={"category": "power", "description": "x",
+                    "reported_at": when}, headers=tokens["admin"])  # fmt: skip
+    assert r.status_code == 201, r.text
+    got = datetime.fromisoformat(r.json()["reported_at"].replace("Z", "+00:00"))
+    assert got == datetime.fromisoformat(when)  # the same instant
+    q = {"start": f"2023-12-31T00:00:00{offset}", "end": f"2024-02-01T00:00:00{offset}"}
+    r = assets.get(f"/cameras/{cid}/availability", params=q, headers=tokens["admin"])
+    assert r.status_code == 200, r.text
+    assert r.json()["downtime_hours"] > 0  # the fault above, found across the odd offsets
+    for url, params in [
+        ("/faults/sla-breaches", {"since": when}),
+        ("/recommendations", {"as_of": when}),
+        ("/open311/v2/requests.json", {"start_date": when}),
+    ]:
+        r = assets.get(url, params=params, headers=tokens["admin"])
+        assert r.status_code == 200, (url, r.text)
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "status"),
+    [
+        ("/recommendations", {"as_of": "0001-01-02T00:00:00"}, 422),  # window before year 1
+        ("/recommendations", {"as_of": "0001-01-02T00:00:00+05:00"}, 422),
+        ("/faults/sla-breaches", {"since": "9999-12-31T23:00:00-05:00"}, 422),
+        ("/open311/v2/requests.json", {"start_date": "0001-01-01T00:00:00+05:00"}, 400),
+        ("/cameras", {"offset": str(10**19)}, 422),  # bigint OFFSET overflow
+        ("/faults", {"offset": str(2**63)}, 422),
+    ],
+)
+def test_out_of_range_times_and_offsets_are_client_errors(
+    assets: Any, tokens: dict[str, dict[str, str]], url: str, params: dict[str, str], status: int
+) -> None:
+    _problem(assets.get(url, params=params, headers=tokens["admin"]), status)
