@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.hotspots import api, ogc
+from services.hotspots import api, imports, ogc
 from services.hotspots.web import pages
 from shared.app import build_app
 from shared.settings import HotspotsSettings
@@ -15,6 +15,7 @@ def create_app(settings: HotspotsSettings | None = None) -> FastAPI:
     settings = settings or HotspotsSettings()
     app = build_app(settings, title="CSP hotspots", description=DESCRIPTION)
     app.include_router(api.router)
+    app.include_router(imports.router)
     app.include_router(ogc.router())
     app.include_router(pages.router)
     return app

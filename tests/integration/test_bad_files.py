@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -178,15 +177,12 @@ def test_formula_text_stored_verbatim_and_flagged(db_session: Any, tmp_path: Pat
 
 
 def test_large_but_allowed_file(db_session: Any, tmp_path: Path) -> None:
-    case = bf.build_large_allowed(tmp_path)
+    case = bf.build_large_allowed(tmp_path, months=3)
     size = case.path.stat().st_size
     n0, _ = _counts(db_session)
-    t0 = time.perf_counter()
     (rec,) = import_file(db_session, case.path, source="police")
-    took = time.perf_counter() - t0
-    assert rec.rows_added == case.good == 26961 and rec.rows_rejected == 0
-    assert _counts(db_session)[0] == n0 + case.good
-    assert size > 5_000_000 and took < 30, (size, took)
+    assert rec.rows_added == case.good > 8000 and rec.rows_rejected == 0
+    assert _counts(db_session)[0] == n0 + case.good and size > 1_500_000
 
 
 def test_generic_cases_on_the_store(db_session: Any, tmp_path: Path) -> None:
@@ -256,10 +252,8 @@ def test_cli_refuses_whole_file_in_one_line_and_writes_nothing(
     good = bf.build_header_only(tmp_path)
     case = builder(tmp_path)
     before = _counts(db_session)
-    t0 = time.perf_counter()
     out = cli(good.path, case.path)
     assert out.exit_code == 1, out.output
-    assert time.perf_counter() - t0 < 5
     assert out.output.count("error:") == 1
     said = " ".join(out.output.split("error:", 1)[1].split())  # rich wraps long lines
     assert case.path.name in said and case.note in said and "FileRejected" in said, said
@@ -326,16 +320,14 @@ def test_cli_shows_file_warnings(cli: Callable[..., Any], tmp_path: Path) -> Non
 # (b) camera register: POST /cameras/import
 # ------------------------------------------------------------------------------------------
 
-UPLOAD_LIMIT = 16 * 1024
+UPLOAD_LIMIT = 4 * 1024
 
 
-@pytest.fixture()
-def assets(make_client: Callable[..., Any], db_session: Any) -> Any:
-    """The assets app with a small upload limit and one session per request, closed after it,
-    as ``shared.db.get_session`` does (so a failed request leaves nothing behind)."""
+def _with_request_sessions(client: Any, db_session: Any) -> Any:
+    """One session per request, closed after it, as ``shared.db.get_session`` does (so a failed
+    request leaves nothing behind), on the test's rolled-back connection."""
     from shared.db import get_session
 
-    client = make_client("assets", max_upload_bytes=UPLOAD_LIMIT)
     conn = db_session.connection()
 
     def per_request() -> Iterator[Session]:
@@ -344,6 +336,18 @@ def assets(make_client: Callable[..., Any], db_session: Any) -> Any:
 
     client.app.dependency_overrides[get_session] = per_request
     return client
+
+
+@pytest.fixture()
+def assets(make_client: Callable[..., Any], db_session: Any) -> Any:
+    """The assets app with real per-request sessions."""
+    return _with_request_sessions(make_client("assets"), db_session)
+
+
+@pytest.fixture()
+def small_assets(make_client: Callable[..., Any], db_session: Any) -> Any:
+    """The assets app with a 4 KiB upload limit."""
+    return _with_request_sessions(make_client("assets", max_upload_bytes=UPLOAD_LIMIT), db_session)
 
 
 def _cameras(s: Session) -> tuple[int, int]:
@@ -431,9 +435,10 @@ def _many_cameras(n: int) -> bytes:
 
 
 def test_camera_upload_over_the_limit_refused_large_one_allowed(
-    assets: Any, tokens: Any, db_session: Any
+    small_assets: Any, tokens: Any, db_session: Any
 ) -> None:
-    big = _many_cameras(500)
+    assets = small_assets
+    big = _many_cameras(120)
     assert len(big) > UPLOAD_LIMIT
     before = _cameras(db_session)
     r = _upload(assets, tokens, big)
@@ -455,11 +460,11 @@ def test_camera_upload_over_the_limit_refused_large_one_allowed(
     )
     assert chunked.status_code == 413
     assert _cameras(db_session) == before
-    allowed = _many_cameras(320)
-    assert UPLOAD_LIMIT * 0.8 < len(allowed) < UPLOAD_LIMIT - 1024  # room for multipart framing
+    allowed = _many_cameras(72)
+    assert UPLOAD_LIMIT * 0.8 < len(allowed) < UPLOAD_LIMIT - 512  # room for multipart framing
     rep = _upload(assets, tokens, allowed).json()
-    assert (rep["added"], rep["rejected"]) == (320, 0)
-    assert _cameras(db_session)[0] == before[0] + 320
+    assert (rep["added"], rep["rejected"]) == (72, 0)
+    assert _cameras(db_session)[0] == before[0] + 72
 
 
 def test_camera_formula_names_kept_as_text(assets: Any, tokens: Any, db_session: Any) -> None:
@@ -630,3 +635,144 @@ def test_csv_export_quotes_carriage_returns(
     records = re.split(r"\r\n|\r|\n", api.text)  # what a spreadsheet sees as rows
     assert all(not r.startswith(DANGEROUS) for r in records)
     assert _assert_neutralised(api.text, names | set(crs)) >= 1
+
+
+# ------------------------------------------------------------------------------------------
+# POST /incidents/imports (hotspots): the same parse + store for analysts, over HTTP
+# ------------------------------------------------------------------------------------------
+
+HOTSPOTS_LIMIT = 1024 * 1024
+
+
+@pytest.fixture()
+def hotspots(make_client: Callable[..., Any], db_session: Any) -> Any:
+    """The hotspots app with a 1 MiB upload limit and real per-request sessions."""
+    client = make_client("hotspots", max_upload_bytes=HOTSPOTS_LIMIT)
+    return _with_request_sessions(client, db_session)
+
+
+def _post_incidents(
+    client: Any, tokens: Any, path: Path, source: str = "police", role: str = "analyst"
+) -> Any:
+    return client.post(
+        "/incidents/imports",
+        headers=tokens[role],
+        data={"source": source},
+        files={"file": (path.name, path.read_bytes(), "application/octet-stream")},
+    )
+
+
+def test_upload_reports_lines_keeps_good_rows_reimports_nothing(
+    hotspots: Any, tokens: Any, db_session: Any, tmp_path: Path
+) -> None:
+    case = bf.build_bad_coordinates(tmp_path)
+    n0, m0 = _counts(db_session)
+    r = _post_incidents(hotspots, tokens, case.path)
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    (f,) = rep["files"]
+    assert (rep["added"], rep["rejected"]) == (case.good, len(case.bad))
+    _check_bad({e["line"]: e["reason"] for e in f["errors"]}, case)
+    assert _counts(db_session) == (n0 + case.good, m0 + 1)
+    imported_by = db_session.scalar(
+        select(IncidentImport.imported_by).where(IncidentImport.id == f["import_id"])
+    )
+    assert imported_by and "analyst" in imported_by
+    again = _post_incidents(hotspots, tokens, case.path, role="admin").json()
+    assert (again["added"], again["already_there"]) == (0, case.good)
+    assert _counts(db_session)[0] == n0 + case.good
+
+
+def test_upload_shows_warnings_and_zip_members(
+    hotspots: Any, tokens: Any, db_session: Any, tmp_path: Path
+) -> None:
+    utf16 = bf.build_utf16_le_bom(tmp_path)
+    rep = _post_incidents(hotspots, tokens, utf16.path).json()
+    assert rep["added"] == utf16.good and any("UTF-16" in w for w in rep["files"][0]["warnings"])
+    (tmp_path / "n").mkdir()
+    nested = bf.build_nested_zip(tmp_path / "n")
+    rep = _post_incidents(hotspots, tokens, nested.path).json()
+    assert rep["added"] + rep["already_there"] == nested.good
+    (refused,) = [f for f in rep["files"] if f["rejected"]]
+    assert nested.note in refused["errors"][0]["reason"] and refused["errors"][0]["line"] == 0
+    good = bf.build_good_zip(tmp_path, months=1, rows=5)
+    rep = _post_incidents(hotspots, tokens, good.path).json()
+    assert [s["reason"] for s in rep["skipped"]] == ["outcomes file"]
+
+
+@pytest.mark.parametrize(
+    ("builder", "status", "fragment"),
+    [
+        (bf.build_zip_bomb, 422, "zip bomb"),
+        (bf.build_truncated_zip, 422, "not a readable zip"),
+        (bf.build_many_members, 422, "entries"),
+    ],
+    ids=["bomb", "truncated", "many-members"],
+)
+def test_upload_refused_whole_leaves_nothing(
+    builder: Callable[[Path], bf.Case],
+    status: int,
+    fragment: str,
+    hotspots: Any,
+    tokens: Any,
+    db_session: Any,
+    tmp_path: Path,
+) -> None:
+    case = builder(tmp_path)
+    before = _counts(db_session)
+    r = _post_incidents(hotspots, tokens, case.path)
+    assert r.status_code == status and fragment in r.json()["detail"], r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert _counts(db_session) == before
+
+
+def test_upload_over_the_limit_and_bad_requests(
+    hotspots: Any, tokens: Any, db_session: Any, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x" * (HOTSPOTS_LIMIT + 1))
+    before = _counts(db_session)
+    assert _post_incidents(hotspots, tokens, big).status_code == 413
+    ok = bf.build_header_only(tmp_path).path
+    assert _post_incidents(hotspots, tokens, ok, source="nonsense").status_code == 422
+    xlsx = bf.build_xlsx_as_csv(tmp_path).path.rename(tmp_path / "book.xlsx")
+    r = _post_incidents(hotspots, tokens, xlsx)
+    assert r.status_code == 422 and ".csv or .zip" in r.json()["detail"]
+    assert _post_incidents(hotspots, tokens, ok, role="operator").status_code == 403
+    assert _post_incidents(hotspots, tokens, ok, role="crew").status_code == 403
+    r = hotspots.post(
+        "/incidents/imports", data={"source": "police"}, files={"file": ("a.csv", b"")}
+    )
+    assert r.status_code == 401
+    assert _counts(db_session) == before
+
+
+def test_upload_failing_mid_zip_leaves_nothing(
+    hotspots: Any, tokens: Any, db_session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shared.incidents.store as store
+
+    case = bf.build_good_zip(tmp_path, months=3, rows=20)
+    real_copy = store._copy_rows
+    calls = {"n": 0}
+
+    def copy_then_fail(session: Session, rows: Any, *, import_id: int) -> int:
+        calls["n"] += 1
+        added = real_copy(session, rows, import_id=import_id)
+        if calls["n"] == 2:
+            session.execute(text("SELECT 1/0"))
+        return added
+
+    monkeypatch.setattr(store, "_copy_rows", copy_then_fail)
+    before = _counts(db_session)
+    r = _post_incidents(hotspots, tokens, case.path)
+    assert r.status_code == 500 and calls["n"] == 2
+    assert _counts(db_session) == before
+
+
+def test_safe_file_name() -> None:
+    from services.hotspots.imports import safe_file_name
+
+    assert safe_file_name("../../etc/passwd.csv") == "passwd.csv"
+    assert safe_file_name("C:\\Users\\me\\Crime Jan 2022.csv") == "Crime_Jan_2022.csv"
+    assert safe_file_name("..") == "upload.csv" and safe_file_name(None) == "upload.csv"
