@@ -39,7 +39,11 @@ def make_celery() -> Celery:
         accept_content=["json"],
         result_expires=7 * 24 * 3600,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        broker_transport_options={"visibility_timeout": s.broker_visibility_timeout_s},
+        # Tasks record their outcome in PostGIS (ids in, ids out); nobody reads Celery results.
+        # Ignoring them also keeps .delay() from subscribing to the result store, which retried
+        # for 20 s while Redis was down before the API could answer 503.
+        task_ignore_result=True,
         task_always_eager=s.celery_eager,
         task_eager_propagates=True,
         timezone="Europe/London",

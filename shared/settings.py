@@ -36,6 +36,10 @@ class CommonSettings(BaseSettings):
     output_dir: Path = Path(".run/outputs")
     max_upload_bytes: int = 50 * 1024 * 1024
     db_connect_timeout_s: int = 3
+    # How long a task a worker took but never acknowledged (the worker died) stays invisible
+    # before Redis hands it to another worker. Longer than the longest task, or a slow task runs
+    # twice (tasks are idempotent, but it is wasted work).
+    broker_visibility_timeout_s: int = Field(3600, ge=1)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> CommonSettings:
