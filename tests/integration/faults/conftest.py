@@ -308,6 +308,17 @@ class FaultStack:
         finally:
             eng.dispose()
 
+    def engine_rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Run one query on a fresh connection and return its rows."""
+        from sqlalchemy import text
+
+        eng = self.engine()
+        try:
+            with eng.connect() as conn:
+                return [tuple(r) for r in conn.execute(text(sql), params)]
+        finally:
+            eng.dispose()
+
     def start_worker(self) -> None:
         """Start a Celery worker (one pool process) and wait until it consumes."""
         seen = len(self.worker.log_text())
@@ -365,24 +376,30 @@ def _service_env(pg: Postgis, redis_url: str, outputs: Path) -> dict[str, str]:
     return env
 
 
-def _seed(db_url: str) -> tuple[dict[str, dict[str, str]], list[int]]:
-    """Migrate, import the real police months, create tokens and a few cameras."""
+def _migrate(db_url: str) -> None:
+    """``alembic upgrade head`` on the private database, as the suite's conftest does."""
     from alembic import command
+
+    from shared.cli import alembic_config
+
+    command.upgrade(alembic_config(db_url), "head")
+
+
+def _seed(db_url: str) -> tuple[dict[str, dict[str, str]], list[int]]:
+    """Import three real police months, create tokens and a few cameras."""
     from sqlalchemy import text
 
     from services.assets import service as assets_svc
     from services.assets.schemas import CameraCreate
     from shared.auth import create_token
-    from shared.cli import alembic_config
     from shared.db import make_engine, make_sessionmaker
     from shared.incidents.store import import_file
 
-    command.upgrade(alembic_config(db_url), "head")
     eng = make_engine(db_url, pool_size=1)
     tokens: dict[str, dict[str, str]] = {}
     try:
         with make_sessionmaker(eng)() as s:
-            for f in sorted((SHARED_DATA / "police").glob("2022-0[1-6]-*.csv")):
+            for f in sorted((SHARED_DATA / "police").glob("2022-0[1-3]-*.csv")):
                 import_file(s, f, source="police")
             for role in ("operator", "analyst", "admin", "seg"):
                 _, clear = create_token(s, name=f"faults {role}", role=role)
@@ -404,7 +421,7 @@ def _seed(db_url: str) -> tuple[dict[str, dict[str, str]], list[int]]:
                 )
                 ids.append(cam.id)
             s.commit()
-            assert s.scalar(text("SELECT count(*) FROM incidents.incidents")) > 10_000
+            assert s.scalar(text("SELECT count(*) FROM incidents.incidents")) > 5_000
     finally:
         eng.dispose()
     return tokens, ids
@@ -427,7 +444,8 @@ def stack() -> Iterator[FaultStack]:
         procs.append(redis)
         redis.up()
         env = _service_env(pg, redis.url, root / "outputs")
-        tokens, camera_ids = _seed(pg.url())
+        _migrate(pg.url())
+        # The services and the worker start while the data is loaded: they only need the schema.
         services, urls = {}, {}
         for name in SERVICES:
             port = free_port()
@@ -439,8 +457,10 @@ def stack() -> Iterator[FaultStack]:
             services[name], urls[name] = proc, f"http://127.0.0.1:{port}"
         worker = Proc("worker", [str(VENV_BIN / "csp"), "worker", "--concurrency", "1"], env, logs)
         procs.append(worker)
+        worker.start()
+        tokens, camera_ids = _seed(pg.url())
         st = FaultStack(root, pg, redis, services, urls, worker, env, tokens, camera_ids)
-        st.start_worker()
+        wait_for(lambda: " ready." in worker.log_text(), 60, "the worker to be ready", every_s=0.2)
         st.ensure_up()
         yield st
     finally:

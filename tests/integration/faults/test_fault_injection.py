@@ -8,16 +8,28 @@ accepted write is stored exactly once, and jobs take effect exactly once.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
-from tests.integration.faults.conftest import FaultStack, wait_for
+from tests.conftest import ROOT
+from tests.integration.faults.conftest import (
+    VENV_BIN,
+    VISIBILITY_TIMEOUT_S,
+    FaultStack,
+    wait_for,
+)
 
 PROBLEM = "application/problem+json"
 # A request may wait for one failed connect (connect_timeout 3 s) plus its work; never a hang.
@@ -225,3 +237,276 @@ def _fault_counts(stack: FaultStack, markers: list[str]) -> dict[str, int]:
             return {r[0]: int(r[1]) for r in rows}
     finally:
         eng.dispose()
+
+
+# ------------------------------------------------------------------------------------------
+# PostGIS restarted during an incident import
+# ------------------------------------------------------------------------------------------
+
+POLICE_HEADER = (
+    "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+    "Crime type,Last outcome category,Context\n"
+)
+CRIME_TYPES = ("Anti-social behaviour", "Violence and sexual offences", "Shoplifting")
+# Rows of the file being imported when PostGIS restarts; CSP_FAULTS_IMPORT_ROWS=300000 for a
+# heavier run (the default keeps the folder's time budget on a busy 2-core machine).
+IMPORT_ROWS = int(os.environ.get("CSP_FAULTS_IMPORT_ROWS", "25000"))
+
+
+def police_csv(path: Path, *, month: str, rows: int, seed: int) -> Path:
+    """A data.police.uk street-level file of ``rows`` distinct crimes in Medway for ``month``."""
+    rng = np.random.default_rng(seed)
+    lon = 0.45 + rng.random(rows) * 0.2
+    lat = 51.34 + rng.random(rows) * 0.08
+    kind = rng.integers(0, len(CRIME_TYPES), rows)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(POLICE_HEADER)
+        f.writelines(
+            f"faults-{month}-{i:08d},{month},Kent Police,Kent Police,{lon[i]:.6f},{lat[i]:.6f},"
+            f"On or near Test Street,E01016070,Medway 001A,{CRIME_TYPES[kind[i]]},,\n"
+            for i in range(rows)
+        )
+    return path
+
+
+def _csp_import(stack: FaultStack, *files: Path) -> subprocess.Popen[str]:
+    cmd = [str(VENV_BIN / "csp"), "incidents", "import", *map(str, files), "--source", "police"]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _month_count(stack: FaultStack, month: str) -> int:
+    return int(
+        stack.scalar(
+            "SELECT count(*) FROM incidents.incidents WHERE source = 'police' "
+            "AND source_id LIKE :p",
+            p=f"faults-{month}-%",
+        )
+    )
+
+
+def test_postgis_restart_during_incident_import(up: FaultStack, tmp_path: Path) -> None:
+    """A file committed before the restart stays; the one being written leaves nothing; a
+    re-run of both adds exactly the missing rows."""
+    n_a, n_b = 5_000, IMPORT_ROWS
+    a = police_csv(tmp_path / "2031-01-kent-street.csv", month="2031-01", rows=n_a, seed=1)
+    b = police_csv(tmp_path / "2031-02-kent-street.csv", month="2031-02", rows=n_b, seed=2)
+    proc = _csp_import(up, a, b)
+    # Restart once A is committed, while B's rows are being inserted (not while B is parsed).
+    wait_for(
+        lambda: proc.poll() is not None or (_month_count(up, "2031-01") == n_a and _inserting(up)),
+        90,
+        "the insert of file B",
+    )
+    assert proc.poll() is None, "the import ended before PostGIS could be restarted"
+    up.pg.restart("fast")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (out, err)
+    assert "Traceback" not in err and "error:" in err, err
+    assert "OperationalError" in err and b.name in err, err
+
+    # Nothing half-written: no row and no import record of B; A is intact.
+    assert _month_count(up, "2031-02") == 0
+    assert (
+        up.scalar("SELECT count(*) FROM incidents.imports WHERE file_name LIKE :f", f=f"%{b.name}")
+        == 0
+    )
+    assert _month_count(up, "2031-01") == n_a
+
+    # Re-running both files adds exactly B's rows and nothing of A again.
+    rerun = _csp_import(up, a, b)
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, (out, err)
+    assert _month_count(up, "2031-01") == n_a
+    assert _month_count(up, "2031-02") == n_b
+    assert (
+        up.scalar(
+            "SELECT count(*) FROM (SELECT source_id FROM incidents.incidents WHERE source_id LIKE "
+            "'faults-2031-%' GROUP BY source_id HAVING count(*) > 1) d"
+        )
+        == 0
+    )
+    added = dict(
+        up.engine_rows(
+            "SELECT file_name, sum(rows_added) FROM incidents.imports WHERE file_name LIKE "
+            "'%2031-0%' GROUP BY file_name"
+        )
+    )
+    assert {Path(k).name: int(v) for k, v in added.items()} == {a.name: n_a, b.name: n_b}
+
+
+def _inserting(stack: FaultStack) -> bool:
+    return bool(
+        stack.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+            "AND query LIKE 'INSERT INTO incidents.incidents%'"
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Redis stopped
+# ------------------------------------------------------------------------------------------
+
+ASB = "Anti-social behaviour"
+# Bounded promptness of a POST while the broker is down: a few publish retries, never a hang.
+BROKER_DOWN_MAX_S = 5.0
+
+
+def _surface_body(cell_m: float = 200.0) -> dict[str, Any]:
+    return {"method": "exact", "radius_m": 400, "cell_m": cell_m, "categories": [ASB]}
+
+
+def _runs_for_key(stack: FaultStack, key: str) -> list[tuple[Any, ...]]:
+    return stack.engine_rows(
+        "SELECT id, status FROM hotspots.surface_runs WHERE idempotency_key LIKE :k",
+        k=f"%:{key}",
+    )
+
+
+def _wait_run(stack: FaultStack, run_id: int, timeout_s: float) -> dict[str, Any]:
+    base, hdr = stack.urls["hotspots"], stack.tokens["analyst"]
+    seen: dict[str, Any] = {}
+
+    def finished() -> bool:
+        seen.update(httpx.get(f"{base}/surfaces/{run_id}", headers=hdr, timeout=10).json())
+        return seen.get("status") in ("done", "failed")
+
+    wait_for(finished, timeout_s, f"surface run {run_id} to finish", every_s=0.25)
+    return seen
+
+
+def test_redis_stopped(up: FaultStack) -> None:
+    """Reads carry on, readiness names the broker, a job POST is a prompt 503 and its retry
+    with the same Idempotency-Key after Redis is back makes exactly one run."""
+    hot, assets, pred = up.urls["hotspots"], up.urls["assets"], up.urls["predictive"]
+    analyst = up.tokens["analyst"]
+    key = f"faults-redis-{uuid.uuid4().hex}"
+    headers = {**analyst, "Idempotency-Key": key}
+    up.redis.stop()
+    assert not up.redis.ping()
+
+    # Reads that need only PostGIS keep working.
+    assert httpx.get(f"{assets}/cameras", headers=up.tokens["operator"]).status_code == 200
+    r = httpx.get(f"{pred}/targets", params={"agency": "police"}, headers=analyst, timeout=30)
+    assert r.status_code == 200, r.text
+    assert httpx.get(f"{hot}/surfaces", headers=analyst).status_code == 200
+
+    # Readiness says what is down.
+    for base in (hot, assets, pred):
+        r = httpx.get(f"{base}/readyz", timeout=10)
+        assert r.status_code == 503 and r.headers["content-type"].startswith(PROBLEM)
+        body = r.json()
+        assert body["checks"]["broker"]["ok"] is False and body["checks"]["database"]["ok"]
+        assert "broker" in body["detail"]
+
+    # A job cannot be queued: a prompt 503 problem+json, twice (the retry finds the same run).
+    for _ in range(2):
+        t = time.monotonic()
+        r = httpx.post(f"{hot}/surfaces", json=_surface_body(), headers=headers, timeout=30)
+        took = time.monotonic() - t
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"].startswith(PROBLEM) and "Traceback" not in r.text
+        assert took < BROKER_DOWN_MAX_S, took
+    runs = _runs_for_key(up, key)
+    assert len(runs) == 1 and runs[0][1] == "queued", runs
+
+    # Redis comes back (empty: nothing was queued); the same request now queues the one run.
+    up.redis.up()
+    wait_for(lambda: httpx.get(f"{hot}/readyz").status_code == 200, 10, "hotspots ready")
+    r = httpx.post(f"{hot}/surfaces", json=_surface_body(), headers=headers, timeout=30)
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    assert run_id == runs[0][0]
+    done = _wait_run(up, run_id, 60)
+    assert done["status"] == "done", done
+    assert _runs_for_key(up, key) == [(run_id, "done")]
+    # A further retry with the same key returns the finished run and queues nothing new.
+    r = httpx.post(f"{hot}/surfaces", json=_surface_body(), headers=headers, timeout=30)
+    assert r.status_code == 202 and r.json()["id"] == run_id and r.json()["status"] == "done"
+    assert len(_runs_for_key(up, key)) == 1
+
+
+# ------------------------------------------------------------------------------------------
+# Celery worker killed mid-task
+# ------------------------------------------------------------------------------------------
+
+# A surface that keeps one worker busy for a few seconds (8,500 incidents, 20 m cells).
+SLOW_SURFACE = {"method": "exact", "radius_m": 1000, "cell_m": 20}
+
+
+def _start_slow_run(stack: FaultStack, key: str) -> int:
+    r = httpx.post(
+        f"{stack.urls['hotspots']}/surfaces",
+        json=SLOW_SURFACE,
+        headers={**stack.tokens["analyst"], "Idempotency-Key": key},
+        timeout=30,
+    )
+    assert r.status_code == 202, r.text
+    return int(r.json()["id"])
+
+
+def _status(stack: FaultStack, run_id: int) -> str:
+    return str(stack.scalar("SELECT status FROM hotspots.surface_runs WHERE id = :i", i=run_id))
+
+
+def _assert_done_once(stack: FaultStack, run_id: int, key: str, killed_at: float) -> None:
+    """One run for the key, done, with its polygons stored once and a readable surface."""
+    run = _wait_run(stack, run_id, 90)
+    assert run["status"] == "done", run
+    assert _runs_for_key(stack, key) == [(run_id, "done")]
+    # The run was computed again after the kill (its start time moved past it).
+    started = datetime.fromisoformat(run["started_at"]).timestamp()
+    assert started > killed_at, (run["started_at"], killed_at)
+    n_poly = stack.scalar(
+        "SELECT count(*) FROM hotspots.hotspot_polygons WHERE run_id = :i", i=run_id
+    )
+    distinct = stack.scalar(
+        "SELECT count(DISTINCT ST_AsBinary(geom)) FROM hotspots.hotspot_polygons WHERE run_id = :i",
+        i=run_id,
+    )
+    assert n_poly == distinct == run["stats"]["hotspots"] >= 1
+    total = stack.scalar("SELECT count(*) FROM incidents.incidents WHERE source = 'police'")
+    assert run["stats"]["incidents"] == total
+    tif = httpx.get(
+        f"{stack.urls['hotspots']}/surfaces/{run_id}.tif",
+        headers=stack.tokens["analyst"],
+        timeout=30,
+    )
+    assert tif.status_code == 200 and tif.content[:2] in (b"II", b"MM")
+
+
+def test_pool_process_killed_mid_task(up: FaultStack) -> None:
+    """SIGKILL of the process running the task: the worker requeues it and it runs again."""
+    key = f"faults-child-{uuid.uuid4().hex}"
+    run_id = _start_slow_run(up, key)
+    children = up.worker.children()
+    assert len(children) == 1, children
+    wait_for(lambda: _status(up, run_id) == "running", 30, "the run to start", every_s=0.02)
+    killed_at = time.time()
+    os.kill(children[0], signal.SIGKILL)
+    assert _status(up, run_id) == "running", "the surface finished before the kill"
+    _assert_done_once(up, run_id, key, killed_at)
+    assert up.worker.alive()
+    assert "WorkerLostError" in up.worker.log_text() or "SIGKILL" in up.worker.log_text()
+
+
+def test_worker_killed_mid_task(up: FaultStack) -> None:
+    """SIGKILL of the whole worker: a new worker gets the unacknowledged task once the broker's
+    visibility timeout passes, and the run ends done exactly once."""
+    key = f"faults-worker-{uuid.uuid4().hex}"
+    run_id = _start_slow_run(up, key)
+    wait_for(lambda: _status(up, run_id) == "running", 30, "the run to start", every_s=0.02)
+    delivered_by = time.monotonic()
+    killed_at = time.time()
+    up.worker.kill(signal.SIGKILL)
+    assert not up.worker.alive()
+    assert _status(up, run_id) == "running", "the surface finished before the kill"
+    # Nobody finishes it while no worker runs: the work in flight was really lost.
+    time.sleep(max(0.0, delivered_by + VISIBILITY_TIMEOUT_S - time.monotonic()))
+    assert _status(up, run_id) == "running"
+    # A worker sweeps for expired unacknowledged messages as it starts (then only every
+    # ~100 s), so it starts once the message's visibility timeout has passed.
+    up.start_worker()
+    _assert_done_once(up, run_id, key, killed_at)
