@@ -13,6 +13,7 @@ from services.predictive import export, service
 from services.predictive.schemas import (
     AgencyRead,
     AgencyUpdate,
+    ListDate,
     VisitCreate,
     VisitForBox,
     VisitPage,
@@ -29,7 +30,7 @@ Crew = Annotated[Principal, Depends(require("crew"))]
 Analyst = Annotated[Principal, Depends(require("analyst"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 AgencyQ = Annotated[str, Query(min_length=1, max_length=20, description="kfrs | police")]
-DateQ = Annotated[date | None, Query(description="List date (default: today in Medway)")]
+DateQ = Annotated[ListDate | None, Query(description="List date (default: today in Medway)")]
 
 
 def _view(session: SessionDep, agency: str, day: date | None) -> service.ListView:
@@ -109,8 +110,8 @@ def visits(
     session: SessionDep,
     _: Reader,
     agency: AgencyQ,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[ListDate | None, Query(alias="from")] = None,
+    date_to: Annotated[ListDate | None, Query(alias="to")] = None,
 ) -> Any:
     """Visits for lists dated from..to (default: the last 28 days)."""
     start, end = _range(date_from, date_to)
@@ -129,8 +130,8 @@ def diagnostics(
     session: SessionDep,
     _: Analyst,
     agency: AgencyQ,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[ListDate | None, Query(alias="from")] = None,
+    date_to: Annotated[ListDate | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     """Diagnostics of the stored lists from..to (default: the last 28 days)."""
     start, end = _range(date_from, date_to)

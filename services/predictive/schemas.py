@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+# Dates and times the lists deal with; outside these years the date arithmetic (training
+# windows, shifts) overflows. The incident parsers use the same years.
+YEARS = (1900, 2200)
+
+
+def in_years(day: date) -> date:
+    """``day`` (a date or a time) if it falls within ``YEARS``, else ValueError."""
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise ValueError(f"must be between the years {YEARS[0]} and {YEARS[1]}")
+    return day
+
+
+def utc_time(dt: datetime) -> datetime:
+    """An input time in UTC (naive stays naive), within ``YEARS``.
+
+    PostgreSQL refuses UTC offsets beyond +-15:59 that ISO 8601 (and Python) allow.
+    """
+    in_years(dt)
+    return dt.astimezone(UTC) if dt.tzinfo is not None else dt
+
+
+ListDate = Annotated[date, AfterValidator(in_years)]
+UtcDatetime = Annotated[datetime, AfterValidator(utc_time)]
 
 
 class AgencyRead(BaseModel):
@@ -25,7 +49,7 @@ class AgencyRead(BaseModel):
 
 
 class AgencyUpdate(BaseModel):
-    """Settings an admin may change (omitted fields stay as they are)."""
+    """Settings an admin may change (omitted fields stay as they are; none may be null)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -41,13 +65,24 @@ class AgencyUpdate(BaseModel):
     )
     clear_area: bool = Field(False, description="Use the whole partnership area again")
 
+    @field_validator(
+        "name", "categories", "boxes_per_day", "shift_start_hour", "shift_length_hours",
+        "cell_size_m", "method",
+    )
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        """An explicit null: the columns are NOT NULL (it was a 500 from the database)."""
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
 
 class VisitForBox(BaseModel):
     """A visit logged against a box of a known list."""
 
     model_config = ConfigDict(extra="forbid")
 
-    visited_at: datetime
+    visited_at: UtcDatetime
     crew: str = Field(..., min_length=1, max_length=120)
     notes: str | None = Field(None, max_length=2000)
 
@@ -56,7 +91,7 @@ class VisitCreate(VisitForBox):
     """A visit logged by agency, list date and box."""
 
     agency: str = Field(..., min_length=1, max_length=20)
-    date: date
+    date: ListDate
     cell_id: str = Field(..., min_length=3, max_length=40)
 
 

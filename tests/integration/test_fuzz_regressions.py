@@ -170,3 +170,64 @@ def test_out_of_range_times_and_offsets_are_client_errors(
     assets: Any, tokens: dict[str, dict[str, str]], url: str, params: dict[str, str], status: int
 ) -> None:
     _problem(assets.get(url, params=params, headers=tokens["admin"]), status)
+
+
+# ------------------------------------------ predictive: UTC offsets, extreme dates, null settings
+
+
+@pytest.fixture()
+def predictive(client_of: Callable[[str], Any], db_session: Any) -> Any:
+    """The predictive app with Medway's boundaries, the agencies and a little fire history."""
+    from services.predictive import service
+    from tests.integration.predictive.conftest import (
+        LSOAS,
+        WARDS,
+        store_rows,
+        synthetic_incidents,
+    )
+
+    service.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
+    service.ensure_agencies(db_session)
+    rows = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
+    store_rows(db_session, rows, source="fire")
+    return client_of("predictive")
+
+
+def test_visit_with_offset_postgres_refuses_is_stored_in_utc(
+    predictive: Any, tokens: dict[str, dict[str, str]]
+) -> None:
+    from datetime import datetime
+
+    gj = predictive.get("/targets", params={"agency": "kfrs", "date": "2024-05-01"},
+                        headers=tokens["admin"]).json()  # fmt: skip
+    cell = gj["features"][0]["properties"]["cell_id"]
+    when = "2024-05-01T10:00:00+20:41"
+    body = {"agency": "kfrs", "date": "2024-05-01", "cell_id": cell, "visited_at": when,
+            "crew": "Blue watch"}  # fmt: skip
+    r = predictive.post("/visits", json=body, headers=tokens["admin"])
+    assert r.status_code == 201, r.text
+    got = datetime.fromisoformat(r.json()["visited_at"].replace("Z", "+00:00"))
+    assert got == datetime.fromisoformat(when)
+    r = predictive.post(f"/targets/{gj['list_id']}/boxes/{cell}/visits",
+                        json={"visited_at": "2024-05-01T09:00:00-18:00", "crew": "Red watch"},
+                        headers=tokens["admin"])  # fmt: skip
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kw"),
+    [
+        ("get", "/targets", {"params": {"agency": "kfrs", "date": "0001-01-01"}}),
+        ("get", "/targets.csv", {"params": {"agency": "kfrs", "date": "0001-01-01"}}),
+        ("get", "/targets/page", {"params": {"agency": "kfrs", "date": "0001-01-01"}}),
+        ("get", "/visits", {"params": {"agency": "kfrs", "to": "0001-01-05"}}),
+        ("post", "/visits", {"json": {"agency": "kfrs", "date": "2024-05-01", "cell_id": "150m_1_1",
+                                      "visited_at": "0001-01-01T00:00:00+05:00", "crew": "x"}}),
+        ("patch", "/agencies/kfrs", {"json": {"shift_start_hour": None}}),
+        ("patch", "/agencies/kfrs", {"json": {"name": None, "categories": None}}),
+    ],
+)  # fmt: skip
+def test_extreme_dates_and_null_settings_are_422(
+    predictive: Any, tokens: dict[str, dict[str, str]], method: str, url: str, kw: dict[str, Any]
+) -> None:
+    _problem(getattr(predictive, method)(url, headers=tokens["admin"], **kw), 422)

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from services.predictive import export, service
+from services.predictive.schemas import YEARS, in_years
 from shared.auth import Principal
 from shared.db import SessionDep
 from shared.errors import Forbidden, InvalidInput, Unauthorized
@@ -152,10 +153,11 @@ def _list_view(session: Session, who: Principal, agency: str, date: str | None) 
     if who.role not in PAGE_ROLES:
         raise Forbidden(f"Role '{who.role}' may not see target lists; crew or analyst may")
     try:
-        day = date_cls.fromisoformat(date) if date else service.today_london()
+        day = in_years(date_cls.fromisoformat(date)) if date else service.today_london()
     except ValueError as exc:
         raise InvalidInput(
-            "date must be YYYY-MM-DD", errors=[{"field": "date", "message": "not a date"}]
+            f"date must be YYYY-MM-DD in the years {YEARS[0]} to {YEARS[1]}",
+            errors=[{"field": "date", "message": str(exc)}],
         ) from exc
     view, _created = service.get_or_create_list(session, agency_code=agency, day=day)
     return view
