@@ -188,7 +188,9 @@ def discover(urls: dict[str, str], tokens: dict[str, str], list_date: str | None
     faultable = [int(c["id"]) for c in cams if c["lifecycle"] in FAULTABLE]
     runs = get_json(f"{urls['hotspots']}/surfaces?limit=500", tokens["analyst"])["items"]
     surface_ids = [int(r["id"]) for r in runs if r.get("status") in ("done", "succeeded")]
-    if list_date is None:
+    if list_date == "today":
+        list_date = None  # no date parameter: the service's today in Medway
+    elif list_date is None:
         from shared.settings import CommonSettings
 
         list_date = latest_list_date(CommonSettings().database_url)
@@ -302,6 +304,11 @@ class CpuMeter:
         self.used = {k: v - self.start.get(k, 0.0) for k, v in stop.items()}
         pg = _postgres_cpu()  # backends that ended in between are missed: a slight undercount
         self.used["postgres"] = sum(v - self.pg_start.get(pid, 0.0) for pid, v in pg.items())
+
+    def plus(self, other: CpuMeter) -> CpuMeter:
+        """The sum of two phases' CPU use (same parts)."""
+        used = {k: v + other.used.get(k, 0.0) for k, v in self.used.items()}
+        return CpuMeter(self.pids, used=used, wall=self.wall + other.wall)
 
     def line(self) -> str:
         """One line: share of one core per part, machine busy out of all cores."""
@@ -447,8 +454,8 @@ def print_load_table(rows: list[tuple[float, str, float, bool, int]], seconds: f
     print(fmt("OVERALL", figures(rows, seconds)))
 
 
-def server_error_lines(rows: Sequence[tuple[float, str, float, bool, int]]) -> None:
-    """For endpoints that answered 5xx, print the first matching ERROR line of the service log."""
+def server_error_lines(rows: Sequence[tuple[float, str, float, bool, int]], since: float) -> None:
+    """For endpoints that answered 5xx, print each distinct ERROR logged since ``since``."""
     failing = sorted({r[1] for r in rows if r[4] >= 500})
     if not failing:
         return
@@ -456,11 +463,12 @@ def server_error_lines(rows: Sequence[tuple[float, str, float, bool, int]]) -> N
     for name in failing:
         count = sum(1 for r in rows if r[1] == name and r[4] >= 500)
         print(f"  {name}: {count} x 5xx")
+    after = datetime.fromtimestamp(since, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     for svc in ("assets", "hotspots", "predictive"):
         log = RUN / "logs" / f"{svc}.log"
         if not log.exists():
             continue
-        seen: set[str] = set()
+        seen: dict[str, int] = {}
         for line in log.read_text(errors="replace").splitlines()[-20000:]:
             if '"level": "ERROR"' not in line:
                 continue
@@ -468,11 +476,17 @@ def server_error_lines(rows: Sequence[tuple[float, str, float, bool, int]]) -> N
                 rec = json.loads(line)
             except ValueError:
                 continue
+            if str(rec.get("ts", "")) < after:
+                continue
             last = (rec.get("exc") or "").strip().splitlines()[-1:] or [""]
             key = f"{rec.get('msg')} | {last[0]}"
             if key not in seen:
-                seen.add(key)
-                print(f"  {svc}.log {rec.get('ts')}: {key[:300]}")
+                print(
+                    f"  {svc}.log {rec.get('ts')} request_id {rec.get('request_id')}: {key[:300]}"
+                )
+            seen[key] = seen.get(key, 0) + 1
+        for key, n in seen.items():
+            print(f"  {svc}.log: {n} x {key[:80]}")
 
 
 # --- pygeoapi ---------------------------------------------------------------------------------
@@ -678,7 +692,8 @@ def compare(args: argparse.Namespace, table: Table, workers: int) -> None:
     """Our /ogc cameras items against pygeoapi on the same table, same queries and concurrency."""
     print(
         f"\n== OGC API - Features cameras items, {table.title}: ours vs pygeoapi "
-        f"({args.compare_users} users, no think time, {args.compare_duration:.0f} s each, "
+        f"({args.compare_users} users, no think time, {args.compare_duration:.0f} s each in "
+        f"{args.compare_rounds} alternating slices, "
         f"limit={args.page_size}, {len(table.bboxes)} bboxes, {table.n_cameras} cameras)"
     )
     try:
@@ -717,19 +732,27 @@ def compare(args: argparse.Namespace, table: Table, workers: int) -> None:
         if args.pygeoapi_native:
             native = {"ogc_base": server.url, "ogc_extra": {"crs": BNG_URI}}
             slices.append(("pygeoapi, output in EPSG:27700 (*)", native, theirs_pid))
-        results: dict[str, Figures] = {}
-        for label, cfg, pids in slices:
-            run = run_locust(
-                {**base_cfg, **cfg},
-                ["OgcCompare"],
-                users=args.compare_users,
-                spawn_rate=args.compare_users,
-                duration_s=args.compare_duration + 2,
-                tag="ogc-" + re.sub(r"\W+", "-", label).strip("-"),
-                extra_pids=pids,
-            )
-            results[label] = figures(in_window(run), run.window[1] - run.window[0])
-            print(f"  {label}: {run.cpu.line()}")
+        # Rounds alternate the order, so load from other jobs on the machine hits both sides.
+        rows: dict[str, list[tuple[float, str, float, bool, int]]] = {s[0]: [] for s in slices}
+        seconds = dict.fromkeys(rows, 0.0)
+        cpu: dict[str, CpuMeter] = {}
+        for r in range(args.compare_rounds):
+            for label, cfg, pids in slices if r % 2 == 0 else slices[::-1]:
+                run = run_locust(
+                    {**base_cfg, **cfg},
+                    ["OgcCompare"],
+                    users=args.compare_users,
+                    spawn_rate=args.compare_users,
+                    duration_s=args.compare_duration / args.compare_rounds + 2,
+                    tag="ogc-" + re.sub(r"\W+", "-", label).strip("-"),
+                    extra_pids=pids,
+                )
+                rows[label] += in_window(run)
+                seconds[label] += run.window[1] - run.window[0]
+                cpu[label] = cpu[label].plus(run.cpu) if label in cpu else run.cpu
+        results = {label: figures(rows[label], seconds[label]) for label in rows}
+        for label, meter in cpu.items():
+            print(f"  {label}: {meter.line()}")
         print(HEADER)
         for label, f in results.items():
             print(fmt(label, f))
@@ -890,13 +913,16 @@ def main() -> int:
     ap.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
     ap.add_argument("--think", default="0.5,2.0", help="pause between actions, min,max s")
     ap.add_argument(
-        "--list-date", default=None, help="crews' list date (default: latest with boxes)"
+        "--list-date",
+        default=None,
+        help="crews' list date, or 'today' (default: latest with boxes)",
     )
     ap.add_argument("--agencies", default="kfrs,police", help="crews' agencies")
     ap.add_argument("--no-load", action="store_true", help="skip the mix")
     ap.add_argument("--no-compare", action="store_true", help="skip the pygeoapi comparison")
     ap.add_argument("--compare-duration", type=parse_duration, default=30.0)
     ap.add_argument("--compare-users", type=int, default=10)
+    ap.add_argument("--compare-rounds", type=int, default=3, help="alternating slices per side")
     ap.add_argument("--page-size", type=int, default=100, help="OGC limit for both servers")
     ap.add_argument("--pygeoapi-threads", type=int, default=1, help="1: gunicorn sync worker")
     ap.add_argument(
@@ -967,7 +993,7 @@ def main() -> int:
             )
             print_load_table(rows, seconds)
             print(run.cpu.line())
-            server_error_lines(rows)
+            server_error_lines(rows, run.window[0])
             if run.open_faults:
                 n = close_left_open(urls, tokens["operator"], run.open_faults, marker)
                 print(f"closed {n} of {len(run.open_faults)} faults left open by stopped users")
