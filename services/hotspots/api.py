@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,6 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from services.hotspots import service
 from services.hotspots.models import SurfaceRun, WaterSite
 from services.hotspots.schemas import (
+    Day,
     EvaluateRequest,
     EvaluationRead,
     RunPage,
@@ -27,6 +27,8 @@ from shared.errors import ServiceUnavailable
 router = APIRouter()
 Analyst = Annotated[Principal, Depends(require("analyst"))]
 GEOJSON = "application/geo+json"
+# PostgreSQL's OFFSET is a bigint; the OGC API pages with the same bound.
+MAX_OFFSET = 10**9
 
 
 def _output_dir(request: Request) -> Path:
@@ -92,7 +94,7 @@ def list_surfaces(
     session: SessionDep,
     who: AnyRole,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> RunPage:
     """Surface runs, newest first."""
     runs, total = service.list_runs(session, limit=limit, offset=offset)
@@ -151,7 +153,7 @@ def road_sites(
     min_collisions: Annotated[int, Query(ge=1, le=1000)] = 4,
     radius_m: Annotated[float, Query(gt=0, le=5000)] = 50.0,
     years: Annotated[float, Query(gt=0, le=50)] = 3.0,
-    end: date | None = None,
+    end: Day | None = None,
 ) -> JSONResponse:
     """Road-casualty cluster sites from the STATS19 collisions (GeoJSON, ranked by KSI)."""
     gj = service.road_sites_geojson(session, min_collisions=min_collisions, radius_m=radius_m,

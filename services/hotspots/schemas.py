@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# Days the incidents can fall on (the incident parsers use the same years); outside them the
+# day arithmetic (the day after ``to``) overflows.
+YEARS = (1900, 2200)
+
+
+def in_years(day: date) -> date:
+    """``day`` if it falls within ``YEARS``, else ValueError."""
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise ValueError(f"must be between the years {YEARS[0]} and {YEARS[1]}")
+    return day
+
+
+Day = Annotated[date, AfterValidator(in_years)]
 
 Kernel = Literal["quartic", "triweight", "epanechnikov", "uniform", "triangular"]
 
@@ -21,8 +35,8 @@ class SurfaceCreate(BaseModel):
     cell_m: float | None = Field(None, ge=1, le=5_000, description="Cell size, metres")
     categories: list[str] | None = Field(None, max_length=100)
     sources: list[str] | None = Field(None, max_length=10)
-    from_: date | None = Field(None, alias="from", description="First day, inclusive")
-    to: date | None = Field(None, description="Last day, inclusive")
+    from_: Day | None = Field(None, alias="from", description="First day, inclusive")
+    to: Day | None = Field(None, description="Last day, inclusive")
     bbox: list[float] | None = Field(
         None, min_length=4, max_length=4, description="minlon, minlat, maxlon, maxlat (WGS84)"
     )
@@ -62,8 +76,8 @@ class EvaluateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: date = Field(alias="from")
-    to: date
+    from_: Day = Field(alias="from")
+    to: Day
     categories: list[str] | None = None
     sources: list[str] | None = None
 

@@ -231,3 +231,27 @@ def test_extreme_dates_and_null_settings_are_422(
     predictive: Any, tokens: dict[str, dict[str, str]], method: str, url: str, kw: dict[str, Any]
 ) -> None:
     _problem(getattr(predictive, method)(url, headers=tokens["admin"], **kw), 422)
+
+
+# ------------------------------------------------------ hotspots: extreme days, paging offsets
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kw"),
+    [
+        ("post", "/surfaces", {"json": {"from": "0001-01-01", "to": "9999-12-31"}}),
+        ("post", "/surfaces", {"json": {"to": "9999-12-31"}}),
+        ("post", "/surfaces/1/evaluate", {"json": {"from": "2022-01-01", "to": "9999-12-31"}}),
+        ("get", "/sites/road", {"params": {"end": "9999-12-31"}}),
+        ("get", "/surfaces", {"params": {"offset": str(10**19)}}),
+    ],
+)
+def test_hotspots_extreme_days_and_offsets_are_422(
+    client_of: Callable[[str], Any],
+    tokens: dict[str, dict[str, str]],
+    method: str,
+    url: str,
+    kw: dict[str, Any],
+) -> None:
+    client = client_of("hotspots")
+    _problem(getattr(client, method)(url, headers=tokens["admin"], **kw), 422)
