@@ -237,11 +237,14 @@ def _tree_cpu(pid: int) -> float:
     return total
 
 
-def _postgres_cpu() -> dict[int, float]:
-    """CPU seconds of every PostgreSQL process by pid (backends come and go)."""
+def _postgres_cpu(databases: frozenset[str]) -> dict[int, float]:
+    """CPU seconds by pid of the PostgreSQL backends serving ``databases`` (not other jobs')."""
     out = {}
-    for p in psutil.process_iter(["name", "cpu_times"]):
-        if p.info["name"] == "postgres" and p.info["cpu_times"] is not None:
+    for p in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        if p.info["name"] != "postgres" or p.info["cpu_times"] is None:
+            continue
+        title = " ".join(p.info["cmdline"] or []).split()  # postgres: user database host ...
+        if len(title) >= 3 and title[0] == "postgres:" and title[2] in databases:
             out[p.pid] = p.info["cpu_times"].user + p.info["cpu_times"].system
     return out
 
@@ -277,6 +280,7 @@ class CpuMeter:
     """CPU seconds used during a phase by the client, each service, PostgreSQL and the machine."""
 
     pids: dict[str, int]
+    databases: frozenset[str] = frozenset({"csp"})
     start: dict[str, float] = field(default_factory=dict)
     used: dict[str, float] = field(default_factory=dict)
     wall: float = 0.0
@@ -295,20 +299,24 @@ class CpuMeter:
     def begin(self) -> None:
         """Take the first snapshot."""
         self.start = self._snapshot()
-        self.pg_start = _postgres_cpu()
+        self.pg_start = _postgres_cpu(self.databases)
 
     def end(self) -> None:
         """Take the second snapshot and keep the differences."""
         stop = self._snapshot()
         self.wall = stop.pop("wall") - self.start["wall"]
         self.used = {k: v - self.start.get(k, 0.0) for k, v in stop.items()}
-        pg = _postgres_cpu()  # backends that ended in between are missed: a slight undercount
+        pg = _postgres_cpu(self.databases)  # backends that ended meanwhile are missed
         self.used["postgres"] = sum(v - self.pg_start.get(pid, 0.0) for pid, v in pg.items())
 
     def plus(self, other: CpuMeter) -> CpuMeter:
         """The sum of two phases' CPU use (same parts)."""
         used = {k: v + other.used.get(k, 0.0) for k, v in self.used.items()}
-        return CpuMeter(self.pids, used=used, wall=self.wall + other.wall)
+        return CpuMeter(self.pids, self.databases, used=used, wall=self.wall + other.wall)
+
+    def server_seconds(self) -> float:
+        """CPU seconds of the measured servers and their PostgreSQL backends."""
+        return sum(self.used.get(k, 0.0) for k in (*self.pids, "postgres"))
 
     def line(self) -> str:
         """One line: share of one core per part, machine busy out of all cores."""
@@ -345,7 +353,8 @@ def run_locust(
     spawn_rate: float,
     duration_s: float,
     tag: str,
-    extra_pids: dict[str, int] | None = None,
+    pids: dict[str, int],
+    databases: frozenset[str] = frozenset({"csp"}),
 ) -> Run:
     """Run locust headless as a subprocess with ``classes`` and return its samples."""
     OUT.mkdir(parents=True, exist_ok=True)
@@ -367,7 +376,7 @@ def run_locust(
     env = dict(os.environ, BENCH_LOAD_CONFIG=str(cfg_path))
     log = (OUT / f"{tag}-locust.log").open("w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    meter = CpuMeter({**service_pids(), **(extra_pids or {})})
+    meter = CpuMeter(pids, databases)
     meter.begin()
     try:
         rc = proc.wait(timeout=duration_s + 120)
@@ -690,6 +699,8 @@ class Table:
 
 def compare(args: argparse.Namespace, table: Table, workers: int) -> None:
     """Our /ogc cameras items against pygeoapi on the same table, same queries and concurrency."""
+    from sqlalchemy.engine import make_url
+
     print(
         f"\n== OGC API - Features cameras items, {table.title}: ours vs pygeoapi "
         f"({args.compare_users} users, no think time, {args.compare_duration:.0f} s each in "
@@ -735,6 +746,8 @@ def compare(args: argparse.Namespace, table: Table, workers: int) -> None:
         # Rounds alternate the order, so load from other jobs on the machine hits both sides.
         rows: dict[str, list[tuple[float, str, float, bool, int]]] = {s[0]: [] for s in slices}
         seconds = dict.fromkeys(rows, 0.0)
+        sent = dict.fromkeys(rows, 0)
+        db = frozenset({str(make_url(table.database_url).database)})
         cpu: dict[str, CpuMeter] = {}
         for r in range(args.compare_rounds):
             for label, cfg, pids in slices if r % 2 == 0 else slices[::-1]:
@@ -745,24 +758,30 @@ def compare(args: argparse.Namespace, table: Table, workers: int) -> None:
                     spawn_rate=args.compare_users,
                     duration_s=args.compare_duration / args.compare_rounds + 2,
                     tag="ogc-" + re.sub(r"\W+", "-", label).strip("-"),
-                    extra_pids=pids,
+                    pids=pids,
+                    databases=db,
                 )
+                sent[label] += len(run.samples)
                 rows[label] += in_window(run)
                 seconds[label] += run.window[1] - run.window[0]
                 cpu[label] = cpu[label].plus(run.cpu) if label in cpu else run.cpu
         results = {label: figures(rows[label], seconds[label]) for label in rows}
         for label, meter in cpu.items():
             print(f"  {label}: {meter.line()}")
-        print(HEADER)
+        # Server CPU per request (server + its PostgreSQL backends) moves far less than
+        # throughput when other jobs share the cores.
+        cpu_ms = {k: 1000 * cpu[k].server_seconds() / max(sent[k], 1) for k in rows}
+        print(HEADER + f" {'CPU ms/req':>11}")
         for label, f in results.items():
-            print(fmt(label, f))
+            print(fmt(label, f) + f" {cpu_ms[label]:11.1f}")
         ours = results.pop("ours /ogc")
         for label, theirs in results.items():
             if theirs.requests and ours.requests and "(*)" not in label:
                 print(
                     f"ours vs {label}: throughput {ours.rps / theirs.rps:.1f}x, "
                     f"p50 {theirs.p50_ms / ours.p50_ms:.1f}x lower, "
-                    f"p99 {theirs.p99_ms / ours.p99_ms:.1f}x lower"
+                    f"p99 {theirs.p99_ms / ours.p99_ms:.1f}x lower, "
+                    f"server CPU per request {cpu_ms[label] / cpu_ms['ours /ogc']:.1f}x less"
                 )
         if table.view:
             print(
@@ -984,6 +1003,7 @@ def main() -> int:
                 spawn_rate=args.spawn_rate,
                 duration_s=args.duration,
                 tag="load",
+                pids=service_pids(),
             )
             rows = in_window(run)
             seconds = run.window[1] - run.window[0]
@@ -993,6 +1013,11 @@ def main() -> int:
             )
             print_load_table(rows, seconds)
             print(run.cpu.line())
+            per_req = 1000 * run.cpu.server_seconds() / max(len(run.samples), 1)
+            print(
+                f"server CPU per request of this mix: {per_req:.1f} ms (3 services + their "
+                f"PostgreSQL backends), so about {1000 / per_req:.0f} req/s per free core"
+            )
             server_error_lines(rows, run.window[0])
             if run.open_faults:
                 n = close_left_open(urls, tokens["operator"], run.open_faults, marker)
