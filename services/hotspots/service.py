@@ -29,7 +29,7 @@ from services.hotspots.pipeline import (
     write_surface_tif,
 )
 from services.hotspots.schemas import EvaluateRequest, SurfaceCreate, WaterSiteCreate
-from shared.errors import AppError, Conflict, InvalidInput, NotFound
+from shared.errors import AppError, Conflict, InvalidInput, NotFound, is_database_down
 from shared.incidents.store import SOURCES, load_points
 
 log = logging.getLogger("csp.hotspots")
@@ -211,6 +211,10 @@ def run_surface(session: Session, run_id: int, *, output_dir: Path) -> SurfaceRu
         session.commit()
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the run
         session.rollback()
+        if is_database_down(exc):
+            # Transient, and it cannot be recorded anyway: the task retries the run, which is
+            # still "running" and so is computed again (marking it failed would strand it).
+            raise
         _fail_run(session, run_id, exc)
         run = get_run(session, run_id=run_id)
     return run

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.celery_app import celery_app
+from shared.celery_app import TRANSIENT_ERRORS, celery_app
 
 
 @celery_app.task(
@@ -10,9 +10,12 @@ from shared.celery_app import celery_app
     acks_late=True,
     time_limit=30 * 60,
     soft_time_limit=28 * 60,
-    max_retries=2,
-    autoretry_for=(ConnectionError,),
-    retry_backoff=True,
+    # A PostGIS restart mid-run leaves the run "running"; retrying computes it again. Delays up
+    # to 2, 4, 8, 16, 32 s (jittered) ride out an outage of about a minute.
+    max_retries=5,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
 )
 def compute_surface(run_id: int) -> int:
     """Compute surface run ``run_id`` (idempotent: a finished run is left alone)."""

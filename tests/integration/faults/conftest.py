@@ -285,6 +285,7 @@ class FaultStack:
     env: dict[str, str]
     tokens: dict[str, dict[str, str]]
     camera_ids: list[int]
+    _probe: Any = field(default=None, init=False, repr=False)
 
     @property
     def db_url(self) -> str:
@@ -297,27 +298,28 @@ class FaultStack:
 
         return make_engine(self.db_url, pool_size=2)
 
+    def probe(self) -> Any:
+        """One long-lived engine for the tests' own queries: polling must not open a connection
+        (a fork and a SCRAM handshake) per call, or it slows the processes it watches."""
+        if self._probe is None:
+            from shared.db import make_engine
+
+            self._probe = make_engine(self.db_url, pool_size=1)
+        return self._probe
+
     def scalar(self, sql: str, **params: Any) -> Any:
-        """Run one query on a fresh connection and return its scalar."""
+        """Run one query and return its scalar."""
         from sqlalchemy import text
 
-        eng = self.engine()
-        try:
-            with eng.connect() as conn:
-                return conn.execute(text(sql), params).scalar()
-        finally:
-            eng.dispose()
+        with self.probe().connect() as conn:
+            return conn.execute(text(sql), params).scalar()
 
     def engine_rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-        """Run one query on a fresh connection and return its rows."""
+        """Run one query and return its rows."""
         from sqlalchemy import text
 
-        eng = self.engine()
-        try:
-            with eng.connect() as conn:
-                return [tuple(r) for r in conn.execute(text(sql), params)]
-        finally:
-            eng.dispose()
+        with self.probe().connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params)]
 
     def start_worker(self) -> None:
         """Start a Celery worker (one pool process) and wait until it consumes."""
@@ -438,6 +440,7 @@ def stack() -> Iterator[FaultStack]:
     logs.mkdir()
     pg = Postgis(root / "pg")
     procs: list[Proc] = []
+    st: FaultStack | None = None
     try:
         pg.init()
         redis = Redis(root, {**os.environ})
@@ -464,6 +467,8 @@ def stack() -> Iterator[FaultStack]:
         st.ensure_up()
         yield st
     finally:
+        if st is not None and st._probe is not None:
+            st._probe.dispose()
         for p in reversed(procs):
             with contextlib.suppress(Exception):
                 p.stop()
