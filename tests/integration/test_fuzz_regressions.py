@@ -40,8 +40,7 @@ def client_of(make_client: Callable[..., Any], db_session: Any) -> Callable[[str
         client = make_client(service)
 
         def _session() -> Iterator[Session]:
-            s = Session(bind=conn, join_transaction_mode="create_savepoint",
-                        expire_on_commit=False)  # fmt: skip
+            s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
             try:
                 yield s
             finally:
@@ -60,8 +59,13 @@ def assets(client_of: Callable[[str], Any]) -> Any:
 
 @pytest.fixture()
 def camera(assets: Any, tokens: dict[str, dict[str, str]]) -> dict[str, Any]:
-    body = {"name": "Regression camera", "lon": GILLINGHAM[0], "lat": GILLINGHAM[1],
-            "technology": "digital", "deployment": "fixed"}  # fmt: skip
+    body = {
+        "name": "Regression camera",
+        "lon": GILLINGHAM[0],
+        "lat": GILLINGHAM[1],
+        "technology": "digital",
+        "deployment": "fixed",
+    }
     r = assets.post("/cameras", json=body, headers=tokens["admin"])
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
@@ -74,13 +78,23 @@ def camera(assets: Any, tokens: dict[str, dict[str, str]]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("method", "url", "kw"),
     [
-        ("post", "/cameras", {"json": {"name": "a\x00b", "lon": GILLINGHAM[0],
-                                       "lat": GILLINGHAM[1], "technology": "digital",
-                                       "deployment": "fixed"}}),
+        (
+            "post",
+            "/cameras",
+            {
+                "json": {
+                    "name": "a\x00b",
+                    "lon": GILLINGHAM[0],
+                    "lat": GILLINGHAM[1],
+                    "technology": "digital",
+                    "deployment": "fixed",
+                }
+            },
+        ),
         ("get", "/cameras", {"params": {"ward": "a\x00"}}),
         ("get", "/open311/v2/requests.json", {"params": {"service_request_id": "F-\x00"}}),
     ],
-)  # fmt: skip
+)
 def test_nul_in_text_is_422_not_500(
     assets: Any, tokens: dict[str, dict[str, str]], method: str, url: str, kw: dict[str, Any]
 ) -> None:
@@ -116,12 +130,14 @@ def test_list_page_with_no_boxes_renders(
     service.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
     db_session.flush()
     client = client_of("predictive")
-    r = client.get("/targets/page", params={"agency": "police", "date": "2024-05-01"},
-                   headers=tokens["admin"])  # fmt: skip
+    r = client.get(
+        "/targets/page", params={"agency": "police", "date": "2024-05-01"}, headers=tokens["admin"]
+    )
     assert r.status_code == 200, r.text[:300]
     assert r.headers["content-type"].startswith("text/html")
-    gj = client.get("/targets", params={"agency": "police", "date": "2024-05-01"},
-                    headers=tokens["admin"]).json()  # fmt: skip
+    gj = client.get(
+        "/targets", params={"agency": "police", "date": "2024-05-01"}, headers=tokens["admin"]
+    ).json()
     assert gj["features"] == []  # the case really is the empty list
 
 
@@ -137,8 +153,11 @@ def test_offsets_postgres_refuses_are_converted_to_utc(
 
     cid = camera["id"]
     when = f"2024-01-01T10:00:00{offset}"
-    r = assets.post(f"/cameras/{cid}/faults", json={"category": "power", "description": "x",
-                    "reported_at": when}, headers=tokens["admin"])  # fmt: skip
+    r = assets.post(
+        f"/cameras/{cid}/faults",
+        json={"category": "power", "description": "x", "reported_at": when},
+        headers=tokens["admin"],
+    )
     assert r.status_code == 201, r.text
     got = datetime.fromisoformat(r.json()["reported_at"].replace("Z", "+00:00"))
     assert got == datetime.fromisoformat(when)  # the same instant
@@ -198,19 +217,27 @@ def test_visit_with_offset_postgres_refuses_is_stored_in_utc(
 ) -> None:
     from datetime import datetime
 
-    gj = predictive.get("/targets", params={"agency": "kfrs", "date": "2024-05-01"},
-                        headers=tokens["admin"]).json()  # fmt: skip
+    gj = predictive.get(
+        "/targets", params={"agency": "kfrs", "date": "2024-05-01"}, headers=tokens["admin"]
+    ).json()
     cell = gj["features"][0]["properties"]["cell_id"]
     when = "2024-05-01T10:00:00+20:41"
-    body = {"agency": "kfrs", "date": "2024-05-01", "cell_id": cell, "visited_at": when,
-            "crew": "Blue watch"}  # fmt: skip
+    body = {
+        "agency": "kfrs",
+        "date": "2024-05-01",
+        "cell_id": cell,
+        "visited_at": when,
+        "crew": "Blue watch",
+    }
     r = predictive.post("/visits", json=body, headers=tokens["admin"])
     assert r.status_code == 201, r.text
     got = datetime.fromisoformat(r.json()["visited_at"].replace("Z", "+00:00"))
     assert got == datetime.fromisoformat(when)
-    r = predictive.post(f"/targets/{gj['list_id']}/boxes/{cell}/visits",
-                        json={"visited_at": "2024-05-01T09:00:00-18:00", "crew": "Red watch"},
-                        headers=tokens["admin"])  # fmt: skip
+    r = predictive.post(
+        f"/targets/{gj['list_id']}/boxes/{cell}/visits",
+        json={"visited_at": "2024-05-01T09:00:00-18:00", "crew": "Red watch"},
+        headers=tokens["admin"],
+    )
     assert r.status_code == 201, r.text
 
 
@@ -221,12 +248,23 @@ def test_visit_with_offset_postgres_refuses_is_stored_in_utc(
         ("get", "/targets.csv", {"params": {"agency": "kfrs", "date": "0001-01-01"}}),
         ("get", "/targets/page", {"params": {"agency": "kfrs", "date": "0001-01-01"}}),
         ("get", "/visits", {"params": {"agency": "kfrs", "to": "0001-01-05"}}),
-        ("post", "/visits", {"json": {"agency": "kfrs", "date": "2024-05-01", "cell_id": "150m_1_1",
-                                      "visited_at": "0001-01-01T00:00:00+05:00", "crew": "x"}}),
+        (
+            "post",
+            "/visits",
+            {
+                "json": {
+                    "agency": "kfrs",
+                    "date": "2024-05-01",
+                    "cell_id": "150m_1_1",
+                    "visited_at": "0001-01-01T00:00:00+05:00",
+                    "crew": "x",
+                }
+            },
+        ),
         ("patch", "/agencies/kfrs", {"json": {"shift_start_hour": None}}),
         ("patch", "/agencies/kfrs", {"json": {"name": None, "categories": None}}),
     ],
-)  # fmt: skip
+)
 def test_extreme_dates_and_null_settings_are_422(
     predictive: Any, tokens: dict[str, dict[str, str]], method: str, url: str, kw: dict[str, Any]
 ) -> None:
