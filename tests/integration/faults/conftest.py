@@ -166,6 +166,14 @@ class Postgis:
                 self.stop("immediate")
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the test process dies, so nothing outlives a killed run."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class Proc:
     """A long-running child in its own process group, its output in a log file."""
 
@@ -185,6 +193,7 @@ class Proc:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # started from the main thread only
             )
 
     @property
@@ -197,18 +206,28 @@ class Proc:
         """True while the process runs."""
         return self.popen is not None and self.popen.poll() is None
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to the whole process group (the process and its pool children)."""
+    def send(self, sig: int) -> None:
+        """Send ``sig`` to the process group (the process and its pool children) while the
+        process runs; once it is reaped its id may belong to someone else, so leave it."""
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+
+    def wait_or_kill(self, timeout_s: float = 15) -> None:
+        """Wait for the process to end; SIGKILL its group if it will not."""
         if self.popen is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=15)
+            self.popen.wait(timeout=timeout_s)
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=15)
+            self.popen.wait(timeout=timeout_s)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the whole group and wait until the process is gone."""
+        self.send(sig)
+        self.wait_or_kill()
 
     def stop(self) -> None:
         """TERM the group, then KILL what is left."""
@@ -469,9 +488,11 @@ def stack() -> Iterator[FaultStack]:
     finally:
         if st is not None and st._probe is not None:
             st._probe.dispose()
-        for p in reversed(procs):
+        for p in procs:  # TERM everything at once, then wait for each
+            p.send(signal.SIGTERM)
+        for p in procs:
             with contextlib.suppress(Exception):
-                p.stop()
+                p.wait_or_kill()
         pg.destroy()
         keep = os.environ.get("CSP_FAULTS_KEEP")
         if keep:
