@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pydantic
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
 from sqlalchemy import and_, func, or_, select, text
@@ -862,8 +863,14 @@ def import_cameras_csv(
         textual = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput("The file is not UTF-8 text") from exc
-    reader = csv.DictReader(io.StringIO(textual))
-    missing = {"camera_id", "location", "lon", "lat"} - set(reader.fieldnames or [])
+    # newline="": the csv module sees CR, LF and CRLF line ends (spreadsheets' "CSV
+    # (Macintosh)" writes bare CRs) and quoted fields may hold any of them.
+    reader = csv.DictReader(io.StringIO(textual, newline=""))
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        raise InvalidInput(f"The CSV header cannot be read: {exc}") from exc
+    missing = {"camera_id", "location", "lon", "lat"} - set(header or [])
     if missing:
         raise InvalidInput(f"The CSV lacks columns: {', '.join(sorted(missing))}",
                            errors=[{"field": m, "message": "missing column"}
@@ -872,7 +879,17 @@ def import_cameras_csv(
     counts = {"read": 0, "added": 0, "updated": 0, "unchanged": 0}
     seen: set[str] = set()
     existing = {c.asset_tag: c for c in session.scalars(select(Camera))}
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # The csv module cannot go on after this (e.g. an unterminated quote to the end).
+            counts["read"] += 1
+            errors.append({"line": reader.line_num, "reason": f"unreadable CSV: {exc}"})
+            break
         counts["read"] += 1
         line = reader.line_num
         try:
@@ -893,10 +910,18 @@ def import_cameras_csv(
     return ImportResult(rec, errors)
 
 
+_IMPORT_COLUMN = {"asset_tag": "camera_id", "name": "location", "ward": "area_name",
+                  "ward_code": "area_code", "lon": "lon", "lat": "lat"}
+
+
 def _import_row(
     session: Session, row: dict[str, str], seen: set[str], existing: dict[str, Camera],
     actor: str, review_days: int,
 ) -> str:
+    if any("\x00" in str(v) for v in row.values()):
+        # PostgreSQL cannot store NUL; refused here the row is a bad row, not a failed flush
+        # that would roll back the good rows too (it was a 500).
+        raise ValueError("contains a NUL (U+0000) character")
     tag = (row.get("camera_id") or "").strip()
     if not tag:
         raise ValueError("no camera_id")
@@ -910,15 +935,23 @@ def _import_row(
     ward = (row.get("area_name") or "").strip() or None
     ward_code = (row.get("area_code") or "").strip()[:12] or None
     camera = existing.get(tag)
-    if camera is None:
+    # Validated the same way for new and known cameras (lengths, ranges): a bad value is a
+    # reported row either way, never a failed flush.
+    try:
         data = CameraCreate(asset_tag=tag, name=name[:200], lon=lon, lat=lat, ward=ward,
                             ward_code=ward_code, technology="digital", deployment="fixed",
                             reason="register import")
+    except pydantic.ValidationError as exc:
+        raise ValueError("; ".join(
+            f"{_IMPORT_COLUMN.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}"
+            for e in exc.errors()
+        )) from None
+    if camera is None:
         existing[tag] = create_camera(session, data=data, actor=actor,
                                       review_interval_days=review_days, commit=False)
         return "added"
     before = audit.snapshot(camera)
-    camera.name, camera.ward, camera.ward_code = name[:200], ward, ward_code
+    camera.name, camera.ward, camera.ward_code = data.name, data.ward, data.ward_code
     if (round(lon, 6), round(lat, 6)) != (before.get("lon"), before.get("lat")):
         _place(camera, lon, lat)
     after = audit.snapshot(camera)

@@ -114,7 +114,7 @@ def neutralise(value: Any) -> Any:
 def to_csv(view: Any) -> str:
     """The list as CSV, one row per box by rank; text cells are formula-neutralised."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; CR in a cell is quoted
     writer.writerow(CSV_COLUMNS)
     for r in box_rows(view):
         writer.writerow([neutralise("" if r[c] is None else r[c]) for c in CSV_COLUMNS])

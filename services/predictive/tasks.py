@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from shared.celery_app import celery_app
+from shared.celery_app import TRANSIENT_ERRORS, celery_app
 
 log = logging.getLogger("csp.predictive.tasks")
 
@@ -30,9 +30,12 @@ def nightly_refit_run(
     acks_late=True,
     time_limit=30 * 60,
     soft_time_limit=25 * 60,
-    autoretry_for=(ConnectionError,),
-    retry_backoff=True,
-    max_retries=3,
+    # A PostGIS restart mid-refit is retried (a re-run keeps the lists already stored):
+    # delays up to 2, 4, 8, 16, 32 s (jittered) ride out an outage of about a minute.
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
 )
 def nightly_refit(day: str | None = None, force: bool = False) -> list[dict[str, Any]]:
     """Fit and store one list per agency for ``day`` (ISO date); a re-run adds nothing."""

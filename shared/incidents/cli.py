@@ -59,6 +59,8 @@ def import_cmd(
                     str(r.rows_rejected),
                 )
                 rejected_total += r.rows_rejected
+                for w in r.warnings or []:
+                    console.print(f"  {r.file_name}: warning: {w}", highlight=False)
                 for e in r.errors[:show_errors]:
                     console.print(f"  {e['file']}:{e['line']}: {e['reason']}", highlight=False)
                 if r.rows_rejected > show_errors:

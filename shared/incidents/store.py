@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from shared.incidents.models import Incident, IncidentImport
-from shared.incidents.parsers import ParseResult, parse_file
+from shared.incidents.parsers import DEFAULT_LIMITS, FileRejected, ParseResult, parse_file
 
 SOURCES = ("police", "stats19", "water", "fire", "generic")
 BATCH = 5000
@@ -59,6 +59,7 @@ def store_result(
             {"file": e.file, "line": e.line, "reason": e.reason, "raw": e.raw}
             for e in result.errors[:MAX_ERRORS_KEPT]
         ],
+        warnings=list(result.warnings),
         imported_by=actor,
     )
     session.add(record)
@@ -153,14 +154,30 @@ def import_file(
     """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
-    sha = file_sha256(path)
-    if skip_known and already_imported(session, source=source, sha256=sha):
-        return []
+    # Parsed before hashed: the parser refuses an oversized file from its size alone, and a
+    # file is read once, not twice, when the limits allow it.
+    if skip_known:
+        sha = file_sha256(_within_limits(path))
+        if already_imported(session, source=source, sha256=sha):
+            return []
+    results = parse_file(path, source=source)
+    if not skip_known:
+        sha = file_sha256(path)
     return [
         store_result(session, res, source=source, sha256=sha, actor=actor, progress=progress)
-        for res in parse_file(path, source=source)
+        for res in results
         if not getattr(res, "skipped", False)
     ]
+
+
+def _within_limits(path: str | Path) -> Path:
+    """``path``, or FileRejected when it is bigger than any file the parser would read."""
+    p = Path(path)
+    size = p.stat().st_size
+    cap = max(DEFAULT_LIMITS.max_file_bytes, DEFAULT_LIMITS.max_zip_total_bytes)
+    if size > cap:
+        raise FileRejected(f"{p.name}: {size} bytes is over the {cap} byte limit")
+    return p
 
 
 @dataclass(frozen=True)

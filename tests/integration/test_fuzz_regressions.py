@@ -141,6 +141,28 @@ def test_list_page_with_no_boxes_renders(
     assert gj["features"] == []  # the case really is the empty list
 
 
+def test_camera_import_reports_a_nul_row_and_keeps_the_good_ones(
+    assets: Any, tokens: dict[str, dict[str, str]]
+) -> None:
+    """A NUL in a register row failed the flush and rolled back every row (a 500)."""
+    csv = (
+        b"camera_id,location,lon,lat\n"
+        b"NUL-1,Bad\x00name,0.55,51.39\n"
+        b"NUL-2,Good name,0.551,51.39\n"
+        b"NUL\x003,Bad tag,0.552,51.39\n"
+    )
+    r = assets.post(
+        "/cameras/import", files={"file": ("reg.csv", csv, "text/csv")}, headers=tokens["admin"]
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["rows_read"], report["added"], report["rejected"]) == (3, 1, 2)
+    assert sorted(e["line"] for e in report["errors"]) == [2, 4]
+    assert all("NUL" in e["reason"] for e in report["errors"])
+    got = assets.get("/cameras", params={"q": "Good name"}, headers=tokens["admin"]).json()
+    assert [c["asset_tag"] for c in got["items"]] == ["NUL-2"]
+
+
 # ------------------------------------------------- assets: UTC offsets, extreme years, offsets
 
 
