@@ -168,18 +168,20 @@ class Fuzzer:
             else:
                 self.report.skipped.append(f"unloadable operation: {result.err()!r}")
 
-    def count_operations(self) -> int:
-        """How many operations the document has."""
-        n = sum(1 for _ in self.operations())
+    def count_operations(self, *, with_inputs: bool = False) -> int:
+        """How many operations the document has (only those taking input: ``with_inputs``)."""
+        n = sum(1 for op in self.operations() if not with_inputs or _has_inputs(op))
         self.report.skipped.clear()
         return n
 
-    def run(self, examples: dict[str, int]) -> Report:
+    def run(self, examples: dict[str, int], *, seed: int | None = None) -> Report:
         """Send ``examples[mode]`` cases per operation and mode; returns the report.
 
         Modes: ``positive`` and ``negative`` are Hypothesis draws (schema-valid and
         schema-breaking); ``coverage`` is schemathesis' deterministic boundary cases (limits,
         wrong types, missing fields, unexpected methods), evenly thinned to the number given.
+        Hypothesis runs derandomized, or from ``seed`` (another fixed stream of cases).
+        Calling ``run`` again adds to the same report.
         """
         t0 = time.perf_counter()
         ops = list(self.operations())
@@ -195,10 +197,10 @@ class Fuzzer:
                         if mode == "coverage":
                             self._cover_operation(op, n)
                         else:
-                            self._fuzz_operation(op, mode, n)
+                            self._fuzz_operation(op, mode, n, seed)
             except _Stop:
                 self.report.timed_out = True
-        self.report.seconds = time.perf_counter() - t0
+        self.report.seconds += time.perf_counter() - t0
         return self.report
 
     def _cover_operation(self, op: Any, n: int) -> None:
@@ -220,8 +222,9 @@ class Fuzzer:
         for i, case in enumerate(cases[::step][:n]):
             self.send(op, case, who=AUTH_CHOICES[i % len(AUTH_CHOICES)], swap=i % 4)
 
-    def _fuzz_operation(self, op: Any, mode: str, n: int) -> None:
+    def _fuzz_operation(self, op: Any, mode: str, n: int, seed: int | None) -> None:
         from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+        from hypothesis import seed as hypothesis_seed
         from hypothesis import strategies as st
         from hypothesis.errors import HypothesisException, Unsatisfiable
         from schemathesis import GenerationMode
@@ -237,7 +240,7 @@ class Fuzzer:
 
         @settings(
             max_examples=n,
-            derandomize=True,
+            derandomize=seed is None,
             database=None,
             deadline=None,
             phases=[Phase.explicit, Phase.generate],
@@ -249,6 +252,9 @@ class Fuzzer:
         def fuzz(args: tuple[Any, str, int]) -> None:
             case, who, swap = args
             self.send(op, case, who=who, swap=swap)
+
+        if seed is not None:
+            fuzz = hypothesis_seed(seed)(fuzz)
 
         try:
             fuzz()
@@ -516,3 +522,44 @@ def test_fuzz_openapi(
     assert sum(n for s, n in report.statuses.items() if s < 300) > report.operations // 2
     assert report.statuses.get(401, 0) > 0 and report.statuses.get(422, 0) > 0
     assert not report.findings, "\n".join(str(f) for f in report.findings[:20])
+
+
+def test_checks_tell_problems_from_other_errors() -> None:
+    """The rules themselves, on hand-made responses."""
+    good = json.dumps({"type": "https://x/p", "title": "Not found", "status": 404})
+    assert check_response(404, PROBLEM_JSON, good, page=False) == ("", "")
+    assert check_response(404, "application/json", good, page=False)[0] == "not-problem-json"
+    assert check_response(409, PROBLEM_JSON, good, page=False)[0] == "not-problem-json"
+    assert check_response(422, PROBLEM_JSON, '{"title": "x", "status": 422}', page=False)[0]
+    assert check_response(400, PROBLEM_JSON, "<html>", page=False)[0] == "not-problem-json"
+    assert check_response(500, PROBLEM_JSON, good, page=True)[0] == "5xx"
+    assert check_response(401, "text/html", "<form>", page=True) == ("", "")
+    assert check_response(200, "application/geo+json", "{", page=False)[0] == "bad-json"
+
+
+def test_fuzzer_finds_planted_bugs() -> None:
+    """The whole pipeline on a tiny app with a crash and a non-problem 404 planted in it."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from shared.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/items/{item_id}")
+    def item(item_id: int) -> Any:
+        if item_id > 1000:
+            raise RuntimeError("planted crash")
+        if 0 <= item_id < 10:
+            return JSONResponse({"detail": "planted plain 404"}, status_code=404)
+        return {"id": item_id}
+
+    tokens = {"admin": "Bearer a", "crew": "Bearer c"}
+    report = Fuzzer("planted", app, tokens, Known(), max_seconds=30).run(
+        {"positive": 20, "coverage": 5}
+    )
+    kinds = {f.kind for f in report.findings}
+    assert kinds & {"5xx", "exception"}, report.statuses
+    assert "not-problem-json" in kinds, report.statuses
+    assert report.statuses.get(200, 0) > 0
