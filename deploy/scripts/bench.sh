@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Benchmarks against peers on this machine, in one run: KDE (KDEpy, scikit-learn, QGIS where
-# installed), Gi* (esda), the grid ETAS fit. Each prints its figures and the ratios to its goals.
+# installed), Gi* (esda), the grid ETAS fit, the OpenAPI fuzzer (thousands of cases per service)
+# and the load mix (locust, 5 minutes, with our OGC cameras against pygeoapi on the same table).
+# Each prints its figures and the ratios to its goals. BENCH="bench_kde bench_etas" picks some.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 bash deploy/scripts/stack.sh install
 .venv/bin/pip install -q -e ".[bench]" >/dev/null
 export PYTHONPATH="$ROOT"
-for b in bench_kde bench_gistar bench_etas; do
+export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgresql+psycopg2://csp:csp@127.0.0.1:${CSP_PG_PORT:-5433}/csp_test}
+for b in ${BENCH:-bench_kde bench_gistar bench_etas bench_fuzz bench_load}; do
   printf '\n\033[1m== %s\033[0m\n' "$b"
+  case "$b" in
+    bench_fuzz) bash deploy/scripts/stack.sh test-env >/dev/null ;;  # PostGIS for its scratch database
+    bench_load) bash deploy/scripts/stack.sh up >/dev/null ;;        # the running suite it loads
+  esac
   .venv/bin/python "bench/$b.py"
 done
