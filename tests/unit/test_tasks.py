@@ -35,3 +35,13 @@ def test_task_retries_when_the_database_is_down(name: str) -> None:
     assert getattr(task, "max_retries", 0) >= 3
     assert getattr(task, "acks_late", False) is True
     assert getattr(task, "time_limit", None)
+
+
+def test_beat_schedule_names_real_tasks_in_london_time() -> None:
+    tasks = _project_tasks()
+    schedule = celery_app.conf.beat_schedule
+    assert schedule, "beat has nothing to run"
+    assert {entry["task"] for entry in schedule.values()} <= set(tasks)
+    nightly = schedule["predictive-nightly"]["schedule"]
+    assert (nightly.hour, nightly.minute) == ({4}, {30})  # lists ready before crews start
+    assert celery_app.conf.timezone == "Europe/London"  # 04:30 local in summer and winter
