@@ -56,6 +56,10 @@ def make_celery() -> Celery:
                 "task": "predictive.nightly_refit",
                 "schedule": crontab(hour=4, minute=30),
             },
+            "hotspots-stale-runs": {
+                "task": "hotspots.fail_stale_runs",
+                "schedule": crontab(minute="*/10"),
+            },
         },
     )
     return app

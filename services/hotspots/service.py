@@ -220,6 +220,46 @@ def run_surface(session: Session, run_id: int, *, output_dir: Path) -> SurfaceRu
     return run
 
 
+# A run "running" longer than the task's hard time limit (30 min) plus its retries was stopped
+# from outside (the worker killed, or PostGIS down longer than the retries); one still
+# "queued" after hours was lost with the broker's queue. Either way nobody will finish it.
+STALE_RUNNING = timedelta(minutes=40)
+STALE_QUEUED = timedelta(hours=6)
+
+
+def fail_stale_runs(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    running_for: timedelta = STALE_RUNNING,
+    queued_for: timedelta = STALE_QUEUED,
+) -> list[int]:
+    """Mark runs that no worker will finish as failed, saying why; returns their ids."""
+    at = now or datetime.now(UTC)
+    rows = session.execute(
+        text(
+            "UPDATE hotspots.surface_runs SET status = 'failed', finished_at = :at, error = "
+            "CASE status WHEN 'running' THEN :running_msg ELSE :queued_msg END "
+            "WHERE (status = 'running' AND coalesce(started_at, created_at) < :running_before) "
+            "OR (status = 'queued' AND created_at < :queued_before) RETURNING id"
+        ),
+        {
+            "at": at,
+            "running_before": at - running_for,
+            "queued_before": at - queued_for,
+            "running_msg": "stopped: the worker did not finish this run (time limit, a lost "
+            "worker or a long database outage); submit it again with a new Idempotency-Key",
+            "queued_msg": "stopped: no worker picked this run up (the queue was lost); submit "
+            "it again with a new Idempotency-Key",
+        },
+    )
+    ids = sorted(int(r[0]) for r in rows)
+    session.commit()
+    if ids:
+        log.warning("surface runs marked failed as stale: %s", ids)
+    return ids
+
+
 def _fail_run(session: Session, run_id: int, exc: Exception) -> None:
     if isinstance(exc, ParamError):
         message = f"{exc.field}: {exc.message}"

@@ -31,3 +31,27 @@ def compute_surface(run_id: int) -> int:
     finally:
         engine.dispose()
     return run_id
+
+
+@celery_app.task(
+    name="hotspots.fail_stale_runs",
+    acks_late=True,
+    time_limit=120,
+    soft_time_limit=100,
+    ignore_result=True,
+    max_retries=3,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,
+)
+def fail_stale_runs() -> list[int]:
+    """Mark surface runs that no worker will finish as failed (beat, every 10 minutes)."""
+    from services.hotspots.service import fail_stale_runs as sweep
+    from shared.db import make_engine, make_sessionmaker
+    from shared.settings import HotspotsSettings
+
+    engine = make_engine(HotspotsSettings().database_url, pool_size=1)
+    try:
+        with make_sessionmaker(engine)() as session:
+            return sweep(session)
+    finally:
+        engine.dispose()

@@ -24,7 +24,9 @@ def test_there_are_project_tasks() -> None:
     assert {"hotspots.compute_surface", "predictive.nightly_refit"} <= set(_project_tasks())
 
 
-@pytest.mark.parametrize("name", ["hotspots.compute_surface", "predictive.nightly_refit"])
+@pytest.mark.parametrize(
+    "name", ["hotspots.compute_surface", "hotspots.fail_stale_runs", "predictive.nightly_refit"]
+)
 def test_task_retries_when_the_database_is_down(name: str) -> None:
     task = _project_tasks()[name]
     retry_on = tuple(getattr(task, "autoretry_for", ()))
