@@ -2,7 +2,8 @@
 
 Roles: operators write faults and footage requests, SEG members record decisions, admins edit
 the register, analysts read. Camera reads carry ``ETag: W/"<version>"``; PATCH, transitions and
-decisions need ``If-Match`` (missing: 428, stale: 412).
+decisions need ``If-Match`` (missing: 428, stale: 412). Fault and footage POSTs take an
+``Idempotency-Key`` so a retry on a bad network does not record twice (``shared.idempotency``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from services.assets.models import Camera
 from shared.auth import AnyRole, MaybePrincipal, Principal, require
 from shared.db import SessionDep
 from shared.errors import InvalidInput, NotFound
+from shared.idempotency import IdempotencyKey, mark_replay, replay_responses
 from shared.settings import AssetsSettings
 
 router = APIRouter()
@@ -234,14 +236,17 @@ def camera_faults(
 
 
 @router.post("/cameras/{camera_id}/faults", status_code=201, response_model=sc.FaultRead,
-             tags=["faults"])
+             tags=["faults"], responses=replay_responses(sc.FaultRead))
 def log_fault(
-    camera_id: int, body: sc.FaultCreate, session: SessionDep, who: Operator
+    camera_id: int, body: sc.FaultCreate, session: SessionDep, who: Operator,
+    response: Response, idempotency_key: IdempotencyKey = None,
 ) -> sc.FaultRead:
-    """Log a fault (operator); the camera's health follows."""
-    fault = svc.log_fault(session, camera_id=camera_id, category=body.category,
-                          description=body.description, reported_at=body.reported_at,
-                          actor=who.actor)
+    """Log a fault (operator); the camera's health follows. Retry with the same Idempotency-Key."""
+    fault, created = svc.log_fault_once(
+        session, camera_id=camera_id, category=body.category, description=body.description,
+        reported_at=body.reported_at, actor=who.actor, idempotency_key=idempotency_key,
+    )
+    mark_replay(response, created)
     return _fault_reads(session, [fault])[0]
 
 
@@ -297,14 +302,18 @@ def list_footage(camera_id: int, session: SessionDep, who: AnyRole) -> list[sc.F
 
 
 @router.post("/cameras/{camera_id}/footage-requests", status_code=201,
-             response_model=sc.FootageRead, tags=["footage"])
+             response_model=sc.FootageRead, tags=["footage"],
+             responses=replay_responses(sc.FootageRead))
 def add_footage(
-    camera_id: int, body: sc.FootageCreate, session: SessionDep, who: Operator
+    camera_id: int, body: sc.FootageCreate, session: SessionDep, who: Operator,
+    response: Response, idempotency_key: IdempotencyKey = None,
 ) -> sc.FootageRead:
-    """Record a police footage request (operator)."""
-    row = svc.add_footage_request(session, camera_id=camera_id, requested_on=body.requested_on,
-                                  reference=body.reference, outcome=body.outcome,
-                                  note=body.note, actor=who.actor)
+    """Record a police footage request (operator). Retry with the same Idempotency-Key."""
+    row, created = svc.add_footage_request(
+        session, camera_id=camera_id, requested_on=body.requested_on, reference=body.reference,
+        outcome=body.outcome, note=body.note, actor=who.actor, idempotency_key=idempotency_key,
+    )
+    mark_replay(response, created)
     return sc.footage_read(row)
 
 

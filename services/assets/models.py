@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -131,6 +132,7 @@ class Fault(Base):
         CheckConstraint("status IN ('open','in_progress','fixed','closed')", name="status"),
         Index("ix_faults_camera_id", "camera_id"),
         Index("ix_faults_status", "status"),
+        UniqueConstraint("idempotency_key", name="uq_faults_idempotency_key"),
         {"schema": SCHEMA},
     )
 
@@ -144,6 +146,8 @@ class Fault(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reported_by: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20))
+    # f"{actor}:{Idempotency-Key}" of the request that logged it (shared.idempotency).
+    idempotency_key: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -166,7 +170,11 @@ class FootageRequest(Base):
     """A police request for footage from a camera: date, reference and outcome."""
 
     __tablename__ = "footage_requests"
-    __table_args__ = (Index("ix_footage_requests_camera_id", "camera_id"), {"schema": SCHEMA})
+    __table_args__ = (
+        Index("ix_footage_requests_camera_id", "camera_id"),
+        UniqueConstraint("idempotency_key", name="uq_footage_requests_idempotency_key"),
+        {"schema": SCHEMA},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey(f"{SCHEMA}.cameras.id"))
@@ -175,6 +183,7 @@ class FootageRequest(Base):
     outcome: Mapped[str] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

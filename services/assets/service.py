@@ -38,6 +38,7 @@ from services.assets.recommend import Evidence, Recommendation, Thresholds, reco
 from services.assets.schemas import CameraCreate, CameraPatch, DecisionCreate
 from shared.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from shared.geometry import lonlat_in_gb, point_to_bng
+from shared.idempotency import insert_once, replay, scoped_key
 from shared.incidents.models import Incident
 from shared.settings import AssetsSettings
 
@@ -556,10 +557,39 @@ def log_fault(
     source: str = "api",
 ) -> Fault:
     """Log a fault (status open), number it, and update the camera's health."""
+    fault, _ = log_fault_once(session, camera_id=camera_id, category=category,
+                              description=description, reported_at=reported_at, actor=actor,
+                              source=source, idempotency_key=None)
+    return fault
+
+
+def log_fault_once(
+    session: Session,
+    *,
+    camera_id: int,
+    category: str,
+    description: str,
+    reported_at: datetime | None = None,
+    actor: str,
+    source: str = "api",
+    idempotency_key: str | None,
+) -> tuple[Fault, bool]:
+    """Log a fault unless this caller's key already logged it: (fault, whether it is new)."""
     if category not in lc.FAULT_CATEGORIES:
         raise InvalidInput(f"Unknown fault category {category!r}; use one of "
                            + ", ".join(lc.FAULT_CATEGORIES))
+    # The lock serialises faults on one camera, so a retry waits here for its first request
+    # and then finds the fault it made.
     camera = get_camera(session, camera_id=camera_id, lock=True)
+    key = scoped_key(actor, idempotency_key)
+    by_key = select(Fault).where(Fault.idempotency_key == key)
+    same: dict[str, Any] = {"camera_id": camera_id, "category": category,
+                            "description": description}
+    if reported_at:
+        # A repeat without a time matches any: the first may have left it out too.
+        same["reported_at"] = aware(reported_at)
+    if key is not None and (found := session.scalars(by_key).first()) is not None:
+        return replay(found, same, "fault"), False
     if camera.lifecycle in ("decommissioned", "rejected", "proposed"):
         raise Conflict(f"Camera {camera_id} is {camera.lifecycle}; faults cannot be logged on it")
     now = now_utc()
@@ -568,9 +598,10 @@ def log_fault(
         raise InvalidInput("A fault cannot be reported in the future")
     fault = Fault(number=next_fault_number(session, year=at.year), camera_id=camera_id,
                   category=category, description=description, status="open", reported_at=at,
-                  reported_by=actor, source=source)
-    session.add(fault)
-    session.flush()
+                  reported_by=actor, source=source, idempotency_key=key)
+    if not insert_once(session, fault, "uq_faults_idempotency_key"):
+        # The same key on another camera (not serialised by our lock) got there first.
+        return replay(session.scalars(by_key).one(), same, "fault"), False
     session.add(FaultEvent(fault_id=fault.id, from_status=None, to_status="open", at=at,
                            actor=actor, note=description))
     audit.record(session, camera_id=camera_id, entity="fault", entity_id=fault.id,
@@ -579,7 +610,7 @@ def log_fault(
                         "reported_at": at.isoformat()}, reason=description)
     _refresh_health(session, camera, actor=actor, reason=f"fault {fault.number} logged")
     _commit(session)
-    return fault
+    return fault, True
 
 
 def update_fault_status(
@@ -706,19 +737,27 @@ def add_footage_request(
     outcome: str = "pending",
     note: str | None = None,
     actor: str,
-) -> FootageRequest:
-    """Record a police footage request against a camera."""
+    idempotency_key: str | None = None,
+) -> tuple[FootageRequest, bool]:
+    """Record a police footage request unless this caller's key already did: (row, is new)."""
     get_camera(session, camera_id=camera_id)
+    key = scoped_key(actor, idempotency_key)
+    by_key = select(FootageRequest).where(FootageRequest.idempotency_key == key)
+    same = {"camera_id": camera_id, "requested_on": requested_on, "reference": reference,
+            "outcome": outcome, "note": note}
+    if key is not None and (found := session.scalars(by_key).first()) is not None:
+        return replay(found, same, "footage request"), False
     row = FootageRequest(camera_id=camera_id, requested_on=requested_on, reference=reference,
-                         outcome=outcome, note=note, recorded_by=actor)
-    session.add(row)
-    session.flush()
+                         outcome=outcome, note=note, recorded_by=actor, idempotency_key=key)
+    if not insert_once(session, row, "uq_footage_requests_idempotency_key"):
+        # A concurrent retry with the same key got there first.
+        return replay(session.scalars(by_key).one(), same, "footage request"), False
     audit.record(session, camera_id=camera_id, entity="footage_request", entity_id=row.id,
                  action="footage_request", actor=actor, before=None,
                  after={"requested_on": requested_on.isoformat(), "reference": reference,
                         "outcome": outcome}, reason=note)
     _commit(session)
-    return row
+    return row, True
 
 
 def list_footage_requests(session: Session, *, camera_id: int) -> list[FootageRequest]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from services.hotspots import service
@@ -23,6 +23,7 @@ from services.hotspots.schemas import (
 from shared.auth import AnyRole, Principal, require
 from shared.db import SessionDep
 from shared.errors import ServiceUnavailable
+from shared.idempotency import IdempotencyKey
 
 router = APIRouter()
 Analyst = Annotated[Principal, Depends(require("analyst"))]
@@ -77,7 +78,7 @@ def create_surface(
     body: SurfaceCreate,
     session: SessionDep,
     who: Analyst,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Start a KDE (or Gi*) surface run; 202 with the run and where to poll it."""
     run, created = service.create_run(session, body=body, actor=who.actor,

@@ -22,6 +22,7 @@ from services.predictive.schemas import (
 from shared.auth import Principal, require
 from shared.db import SessionDep
 from shared.errors import InvalidInput
+from shared.idempotency import IdempotencyKey, mark_replay, replay_responses
 
 router = APIRouter(tags=["predictive"])
 
@@ -65,11 +66,20 @@ def targets_csv(session: SessionDep, _: Reader, agency: AgencyQ, date: DateQ = N
     "/targets/{list_id}/boxes/{cell_id}/visits",
     status_code=201,
     response_model=VisitRead,
+    responses=replay_responses(VisitRead),
     summary="Log a visit to a box of a list",
 )
-def visit_box(session: SessionDep, who: Crew, list_id: int, cell_id: str, body: VisitForBox) -> Any:
-    """Record that a crew visited a box (crew and admin)."""
-    return service.log_visit_for_list(
+def visit_box(
+    session: SessionDep,
+    who: Crew,
+    list_id: int,
+    cell_id: str,
+    body: VisitForBox,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Record that a crew visited a box (crew and admin); retry with the same Idempotency-Key."""
+    row, created = service.log_visit_for_list(
         session,
         list_id=list_id,
         cell_id=cell_id,
@@ -77,13 +87,28 @@ def visit_box(session: SessionDep, who: Crew, list_id: int, cell_id: str, body: 
         crew=body.crew,
         notes=body.notes,
         actor=who.actor,
+        idempotency_key=idempotency_key,
     )
+    mark_replay(response, created)
+    return row
 
 
-@router.post("/visits", status_code=201, response_model=VisitRead, summary="Log a visit")
-def visit(session: SessionDep, who: Crew, body: VisitCreate) -> Any:
-    """Record a visit by agency, list date and box."""
-    return service.log_visit(
+@router.post(
+    "/visits",
+    status_code=201,
+    response_model=VisitRead,
+    responses=replay_responses(VisitRead),
+    summary="Log a visit",
+)
+def visit(
+    session: SessionDep,
+    who: Crew,
+    body: VisitCreate,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Record a visit by agency, list date and box; retry with the same Idempotency-Key."""
+    row, created = service.log_visit(
         session,
         agency_code=body.agency,
         day=body.date,
@@ -92,7 +117,10 @@ def visit(session: SessionDep, who: Crew, body: VisitCreate) -> Any:
         crew=body.crew,
         notes=body.notes,
         actor=who.actor,
+        idempotency_key=idempotency_key,
     )
+    mark_replay(response, created)
+    return row
 
 
 def _range(date_from: date | None, date_to: date | None) -> tuple[date, date]:

@@ -129,6 +129,7 @@ class Visit(Base):
     __tablename__ = "visits"
     __table_args__ = (
         Index("ix_visits_agency_id_list_date", "agency_id", "list_date"),
+        UniqueConstraint("idempotency_key", name="uq_visits_idempotency_key"),
         {"schema": SCHEMA},
     )
 
@@ -143,4 +144,6 @@ class Visit(Base):
     crew: Mapped[str] = mapped_column(String(120))
     notes: Mapped[str | None] = mapped_column(Text)
     logged_by: Mapped[str] = mapped_column(String(240))
+    # f"{actor}:{Idempotency-Key}" of the request that logged it (shared.idempotency).
+    idempotency_key: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

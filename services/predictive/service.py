@@ -28,6 +28,7 @@ from services.predictive.areas import (
 from services.predictive.models import Agency, Area, TargetBox, TargetList, Visit
 from shared.errors import InvalidInput, NotFound
 from shared.grid import Grid
+from shared.idempotency import insert_once, replay, scoped_key
 
 log = logging.getLogger("csp.predictive")
 LONDON = ZoneInfo("Europe/London")
@@ -357,8 +358,9 @@ def log_visit(
     crew: str,
     notes: str | None,
     actor: str,
-) -> Visit:
-    """Record a visit to a box of (agency, day)'s list; the box must be on that list."""
+    idempotency_key: str | None = None,
+) -> tuple[Visit, bool]:
+    """Record a visit to a box of (agency, day)'s list: (visit, whether it is new)."""
     agency = get_agency(session, agency_code)
     lst = find_list(session, agency=agency, day=day)
     if lst is None:
@@ -371,6 +373,7 @@ def log_visit(
         crew=crew,
         notes=notes,
         actor=actor,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -383,8 +386,9 @@ def log_visit_for_list(
     crew: str,
     notes: str | None,
     actor: str,
-) -> Visit:
-    """Record a visit to box ``cell_id`` of list ``list_id``."""
+    idempotency_key: str | None = None,
+) -> tuple[Visit, bool]:
+    """Record a visit to box ``cell_id`` of list ``list_id``: (visit, whether it is new)."""
     lst = session.get(TargetList, list_id)
     if lst is None:
         raise NotFound(f"No target list {list_id}")
@@ -396,6 +400,7 @@ def log_visit_for_list(
         crew=crew,
         notes=notes,
         actor=actor,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -408,7 +413,23 @@ def _add_visit(
     crew: str,
     notes: str | None,
     actor: str,
-) -> Visit:
+    idempotency_key: str | None,
+) -> tuple[Visit, bool]:
+    """Add the visit unless this caller's key already did (either route): (visit, is new)."""
+    if visited_at.tzinfo is None:
+        visited_at = visited_at.replace(tzinfo=LONDON)
+    key = scoped_key(actor, idempotency_key)
+    by_key = select(Visit).where(Visit.idempotency_key == key)
+    same = {
+        "agency_id": lst.agency_id,
+        "list_date": lst.list_date,
+        "cell_id": cell_id,
+        "visited_at": visited_at,
+        "crew": crew.strip(),
+        "notes": notes,
+    }
+    if key is not None and (found := session.scalars(by_key).first()) is not None:
+        return replay(found, same, "visit"), False
     on_list = session.scalar(
         select(func.count())
         .select_from(TargetBox)
@@ -416,26 +437,17 @@ def _add_visit(
     )
     if not on_list:
         raise NotFound(f"Box {cell_id!r} is not on list {lst.id} ({lst.list_date})")
-    if visited_at.tzinfo is None:
-        visited_at = visited_at.replace(tzinfo=LONDON)
     if visited_at > datetime.now(UTC) + timedelta(minutes=10):
         raise InvalidInput(
             "visited_at is in the future",
             errors=[{"field": "visited_at", "message": "in the future"}],
         )
-    visit = Visit(
-        agency_id=lst.agency_id,
-        list_id=lst.id,
-        list_date=lst.list_date,
-        cell_id=cell_id,
-        visited_at=visited_at,
-        crew=crew.strip(),
-        notes=notes,
-        logged_by=actor,
-    )
-    session.add(visit)
+    visit = Visit(list_id=lst.id, logged_by=actor, idempotency_key=key, **same)
+    if not insert_once(session, visit, "uq_visits_idempotency_key"):
+        # A concurrent retry with the same key got there first.
+        return replay(session.scalars(by_key).one(), same, "visit"), False
     session.commit()
-    return visit
+    return visit, True
 
 
 def _check_range(date_from: date, date_to: date) -> None:

@@ -232,6 +232,9 @@ def test_control_room_logs_updates_and_closes_a_fault(
     page.set_viewport_size(viewport)
     base = live_server("assets")
     size = viewport["width"]
+    keys: list[str | None] = []
+    page.on("request", lambda r: keys.append(r.headers.get("idempotency-key"))
+            if r.method == "POST" and r.url.endswith("/faults") else None)
     page.goto(base + "/control-room")
     page.fill("#token", seeded["operator"])
     page.click("#token-form button")
@@ -252,6 +255,8 @@ def test_control_room_logs_updates_and_closes_a_fault(
     number = item.get_attribute("data-number")
     assert number and re.fullmatch(r"F-\d{4}-\d{6}", number)
     wait_js(page, "document.querySelector('#status').textContent.startsWith('Logged')")
+    # The POST carried a fresh random Idempotency-Key (hex from crypto.getRandomValues).
+    assert len(keys) == 1 and re.fullmatch(r"[0-9a-f]{32}", keys[0] or ""), keys
     # The camera's health follows the fault: shown on the page and held by the API.
     assert page.inner_text("#picked-health") == "offline" == _health(base, seeded, cam_id)
     page.screenshot(
@@ -274,6 +279,49 @@ def test_control_room_logs_updates_and_closes_a_fault(
     )
     assert errors == []
     assert _external(requests_seen) == []
+
+
+def test_control_room_retry_after_a_lost_answer_logs_the_fault_once(
+    live_server: Any, page: Any, seeded: dict[str, Any], errors: list[str]
+) -> None:
+    """The answer to the first POST is lost; pressing again sends the same key: one fault."""
+    base = live_server("assets")
+    # As on a plain-http LAN page, where crypto.randomUUID does not exist.
+    page.add_init_script("delete Crypto.prototype.randomUUID;")
+    posts: list[str | None] = []
+
+    def lose_first_answer(route: Any) -> None:
+        posts.append(route.request.headers.get("idempotency-key"))
+        if len(posts) in (1, 3):
+            route.fetch()  # the server logs the fault ...
+            route.abort("connectionreset")  # ... but the page never hears back
+        else:
+            route.continue_()
+
+    page.route("**/cameras/*/faults", lose_first_answer)
+    page.goto(base + "/control-room")
+    page.evaluate(f"window.localStorage.setItem('csp_token', '{seeded['operator']}')")
+    page.reload()
+    wait_js(page, "document.querySelectorAll('#camera-options option').length > 0")
+    page.fill("#camera-search", "BRW-002")
+    page.select_option("#category", "power")
+    description = "Mast lost power during the storm"
+    page.fill("#description", description)
+    page.click("#log-button")
+    wait_js(page, "document.querySelector('#status.error') !== null")
+    page.click("#log-button")
+    wait_js(page, "document.querySelector('#status').textContent.startsWith('Logged')")
+    assert len(posts) == 2 and posts[0] == posts[1] and posts[0]
+    assert [f["description"] for f in _faults(base, seeded)].count(description) == 1
+    # The next fault gets a new key; so does the form once it is edited after a lost answer.
+    page.fill("#description", description + " again")
+    page.click("#log-button")
+    wait_js(page, "document.querySelector('#status.error') !== null")
+    page.fill("#description", description + " and again")
+    page.click("#log-button")
+    page.locator("#open-faults li", has_text=description + " and again").wait_for()
+    assert len(posts) == 4 and len({posts[0], posts[2], posts[3]}) == 3, posts
+    assert errors == []
 
 
 def test_control_room_rejects_a_bad_token(
@@ -299,11 +347,15 @@ def _health(base: str, seeded: dict[str, Any], cam_id: int) -> str:
     return str(r.json()["health"])
 
 
-def _fault_status(base: str, seeded: dict[str, Any], number: str) -> str:
+def _faults(base: str, seeded: dict[str, Any]) -> list[dict[str, Any]]:
     import httpx
 
     r = httpx.get(
         f"{base}/faults?limit=1000", headers={"Authorization": f"Bearer {seeded['operator']}"}
     )
     r.raise_for_status()
-    return next(f["status"] for f in r.json()["items"] if f["number"] == number)
+    return list(r.json()["items"])
+
+
+def _fault_status(base: str, seeded: dict[str, Any], number: str) -> str:
+    return next(f["status"] for f in _faults(base, seeded) if f["number"] == number)
