@@ -214,6 +214,11 @@ def camera_availability(
     )
 
 
+def fault_etag(read: sc.FaultRead) -> str:
+    """The weak ETag of a fault: how many status changes it has had (each adds an event)."""
+    return f'W/"{len(read.events)}"'
+
+
 def _fault_reads(session: SessionDep, faults: list[svc.Fault]) -> list[sc.FaultRead]:
     events = svc.fault_events_for(session, fault_ids=[f.id for f in faults])
     now = svc.now_utc()
@@ -247,7 +252,9 @@ def log_fault(
         reported_at=body.reported_at, actor=who.actor, idempotency_key=idempotency_key,
     )
     mark_replay(response, created)
-    return _fault_reads(session, [fault])[0]
+    read = _fault_reads(session, [fault])[0]
+    response.headers["ETag"] = fault_etag(read)
+    return read
 
 
 @router.get("/faults", response_model=sc.FaultPage, tags=["faults"])
@@ -278,20 +285,33 @@ def sla_breaches(
 
 
 @router.get("/faults/{fault_id}", response_model=sc.FaultRead, tags=["faults"])
-def get_fault(fault_id: int, session: SessionDep, who: AnyRole) -> sc.FaultRead:
-    """One fault with its SLA and history."""
-    return _fault_reads(session, [svc.get_fault(session, fault_id=fault_id)])[0]
+def get_fault(
+    fault_id: int, session: SessionDep, who: AnyRole, response: Response
+) -> sc.FaultRead:
+    """One fault with its SLA and history; the ETag changes with each status change."""
+    read = _fault_reads(session, [svc.get_fault(session, fault_id=fault_id)])[0]
+    response.headers["ETag"] = fault_etag(read)
+    return read
 
 
 @router.patch("/faults/{fault_id}", response_model=sc.FaultRead, tags=["faults"],
-              responses={409: {"description": "Not an allowed status change"}})
+              responses={409: {"description": "Not an allowed status change"},
+                         412: {"description": "Stale ETag"}})
 def patch_fault(
-    fault_id: int, body: sc.FaultPatch, session: SessionDep, who: Operator
+    fault_id: int, body: sc.FaultPatch, session: SessionDep, who: Operator, response: Response,
+    if_match: IfMatch = None,
 ) -> sc.FaultRead:
-    """Change a fault's status (operator); the camera's health follows."""
+    """Change a fault's status (operator); the camera's health follows.
+
+    ``If-Match`` is optional here (the control room moves faults with one press; two operators
+    cannot both make the same change, the second gets 409); with it a stale ETag gets 412.
+    """
     fault = svc.update_fault_status(session, fault_id=fault_id, status=body.status,
-                                    actor=who.actor, note=body.note, at=body.at)
-    return _fault_reads(session, [fault])[0]
+                                    actor=who.actor, note=body.note, at=body.at,
+                                    expected_changes=parse_if_match(if_match))
+    read = _fault_reads(session, [fault])[0]
+    response.headers["ETag"] = fault_etag(read)
+    return read
 
 
 @router.get("/cameras/{camera_id}/footage-requests", response_model=list[sc.FootageRead],

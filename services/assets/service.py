@@ -621,11 +621,26 @@ def update_fault_status(
     actor: str,
     note: str | None = None,
     at: datetime | None = None,
+    expected_changes: int | None = None,
 ) -> Fault:
-    """Move a fault along open -> in_progress -> fixed/closed; the camera's health follows."""
+    """Move a fault along open -> in_progress -> fixed/closed; the camera's health follows.
+
+    ``expected_changes`` (from If-Match): the number of status events the caller saw; another
+    number means the fault moved since it was read (412).
+    """
     fault = get_fault(session, fault_id=fault_id)
     camera = get_camera(session, camera_id=fault.camera_id, lock=True)
     session.refresh(fault, with_for_update=True)
+    if expected_changes is not None:
+        changes = session.scalar(
+            select(func.count()).select_from(FaultEvent).where(FaultEvent.fault_id == fault.id)
+        )
+        if expected_changes != changes:
+            raise PreconditionFailed(
+                f"Fault {fault.number} changed since you read it (it is now {fault.status}); "
+                "fetch it again and retry",
+                extra={"current": fault.status},
+            )
     allowed = lc.FAULT_TRANSITIONS.get(fault.status, ())
     if status not in allowed:
         raise Conflict(

@@ -359,3 +359,38 @@ def _faults(base: str, seeded: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _fault_status(base: str, seeded: dict[str, Any], number: str) -> str:
     return next(f["status"] for f in _faults(base, seeded) if f["number"] == number)
+
+
+def test_control_room_stale_fault_is_refused_and_reloaded(
+    live_server: Any, page: Any, seeded: dict[str, Any], errors: list[str]
+) -> None:
+    """Another operator moves a fault after this page listed it: this page's press is 412."""
+    import httpx
+
+    base = live_server("assets")
+    auth = {"Authorization": f"Bearer {seeded['operator']}"}
+    cam_id = seeded["cams"]["BRW-005"][0]
+    description = "Lens misted after the rain"
+    r = httpx.post(f"{base}/cameras/{cam_id}/faults", headers=auth,
+                   json={"category": "intermittent_picture", "description": description})
+    assert r.status_code == 201, r.text
+    fault_id, number = r.json()["id"], r.json()["number"]
+    page.goto(base + "/control-room")
+    page.evaluate(f"window.localStorage.setItem('csp_token', '{seeded['operator']}')")
+    page.reload()
+    item = page.locator("#open-faults li", has_text=description)
+    item.wait_for()
+    # Meanwhile, from another desk: open -> in progress.
+    moved = httpx.patch(f"{base}/faults/{fault_id}", headers={**auth, "If-Match": 'W/"1"'},
+                        json={"status": "in_progress", "note": "engineer on the way"})
+    assert moved.status_code == 200 and moved.headers["etag"] == 'W/"2"', moved.text
+    # This page still shows it open; "closed" would be allowed from in progress too, so only
+    # the If-Match the page sends stops it closing a fault it has not seen being worked on.
+    item.locator("button[data-to=closed]").click()
+    wait_js(page, "document.querySelector('#status.error') !== null")
+    assert "changed since you read it" in page.inner_text("#status")
+    page.locator("#open-faults li", has_text=description).locator(
+        ".fault-status:text-is('in progress')"
+    ).wait_for()
+    assert _fault_status(base, seeded, number) == "in_progress"
+    assert errors == []

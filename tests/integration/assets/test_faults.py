@@ -80,6 +80,45 @@ def test_fault_history_and_refused_status_changes(client: Any, tokens: Any,
     assert got["resolved_at"] is not None
 
 
+def test_fault_etag_and_if_match(client: Any, tokens: Any, new_camera: Any,
+                                 db_session: Any) -> None:
+    """ETag counts status changes; a stale If-Match is 412 and changes nothing."""
+    cam = new_camera()
+    logged = _log(client, tokens, cam["id"], "power")
+    f = logged.json()
+    assert logged.headers["etag"] == 'W/"1"'
+    got = client.get(f"/faults/{f['id']}", headers=tokens["analyst"])
+    assert got.headers["etag"] == 'W/"1"'
+    op = tokens["operator"]
+    r = client.patch(f"/faults/{f['id']}", json={"status": "in_progress"},
+                     headers={**op, "If-Match": got.headers["etag"]})
+    assert r.status_code == 200 and r.headers["etag"] == 'W/"2"', r.text
+
+    def counts() -> tuple[int, int]:
+        events = db_session.scalar(text(
+            "SELECT count(*) FROM assets.fault_events WHERE fault_id = :f"), {"f": f["id"]})
+        audits = db_session.scalar(text(
+            "SELECT count(*) FROM assets.audit_log WHERE entity = 'fault' AND entity_id = :f"),
+            {"f": f["id"]})
+        return int(events), int(audits)
+
+    before = counts()
+    for stale in ('W/"1"', '"1"', "W/\"99\"", "garbage"):
+        r = client.patch(f"/faults/{f['id']}", json={"status": "closed"},
+                         headers={**op, "If-Match": stale})
+        assert r.status_code == 412, (stale, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert "changed since you read it" in r.json()["detail"]
+        assert r.json()["current"] == "in_progress"
+    assert counts() == before
+    assert _health(client, tokens, cam["id"]) == "offline"  # the power fault is still open
+    # Without If-Match the change goes through (the control room's one-press path).
+    assert _status(client, tokens, f["id"], "fixed").status_code == 200
+    r = client.patch(f"/faults/{f['id']}", json={"status": "closed"},
+                     headers={**op, "If-Match": 'W/"3"'})
+    assert r.status_code == 200 and r.headers["etag"] == 'W/"4"'
+
+
 def test_availability_merges_overlapping_faults(client: Any, tokens: Any,
                                                 new_camera: Any) -> None:
     cam = new_camera()
