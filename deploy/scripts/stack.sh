@@ -171,7 +171,7 @@ status() {
     for pg in $pages; do printf "$fmt" "" "" "http://127.0.0.1:$p$pg"; done
   done
   printf "$fmt" "worker" "$(alive worker && echo running || echo stopped)" "celery, logs in .run/logs/worker.log"
-  printf "$fmt" "beat" "$(alive beat && echo running || echo stopped)" "nightly refit 04:30 Europe/London"
+  printf "$fmt" "beat" "$(alive beat && echo running || echo stopped)" "nightly refit 04:30 Europe/London; stale hotspot runs swept every 10 min"
   printf "\nTokens: .venv/bin/csp token create --role operator --name 'Control room'\n"
 }
 
