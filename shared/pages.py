@@ -3,8 +3,9 @@
 Pages that people open on a phone or a control-room PC cannot send an ``Authorization`` header,
 so a page reads its caller from the header when present, else from a cookie holding the same
 API token. The cookie is HttpOnly (scripts cannot read it), SameSite=Lax (sent when a crew member
-follows a link, never on a cross-site POST) and scoped to the page's path; only read-only pages
-accept it: the JSON API keeps requiring the Bearer header, so the cookie cannot change data.
+follows a link, never on a cross-site POST) and scoped to the page's path. The JSON API keeps
+requiring the Bearer header, so the cookie cannot change data through it; the one page form
+that writes (a crew logging a visit from its list page) also checks the request's Origin.
 """
 
 from __future__ import annotations

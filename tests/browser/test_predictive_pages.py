@@ -107,3 +107,56 @@ def test_crew_signs_in_on_a_phone_without_headers(
     rows = Path(dl.value.path()).read_text().splitlines()
     assert rows[0].startswith("rank,") and len(rows) == 21
     page.screenshot(path=str(artifacts_dir / "predictive_targets_signed_in_phone.png"))
+
+
+def test_crew_logs_a_visit_from_the_phone(
+    page: Any, live_server: Any, crew_header: dict[str, str], artifacts_dir: Path
+) -> None:
+    """Signed in once on the phone, a crew logs a visit to a box; the name is kept for next time."""
+    import httpx
+
+    base = live_server("predictive")
+    page.set_viewport_size({"width": 390, "height": 844})
+    url = f"{base}/targets/page?agency=kfrs&date={LIST_DAY.isoformat()}"
+    page.goto(url)
+    page.fill("#token", crew_header["Authorization"].split()[1])
+    page.click("#sign-in button")
+    page.wait_for_selector(".leaflet-interactive", timeout=15_000)
+    box = page.locator("ol.boxes li").nth(2)
+    cell = box.get_attribute("data-cell")
+    before = _visits(base, crew_header)
+    box.locator("summary").click()
+    heights = box.locator("input:not([type=hidden]), textarea, button").evaluate_all(
+        "els => els.map(e => e.offsetHeight)"
+    )
+    assert heights and min(heights) >= 44  # touch targets
+    box.locator("input[name=crew]").fill("Chatham Blue Watch")
+    box.locator("textarea[name=notes]").fill("Bins alight behind the shops, cleared")
+    box.locator("button[type=submit]").click()
+    page.wait_for_selector("#logged")
+    assert "box 3" in page.inner_text("#logged")
+    assert page.url.endswith(f"#box-{cell}")
+    assert "visited 1" in page.locator(f"li[data-cell='{cell}'] .visited").inner_text()
+    after = _visits(base, crew_header)
+    new = [v for v in after if v["id"] not in {b["id"] for b in before}]
+    assert [(v["cell_id"], v["crew"], v["notes"]) for v in new] == [
+        (cell, "Chatham Blue Watch", "Bins alight behind the shops, cleared")
+    ]
+    page.screenshot(path=str(artifacts_dir / "predictive_targets_visit_logged_phone.png"))
+    # The crew's name is filled in on the next box's form.
+    nxt = page.locator("ol.boxes li").nth(4)
+    nxt.locator("summary").click()
+    assert nxt.locator("input[name=crew]").input_value() == "Chatham Blue Watch"
+    page.emulate_media(media="print")
+    assert not nxt.locator("details.visit").is_visible()
+    assert httpx.get(url).status_code == 401  # the page itself still needs the sign-in
+
+
+def _visits(base: str, header: dict[str, str]) -> list[dict[str, Any]]:
+    import httpx
+
+    day = LIST_DAY.isoformat()
+    r = httpx.get(f"{base}/visits", params={"agency": "kfrs", "from": day, "to": day},
+                  headers=header)
+    r.raise_for_status()
+    return list(r.json()["visits"])

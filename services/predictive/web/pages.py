@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime
 from datetime import date as date_cls
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.predictive import export, service
+from services.predictive.models import Visit
 from services.predictive.schemas import YEARS, in_years
 from shared.auth import Principal
 from shared.db import SessionDep
-from shared.errors import Forbidden, InvalidInput, Unauthorized
+from shared.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from shared.idempotency import scoped_key
 from shared.pages import page_principal, safe_next, sign_in_page, sign_in_response
 
 router = APIRouter(tags=["pages"])
@@ -74,6 +79,7 @@ def build_map(geojson: dict[str, Any]) -> Any:
 
 
 PAGE_ROLES = ("crew", "analyst", "admin")
+VISIT_ROLES = ("crew", "admin")  # as the API: analysts read lists, crews log visits
 
 
 @router.get("/targets/page", response_class=HTMLResponse, summary="Printable daily list")
@@ -101,14 +107,80 @@ def targets_page(
     view = _list_view(session, who, agency, date)
     geojson = export.to_geojson(view)
     parts = build_map(geojson)
+    rows = export.box_rows(view)
+    logged = request.query_params.get("logged")
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "logged"])
     html = _env.get_template("targets.html").render(
         meta=export.list_meta(view),
-        rows=export.box_rows(view),
+        rows=rows,
         parts=parts,
         colour=_colour,
         params=_short_params(view.target_list.params),
+        list_id=view.target_list.id,
+        can_log=who.role in VISIT_ROLES,
+        # One key per box and page view: pressing "Log visit" twice (or resending the form
+        # after a lost answer) logs one visit.
+        keys={r["cell_id"]: secrets.token_hex(16) for r in rows},
+        back=request.url.path + (f"?{query}" if query else ""),
+        logged=next((r for r in rows if r["cell_id"] == logged), None),
     )
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/targets/page/visit", include_in_schema=False)
+def targets_page_visit(
+    request: Request,
+    session: SessionDep,
+    list_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    cell_id: Annotated[str, Form(min_length=1, max_length=40)],
+    crew: Annotated[str, Form(max_length=120)],
+    notes: Annotated[str, Form(max_length=2000)] = "",
+    key: Annotated[str, Form(max_length=64, pattern=r"^[0-9a-f]*$")] = "",
+    back: Annotated[str, Form(max_length=500)] = "/targets/page",
+) -> Response:
+    """Log a visit from the list page (a crew signed in on the page), then show the list again.
+
+    The page cookie is SameSite=Lax, so other sites' forms do not carry it; the Origin (or
+    Referer) must also be this site. This is the only write the page cookie allows.
+    """
+    who = page_principal(request, session)
+    if who is None:
+        raise Unauthorized("Sign in on the list page first")
+    if who.role not in VISIT_ROLES:
+        raise Forbidden(f"Role '{who.role}' may not log visits; crew may")
+    _same_site(request)
+    if not crew.strip():
+        raise InvalidInput("Say which crew visited", errors=[{"field": "crew",
+                                                             "message": "empty"}])
+    try:
+        service.log_visit_for_list(
+            session, list_id=list_id, cell_id=cell_id, visited_at=datetime.now(UTC),
+            crew=crew, notes=notes.strip() or None, actor=who.actor,
+            idempotency_key=key or None,
+        )
+    except Conflict:
+        # The same form sent again (a double press, a resend after a lost answer): the first
+        # press logged the visit, at its own time, so the key matches and the time does not.
+        first = session.scalars(
+            select(Visit).where(Visit.idempotency_key == scoped_key(who.actor, key))
+        ).first()
+        same = first is not None and (first.cell_id, first.crew, first.notes) == (
+            cell_id, crew.strip(), notes.strip() or None)
+        if not key or not same:
+            raise
+    target = safe_next(back, prefix="/targets/page")
+    sep = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{sep}{urlencode({'logged': cell_id})}#box-{cell_id}",
+                            status_code=303)
+
+
+def _same_site(request: Request) -> None:
+    """Forbidden unless the request's Origin (or, without one, its Referer) is this host."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return  # not a browser form (browsers send Origin on POST); the cookie is Lax anyway
+    if source == "null" or urlsplit(source).netloc != request.headers.get("host"):
+        raise Forbidden("Visits can be logged only from this site's list page")
 
 
 @router.post("/targets/sign-in", include_in_schema=False)
