@@ -116,12 +116,7 @@ def test_crew_logs_a_visit_from_the_phone(
     import httpx
 
     base = live_server("predictive")
-    page.set_viewport_size({"width": 390, "height": 844})
-    url = f"{base}/targets/page?agency=kfrs&date={LIST_DAY.isoformat()}"
-    page.goto(url)
-    page.fill("#token", crew_header["Authorization"].split()[1])
-    page.click("#sign-in button")
-    page.wait_for_selector(".leaflet-interactive", timeout=15_000)
+    url = _sign_in_on_phone(page, base, crew_header)
     box = page.locator("ol.boxes li").nth(2)
     cell = box.get_attribute("data-cell")
     before = _visits(base, crew_header)
@@ -150,6 +145,17 @@ def test_crew_logs_a_visit_from_the_phone(
     page.emulate_media(media="print")
     assert not nxt.locator("details.visit").is_visible()
     assert httpx.get(url).status_code == 401  # the page itself still needs the sign-in
+
+
+def _sign_in_on_phone(page: Any, base: str, header: dict[str, str]) -> str:
+    """Open the list page at phone size and sign in with the token; returns its URL."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    url = f"{base}/targets/page?agency=kfrs&date={LIST_DAY.isoformat()}"
+    page.goto(url)
+    page.fill("#token", header["Authorization"].split()[1])
+    page.click("#sign-in button")
+    page.wait_for_selector(".leaflet-interactive", timeout=15_000)
+    return url
 
 
 def _visits(base: str, header: dict[str, str]) -> list[dict[str, Any]]:
