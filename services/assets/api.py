@@ -133,7 +133,7 @@ async def import_cameras(
     return sc.ImportReport(
         import_id=r.id, rows_read=r.rows_read, added=r.rows_added, updated=r.rows_updated,
         unchanged=r.rows_unchanged, rejected=r.rows_rejected,
-        errors=[sc.ImportRowError(**e) for e in result.errors],
+        errors=[sc.ImportRowError(**e) for e in result.errors], warnings=result.warnings,
     )
 
 

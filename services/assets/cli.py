@@ -55,6 +55,8 @@ def import_csv(
     table.add_row(*(str(v) for v in (r.rows_read, r.rows_added, r.rows_updated,
                                       r.rows_unchanged, r.rows_rejected)))
     Console().print(table)
+    for w in result.warnings:
+        console.print(f"warning: {w}", highlight=False)
     for e in result.errors:
         console.print(f"line {e['line']}: {e['reason']}", highlight=False)
     if r.rows_rejected:

@@ -390,6 +390,7 @@ class ImportReport(BaseModel):
     unchanged: int
     rejected: int
     errors: list[ImportRowError]
+    warnings: list[str] = Field(default_factory=list, description="About the whole file")
 
 
 def camera_lonlat(camera: Camera) -> tuple[float, float]:

@@ -40,6 +40,7 @@ from shared.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, 
 from shared.geometry import lonlat_in_gb, point_to_bng
 from shared.idempotency import insert_once, replay, scoped_key
 from shared.incidents.models import Incident
+from shared.incidents.parsers import describe_non_text, line_list, utf8_or_cp1252
 from shared.settings import AssetsSettings
 
 DEFAULT_REVIEW_DAYS = 365
@@ -886,6 +887,7 @@ class ImportResult:
 
     record: CameraImport
     errors: list[dict[str, Any]]
+    warnings: list[str]
 
 
 def _row_position(row: dict[str, str]) -> tuple[float, float]:
@@ -913,10 +915,17 @@ def import_cameras_csv(
     """Import a register CSV (camera_id,location,area_name,area_code,lon,lat); asset tag =
     camera_id, so a re-import updates or leaves rows instead of duplicating them."""
     data = content.encode("utf-8") if isinstance(content, str) else content
+    warnings: list[str] = []
     try:
         textual = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput("The file is not UTF-8 text") from exc
+        what = describe_non_text(data)
+        if what is not None:
+            raise InvalidInput(f"The file is not UTF-8 text: it looks like {what}; save it "
+                               "as CSV UTF-8") from exc
+        # Excel's "CSV (Comma delimited)" on Windows: cp1252 for the lines that need it.
+        textual, cp1252_lines = utf8_or_cp1252(data)
+        warnings.append(f"not UTF-8, decoded as cp1252: lines {line_list(cp1252_lines)}")
     # newline="": the csv module sees CR, LF and CRLF line ends (spreadsheets' "CSV
     # (Macintosh)" writes bare CRs) and quoted fields may hold any of them.
     reader = csv.DictReader(io.StringIO(textual, newline=""))
@@ -957,11 +966,11 @@ def import_cameras_csv(
         file_name=file_name[:400], sha256=hashlib.sha256(data).hexdigest(),
         rows_read=counts["read"], rows_added=counts["added"], rows_updated=counts["updated"],
         rows_unchanged=counts["unchanged"], rows_rejected=len(errors), errors=errors,
-        imported_by=actor,
+        warnings=warnings, imported_by=actor,
     )
     session.add(rec)
     _commit(session)
-    return ImportResult(rec, errors)
+    return ImportResult(rec, errors, warnings)
 
 
 _IMPORT_COLUMN = {"asset_tag": "camera_id", "name": "location", "ward": "area_name",

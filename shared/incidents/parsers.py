@@ -222,6 +222,37 @@ def _splitlines(text: str) -> list[str]:
     return list(io.StringIO(text, newline=""))
 
 
+def utf8_or_cp1252(data: bytes) -> tuple[str, list[int]]:
+    """UTF-8 text (BOM stripped), with each line that is not UTF-8 decoded as cp1252 (what
+    Excel's "CSV (Comma delimited)" writes on Windows); also the numbers of those lines."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    parts, bad = [], []
+    for i, raw in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            parts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            parts.append(raw.decode("cp1252", errors="replace"))
+            bad.append(i)
+    return "".join(parts), bad
+
+
+def describe_non_text(data: bytes) -> str | None:
+    """What a file that is not 8-bit CSV text looks like (UTF-16/32, a workbook, an image,
+    binary), else None."""
+    if unicode := _unicode_encoding(data):
+        return f"{unicode[0].upper()} text"
+    return _not_text(data)
+
+
+def line_list(lines: Sequence[int], limit: int = 20) -> str:
+    """Line numbers for a message: the first ``limit``, then how many more."""
+    return _line_list(lines, limit)
+
+
 def _decode(data: bytes | str) -> tuple[list[str], list[str]]:
     """Split into physical lines: UTF-16/32 by BOM or NUL pattern, else UTF-8 (BOM stripped),
     with cp1252 for lines that are not UTF-8."""
@@ -240,17 +271,9 @@ def _decode(data: bytes | str) -> tuple[list[str], list[str]]:
         warnings.append(f"decoded as {codec.upper()} ({how})")
         lines = _splitlines(text.removeprefix("\ufeff"))
     else:
-        data = data.removeprefix(b"\xef\xbb\xbf")
-        try:
-            lines = _splitlines(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            lines, bad = [], []
-            for i, raw in enumerate(data.splitlines(keepends=True), start=1):
-                try:
-                    lines.append(raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    lines.append(raw.decode("cp1252", errors="replace"))
-                    bad.append(i)
+        text, bad = utf8_or_cp1252(data)
+        lines = _splitlines(text)
+        if bad:
             warnings.append(f"not UTF-8, decoded as cp1252: lines {_line_list(bad)}")
     nul = [i for i, s in enumerate(lines, start=1) if "\x00" in s]
     if nul:

@@ -380,8 +380,6 @@ def _camera_file(kind: str, tmp_path: Path) -> tuple[bytes, str]:
     if kind == "wrong-columns":
         rows[0] = ["id", "name", "ward", "code", "x", "y"]
         return bf.camera_csv(rows), "lacks columns"
-    if kind == "cp1252":
-        return bf.camera_csv(rows, "cp1252"), "not UTF-8"
     if kind == "utf16":
         return b"\xff\xfe" + bf.camera_csv(rows, "utf-16-le"), "not UTF-8"
     if kind == "empty":
@@ -395,7 +393,7 @@ def _camera_file(kind: str, tmp_path: Path) -> tuple[bytes, str]:
 
 
 @pytest.mark.parametrize(
-    "kind", ["wrong-columns", "cp1252", "utf16", "empty", "png", "xlsx", "zip"]
+    "kind", ["wrong-columns", "utf16", "empty", "png", "xlsx", "zip"]
 )
 def test_camera_file_refused_whole_with_a_clear_problem(
     kind: str, assets: Any, tokens: Any, db_session: Any, tmp_path: Path
@@ -406,6 +404,31 @@ def test_camera_file_refused_whole_with_a_clear_problem(
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem")
     assert fragment in r.json()["detail"]
     assert _cameras(db_session) == before
+
+
+def test_camera_cp1252_register_is_read_with_a_warning(
+    assets: Any, tokens: Any, db_session: Any
+) -> None:
+    """Excel's "CSV (Comma delimited)" on Windows writes cp1252: read, said, not refused."""
+    rows = bf.camera_rows(4)
+    rows[2][1] = "Caf\u00e9 Parade \u2013 \u00a31 shop"
+    rows[4][1] = "Ch\u00e2teau Gardens"
+    before = _cameras(db_session)
+    r = _upload(assets, tokens, bf.camera_csv(rows, "cp1252"))
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert (rep["added"], rep["rejected"]) == (4, 0)
+    assert rep["warnings"] == ["not UTF-8, decoded as cp1252: lines 3, 5"]
+    names = db_session.scalars(
+        text("SELECT name FROM assets.cameras WHERE asset_tag = ANY(:t) ORDER BY asset_tag"),
+        {"t": [rows[2][0], rows[4][0]]},
+    ).all()
+    assert sorted(names) == sorted([rows[2][1].strip(), rows[4][1].strip()])
+    assert _cameras(db_session)[0] == before[0] + 4
+    stored = db_session.scalar(
+        text("SELECT warnings FROM assets.imports WHERE id = :i"), {"i": rep["import_id"]}
+    )
+    assert stored == rep["warnings"]
 
 
 def test_camera_bom_and_header_only(
