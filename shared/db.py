@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -47,6 +48,17 @@ def make_engine(url: str, *, connect_timeout_s: int = 3, pool_size: int = 10) ->
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """A session factory whose objects stay readable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def task_session(url: str) -> Iterator[Session]:
+    """A session on a one-connection engine for one Celery task, disposed when it ends."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -942,26 +942,21 @@ def import_cameras_csv(
     counts = {"read": 0, "added": 0, "updated": 0, "unchanged": 0}
     seen: set[str] = set()
     existing = {c.asset_tag: c for c in session.scalars(select(Camera))}
-    rows = iter(reader)
-    while True:
-        try:
-            row = next(rows)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            # The csv module cannot go on after this (e.g. an unterminated quote to the end).
+    try:
+        for row in reader:
             counts["read"] += 1
-            errors.append({"line": reader.line_num, "reason": f"unreadable CSV: {exc}"})
-            break
+            line = reader.line_num
+            try:
+                outcome = _import_row(session, row, seen, existing, actor, review_interval_days)
+                counts[outcome] += 1
+            except ValueError as exc:
+                errors.append({"line": line, "reason": str(exc)})
+            if progress is not None:
+                progress(1)
+    except csv.Error as exc:
+        # The csv module cannot go on after this (e.g. an unterminated quote to the end).
         counts["read"] += 1
-        line = reader.line_num
-        try:
-            outcome = _import_row(session, row, seen, existing, actor, review_interval_days)
-            counts[outcome] += 1
-        except ValueError as exc:
-            errors.append({"line": line, "reason": str(exc)})
-        if progress is not None:
-            progress(1)
+        errors.append({"line": reader.line_num, "reason": f"unreadable CSV: {exc}"})
     rec = CameraImport(
         file_name=file_name[:400], sha256=hashlib.sha256(data).hexdigest(),
         rows_read=counts["read"], rows_added=counts["added"], rows_updated=counts["updated"],

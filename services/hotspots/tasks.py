@@ -20,16 +20,12 @@ from shared.celery_app import TRANSIENT_ERRORS, celery_app
 def compute_surface(run_id: int) -> int:
     """Compute surface run ``run_id`` (idempotent: a finished run is left alone)."""
     from services.hotspots.service import run_surface
-    from shared.db import make_engine, make_sessionmaker
+    from shared.db import task_session
     from shared.settings import HotspotsSettings
 
     settings = HotspotsSettings()
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        with make_sessionmaker(engine)() as session:
-            run_surface(session, run_id, output_dir=settings.output_dir)
-    finally:
-        engine.dispose()
+    with task_session(settings.database_url) as session:
+        run_surface(session, run_id, output_dir=settings.output_dir)
     return run_id
 
 
@@ -46,12 +42,8 @@ def compute_surface(run_id: int) -> int:
 def fail_stale_runs() -> list[int]:
     """Mark surface runs that no worker will finish as failed (beat, every 10 minutes)."""
     from services.hotspots.service import fail_stale_runs as sweep
-    from shared.db import make_engine, make_sessionmaker
+    from shared.db import task_session
     from shared.settings import HotspotsSettings
 
-    engine = make_engine(HotspotsSettings().database_url, pool_size=1)
-    try:
-        with make_sessionmaker(engine)() as session:
-            return sweep(session)
-    finally:
-        engine.dispose()
+    with task_session(HotspotsSettings().database_url) as session:
+        return sweep(session)

@@ -382,13 +382,16 @@ def log_visit_for_list(
     *,
     list_id: int,
     cell_id: str,
-    visited_at: datetime,
+    visited_at: datetime | None,
     crew: str,
     notes: str | None,
     actor: str,
     idempotency_key: str | None = None,
 ) -> tuple[Visit, bool]:
-    """Record a visit to box ``cell_id`` of list ``list_id``: (visit, whether it is new)."""
+    """Record a visit to box ``cell_id`` of list ``list_id``: (visit, whether it is new).
+
+    ``visited_at`` None: now (the list page's "Visited now").
+    """
     lst = session.get(TargetList, list_id)
     if lst is None:
         raise NotFound(f"No target list {list_id}")
@@ -409,25 +412,28 @@ def _add_visit(
     *,
     lst: TargetList,
     cell_id: str,
-    visited_at: datetime,
+    visited_at: datetime | None,
     crew: str,
     notes: str | None,
     actor: str,
     idempotency_key: str | None,
 ) -> tuple[Visit, bool]:
     """Add the visit unless this caller's key already did (either route): (visit, is new)."""
-    if visited_at.tzinfo is None:
-        visited_at = visited_at.replace(tzinfo=LONDON)
+    now = datetime.now(UTC)
     key = scoped_key(actor, idempotency_key)
     by_key = select(Visit).where(Visit.idempotency_key == key)
-    same = {
+    same: dict[str, Any] = {
         "agency_id": lst.agency_id,
         "list_date": lst.list_date,
         "cell_id": cell_id,
-        "visited_at": visited_at,
         "crew": crew.strip(),
         "notes": notes,
     }
+    if visited_at is not None:
+        # A repeat without a time ("now") matches any: the first was logged at its own now.
+        same["visited_at"] = (
+            visited_at if visited_at.tzinfo is not None else visited_at.replace(tzinfo=LONDON)
+        )
     if key is not None and (found := session.scalars(by_key).first()) is not None:
         return replay(found, same, "visit"), False
     on_list = session.scalar(
@@ -437,12 +443,14 @@ def _add_visit(
     )
     if not on_list:
         raise NotFound(f"Box {cell_id!r} is not on list {lst.id} ({lst.list_date})")
-    if visited_at > datetime.now(UTC) + timedelta(minutes=10):
+    at = same.get("visited_at", now)
+    if at > now + timedelta(minutes=10):
         raise InvalidInput(
             "visited_at is in the future",
             errors=[{"field": "visited_at", "message": "in the future"}],
         )
-    visit = Visit(list_id=lst.id, logged_by=actor, idempotency_key=key, **same)
+    fields = same | {"visited_at": at}
+    visit = Visit(list_id=lst.id, logged_by=actor, idempotency_key=key, **fields)
     if not insert_once(session, visit, "uq_visits_idempotency_key"):
         # A concurrent retry with the same key got there first.
         return replay(session.scalars(by_key).one(), same, "visit"), False

@@ -39,16 +39,10 @@ def nightly_refit_run(
 )
 def nightly_refit(day: str | None = None, force: bool = False) -> list[dict[str, Any]]:
     """Fit and store one list per agency for ``day`` (ISO date); a re-run adds nothing."""
-    from shared.db import make_engine, make_sessionmaker
+    from shared.db import task_session
     from shared.settings import common_settings
 
-    engine = make_engine(common_settings().database_url, pool_size=1)
-    try:
-        with make_sessionmaker(engine)() as session:
-            out = nightly_refit_run(
-                session, day=date.fromisoformat(day) if day else None, force=force
-            )
-    finally:
-        engine.dispose()
+    with task_session(common_settings().database_url) as session:
+        out = nightly_refit_run(session, day=date.fromisoformat(day) if day else None, force=force)
     log.info("nightly refit: %s", out)
     return out

@@ -248,11 +248,6 @@ def describe_non_text(data: bytes) -> str | None:
     return _not_text(data)
 
 
-def line_list(lines: Sequence[int], limit: int = 20) -> str:
-    """Line numbers for a message: the first ``limit``, then how many more."""
-    return _line_list(lines, limit)
-
-
 def _decode(data: bytes | str) -> tuple[list[str], list[str]]:
     """Split into physical lines: UTF-16/32 by BOM or NUL pattern, else UTF-8 (BOM stripped),
     with cp1252 for lines that are not UTF-8."""
@@ -274,15 +269,16 @@ def _decode(data: bytes | str) -> tuple[list[str], list[str]]:
         text, bad = utf8_or_cp1252(data)
         lines = _splitlines(text)
         if bad:
-            warnings.append(f"not UTF-8, decoded as cp1252: lines {_line_list(bad)}")
+            warnings.append(f"not UTF-8, decoded as cp1252: lines {line_list(bad)}")
     nul = [i for i, s in enumerate(lines, start=1) if "\x00" in s]
     if nul:
         lines = [s.replace("\x00", "") for s in lines]
-        warnings.append(f"NUL bytes removed: lines {_line_list(nul)}")
+        warnings.append(f"NUL bytes removed: lines {line_list(nul)}")
     return lines, warnings
 
 
-def _line_list(lines: Sequence[int], limit: int = 20) -> str:
+def line_list(lines: Sequence[int], limit: int = 20) -> str:
+    """Line numbers for a message: the first ``limit``, then how many more."""
     shown = ", ".join(str(i) for i in lines[:limit])
     return shown + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
 
@@ -357,13 +353,13 @@ class _Collector:
     def notes(self) -> list[str]:
         out = []
         if self.blank:
-            out.append(f"blank lines skipped: {_line_list(self.blank)}")
+            out.append(f"blank lines skipped: {line_list(self.blank)}")
         if self.multiline:
-            out.append(f"records with quoted line breaks: lines {_line_list(self.multiline)}")
+            out.append(f"records with quoted line breaks: lines {line_list(self.multiline)}")
         if self.formula:
             out.append(
                 "text starting with = + - @ kept as text (spreadsheet formula risk on export): "
-                f"lines {_line_list(self.formula)}"
+                f"lines {line_list(self.formula)}"
             )
         return out
 
@@ -573,7 +569,7 @@ def _police_rows(kept: list[_PoliceRecord], warnings: list[str]) -> list[Inciden
     if repeated_ids:
         warnings.append(
             "Crime ID repeated in the file, kept with an occurrence suffix: "
-            f"lines {_line_list(repeated_ids)}"
+            f"lines {line_list(repeated_ids)}"
         )
     return rows
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from datetime import date as date_cls
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,16 +11,13 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.predictive import export, service
-from services.predictive.models import Visit
 from services.predictive.schemas import YEARS, in_years
 from shared.auth import Principal
 from shared.db import SessionDep
-from shared.errors import Conflict, Forbidden, InvalidInput, Unauthorized
-from shared.idempotency import scoped_key
+from shared.errors import Forbidden, InvalidInput, Unauthorized
 from shared.pages import page_principal, safe_next, sign_in_page, sign_in_response
 
 router = APIRouter(tags=["pages"])
@@ -152,22 +148,12 @@ def targets_page_visit(
     if not crew.strip():
         raise InvalidInput("Say which crew visited", errors=[{"field": "crew",
                                                              "message": "empty"}])
-    try:
-        service.log_visit_for_list(
-            session, list_id=list_id, cell_id=cell_id, visited_at=datetime.now(UTC),
-            crew=crew, notes=notes.strip() or None, actor=who.actor,
-            idempotency_key=key or None,
-        )
-    except Conflict:
-        # The same form sent again (a double press, a resend after a lost answer): the first
-        # press logged the visit, at its own time, so the key matches and the time does not.
-        first = session.scalars(
-            select(Visit).where(Visit.idempotency_key == scoped_key(who.actor, key))
-        ).first()
-        same = first is not None and (first.cell_id, first.crew, first.notes) == (
-            cell_id, crew.strip(), notes.strip() or None)
-        if not key or not same:
-            raise
+    # visited_at None: now; the same form sent again (a double press, a resend after a lost
+    # answer) carries the same key and gets the first visit back.
+    service.log_visit_for_list(
+        session, list_id=list_id, cell_id=cell_id, visited_at=None, crew=crew,
+        notes=notes.strip() or None, actor=who.actor, idempotency_key=key or None,
+    )
     target = safe_next(back, prefix="/targets/page")
     sep = "&" if "?" in target else "?"
     return RedirectResponse(f"{target}{sep}{urlencode({'logged': cell_id})}#box-{cell_id}",
