@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.extent import GridTooLarge, OutsideExtent
 from shared.logs import request_id_var
 
 log = logging.getLogger("csp.errors")
@@ -266,6 +267,11 @@ async def _value_error(request: Request, exc: Exception) -> JSONResponse:
     return nul_in_text(request) if is_nul_in_text(exc) else internal_error(request)
 
 
+async def _limit_error(request: Request, exc: Exception) -> JSONResponse:
+    # Raised by pure code (grid limits, the partnership's extent) with a user-safe message.
+    return await _app_error(request, InvalidInput(str(exc)))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error of ``app`` as problem+json; a 500 leaks nothing but a request id."""
     app.add_exception_handler(AppError, _app_error)
@@ -273,5 +279,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
     app.add_exception_handler(sa_exc.TimeoutError, _database_error)
+    app.add_exception_handler(GridTooLarge, _limit_error)
+    app.add_exception_handler(OutsideExtent, _limit_error)
     app.add_exception_handler(ValueError, _value_error)
     app.add_exception_handler(Exception, _unhandled)

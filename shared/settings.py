@@ -40,6 +40,11 @@ class CommonSettings(BaseSettings):
     # before Redis hands it to another worker. Longer than the longest task, or a slow task runs
     # twice (tasks are idempotent, but it is wasted work).
     broker_visibility_timeout_s: int = Field(3600, ge=1)
+    # Every grid, surface and list a client can ask for is checked against this before any
+    # array is allocated (4M float64 cells = 32 MB an array; a service stays well under 2 GB).
+    max_grid_cells: int = Field(4_000_000, ge=1)
+    # Incidents and areas must lie within the partnership's outline plus this margin.
+    extent_margin_m: float = Field(15_000.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> CommonSettings:
