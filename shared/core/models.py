@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, func
+from sqlalchemy import DateTime, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -14,7 +14,16 @@ class ApiToken(Base):
     """An API token: only its SHA-256 hash is stored, with a short prefix to recognise it."""
 
     __tablename__ = "api_tokens"
-    __table_args__ = {"schema": "core"}
+    __table_args__ = (
+        # Names identify holders to people: unique among active tokens, ignoring case.
+        Index(
+            "uq_api_tokens_active_name",
+            func.lower(text("name")),
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        {"schema": "core"},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
