@@ -9,13 +9,22 @@ fail loudly rather than silently reaching for a CDN.
 
 The OpenStreetMap tile layer is kept for places with internet; without it the map shows a plain
 background and every feature is still drawn, since features are vectors, not tiles.
+
+User text never goes through folium. branca renders each element's macro and then compiles the
+output *again* as a Jinja template (``Element(script(self, kwargs))``), so a camera named
+``{{ cycler.__init__.__globals__.os.getpid() }}`` inside a popup ran on the server. Folium here
+draws geometry, numbers and our own class names only; what a popup or tooltip *says* travels as
+data (:class:`Bindings`: JSON trees built with :func:`h`) in a ``<script type="application/json">``
+block, and ``/static/csp/maps.js`` turns it into DOM text nodes in the browser. Before rendering,
+:func:`assert_no_template_text` refuses a map whose elements carry Jinja delimiters at all.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import folium
@@ -24,6 +33,10 @@ from folium.elements import JSCSSMixin
 from jinja2 import Template
 
 VENDOR_URL = "/static/vendor"
+MAPS_JS = "/static/csp/maps.js"
+DATA_ELEMENT_ID = "csp-map-data"
+# What Jinja would read as template syntax; none of it may reach a folium element.
+_JINJA_DELIMITERS = ("{{", "{%", "{#", "}}", "%}", "#}")
 
 LOCAL_JS: dict[str, str] = {
     "leaflet": f"{VENDOR_URL}/leaflet/leaflet.js",
@@ -61,14 +74,111 @@ class NotVendored(LookupError):
     """A map element needs a script or stylesheet that is not in ``shared/static/vendor``."""
 
 
+class TemplateTextInMap(ValueError):
+    """A folium element carries Jinja delimiters: text that would be compiled as a template."""
+
+
+Node = Any  # a str, or [tag, {attrs}?, *children] (see ``h``)
+
+
+def h(tag: str, *children: Node, **attrs: str) -> list[Any]:
+    """A DOM node as data: ``h("b", name, class_="x")`` -> ``["b", {"class": "x"}, name]``.
+
+    The browser builds it with ``createTextNode`` for strings (``/static/csp/maps.js``), so any
+    text is shown verbatim and nothing in it is ever parsed as markup or template.
+    """
+    clean = {k.rstrip("_").replace("_", "-"): str(v) for k, v in attrs.items()}
+    return [tag, clean, *[c if isinstance(c, list) else _text(c) for c in children]]
+
+
+def _text(value: Node) -> str:
+    return "" if value is None else str(value)
+
+
+@dataclass
+class Bindings:
+    """Popups and tooltips for a map's layers, as data bound in the browser."""
+
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    features: list[dict[str, Any]] = field(default_factory=list)
+
+    def bind(
+        self, layer: Any, *, popup: Node = None, tooltip: Node = None, max_width: int = 320
+    ) -> None:
+        """Give ``layer`` (a folium element) a popup and/or tooltip."""
+        entry: dict[str, Any] = {"maxWidth": max_width}
+        if popup is not None:
+            entry["popup"] = popup
+        if tooltip is not None:
+            entry["tooltip"] = tooltip
+        self.layers[layer.get_name()] = entry
+
+    def bind_features(
+        self, layer: Any, *, key: str, entries: Mapping[Any, Mapping[str, Node]]
+    ) -> None:
+        """Per-feature popups/tooltips of a GeoJson ``layer``, matched on property ``key``."""
+        self.features.append(
+            {
+                "layer": layer.get_name(),
+                "key": key,
+                "entries": {str(k): dict(v) for k, v in entries.items()},
+            }
+        )
+
+    def html(self) -> str:
+        """The data block, the binder script and the call that binds them (after the map)."""
+        payload = json_for_script({"layers": self.layers, "features": self.features})
+        return (
+            f'<script type="application/json" id="{DATA_ELEMENT_ID}">{payload}</script>\n'
+            f'<script src="{MAPS_JS}"></script>\n'
+            "<script>(function () { var d = CSP_MAPS.data('" + DATA_ELEMENT_ID + "');"
+            " CSP_MAPS.bind(d.layers); d.features.forEach(function (f) {"
+            " CSP_MAPS.bindFeatures(f.layer, f.key, f.entries); }); })();</script>"
+        )
+
+
+def json_for_script(value: Any) -> str:
+    """JSON safe inside a ``<script>`` element: ``<``, ``>``, ``&`` and U+2028/9 escaped."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    for ch, esc in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(ch, esc)
+    return text
+
+
+class RawHtml(Element):
+    """Markup added to a figure as it is: rendered verbatim, never compiled as a template.
+
+    The caller builds ``markup`` itself with every outside value passed through ``html.escape``.
+    """
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self._name = "RawHtml"
+        self.markup = markup
+
+    def render(self, **kwargs: Any) -> str:
+        """The markup, unchanged."""
+        return self.markup
+
+
 @dataclass(frozen=True)
 class MapParts:
-    """A rendered map split for embedding in a page: head links/styles, the div, the script."""
+    """A rendered map split for embedding in a page: head links/styles, the div, the script.
+
+    ``data`` is the popup/tooltip data block and its binder; put it after ``script``.
+    """
 
     head: str
     body: str
     script: str
     map_var: str
+    data: str = ""
 
 
 def make_map(
@@ -102,10 +212,12 @@ def make_map(
         folium.TileLayer(
             OSM_TILES, attr=OSM_ATTRIBUTION, name="OpenStreetMap", max_zoom=19, overlay=False
         ).add_to(m)
+    if not re.fullmatch(r"#[0-9a-fA-F]{3,8}", background):
+        raise ValueError(f"background must be a #rgb colour, got {background!r}")
     style = f"<style>.folium-map, .leaflet-container {{ background: {background}; }}</style>"
     root = m.get_root()
     if isinstance(root, Figure):
-        root.header.add_child(Element(style), name="csp_plain_background")
+        root.header.add_child(RawHtml(style), name="csp_plain_background")
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         m.add_child(_FitBounds([[miny, minx], [maxy, maxx]]))
@@ -176,16 +288,59 @@ def _check_offline(html: str) -> None:
         raise NotVendored(f"map HTML still links external assets: {', '.join(found)}")
 
 
-def render_map_html(m: folium.Map) -> str:
+_SKIP_ATTRS = frozenset({"_template", "_children", "_parent", "_id", "_name", "_env"})
+
+
+def _strings(value: Any, depth: int = 0) -> Iterator[str]:
+    if depth > 50:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _strings(k, depth + 1)
+            yield from _strings(v, depth + 1)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for v in value:
+            yield from _strings(v, depth + 1)
+
+
+def assert_no_template_text(m: Any) -> None:
+    """Raise ``TemplateTextInMap`` if any element of ``m`` holds Jinja delimiters.
+
+    Every string a folium element holds (its data, options, HTML, template source) would be
+    compiled as a template when the map renders. The suite's own code puts none there; text
+    from people goes through :class:`Bindings`. This is the check that it stays so.
+    """
+    for element in _walk(m.get_root()):
+        if isinstance(element, RawHtml):
+            continue  # rendered verbatim, never compiled
+        for attr, value in vars(element).items():
+            if attr in _SKIP_ATTRS:
+                continue
+            for text in _strings(value):
+                if any(d in text for d in _JINJA_DELIMITERS):
+                    raise TemplateTextInMap(
+                        f"{type(element).__name__}.{attr} holds template syntax; pass text "
+                        "through shared.maps.Bindings, never into folium"
+                    )
+
+
+def render_map_html(m: folium.Map, bindings: Bindings | None = None) -> str:
     """The map as a standalone HTML document that loads nothing from a CDN."""
+    assert_no_template_text(m)
     localise(m)
     html = m.get_root().render()
+    if bindings is not None:
+        block = bindings.html()
+        html = html.replace("</html>", block + "\n</html>") if "</html>" in html else html + block
     _check_offline(html)
     return html
 
 
-def map_parts(m: folium.Map) -> MapParts:
+def map_parts(m: folium.Map, bindings: Bindings | None = None) -> MapParts:
     """Render ``m`` and split it into head, body and script for a page template."""
+    assert_no_template_text(m)
     localise(m)
     root = m.get_root()
     if not isinstance(root, Figure):
@@ -196,6 +351,7 @@ def map_parts(m: folium.Map) -> MapParts:
         body=root.html.render(),
         script=root.script.render(),
         map_var=m.get_name(),
+        data=bindings.html() if bindings is not None else "",
     )
     _check_offline(parts.head + parts.body + parts.script)
     return parts

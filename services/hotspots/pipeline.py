@@ -467,21 +467,30 @@ def surface_map(
     units: str,
     diverging: bool = False,
 ) -> Any:
-    """A folium map: the surface as a warped image overlay, hotspot outlines and a legend."""
+    """A folium map: the surface as a warped image overlay, hotspot outlines and a legend.
+
+    Folium gets geometry and numbers only (a run's parameters hold people's text, such as
+    categories); the legend is escaped markup added verbatim (``shared.maps.RawHtml``).
+    """
     import folium
-    from branca.element import Element
     from matplotlib import colormaps
 
-    from shared.maps import make_map
+    from shared.maps import RawHtml, make_map
 
     url, (w, s, e, n), (lo, hi) = surface_png_wgs84(surface, grid, diverging=diverging)
     m = make_map(bounds=(w, s, e, n))
     folium.raster_layers.ImageOverlay(
         image=url, bounds=[[s, w], [n, e]], name="surface", opacity=0.85, interactive=False
     ).add_to(m)
-    if polygons_geojson.get("features"):
+    keep = ("rank", "peak", "area_m2")
+    shapes = [
+        {"type": "Feature", "geometry": f["geometry"],
+         "properties": {k: _number(f.get("properties", {}).get(k)) for k in keep}}
+        for f in polygons_geojson.get("features", [])
+    ]
+    if shapes:
         folium.GeoJson(
-            polygons_geojson,
+            {"type": "FeatureCollection", "features": shapes},
             name="hotspots",
             style_function=lambda _f: {"color": "#5a0a6b", "weight": 2, "fillOpacity": 0.0},
             tooltip=folium.GeoJsonTooltip(fields=["rank", "peak", "area_m2"],
@@ -503,8 +512,14 @@ def surface_map(
         '<div><span style="display:inline-block;width:12px;height:8px;border:2px solid #5a0a6b">'
         "</span> hotspot</div></div>"
     )
-    m.get_root().html.add_child(Element(legend))  # type: ignore[attr-defined]
+    m.get_root().html.add_child(RawHtml(legend))  # type: ignore[attr-defined]
     return m
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _esc(s: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -108,12 +109,10 @@ def test_map_parts_split_for_templates() -> None:
     assert external_assets(parts.head) == []
 
 
-def test_review_map_escapes_and_registers_markers() -> None:
-    from services.assets.web.reviewmap import CameraView, RecView, build_review_map, esc
+def test_review_map_registers_markers_and_keeps_text_out_of_folium() -> None:
+    from services.assets.web.reviewmap import CameraView, RecView, build_review_map
 
-    tricky = "a `b` ${c} <d> \\ e"
-    escaped = esc(tricky)
-    assert not set("`$<>\\") & set(escaped)
+    tricky = "a `b` ${c} <d> \\ e {{ 7*7 }} {% raw %}"
     cone = {
         "type": "Polygon",
         "coordinates": [[[0.52, 51.38], [0.521, 51.381], [0.522, 51.38], [0.52, 51.38]]],
@@ -129,12 +128,66 @@ def test_review_map_escapes_and_registers_markers() -> None:
     recs = [RecView(2, "review", "no_evidence_of_use", "No use", {"incidents": 0})]
     built = build_review_map(cams, faults=[], recommendations=recs)
     script = built.parts.script
-    assert tricky not in script  # only the escaped form reaches the JS template literals
+    assert "7*7" not in script and "49" not in built.parts.data
     assert script.count("csp-cam ") == 2 and script.count("csp-cone") == 1
     assert "csp-health-offline" in script and "csp-rec" in script
     assert external_assets(built.parts.head) == []
+    data = _island(built.parts.data)
+    popups = json.dumps(data["layers"])
+    assert json.dumps(tricky)[1:-1] in popups  # verbatim, as data
     js = built.registry_js()
     for var in list(built.camera_markers.values()) + built.rec_markers:
-        assert f"var {var} = " in script and var in js
+        assert f"var {var} = " in script and var in js and var in data["layers"]
     public = build_review_map(cams[:1])
     assert "csp-rec" not in public.parts.script and public.rec_markers == []
+
+
+def _island(block: str) -> dict:
+    import re
+
+    m = re.search(r'<script type="application/json" id="csp-map-data">(.*?)</script>', block, re.S)
+    assert m, block[:200]
+    assert "<" not in m.group(1)  # nothing in the data can close the script element
+    return json.loads(m.group(1))
+
+
+def test_template_text_in_a_folium_element_is_refused() -> None:
+    import folium
+
+    from shared.maps import TemplateTextInMap, assert_no_template_text
+
+    for payload in ("{{ 7*7 }}", "{% raw %}", "{# x", "x }}"):
+        m = _sample_map()
+        folium.Marker([51.38, 0.52], tooltip=payload).add_to(m)
+        with pytest.raises(TemplateTextInMap):
+            map_parts(m)
+        with pytest.raises(TemplateTextInMap):
+            assert_no_template_text(m)
+
+
+def test_branca_compiles_element_text_which_is_why_text_stays_out() -> None:
+    """The mechanism behind the old remote code execution, shown so the guard is not removed."""
+    import folium
+
+    m = _sample_map()
+    folium.Marker([51.38, 0.52], tooltip="X{{ 6*7 }}Y").add_to(m)
+    m.get_root().render()
+    assert "X42Y" in m.get_root().script.render()
+
+
+def test_raw_html_is_never_compiled() -> None:
+    from shared.maps import RawHtml
+
+    m = _sample_map()
+    m.get_root().html.add_child(RawHtml("<p>{{ 6*7 }}</p>"))
+    html = render_map_html(m)
+    assert "<p>{{ 6*7 }}</p>" in html and "42" not in html.split("<p>")[1][:10]
+
+
+def test_json_for_script_round_trips_hostile_text() -> None:
+    from shared.maps import json_for_script
+
+    text = "</script><script>alert(1)</script> & \u2028 {{x}}"
+    out = json_for_script({"t": text})
+    assert "</" not in out and "<" not in out and "\u2028" not in out
+    assert json.loads(out) == {"t": text}

@@ -2,13 +2,14 @@
 
 Built with folium through ``shared.maps`` (no CDN). Markers carry CSS classes
 (``csp-cam csp-life-<lifecycle> csp-health-<health>``, ``csp-cone``, ``csp-rec``) so pages and
-tests can find them. Every text that goes into a popup is escaped for HTML *and* for the
-JavaScript template literal folium wraps popups in.
+tests can find them. Folium draws only geometry and those classes (lifecycle and health are
+fixed vocabularies); what popups and tooltips say (names, asset tags, wards, fault descriptions,
+reasons) is built here as data with ``shared.maps.h`` and bound in the browser as text nodes.
 """
 
 from __future__ import annotations
 
-import html
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 import folium
 
 from services.assets import lifecycle as lc
-from shared.maps import MapParts, make_map, map_parts
+from shared.maps import Bindings, MapParts, Node, h, make_map, map_parts
 
 LIFECYCLE_COLOURS: dict[str, str] = {
     "proposed": "#9ecae1",
@@ -41,10 +42,14 @@ REC_COLOUR = "#6a1b9a"
 MEDWAY_LONLAT = (0.53, 51.39)
 
 
-def esc(text: object) -> str:
-    """Escape for HTML and for the JS template literal folium puts popup HTML in."""
-    s = html.escape("" if text is None else str(text), quote=True)
-    return s.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+_CLASS_WORD = re.compile(r"[a-z0-9_-]+")
+
+
+def css_word(value: str) -> str:
+    """A vocabulary value (lifecycle, health, action) as a CSS class word; anything else refused."""
+    if not _CLASS_WORD.fullmatch(value):
+        raise ValueError(f"not a class word: {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -118,40 +123,54 @@ def _bounds(cams: Sequence[CameraView]) -> tuple[float, float, float, float] | N
     return (min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad)
 
 
-def _fault_html(faults: Sequence[FaultView]) -> str:
-    if not faults:
-        return ""
-    rows = "".join(
-        f"<li><b>{esc(f.number)}</b> {esc(f.category.replace('_', ' '))} "
-        f"<span class='badge'>{esc(f.status.replace('_', ' '))}</span><br>"
-        f"<small>{esc(f.reported_at.strftime('%d %b %Y %H:%M'))}"
-        + (f", due {esc(f.sla_due.strftime('%d %b %H:%M'))}" if f.sla_due else "")
-        + f"</small><br>{esc(f.description[:200])}</li>"
-        for f in faults
-    )
-    return f"<div class='csp-faults'><b>Open faults ({len(faults)})</b><ul>{rows}</ul></div>"
+def _fault_node(faults: Sequence[FaultView]) -> Node:
+    items = []
+    for f in faults:
+        when = f.reported_at.strftime("%d %b %Y %H:%M")
+        if f.sla_due:
+            when += f", due {f.sla_due.strftime('%d %b %H:%M')}"
+        items.append(
+            h(
+                "li",
+                h("b", f.number),
+                " ",
+                f.category.replace("_", " "),
+                " ",
+                h("span", f.status.replace("_", " "), class_="badge"),
+                h("br"),
+                h("small", when),
+                h("br"),
+                f.description[:200],
+            )
+        )
+    return h("div", h("b", f"Open faults ({len(faults)})"), h("ul", *items), class_="csp-faults")
 
 
-def _camera_popup(c: CameraView, faults: Sequence[FaultView] | None, signed_in: bool) -> str:
-    lines = [
-        f"<div class='csp-popup'><b>{esc(c.name)}</b> <small>{esc(c.asset_tag)}</small>",
-        f"<div>{esc(LIFECYCLE_LABELS.get(c.lifecycle, c.lifecycle))} &middot; "
-        f"<span class='badge health-{esc(c.health)}'>{esc(c.health)}</span></div>",
-        f"<div><small>{esc(c.technology)}, {esc(c.deployment)}"
-        + (f", {esc(c.ward)}" if c.ward else "")
-        + "</small></div>",
+def camera_popup(c: CameraView, faults: Sequence[FaultView] | None, signed_in: bool) -> Node:
+    """What a camera's popup says, as data: name, tag, lifecycle, health, kind, ward, faults."""
+    kind = f"{c.technology}, {c.deployment}" + (f", {c.ward}" if c.ward else "")
+    parts: list[Node] = [
+        h("b", c.name),
+        " ",
+        h("small", c.asset_tag),
+        h(
+            "div",
+            LIFECYCLE_LABELS.get(c.lifecycle, c.lifecycle),
+            " \u00b7 ",
+            h("span", c.health, class_=f"badge health-{css_word(c.health)}"),
+        ),
+        h("div", h("small", kind)),
     ]
     if c.next_review_due:
-        lines.append(f"<div><small>Review due {esc(c.next_review_due)}</small></div>")
+        parts.append(h("div", h("small", f"Review due {c.next_review_due}")))
     if faults:
-        lines.append(_fault_html(faults))
+        parts.append(_fault_node(faults))
     elif signed_in:
-        lines.append("<div><small>No open faults</small></div>")
-    lines.append("</div>")
-    return "".join(lines)
+        parts.append(h("div", h("small", "No open faults")))
+    return h("div", *parts, class_="csp-popup")
 
 
-def _evidence_html(ev: dict[str, Any]) -> str:
+def _evidence_node(ev: dict[str, Any]) -> Node:
     keys = (
         ("incidents", "Incidents in view"),
         ("footage_requests", "Footage requests"),
@@ -172,23 +191,27 @@ def _evidence_html(ev: dict[str, Any]) -> str:
             shown = f"{value:.1f}"
         else:
             shown = str(value)
-        rows.append(f"<tr><th>{esc(label)}</th><td>{esc(shown)}</td></tr>")
-    return f"<table class='csp-evidence'>{''.join(rows)}</table>"
+        rows.append(h("tr", h("th", label), h("td", shown)))
+    return h("table", *rows, class_="csp-evidence")
 
 
-def rec_popup(r: RecView, cams: dict[int, CameraView]) -> str:
-    """Popup HTML of one recommendation: action, rule, reason and the evidence table."""
+def rec_popup(r: RecView, cams: dict[int, CameraView]) -> Node:
+    """What a recommendation's popup says, as data: action, rule, reason and evidence."""
     cam = cams.get(r.camera_id)
     name = cam.name if cam else f"camera {r.camera_id}"
     related = cams.get(r.related_camera_id) if r.related_camera_id else None
-    return (
-        f"<div class='csp-popup'><b>{esc(r.action.replace('_', ' ').capitalize())}</b>: "
-        f"{esc(name)}<br><small>Rule: {esc(r.rule.replace('_', ' '))}</small>"
-        f"<p>{esc(r.reason)}</p>"
-        + (f"<p><small>Related: {esc(related.name)}</small></p>" if related else "")
-        + _evidence_html(r.evidence)
-        + "</div>"
-    )
+    parts: list[Node] = [
+        h("b", r.action.replace("_", " ").capitalize()),
+        ": ",
+        name,
+        h("br"),
+        h("small", f"Rule: {r.rule.replace('_', ' ')}"),
+        h("p", r.reason),
+    ]
+    if related:
+        parts.append(h("p", h("small", f"Related: {related.name}")))
+    parts.append(_evidence_node(r.evidence))
+    return h("div", *parts, class_="csp-popup")
 
 
 def build_review_map(
@@ -221,6 +244,7 @@ def build_review_map(
             group.add_to(m)
             groups[life] = group
     markers: dict[int, str] = {}
+    bindings = Bindings()
     for c in cameras:
         colour = LIFECYCLE_COLOURS.get(c.lifecycle, "#777777")
         if c.cone:
@@ -233,7 +257,7 @@ def build_review_map(
                 fill_color=colour,
                 fill_opacity=0.18,
                 opacity=0.6,
-                class_name=f"csp-cone csp-life-{c.lifecycle}",
+                class_name=f"csp-cone csp-life-{css_word(c.lifecycle)}",
             ).add_to(cones)
         stroke = HEALTH_STROKE.get(c.health, HEALTH_STROKE["online"])
         marker = folium.CircleMarker(
@@ -242,14 +266,15 @@ def build_review_map(
             fill=True,
             fill_color=colour,
             fill_opacity=0.95,
-            class_name=f"csp-cam csp-life-{c.lifecycle} csp-health-{c.health}",
-            popup=folium.Popup(
-                _camera_popup(c, by_camera.get(c.id), faults is not None), max_width=320
-            ),
-            tooltip=esc(f"{c.name} ({c.asset_tag})"),
+            class_name=f"csp-cam csp-life-{css_word(c.lifecycle)} csp-health-{css_word(c.health)}",
             **stroke,
         )
         marker.add_to(groups[c.lifecycle])
+        bindings.bind(
+            marker,
+            popup=camera_popup(c, by_camera.get(c.id), faults is not None),
+            tooltip=f"{c.name} ({c.asset_tag})",
+        )
         markers[c.id] = marker.get_name()
     rec_vars: list[str] = []
     if recommendations is not None:
@@ -268,10 +293,14 @@ def build_review_map(
                 weight=3,
                 fill=False,
                 dash_array="6 4",
-                class_name=f"csp-rec csp-rec-{r.action}",
-                popup=folium.Popup(rec_popup(r, by_id), max_width=340),
-                tooltip=esc(f"{r.action.replace('_', ' ')}: {cam.name}"),
+                class_name=f"csp-rec csp-rec-{css_word(r.action)}",
             ).add_to(recs)
+            bindings.bind(
+                ring,
+                popup=rec_popup(r, by_id),
+                tooltip=f"{r.action.replace('_', ' ')}: {cam.name}",
+                max_width=340,
+            )
             rec_vars.append(ring.get_name())
     folium.LayerControl(collapsed=True).add_to(m)
-    return ReviewMap(map_parts(m), markers, rec_vars, dict(counts))
+    return ReviewMap(map_parts(m, bindings), markers, rec_vars, dict(counts))
