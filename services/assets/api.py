@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from services.assets import schemas as sc
 from services.assets import service as svc
 from services.assets.models import Camera
+from services.assets.register_import import import_cameras_csv
 from shared.auth import AnyRole, MaybePrincipal, Principal, require
 from shared.db import SessionDep
 from shared.errors import InvalidInput, NotFound
@@ -125,7 +126,7 @@ async def import_cameras(
 ) -> sc.ImportReport:
     """Import a register CSV (admin); reports each row it cannot place."""
     content = await file.read()
-    result = svc.import_cameras_csv(
+    result = import_cameras_csv(
         session, content=content, file_name=file.filename or "upload.csv", actor=who.actor,
         review_interval_days=_settings(request).review_interval_days,
     )

@@ -29,7 +29,7 @@ def import_csv(
     actor: str = typer.Option("csp assets import", help="Name recorded in the audit trail"),
 ) -> None:
     """Import a camera register CSV; re-importing updates instead of duplicating."""
-    from services.assets import service as svc
+    from services.assets.register_import import import_cameras_csv
     from shared.errors import AppError
 
     content = file.read_bytes()
@@ -39,7 +39,7 @@ def import_csv(
                            MofNCompleteColumn(), console=console) as progress:
         task = progress.add_task(file.name, total=total)
         try:
-            result = svc.import_cameras_csv(
+            result = import_cameras_csv(
                 session, content=content, file_name=file.name, actor=actor,
                 review_interval_days=settings.review_interval_days,
                 progress=lambda n: progress.advance(task, n),
