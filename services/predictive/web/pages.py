@@ -33,23 +33,30 @@ def _colour(rank: int) -> str:
 
 
 def build_map(geojson: dict[str, Any]) -> Any:
-    """A folium map of the boxes, coloured by rank, each labelled with its rank."""
+    """A folium map of the boxes, coloured by rank, each labelled with its rank.
+
+    Folium gets the box outlines and ranks (numbers) only; what a tooltip says (rank, ward, box
+    id) is bound in the browser as text (``shared.maps.Bindings``), never compiled by folium.
+    """
     import folium
 
-    from shared.maps import make_map, map_parts
+    from shared.maps import Bindings, h, make_map, map_parts
 
     feats = geojson["features"]
-    if feats:
-        lons = [p[0] for f in feats for p in f["geometry"]["coordinates"][0]]
-        lats = [p[1] for f in feats for p in f["geometry"]["coordinates"][0]]
-        pad = 0.003
-        m = make_map(bounds=(min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad))
-    else:
-        # An empty list (no incidents before the date): folium's tooltip refuses a layer
-        # without features, so the page shows the district map alone.
+    if not feats:
+        # An empty list (no incidents before the date): the page shows the district map alone.
         return map_parts(make_map((0.55, 51.39), zoom_start=11))
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": feats},
+    lons = [p[0] for f in feats for p in f["geometry"]["coordinates"][0]]
+    lats = [p[1] for f in feats for p in f["geometry"]["coordinates"][0]]
+    pad = 0.003
+    m = make_map(bounds=(min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad))
+    shapes = [
+        {"type": "Feature", "geometry": f["geometry"],
+         "properties": {"rank": int(f["properties"]["rank"])}}
+        for f in feats
+    ]
+    layer = folium.GeoJson(
+        {"type": "FeatureCollection", "features": shapes},
         name="boxes",
         style_function=lambda f: {
             "color": "#222",
@@ -57,21 +64,34 @@ def build_map(geojson: dict[str, Any]) -> Any:
             "fillOpacity": 0.6,
             "fillColor": _colour(int(f["properties"]["rank"])),
         },
-        tooltip=folium.GeoJsonTooltip(
-            fields=["rank", "ward", "cell_id"], aliases=["Rank", "Ward", "Box"]
-        ),
     ).add_to(m)
+    bindings = Bindings()
+    bindings.bind_features(
+        layer,
+        key="rank",
+        entries={
+            int(f["properties"]["rank"]): {
+                "tooltip": h(
+                    "span",
+                    h("b", f"Rank {int(f['properties']['rank'])}"), h("br"),
+                    f"Ward: {f['properties'].get('ward') or 'none'}", h("br"),
+                    f"Box: {f['properties']['cell_id']}",
+                )
+            }
+            for f in feats
+        },
+    )
     for f in feats:
         lon, lat = f["properties"]["centre"]
         folium.Marker(
-            [lat, lon],
+            [float(lat), float(lon)],
             icon=folium.DivIcon(
                 html=f'<div class="rank-label">{int(f["properties"]["rank"])}</div>',
                 icon_size=(26, 26),
                 icon_anchor=(13, 13),
             ),
         ).add_to(m)
-    return map_parts(m)
+    return map_parts(m, bindings)
 
 
 PAGE_ROLES = ("crew", "analyst", "admin")
