@@ -11,6 +11,7 @@ earlier events count, which avoids dividing by zero gaps and the huge ``omega`` 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numba
@@ -313,18 +314,19 @@ def window_loglik(
     t_days: npt.ArrayLike,
     t_lo: float,
     t_hi: float,
-    mu_candidates: list[FloatArray],
+    mu_candidates: Iterable[FloatArray],
 ) -> list[float]:
     """Log-likelihood of the events in [t_lo, t_hi) under each background in ``mu_candidates``.
 
     Triggering uses ``fit.theta`` and ``fit.omega_per_day`` and every earlier event (also those
-    before ``t_lo``), so the scores compare backgrounds on held-out data.
+    before ``t_lo``), so the scores compare backgrounds on held-out data. The candidates are
+    read one at a time, so a generator keeps one background over a large grid in memory.
     """
     cells = np.asarray(cell_index, dtype=np.int64).ravel()
     t = np.asarray(t_days, dtype=np.float64).ravel()
     keep = t < t_hi
     cells, t = cells[keep], t[keep]
-    n_cells = mu_candidates[0].size
+    n_cells = np.asarray(fit.mu_per_day).size
     s_a, _ = trigger_sums(cells, t, n_cells, fit.omega_per_day)
     inside = t >= t_lo
     trig = fit.theta * fit.omega_per_day * s_a[inside]

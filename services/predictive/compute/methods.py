@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -202,13 +203,23 @@ class EtasScorer:
         combos = [(0.0, 0.0)] + [
             (s, w) for s in self.sigmas_cells for w in self.mix_weights if w > 0
         ]
-        cands = [self._mix(first.mu_per_day, grid, s, w) for s, w in combos]
-        ll = etas.window_loglik(first, cells, t, t_val, as_of, cands)
+        mu = first.mu_per_day
+
+        def candidates() -> Iterator[FloatArray]:
+            # One background at a time, each smoothing once per bandwidth: 31 backgrounds held
+            # together were 1 GB on the largest grid the cell limit allows.
+            yield self._mix(mu, grid, 0.0, 0.0)
+            for sigma in self.sigmas_cells:
+                sm = baselines.smooth_cells(mu.reshape(grid.shape), sigma).ravel()
+                for weight in (w for w in self.mix_weights if w > 0):
+                    yield np.asarray((1.0 - weight) * mu + weight * sm, dtype=np.float64)
+
+        ll = etas.window_loglik(first, cells, t, t_val, as_of, candidates())
         best = int(np.argmax(ll))
         base = ll[0]
         gain = ll[best] - base if math.isfinite(base) else math.inf
         s, w = combos[best]
-        return cands[best], {
+        return self._mix(mu, grid, s, w), {
             "smooth_sigma_cells": float(s),
             "smooth_weight": float(w),
             "validation_loglik": float(ll[best]),
