@@ -11,12 +11,14 @@ that writes (a crew logging a visit from its list page) also checks the request'
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from shared.auth import Principal, lookup
+from shared.errors import Forbidden
 
 PAGE_COOKIE = "csp_page_token"
 PAGE_COOKIE_MAX_AGE_S = 12 * 3600
@@ -29,6 +31,28 @@ def page_principal(request: Request, session: Session) -> Principal | None:
         return lookup(session, header[7:].strip())
     token = request.cookies.get(PAGE_COOKIE)
     return lookup(session, token) if token else None
+
+
+def check_same_origin(request: Request, *, what: str = "This form") -> None:
+    """Forbidden unless a browser sent the request from this site (login and form CSRF).
+
+    Browsers send ``Origin`` (and ``Sec-Fetch-Site``) on every POST; a cross-site form post to a
+    sign-in route would otherwise swap the victim's cookie for the attacker's token. A request
+    with neither header nor a ``Referer`` is not from a browser, so there is no victim cookie
+    jar to forge with.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site in ("cross-site", "same-site"):
+        raise Forbidden(f"{what} can be sent only from this site's own pages")
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return
+    own = {request.headers.get("host", "")}
+    public_url = getattr(getattr(request.app.state, "settings", None), "public_url", None)
+    if public_url:
+        own.add(urlsplit(public_url).netloc)
+    if source == "null" or urlsplit(source).netloc not in own:
+        raise Forbidden(f"{what} can be sent only from this site's own pages")
 
 
 def safe_next(value: str | None, *, prefix: str) -> str:
@@ -63,6 +87,7 @@ def sign_in_response(
     request: Request, session: Session, *, token: str, next_url: str, cookie_path: str
 ) -> Response:
     """Check ``token``; on success set the page cookie and go to ``next_url``, else back."""
+    check_same_origin(request, what="Sign-in")
     token = token.strip()
     if lookup(session, token) is None:
         sep = "&" if "?" in next_url else "?"

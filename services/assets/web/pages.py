@@ -41,6 +41,7 @@ from services.assets.web.reviewmap import (
 )
 from shared.auth import Principal, lookup
 from shared.db import SessionDep
+from shared.pages import check_same_origin
 
 HERE = Path(__file__).resolve().parent
 SHARED_TEMPLATES = HERE.parents[2] / "shared" / "templates"
@@ -156,6 +157,7 @@ def map_sign_in(
     request: Request, session: SessionDep, token: Annotated[str, Form(max_length=200)]
 ) -> Response:
     """Check the token and keep it in an HttpOnly cookie for the map."""
+    check_same_origin(request, what="Sign-in")
     target = str(request.url_for("review_map"))
     if lookup(session, token.strip()) is None:
         return RedirectResponse(target + "?error=token", status_code=303)
@@ -175,6 +177,7 @@ def map_sign_in(
 @router.post("/map/sign-out")
 def map_sign_out(request: Request) -> Response:
     """Forget the map's token cookie."""
+    check_same_origin(request, what="Sign-out")
     response = RedirectResponse(str(request.url_for("review_map")), status_code=303)
     response.delete_cookie(COOKIE, path=_cookie_path(request))
     return response
