@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,22 +13,26 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select, update
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.core.models import ApiToken
+from shared.core.models import TOKEN_NAME_MAX, ApiToken
 from shared.db import SessionDep
-from shared.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
 ROLES = ("operator", "seg", "crew", "analyst", "admin")
 TOKEN_PREFIX = "csp_"  # noqa: S105 - a prefix, not a secret
+NAME_MAX = TOKEN_NAME_MAX
+# Line and paragraph separators break the one-line audit and CLI output like control characters.
+_NAME_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 _bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer csp_...`")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: token id, name and role."""
+    """Who is calling: token id (the identity), name and role."""
 
     token_id: int
     name: str
@@ -35,8 +40,8 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """Name used in audit trails."""
-        return f"{self.name} ({self.role})"
+        """Name used in audit trails; the token id makes it unique to one token."""
+        return f"{self.name} ({self.role}, token #{self.token_id})"
 
 
 def hash_token(token: str) -> str:
@@ -44,33 +49,87 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def check_token_name(name: str) -> str:
+    """The name stripped, or InvalidInput saying why it cannot name a token."""
+    clean = name.strip()
+    if not clean:
+        raise InvalidInput("A token needs a name saying who holds it")
+    if len(clean) > NAME_MAX:
+        raise InvalidInput(
+            f"The token name is {len(clean)} characters long; the limit is {NAME_MAX}"
+        )
+    bad = sorted(
+        {f"U+{ord(c):04X}" for c in clean if unicodedata.category(c) in _NAME_REFUSED_CATEGORIES}
+    )
+    if bad:
+        raise InvalidInput(
+            f"The token name holds control or invisible characters ({', '.join(bad)}); "
+            "use printable text"
+        )
+    return clean
+
+
+def _active_named(session: Session, name: str) -> ApiToken | None:
+    """The active token with this name, ignoring case (names are unique among active tokens)."""
+    return session.scalars(
+        select(ApiToken).where(
+            func.lower(ApiToken.name) == name.lower(), ApiToken.revoked_at.is_(None)
+        )
+    ).first()
+
+
+def _name_taken(holder: ApiToken) -> Conflict:
+    return Conflict(
+        f"An active token is already named {holder.name!r} (token #{holder.id}, {holder.role}); "
+        "choose another name or revoke that token first",
+        extra={"token_id": holder.id},
+    )
+
+
 def create_token(session: Session, *, name: str, role: str) -> tuple[ApiToken, str]:
     """Create a token; returns the row and the clear token, which is never stored."""
     if role not in ROLES:
         raise InvalidInput(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}")
-    if not name.strip():
-        raise InvalidInput("A token needs a name saying who holds it")
+    clean = check_token_name(name)
+    holder = _active_named(session, clean)
+    if holder is not None:
+        raise _name_taken(holder)
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name.strip(), role=role, token_hash=hash_token(clear), prefix=clear[:10])
-    session.add(row)
-    session.flush()
+    row = ApiToken(name=clean, role=role, token_hash=hash_token(clear), prefix=clear[:10])
+    try:
+        # A savepoint: a concurrent create of the same name (the unique index) leaves the
+        # caller's transaction usable and is reported like the check above.
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        holder = _active_named(session, clean)
+        if holder is None:
+            raise
+        raise _name_taken(holder) from None
     return row, clear
 
 
-def revoke_token(session: Session, *, token_id: int | None = None, name: str | None = None) -> int:
-    """Revoke tokens by id or by name; returns how many were revoked."""
+def revoke_token(
+    session: Session, *, token_id: int | None = None, name: str | None = None
+) -> ApiToken:
+    """Revoke exactly one active token, by id or by its (unique) name; returns it."""
     if token_id is None and not name:
         raise InvalidInput("Give a token id or a name to revoke")
-    stmt = update(ApiToken).where(ApiToken.revoked_at.is_(None))
-    stmt = (
-        stmt.where(ApiToken.id == token_id)
-        if token_id is not None
-        else stmt.where(ApiToken.name == name)
-    )
-    n = getattr(session.execute(stmt.values(revoked_at=datetime.now(UTC))), "rowcount", 0)
-    if not n:
-        raise NotFound("No active token matches")
-    return int(n)
+    if token_id is not None and name:
+        raise InvalidInput("Give a token id or a name to revoke, not both")
+    if token_id is not None:
+        row = session.scalars(
+            select(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        ).first()
+    else:
+        row = _active_named(session, (name or "").strip())
+    if row is None:
+        what = f"id {token_id}" if token_id is not None else f"name {name!r}"
+        raise NotFound(f"No active token has {what}")
+    row.revoked_at = datetime.now(UTC)
+    session.flush()
+    return row
 
 
 def list_tokens(session: Session) -> list[ApiToken]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -31,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def fail(message: str, code: int = 1) -> None:
     """Print one clear line and exit non-zero."""
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -40,6 +43,36 @@ def _session():  # type: ignore[no-untyped-def]
     from shared.settings import CommonSettings
 
     return make_sessionmaker(make_engine(CommonSettings().database_url))()
+
+
+def database_error_line(exc: BaseException) -> str:
+    """One line saying what went wrong with the database: unreachable, or what it refused."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        # No statement: the failure came while connecting, before anything was sent.
+        if exc.statement is None:
+            return f"cannot reach the database: {reason}"
+        return f"the database refused this ({type(exc.orig).__name__}): {reason}"
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else 'no detail'}"
+
+
+@contextmanager
+def _database() -> Iterator[Any]:
+    """A session whose failures end the command with one clear line (never a traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shared.errors import AppError
+
+    try:
+        with _session() as s:
+            yield s
+    except AppError as exc:
+        fail(exc.detail)
+    except SQLAlchemyError as exc:
+        fail(database_error_line(exc))
 
 
 def alembic_config(database_url: str | None = None):  # type: ignore[no-untyped-def]
@@ -79,37 +112,39 @@ def token_create(
     name: str = typer.Option(..., "--name", help="Who holds the token"),
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
-    from shared.auth import create_token
+    from shared.auth import ROLES, check_token_name, create_token
     from shared.errors import AppError
 
-    with _session() as s:
-        try:
-            row, clear = create_token(s, name=name, role=role)
-            s.commit()
-        except AppError as exc:
-            fail(exc.detail)
-        except Exception as exc:  # noqa: BLE001
-            fail(f"cannot reach the database: {type(exc).__name__}")
-        console.print(f"token {row.id} for {row.name} ({row.role}); it is shown only once:")
+    # Checked before the database, so a bad name or role says so whatever the database's state.
+    try:
+        if role not in ROLES:
+            fail(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        check_token_name(name)
+    except AppError as exc:
+        fail(exc.detail)
+    with _database() as s:
+        row, clear = create_token(s, name=name, role=role)
+        s.commit()
+        console.print(
+            f"token #{row.id} for {row.name} ({row.role}); it is shown only once:", highlight=False
+        )
     typer.echo(clear)
 
 
 @token_app.command("revoke")
 def token_revoke(
     token_id: int | None = typer.Argument(None, help="Token id"),
-    name: str | None = typer.Option(None, "--name", help="Revoke every token of this holder"),
+    name: str | None = typer.Option(
+        None, "--name", help="The active token with this name (names are unique, any case)"
+    ),
 ) -> None:
-    """Revoke a token by id, or every token of a holder."""
+    """Revoke one token, by id or by name."""
     from shared.auth import revoke_token
-    from shared.errors import AppError
 
-    with _session() as s:
-        try:
-            n = revoke_token(s, token_id=token_id, name=name)
-            s.commit()
-        except AppError as exc:
-            fail(exc.detail)
-    console.print(f"revoked {n} token(s)")
+    with _database() as s:
+        row = revoke_token(s, token_id=token_id, name=name)
+        s.commit()
+        console.print(f"revoked token #{row.id} ({row.name}, {row.role})", highlight=False)
 
 
 @token_app.command("list")
@@ -118,7 +153,7 @@ def token_list() -> None:
     from shared.auth import list_tokens
 
     table = Table("id", "name", "role", "prefix", "created", "revoked")
-    with _session() as s:
+    with _database() as s:
         for t in list_tokens(s):
             table.add_row(
                 str(t.id),
@@ -226,7 +261,7 @@ def demo_load(
             loaders.append(importlib.import_module(mod))
         except ModuleNotFoundError:
             continue
-    with _session() as s:
+    with _database() as s:
         for m in loaders:
             msg = m.load_demo(s, shared_data=shared_data)
             s.commit()

@@ -9,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
 
+# Longest token name (the column's length); shared.auth refuses longer names before the database.
+TOKEN_NAME_MAX = 120
+
 
 class ApiToken(Base):
     """An API token: only its SHA-256 hash is stored, with a short prefix to recognise it."""
@@ -26,7 +29,7 @@ class ApiToken(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(TOKEN_NAME_MAX))
     role: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
