@@ -13,10 +13,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import make_engine, make_sessionmaker
-from shared.errors import PayloadTooLarge, install_error_handlers, problem
+from shared.errors import PayloadTooLarge
 from shared.health import router as health_router
 from shared.logs import RequestIdMiddleware, configure_logging
 from shared.settings import ServiceSettings
+from shared.web.problems import install_error_handlers, problem
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -7,7 +7,7 @@ import importlib.util
 from celery import Celery
 from celery.schedules import crontab
 
-from shared.errors import DATABASE_DOWN
+from shared.db_errors import DATABASE_DOWN
 from shared.settings import common_settings
 
 # Worth retrying a task for: the broker or PostGIS could not be reached for a moment (a restart).

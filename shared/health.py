@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from shared.db import database_ready
-from shared.errors import problem
+from shared.web.problems import problem
 
 router = APIRouter(tags=["health"])
 

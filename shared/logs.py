@@ -9,13 +9,12 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+from shared.request_context import request_id_var
 
 _SECRET_MARKERS = ("authorization", "bearer ", "token=", "password")
 # Anything shaped like one of our tokens, wherever it appears (a path, a query, a traceback),
@@ -114,7 +113,7 @@ class RequestIdMiddleware(BaseHTTPMiddleware):
             try:
                 response = await call_next(request)
             except Exception:
-                from shared.errors import internal_error
+                from shared.web.problems import internal_error
 
                 response = internal_error(request)
             response.headers["X-Request-ID"] = rid

@@ -29,7 +29,8 @@ from services.hotspots.pipeline import (
     write_surface_tif,
 )
 from services.hotspots.schemas import EvaluateRequest, SurfaceCreate, WaterSiteCreate
-from shared.errors import AppError, Conflict, InvalidInput, NotFound, is_database_down
+from shared.db_errors import is_database_down
+from shared.errors import AppError, Conflict, InvalidInput, NotFound
 from shared.incidents.store import SOURCES, load_points
 
 log = logging.getLogger("csp.hotspots")

@@ -542,7 +542,7 @@ def test_fuzzer_finds_planted_bugs() -> None:
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
-    from shared.errors import install_error_handlers
+    from shared.web.problems import install_error_handlers
 
     app = FastAPI()
     install_error_handlers(app)

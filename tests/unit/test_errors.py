@@ -4,8 +4,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from shared.errors import PROBLEM_JSON, Conflict, install_error_handlers
+from shared.errors import Conflict
 from shared.logs import RequestIdMiddleware
+from shared.web.problems import PROBLEM_JSON, install_error_handlers
 
 
 class Thing(BaseModel):

@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from shared.db import SessionDep, make_engine, make_sessionmaker
-from shared.errors import PROBLEM_JSON, install_error_handlers
+from shared.web.problems import PROBLEM_JSON, install_error_handlers
 from tests.integration.faults.conftest import FaultStack, free_port
 
 

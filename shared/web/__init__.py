@@ -1,0 +1,1 @@
+"""The web layer shared by the services: problem+json rendering (more to follow)."""
