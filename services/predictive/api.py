@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from shapely.geometry import shape
 
 from services.predictive import export, service
 from services.predictive.schemas import (
     AgencyRead,
     AgencyUpdate,
     ListDate,
+    ListRequest,
     VisitCreate,
     VisitForBox,
     VisitPage,
@@ -21,7 +22,6 @@ from services.predictive.schemas import (
 )
 from shared.auth import Principal, require
 from shared.db import SessionDep
-from shared.errors import InvalidInput
 from shared.idempotency import IdempotencyKey, mark_replay, replay_responses
 
 router = APIRouter(tags=["predictive"])
@@ -34,25 +34,55 @@ AgencyQ = Annotated[str, Query(min_length=1, max_length=20, description="kfrs | 
 DateQ = Annotated[ListDate | None, Query(description="List date (default: today in Medway)")]
 
 
+def _limits(request: Request) -> service.Limits:
+    return service.Limits.of(request.app.state.settings)
+
+
+LimitsDep = Annotated[service.Limits, Depends(_limits)]
+
+
 def _view(session: SessionDep, agency: str, day: date | None) -> service.ListView:
-    view, _ = service.get_or_create_list(
-        session, agency_code=agency, day=day or service.today_london()
+    """The stored list; reading never makes one (404 problem naming how lists are made)."""
+    return service.get_list(session, agency_code=agency, day=day or service.today_london())
+
+
+def _geojson(view: service.ListView, status: int = 200) -> Response:
+    import json
+
+    return Response(
+        json.dumps(export.to_geojson(view)), status_code=status, media_type="application/geo+json"
     )
-    return view
 
 
 @router.get("/targets", summary="Daily list as GeoJSON (WGS84)")
 def targets(session: SessionDep, _: Reader, agency: AgencyQ, date: DateQ = None) -> Response:
-    """The agency's boxes for the date; generated from earlier incidents if not stored yet."""
-    import json
+    """The agency's stored boxes for the date (404 when no list was made for it)."""
+    return _geojson(_view(session, agency, date))
 
-    body = export.to_geojson(_view(session, agency, date))
-    return Response(json.dumps(body), media_type="application/geo+json")
+
+@router.post(
+    "/targets",
+    summary="Make the daily list for a date (analyst, admin)",
+    status_code=201,
+    responses={200: {"description": "The list was already there"}},
+)
+def make_targets(session: SessionDep, _: Analyst, limits: LimitsDep, body: ListRequest) -> Response:
+    """Fit and store the agency's list for the date (a year back to a week ahead of today).
+
+    Idempotent: an existing list is returned as it is (200); a new one is 201. The nightly job
+    makes today's lists, so crews need no one to ask.
+    """
+    day = body.date or service.today_london()
+    view, created = service.request_list(session, agency_code=body.agency, day=day, limits=limits)
+    out = _geojson(view, 201 if created else 200)
+    query = urlencode({"agency": view.agency.code, "date": day.isoformat()})
+    out.headers["Location"] = f"/targets?{query}"
+    return out
 
 
 @router.get("/targets.csv", summary="Daily list as CSV")
 def targets_csv(session: SessionDep, _: Reader, agency: AgencyQ, date: DateQ = None) -> Response:
-    """The same list as CSV (one row per box, formulas neutralised)."""
+    """The same stored list as CSV (one row per box, formulas neutralised)."""
     view = _view(session, agency, date)
     name = f"targets-{view.agency.code}-{view.target_list.list_date.isoformat()}.csv"
     return Response(
@@ -174,26 +204,23 @@ def _agency_read(a: Any) -> AgencyRead:
 
 @router.get("/agencies", response_model=list[AgencyRead], summary="Agencies and settings")
 def agencies(session: SessionDep, _: Reader) -> Any:
-    """Every agency with its list settings."""
-    rows = service.ensure_agencies(session)
-    session.commit()
-    return [_agency_read(a) for a in rows]
+    """Every agency with its list settings (defaults shown until first changed; no write)."""
+    return [_agency_read(a) for a in service.list_agencies(session)]
 
 
 @router.patch("/agencies/{code}", response_model=AgencyRead, summary="Change settings (admin)")
-def update_agency(session: SessionDep, _: Admin, code: str, body: AgencyUpdate) -> Any:
-    """Change an agency's settings; future lists use them, stored lists stay as they were."""
+def update_agency(
+    session: SessionDep, _: Admin, limits: LimitsDep, code: str, body: AgencyUpdate
+) -> Any:
+    """Change an agency's settings; future lists use them, stored lists stay as they were.
+
+    ``area``: a valid WGS84 GeoJSON Polygon or MultiPolygon inside the partnership's extent,
+    whose grid at the agency's cell size is within the cell limit (else 422 naming why).
+    """
     changes = body.model_dump(exclude_unset=True, exclude={"area", "clear_area"})
     if body.clear_area:
         changes["area"] = None
     elif body.area is not None:
-        try:
-            from services.predictive.areas import project_to_bng
-
-            changes["area"] = service.shapely_area(project_to_bng(shape(body.area)))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InvalidInput(
-                "area must be a GeoJSON Polygon or MultiPolygon in WGS84",
-                errors=[{"field": "area", "message": str(exc)[:200]}],
-            ) from exc
-    return _agency_read(service.update_agency(session, code=code, changes=changes))
+        changes["area"] = body.area
+    row = service.update_agency(session, code=code, changes=changes, limits=limits)
+    return _agency_read(row)

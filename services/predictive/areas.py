@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,9 +14,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import shapely
+import shapely.errors
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
+from shared.extent import cells_for_bounds, check_cells
 from shared.geometry import to_bng, to_wgs84
 from shared.grid import Grid
 
@@ -48,6 +52,71 @@ def as_multipolygon(geom: BaseGeometry) -> MultiPolygon:
     if isinstance(geom, Polygon):
         return MultiPolygon([geom])
     raise ValueError(f"expected a polygon, got {geom.geom_type}")
+
+
+AREA_TYPES = ("Polygon", "MultiPolygon")
+# A drawn or exported agency area has hundreds of vertices; this bounds the work of checking and
+# masking one (a bank of 200,000 vertices took 43 s elsewhere in the suite).
+MAX_AREA_VERTICES = 50_000
+_REASON = re.compile(r"^(?P<what>.*?)\[(?P<x>\S+) (?P<y>\S+)\]$")
+
+
+class BadArea(ValueError):
+    """An agency area that cannot be used; the message says what is wrong, for the client."""
+
+
+def _explain_invalid(geom: BaseGeometry) -> str:
+    """GEOS's reason a polygon is invalid, in words, with the place as lon/lat."""
+    reason = shapely.is_valid_reason(geom)
+    m = _REASON.match(reason)
+    if m is None:
+        return reason
+    what = m["what"].strip().lower() or "invalid"
+    if what in ("self-intersection", "ring self-intersection"):
+        parts = getattr(geom, "geoms", [geom])
+        overlap = len(parts) > 1 and all(g.is_valid for g in parts)
+        what = "two of its polygons overlap" if overlap else "its outline crosses itself"
+    return f"{what} at lon {float(m['x']):.6f}, lat {float(m['y']):.6f}"
+
+
+def area_from_geojson(obj: Any) -> MultiPolygon:
+    """A WGS84 GeoJSON Polygon or MultiPolygon as an EPSG:27700 MultiPolygon, checked.
+
+    Refused with ``BadArea`` (saying why): another type, malformed or non-finite coordinates,
+    longitudes or latitudes out of range, too many vertices, an empty area, and an invalid
+    polygon (a self-intersection is explained, never silently repaired). Whether it lies inside
+    the partnership's extent is the caller's check (``shared.extent``).
+    """
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    if kind not in AREA_TYPES:
+        raise BadArea(f"must be a GeoJSON Polygon or MultiPolygon, got {str(kind)[:40]!r}")
+    try:
+        with warnings.catch_warnings():  # NaN coordinates: refused below, in words
+            warnings.simplefilter("ignore", RuntimeWarning)
+            geom = shape(obj)
+        xy = shapely.get_coordinates(geom)
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError,
+            shapely.errors.ShapelyError) as exc:  # fmt: skip
+        raise BadArea(f"the coordinates are not {kind} rings: {str(exc)[:200]}") from exc
+    if len(xy) > MAX_AREA_VERTICES:
+        raise BadArea(f"has {len(xy):,} vertices; at most {MAX_AREA_VERTICES:,} are accepted")
+    if not np.isfinite(xy).all():
+        raise BadArea("every coordinate must be a finite number (found NaN or infinity)")
+    if len(xy) and not ((np.abs(xy[:, 0]) <= 180).all() and (np.abs(xy[:, 1]) <= 90).all()):
+        raise BadArea("coordinates must be WGS84 longitude (-180..180), latitude (-90..90)")
+    if geom.is_empty:
+        raise BadArea("the area is empty: it needs at least one ring enclosing some area")
+    if not geom.is_valid:
+        raise BadArea(
+            f"is not a valid polygon: {_explain_invalid(geom)}; redraw it (it is not repaired "
+            "automatically, which could change what it covers)"
+        )
+    if not geom.area > 0:
+        raise BadArea("the area is empty: its rings enclose no area")
+    bng = project_to_bng(geom)
+    if not bng.is_valid:  # valid in degrees but not once projected (a ring touching itself)
+        raise BadArea(f"is not a valid polygon once projected: {shapely.is_valid_reason(bng)}")
+    return as_multipolygon(bng)
 
 
 def _prop(props: dict[str, Any], keys: Sequence[str], default: str) -> str:
@@ -89,18 +158,30 @@ def read_outline(path: str | Path) -> MultiPolygon:
     return as_multipolygon(merged)
 
 
+# Cells tested against the area per step: the boxes of one step cost about 100 MB, so the mask of
+# the largest grid the cell limit allows is built in bounded memory (all at once, 4M boxes took
+# 1.9 GB).
+MASK_CHUNK_CELLS = 250_000
+
+
 def _mask_key(wkb: bytes, cell_size_m: float) -> tuple[Grid, npt.NDArray[np.bool_]]:
     geom = shapely.from_wkb(wkb)
     minx, miny, maxx, maxy = geom.bounds
     grid = Grid.covering(minx, miny, maxx, maxy, cell_size_m)
     c = grid.cell_size_m
     xs = grid.x0 + np.arange(grid.nx) * c
-    ys = grid.y1 - (np.arange(grid.ny) + 1) * c  # southern edge of each row, north to south
-    gx, gy = np.meshgrid(xs, ys)
-    boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + c, gy.ravel() + c)
     shapely.prepare(geom)
-    hit = shapely.intersects(geom, boxes)
-    return grid, np.asarray(hit, dtype=bool).reshape(grid.shape)
+    mask = np.zeros(grid.shape, dtype=bool)
+    rows_per_step = max(1, MASK_CHUNK_CELLS // grid.nx)
+    for r0 in range(0, grid.ny, rows_per_step):
+        rows = np.arange(r0, min(r0 + rows_per_step, grid.ny))
+        ys = grid.y1 - (rows + 1) * c  # southern edge of each row, north to south
+        gx, gy = np.meshgrid(xs, ys)
+        boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + c, gy.ravel() + c)
+        mask[rows] = np.asarray(shapely.intersects(geom, boxes), dtype=bool).reshape(
+            rows.size, grid.nx
+        )
+    return grid, mask
 
 
 @lru_cache(maxsize=16)
@@ -108,8 +189,27 @@ def _cached_mask(wkb: bytes, cell_size_m: float) -> tuple[Grid, npt.NDArray[np.b
     return _mask_key(wkb, cell_size_m)
 
 
-def area_grid(area: BaseGeometry, cell_size_m: float) -> tuple[Grid, npt.NDArray[np.bool_]]:
-    """The aligned grid over ``area`` and its (ny, nx) mask of cells that intersect the area."""
+def check_area_cells(
+    area: BaseGeometry, cell_size_m: float, max_cells: int, *, what: str = "area's grid"
+) -> tuple[int, int]:
+    """(nx, ny) of the grid over ``area``; ``GridTooLarge`` past ``max_cells`` (no allocation)."""
+    if area.is_empty:
+        raise ValueError("the area is empty")
+    minx, miny, maxx, maxy = area.bounds
+    nx, ny = cells_for_bounds(minx, miny, maxx, maxy, cell_size_m)
+    check_cells(nx, ny, max_cells, what=what)
+    return nx, ny
+
+
+def area_grid(
+    area: BaseGeometry, cell_size_m: float, *, max_cells: int, what: str = "area's grid"
+) -> tuple[Grid, npt.NDArray[np.bool_]]:
+    """The aligned grid over ``area`` and its (ny, nx) mask of cells that intersect the area.
+
+    The grid's size is checked against ``max_cells`` before anything is allocated
+    (``GridTooLarge``).
+    """
+    check_area_cells(area, cell_size_m, max_cells, what=what)
     grid, mask = _cached_mask(shapely.to_wkb(area), float(cell_size_m))
     return grid, mask.copy()
 

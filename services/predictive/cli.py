@@ -110,17 +110,30 @@ def _day(value: str, name: str) -> float:
 
 
 def _grid(events: Events, cell: float) -> Grid:
-    from shared.grid import Grid
+    """The aligned grid over the events, refused (naming the limit) past the cell limit."""
+    import math
 
-    if cell <= 0:
-        fail("--cell must be positive")
-    return Grid.covering(
+    from shared.extent import GridTooLarge, cells_for_bounds, check_cells
+    from shared.grid import Grid
+    from shared.settings import common_settings
+
+    if not (math.isfinite(cell) and cell > 0):
+        fail("--cell must be a positive number of metres")
+    bounds = (
         float(events.x.min()),
         float(events.y.min()),
         float(events.x.max()),
         float(events.y.max()),
-        cell,
     )
+    try:
+        # Counted before anything is allocated: events spread over the country at a small
+        # cell size would otherwise ask for billions of cells.
+        nx, ny = cells_for_bounds(*bounds, cell)
+        check_cells(nx, ny, common_settings().max_grid_cells, what="grid over the events")
+    except (GridTooLarge, ValueError) as exc:
+        fail(str(exc))
+        raise
+    return Grid.covering(*bounds, cell)
 
 
 def _warn(warnings: list[str]) -> None:
@@ -363,12 +376,14 @@ def generate(
 ) -> None:
     """Make (or show) an agency's list for a date from the incidents in the database."""
     from services.predictive import service
+    from services.predictive.schemas import YEARS, in_years
     from shared.errors import AppError
+    from shared.extent import GridTooLarge
 
     try:
-        d = date.fromisoformat(day) if day else service.today_london()
+        d = in_years(date.fromisoformat(day)) if day else service.today_london()
     except ValueError:
-        fail(f"--date must be YYYY-MM-DD, got {day!r}")
+        fail(f"--date must be YYYY-MM-DD in the years {YEARS[0]} to {YEARS[1]}, got {day!r}")
         raise
     with _session() as s:
         try:
@@ -377,6 +392,9 @@ def generate(
             )
         except AppError as exc:
             fail(exc.detail)
+            raise
+        except GridTooLarge as exc:
+            fail(str(exc))
             raise
     _warn(view.target_list.warnings)
     state = "made" if created else "already there"

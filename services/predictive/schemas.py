@@ -66,8 +66,13 @@ class AgencyUpdate(BaseModel):
     clear_area: bool = Field(False, description="Use the whole partnership area again")
 
     @field_validator(
-        "name", "categories", "boxes_per_day", "shift_start_hour", "shift_length_hours",
-        "cell_size_m", "method",
+        "name",
+        "categories",
+        "boxes_per_day",
+        "shift_start_hour",
+        "shift_length_hours",
+        "cell_size_m",
+        "method",
     )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
@@ -75,6 +80,15 @@ class AgencyUpdate(BaseModel):
         if value is None:
             raise ValueError("may be omitted but not null")
         return value
+
+
+class ListRequest(BaseModel):
+    """Ask for an agency's list for a date to be made (a year back to a week ahead of today)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str = Field(..., min_length=1, max_length=20)
+    date: ListDate | None = Field(None, description="List date (default: today in Medway)")
 
 
 class VisitForBox(BaseModel):

@@ -11,24 +11,30 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, box
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from services.predictive.agencies import DEFAULTS, METHOD_CHOICES
 from services.predictive.areas import (
+    BadArea,
     NamedArea,
+    area_from_geojson,
     area_grid,
+    as_multipolygon,
+    check_area_cells,
     read_areas,
     read_outline,
     ward_of_points,
 )
 from services.predictive.models import Agency, Area, TargetBox, TargetList, Visit
 from shared.errors import InvalidInput, NotFound
+from shared.extent import GridTooLarge, OutsideExtent, partnership_extent
 from shared.grid import Grid
 from shared.idempotency import insert_once, replay, scoped_key
+from shared.settings import CommonSettings, common_settings
 
 log = logging.getLogger("csp.predictive")
 LONDON = ZoneInfo("Europe/London")
@@ -36,6 +42,14 @@ DISTRICT_CODE = "E06000035"
 DISTRICT_NAME = "Medway"
 GENERATORS = ("nightly", "on_demand", "cli", "demo")
 MAX_RANGE_DAYS = 366
+# Lists are made on request (POST /targets) for dates from a year back to a week ahead.
+WINDOW_BACK_DAYS = 366
+WINDOW_AHEAD_DAYS = 7
+# A visit is logged against a list from the day before its date to the day after it, and never
+# ahead of the clock by more than a phone's clock error.
+VISIT_EARLY_DAYS = 1
+VISIT_LATE_DAYS = 1
+VISIT_CLOCK_SKEW = timedelta(minutes=10)
 TRAINING_DAYS = 365
 STALE_DAYS = 60
 
@@ -45,62 +59,132 @@ STALE_DAYS = 60
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on the work a list may ask for: grid cells and how far areas may reach."""
+
+    max_cells: int
+    margin_m: float
+
+    @classmethod
+    def of(cls, settings: CommonSettings) -> Limits:
+        """The limits in a service's (or the process's) settings."""
+        return cls(max_cells=settings.max_grid_cells, margin_m=settings.extent_margin_m)
+
+
+def _limits(limits: Limits | None) -> Limits:
+    return limits if limits is not None else Limits.of(common_settings())
+
+
+def _default_agency(code: str) -> Agency:
+    """An agency row (not added to the session) with the defaults of ``code``."""
+    d = DEFAULTS[code]
+    return Agency(
+        code=d.code,
+        name=d.name,
+        categories=list(d.categories),
+        boxes_per_day=d.boxes_per_day,
+        shift_start_hour=d.shift_start_hour,
+        shift_length_hours=d.shift_length_hours,
+        cell_size_m=d.cell_size_m,
+        method=d.method,
+        area=None,
+    )
+
+
 def ensure_agencies(session: Session) -> list[Agency]:
-    """Create the default agencies that are missing; returns every agency."""
+    """Create the default agencies that are missing (a write); returns every agency."""
     existing = {a.code for a in session.scalars(select(Agency))}
-    for code, d in DEFAULTS.items():
+    for code in DEFAULTS:
         if code not in existing:
-            session.add(
-                Agency(
-                    code=d.code,
-                    name=d.name,
-                    categories=list(d.categories),
-                    boxes_per_day=d.boxes_per_day,
-                    shift_start_hour=d.shift_start_hour,
-                    shift_length_hours=d.shift_length_hours,
-                    cell_size_m=d.cell_size_m,
-                    method=d.method,
-                )
-            )
+            session.add(_default_agency(code))
     session.flush()
-    return list_agencies(session)
-
-
-def list_agencies(session: Session) -> list[Agency]:
-    """Every agency, by code."""
     return list(session.scalars(select(Agency).order_by(Agency.code)))
 
 
-def get_agency(session: Session, code: str) -> Agency:
-    """The agency with ``code``; the defaults are created on first use."""
+def list_agencies(session: Session) -> list[Agency]:
+    """Every agency by code; defaults not stored yet are shown with their settings, not stored."""
+    stored = {a.code: a for a in session.scalars(select(Agency))}
+    missing = {code: _default_agency(code) for code in DEFAULTS if code not in stored}
+    merged = stored | missing
+    return [merged[code] for code in sorted(merged)]
+
+
+def find_agency(session: Session, code: str) -> Agency | None:
+    """The stored agency with ``code``, None for a known default not stored yet (no write)."""
     agency = session.scalars(select(Agency).where(Agency.code == code)).first()
-    if agency is None and code in DEFAULTS:
-        ensure_agencies(session)
-        agency = session.scalars(select(Agency).where(Agency.code == code)).first()
-    if agency is None:
+    if agency is None and code not in DEFAULTS:
         raise NotFound(f"No agency {code!r}; known: {', '.join(sorted(DEFAULTS))}")
     return agency
 
 
-def update_agency(session: Session, *, code: str, changes: dict[str, Any]) -> Agency:
-    """Change an agency's settings (fields as in the table; ``area`` as EPSG:27700 shapely)."""
-    agency = get_agency(session, code)
+def get_agency(session: Session, code: str) -> Agency:
+    """The stored agency with ``code``; a default is created on first use (for writes only)."""
+    agency = find_agency(session, code)
+    if agency is None:
+        ensure_agencies(session)
+        agency = session.scalars(select(Agency).where(Agency.code == code)).one()
+    return agency
+
+
+def update_agency(
+    session: Session, *, code: str, changes: dict[str, Any], limits: Limits | None = None
+) -> Agency:
+    """Change an agency's settings; ``area`` is WGS84 GeoJSON (checked) or None (the district).
+
+    The area must be a valid, non-empty polygon inside the partnership's extent, and its grid
+    at the agency's cell size within the cell limit; otherwise 422 naming the field.
+    """
+    lim = _limits(limits)
     if "method" in changes and changes["method"] not in METHOD_CHOICES:
         raise InvalidInput(
             f"Unknown method {changes['method']!r}",
             errors=[{"field": "method", "message": "not a known method"}],
         )
+    agency = get_agency(session, code)
+    area: MultiPolygon | None = None
+    if changes.get("area") is not None:
+        area = _checked_area(changes["area"], lim)
+    elif "area" not in changes and agency.area is not None:
+        area = _multi(to_shape(agency.area))
+    if "area" in changes or "cell_size_m" in changes:
+        cell = float(changes.get("cell_size_m", agency.cell_size_m))
+        where = "area" if area is not None and "area" in changes else "cell_size_m"
+        _check_grid(area or district_outline(session), cell, lim, field=where)
     for key, value in changes.items():
         if key == "area":
-            value = None if value is None else from_shape(_multi(value), srid=27700)
+            value = None if area is None else from_shape(area, srid=27700)
         setattr(agency, key, value)
     session.commit()
     return agency
 
 
-def _multi(geom: Any) -> MultiPolygon:
-    from services.predictive.areas import as_multipolygon
+def _checked_area(geojson: Any, limits: Limits) -> MultiPolygon:
+    """An agency area from WGS84 GeoJSON, or InvalidInput (field ``area``) saying what is wrong."""
+    try:
+        area = area_from_geojson(geojson)
+        partnership_extent(limits.margin_m).check_geometry(area, what="area")
+    except (BadArea, OutsideExtent) as exc:
+        raise InvalidInput(
+            f"area {exc}" if isinstance(exc, BadArea) else str(exc),
+            errors=[{"field": "area", "message": str(exc)}],
+        ) from exc
+    return area
 
+
+def _check_grid(
+    area: BaseGeometry | None, cell_size_m: float, limits: Limits, *, field: str
+) -> None:
+    """InvalidInput (naming the cell limit) when the area's grid would be too large."""
+    if area is None:
+        return
+    try:
+        check_area_cells(area, cell_size_m, limits.max_cells)
+    except GridTooLarge as exc:
+        raise InvalidInput(str(exc), errors=[{"field": field, "message": str(exc)}]) from exc
+
+
+def _multi(geom: Any) -> MultiPolygon:
     return as_multipolygon(geom)
 
 
@@ -163,11 +247,72 @@ class ListView:
     visits: dict[str, int]
 
 
-def find_list(session: Session, *, agency: Agency, day: date) -> TargetList | None:
-    """The stored list of ``agency`` for ``day``, if any."""
+def find_list(session: Session, *, agency: Agency | None, day: date) -> TargetList | None:
+    """The stored list of ``agency`` for ``day``, if any (None for an agency not stored)."""
+    if agency is None or agency.id is None:
+        return None
     return session.scalars(
         select(TargetList).where(TargetList.agency_id == agency.id, TargetList.list_date == day)
     ).first()
+
+
+class NoList(NotFound):
+    """No list is stored for (agency, date); ``dates`` are the latest dates that have one."""
+
+    def __init__(self, agency_code: str, day: date, dates: list[date]) -> None:
+        shown = ", ".join(d.isoformat() for d in dates) or "none yet"
+        super().__init__(
+            f"no list for {agency_code} on {day.isoformat()}; lists are made nightly or by "
+            f"POST /targets (analyst or admin). Dates with a list: {shown}",
+            extra={
+                "agency": agency_code,
+                "date": day.isoformat(),
+                "dates_with_lists": [d.isoformat() for d in dates],
+            },
+        )
+        self.agency_code, self.day, self.dates = agency_code, day, dates
+
+
+def list_dates(session: Session, *, agency: Agency | None, limit: int = 14) -> list[date]:
+    """The latest ``limit`` dates with a stored list for ``agency``, newest first."""
+    if agency is None or agency.id is None:
+        return []
+    q = (
+        select(TargetList.list_date)
+        .where(TargetList.agency_id == agency.id)
+        .order_by(TargetList.list_date.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(q))
+
+
+def get_list(session: Session, *, agency_code: str, day: date) -> ListView:
+    """The stored list of (agency, day); ``NoList`` (404) when none was made. Never writes."""
+    agency = find_agency(session, agency_code)
+    lst = find_list(session, agency=agency, day=day)
+    if lst is None:
+        raise NoList(agency_code, day, list_dates(session, agency=agency))
+    return view_list(session, lst.id)
+
+
+def list_window(today: date | None = None) -> tuple[date, date]:
+    """First and last date a list may be asked for: a year back to a week ahead of today."""
+    t = today or today_london()
+    return t - timedelta(days=WINDOW_BACK_DAYS), t + timedelta(days=WINDOW_AHEAD_DAYS)
+
+
+def request_list(
+    session: Session, *, agency_code: str, day: date, limits: Limits | None = None
+) -> tuple[ListView, bool]:
+    """Make (or return) the list of (agency, day) on request, for a date within the window."""
+    lo, hi = list_window()
+    if not lo <= day <= hi:
+        msg = (
+            f"lists are made for dates from {lo.isoformat()} to {hi.isoformat()} "
+            f"({WINDOW_BACK_DAYS} days back to {WINDOW_AHEAD_DAYS} days ahead of today)"
+        )
+        raise InvalidInput(msg, errors=[{"field": "date", "message": msg}])
+    return get_or_create_list(session, agency_code=agency_code, day=day, limits=limits)
 
 
 def get_or_create_list(
@@ -177,11 +322,13 @@ def get_or_create_list(
     day: date,
     generated_by: str = "on_demand",
     force: bool = False,
+    limits: Limits | None = None,
 ) -> tuple[ListView, bool]:
     """The list for (agency, day), generated from incidents before ``day`` when missing.
 
-    Idempotent: an existing list is returned untouched unless ``force``; then it is refitted in
-    place (same id, so visits keep their link). Returns (view, created_or_replaced).
+    A write (the nightly job, ``request_list``, the CLI and the demo; never a GET). Idempotent:
+    an existing list is returned untouched unless ``force``; then it is refitted in place (same
+    id, so visits keep their link). Returns (view, created_or_replaced).
     """
     if generated_by not in GENERATORS:
         raise ValueError(f"generated_by must be one of {GENERATORS}")
@@ -197,7 +344,14 @@ def get_or_create_list(
     existing = find_list(session, agency=agency, day=day)
     if existing is not None and not force:
         return view_list(session, existing.id), False
-    lst = _generate(session, agency=agency, day=day, generated_by=generated_by, into=existing)
+    lst = _generate(
+        session,
+        agency=agency,
+        day=day,
+        generated_by=generated_by,
+        into=existing,
+        limits=_limits(limits),
+    )
     session.commit()
     return view_list(session, lst.id), True
 
@@ -217,18 +371,30 @@ def _training_events(session: Session, *, agency: Agency, grid: Grid, before: da
 
 
 def _generate(
-    session: Session, *, agency: Agency, day: date, generated_by: str, into: TargetList | None
+    session: Session,
+    *,
+    agency: Agency,
+    day: date,
+    generated_by: str,
+    into: TargetList | None,
+    limits: Limits,
 ) -> TargetList:
-    """Fit on incidents before ``day`` and store the top boxes (replacing ``into``'s boxes)."""
+    """Fit on incidents before ``day`` and store the top boxes (replacing ``into``'s boxes).
+
+    The grid (the agency's area, or the incidents' extent) is checked against the cell limit
+    before anything is allocated: ``GridTooLarge`` is a 422 naming the limit.
+    """
     from services.predictive.selection import forecast, ranked_cells
 
     area = _agency_area(session, agency)
     warnings: list[str] = []
     trained_before = local_midnight(day)
+    what = "grid over the agency's area"
     if area is None:
-        area = _incident_extent(session, agency=agency, before=trained_before)
+        area = _incident_extent(session, agency=agency, before=trained_before, limits=limits)
         warnings.append("no partnership area is loaded: boxes cover the incidents' extent")
-    grid, mask = area_grid(area, agency.cell_size_m)
+        what = "grid over the incidents' extent"
+    grid, mask = area_grid(area, agency.cell_size_m, max_cells=limits.max_cells, what=what)
     events = _training_events(session, agency=agency, grid=grid, before=trained_before)
     shift_start = datetime.combine(day, time(agency.shift_start_hour), tzinfo=LONDON)
     shift_end = shift_start + timedelta(hours=agency.shift_length_hours)
@@ -307,7 +473,11 @@ def _agency_area(session: Session, agency: Agency) -> MultiPolygon | None:
     return district_outline(session)
 
 
-def _incident_extent(session: Session, *, agency: Agency, before: datetime) -> MultiPolygon:
+def _incident_extent(
+    session: Session, *, agency: Agency, before: datetime, limits: Limits
+) -> MultiPolygon:
+    """The incidents' bounding box, clipped to the partnership's extent (a stray sea row once
+    stretched it to 460 km)."""
     from shared.incidents.models import Incident
 
     q = select(func.ST_Extent(Incident.geom)).where(Incident.occurred_at < before)
@@ -320,7 +490,16 @@ def _incident_extent(session: Session, *, agency: Agency, before: datetime) -> M
             "run `csp demo load` or `csp predict load-boundaries`"
         )
     nums = [float(v) for v in str(ext)[4:-1].replace(",", " ").split()]
-    return MultiPolygon([box(*nums).buffer(1.0, join_style="mitre")])
+    clipped = (
+        box(*nums).buffer(1.0, join_style="mitre") & partnership_extent(limits.margin_m).allowed
+    )
+    polys = [g for g in getattr(clipped, "geoms", [clipped]) if g.geom_type == "Polygon"]
+    if not polys or not clipped.area > 0:
+        raise InvalidInput(
+            "No partnership area is loaded and no incidents lie within the partnership's "
+            "extent; run `csp demo load` or `csp predict load-boundaries`"
+        )
+    return MultiPolygon(polys)
 
 
 def view_list(session: Session, list_id: int) -> ListView:
@@ -361,10 +540,10 @@ def log_visit(
     idempotency_key: str | None = None,
 ) -> tuple[Visit, bool]:
     """Record a visit to a box of (agency, day)'s list: (visit, whether it is new)."""
-    agency = get_agency(session, agency_code)
+    agency = find_agency(session, agency_code)
     lst = find_list(session, agency=agency, day=day)
     if lst is None:
-        raise NotFound(f"No list for {agency_code} on {day}; open the list before logging visits")
+        raise NoList(agency_code, day, list_dates(session, agency=agency))
     return _add_visit(
         session,
         lst=lst,
@@ -444,11 +623,7 @@ def _add_visit(
     if not on_list:
         raise NotFound(f"Box {cell_id!r} is not on list {lst.id} ({lst.list_date})")
     at = same.get("visited_at", now)
-    if at > now + timedelta(minutes=10):
-        raise InvalidInput(
-            "visited_at is in the future",
-            errors=[{"field": "visited_at", "message": "in the future"}],
-        )
+    _check_visit_time(at, lst.list_date, now)
     fields = same | {"visited_at": at}
     visit = Visit(list_id=lst.id, logged_by=actor, idempotency_key=key, **fields)
     if not insert_once(session, visit, "uq_visits_idempotency_key"):
@@ -456,6 +631,36 @@ def _add_visit(
         return replay(session.scalars(by_key).one(), same, "visit"), False
     session.commit()
     return visit, True
+
+
+def visit_window(day: date) -> tuple[datetime, datetime]:
+    """When a visit to ``day``'s list may have happened: from the day before to the day after."""
+    start = local_midnight(day - timedelta(days=VISIT_EARLY_DAYS))
+    end = local_midnight(day + timedelta(days=1 + VISIT_LATE_DAYS))
+    return start, end
+
+
+def visit_window_open(day: date, now: datetime | None = None) -> bool:
+    """Whether a visit made now could be logged against ``day``'s list."""
+    start, end = visit_window(day)
+    return start <= (now or datetime.now(UTC)) < end
+
+
+def _check_visit_time(at: datetime, day: date, now: datetime) -> None:
+    """InvalidInput (field visited_at) unless ``at`` is in the list's window and not ahead."""
+    start, end = visit_window(day)
+    if at > now + VISIT_CLOCK_SKEW:
+        msg = f"visited_at is in the future (more than {VISIT_CLOCK_SKEW.seconds // 60} minutes)"
+        raise InvalidInput(msg, errors=[{"field": "visited_at", "message": msg}])
+    if not start <= at < end:
+        fmt = "%Y-%m-%d %H:%M %Z"
+        msg = (
+            f"a visit to the list of {day.isoformat()} must be logged as made from "
+            f"{start.astimezone(LONDON).strftime(fmt)} to {end.astimezone(LONDON).strftime(fmt)} "
+            f"(the day before the list's date to the day after it); got "
+            f"{at.astimezone(LONDON).strftime(fmt)}"
+        )
+        raise InvalidInput(msg, errors=[{"field": "visited_at", "message": msg}])
 
 
 def _check_range(date_from: date, date_to: date) -> None:
@@ -470,7 +675,9 @@ def list_visits(
 ) -> tuple[Agency, list[Visit]]:
     """Visits logged against (agency)'s lists dated ``date_from`` to ``date_to`` inclusive."""
     _check_range(date_from, date_to)
-    agency = get_agency(session, agency_code)
+    agency = find_agency(session, agency_code)
+    if agency is None:
+        return _default_agency(agency_code), []
     rows = session.scalars(
         select(Visit)
         .where(
@@ -498,16 +705,20 @@ def diagnostics(
 ) -> dict[str, Any]:
     """Visit coverage per list, boxes per ward, and day-to-day stability of stored lists."""
     _check_range(date_from, date_to)
-    agency = get_agency(session, agency_code)
-    lists = list(
-        session.scalars(
-            select(TargetList)
-            .where(
-                TargetList.agency_id == agency.id,
-                TargetList.list_date >= date_from,
-                TargetList.list_date <= date_to,
+    agency = find_agency(session, agency_code) or _default_agency(agency_code)
+    lists = (
+        []
+        if agency.id is None
+        else list(
+            session.scalars(
+                select(TargetList)
+                .where(
+                    TargetList.agency_id == agency.id,
+                    TargetList.list_date >= date_from,
+                    TargetList.list_date <= date_to,
+                )
+                .order_by(TargetList.list_date)
             )
-            .order_by(TargetList.list_date)
         )
     )
     per_list: list[dict[str, Any]] = []
@@ -552,19 +763,34 @@ def diagnostics(
 
 
 def generate_for_all(
-    session: Session, *, day: date, generated_by: str = "nightly", force: bool = False
-) -> list[tuple[str, int, bool]]:
-    """Make (agency, day) lists for every agency; returns (code, list id, created) each."""
-    out = []
+    session: Session,
+    *,
+    day: date,
+    generated_by: str = "nightly",
+    force: bool = False,
+    limits: Limits | None = None,
+) -> list[tuple[str, int | None, bool]]:
+    """Make (agency, day) lists for every agency: (code, list id or None, created) each.
+
+    An agency whose list cannot be made (its area's grid over the cell limit, no area and no
+    incidents) is logged and skipped, so it does not stop the others.
+    """
+    out: list[tuple[str, int | None, bool]] = []
     for agency in ensure_agencies(session):
         session.commit()
-        view, created = get_or_create_list(
-            session, agency_code=agency.code, day=day, generated_by=generated_by, force=force
-        )
+        try:
+            view, created = get_or_create_list(
+                session,
+                agency_code=agency.code,
+                day=day,
+                generated_by=generated_by,
+                force=force,
+                limits=limits,
+            )
+        except (InvalidInput, GridTooLarge) as exc:
+            session.rollback()
+            log.error("no list for %s on %s: %s", agency.code, day, exc)
+            out.append((agency.code, None, False))
+            continue
         out.append((agency.code, view.target_list.id, created))
     return out
-
-
-def shapely_area(geom: Any) -> MultiPolygon:
-    """An EPSG:27700 polygon (shapely) as a MultiPolygon for an agency's area."""
-    return _multi(shapely.make_valid(geom))

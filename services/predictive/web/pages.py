@@ -120,7 +120,10 @@ def targets_page(
             title="Daily target boxes",
             error="That token was not accepted." if request.query_params.get("error") else None,
         )
-    view = _list_view(session, who, agency, date)
+    try:
+        view = _list_view(session, who, agency, date)
+    except service.NoList as missing:
+        return _no_list_page(request, missing)
     geojson = export.to_geojson(view)
     parts = build_map(geojson)
     rows = export.box_rows(view)
@@ -133,7 +136,9 @@ def targets_page(
         colour=_colour,
         params=_short_params(view.target_list.params),
         list_id=view.target_list.id,
-        can_log=who.role in VISIT_ROLES,
+        # Only while a visit made now could count for this list (the day before to the day
+        # after its date); older lists are for reading.
+        can_log=who.role in VISIT_ROLES and service.visit_window_open(view.target_list.list_date),
         # One key per box and page view: pressing "Log visit" twice (or resending the form
         # after a lost answer) logs one visit.
         keys={r["cell_id"]: secrets.token_hex(16) for r in rows},
@@ -141,6 +146,18 @@ def targets_page(
         logged=next((r for r in rows if r["cell_id"] == logged), None),
     )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+def _no_list_page(request: Request, missing: service.NoList) -> HTMLResponse:
+    """A readable 404 page: no list for this date, how lists are made, and dates that have one."""
+    links = []
+    for d in missing.dates:
+        query = urlencode({"agency": missing.agency_code, "date": d.isoformat()})
+        links.append((d.isoformat(), f"{request.url.path}?{query}"))
+    html = _env.get_template("no_list.html").render(
+        agency=missing.agency_code, date=missing.day.isoformat(), links=links
+    )
+    return HTMLResponse(html, status_code=404, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/targets/page/visit", include_in_schema=False)
@@ -166,18 +183,24 @@ def targets_page_visit(
         raise Forbidden(f"Role '{who.role}' may not log visits; crew may")
     _same_site(request)
     if not crew.strip():
-        raise InvalidInput("Say which crew visited", errors=[{"field": "crew",
-                                                             "message": "empty"}])
+        raise InvalidInput("Say which crew visited", errors=[{"field": "crew", "message": "empty"}])
     # visited_at None: now; the same form sent again (a double press, a resend after a lost
     # answer) carries the same key and gets the first visit back.
     service.log_visit_for_list(
-        session, list_id=list_id, cell_id=cell_id, visited_at=None, crew=crew,
-        notes=notes.strip() or None, actor=who.actor, idempotency_key=key or None,
+        session,
+        list_id=list_id,
+        cell_id=cell_id,
+        visited_at=None,
+        crew=crew,
+        notes=notes.strip() or None,
+        actor=who.actor,
+        idempotency_key=key or None,
     )
     target = safe_next(back, prefix="/targets/page")
     sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}{urlencode({'logged': cell_id})}#box-{cell_id}",
-                            status_code=303)
+    return RedirectResponse(
+        f"{target}{sep}{urlencode({'logged': cell_id})}#box-{cell_id}", status_code=303
+    )
 
 
 def _same_site(request: Request) -> None:
@@ -237,8 +260,8 @@ def _list_view(session: Session, who: Principal, agency: str, date: str | None) 
             f"date must be YYYY-MM-DD in the years {YEARS[0]} to {YEARS[1]}",
             errors=[{"field": "date", "message": str(exc)}],
         ) from exc
-    view, _created = service.get_or_create_list(session, agency_code=agency, day=day)
-    return view
+    # Reading never writes: a missing list is NoList (the page shows it, the CSV is a 404).
+    return service.get_list(session, agency_code=agency, day=day)
 
 
 def _short_params(params: dict[str, Any]) -> list[tuple[str, str]]:

@@ -107,6 +107,37 @@ def incidents(medway: Any) -> dict[str, list[Any]]:
 
 
 @pytest.fixture()
+def make_list(db_session: Any) -> Callable[..., Any]:
+    """Store (agency, day)'s list as the nightly job does (GETs only read stored lists)."""
+    from services.predictive import service
+
+    def make(agency: str, day: date = LIST_DAY, force: bool = False) -> Any:
+        view, _ = service.get_or_create_list(
+            db_session, agency_code=agency, day=day, generated_by="nightly", force=force
+        )
+        return view
+
+    return make
+
+
+def today() -> date:
+    """Today in Medway (the list date a visit logged 'now' may count for)."""
+    from services.predictive.service import today_london
+
+    return today_london()
+
+
+@pytest.fixture()
+def today_list(medway: Any, make_list: Callable[..., Any]) -> Any:
+    """Fire incidents over the 150 days before today, and kfrs's list for today."""
+    rows = synthetic_incidents(
+        source="fire", categories=["deliberate_fire"], month_only=False, end=today(), seed=13
+    )
+    store_rows(medway, rows, source="fire")
+    return make_list("kfrs", today())
+
+
+@pytest.fixture()
 def client(make_client: Callable[..., Any], incidents: Any) -> Any:
     """The predictive app on the rolled-back session, with incidents and boundaries."""
     return make_client("predictive")

@@ -28,11 +28,12 @@ def test_demo_is_idempotent(db_session: Any, incidents: Any) -> None:
 
 
 def test_diagnostics_stability_is_the_overlap_of_consecutive_lists(
-    client: Any, tokens: Any
+    client: Any, tokens: Any, make_list: Any
 ) -> None:
     days = [LIST_DAY, LIST_DAY + timedelta(days=1), LIST_DAY + timedelta(days=3)]
     cells = []
     for d in days:
+        make_list("kfrs", d)
         r = client.get(
             "/targets", params={"agency": "kfrs", "date": d.isoformat()}, headers=tokens["crew"]
         )

@@ -8,12 +8,20 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import text
 
+import pytest
+
 from tests.integration.predictive.conftest import LIST_DAY
 
-PAGE = f"/targets/page?agency=kfrs&date={LIST_DAY.isoformat()}"
 
 
-def _page(client: Any, headers: dict[str, str], url: str = PAGE) -> str:
+@pytest.fixture()
+def page(today_list: Any) -> str:
+    """The page of today's kfrs list: a visit logged from the page is "now", so it counts for
+    today's list (and the day before's), not for an old one."""
+    return f"/targets/page?agency=kfrs&date={today_list.target_list.list_date.isoformat()}"
+
+
+def _page(client: Any, headers: dict[str, str], url: str) -> str:
     r = client.get(url, headers=headers)
     assert r.status_code == 200, r.text
     return str(r.text)
@@ -36,19 +44,22 @@ def _visits(db: Any) -> list[tuple[str, str, str | None, str]]:
     ]
 
 
-def test_crew_logs_a_visit_and_sees_it(client: Any, tokens: Any, db_session: Any) -> None:
+def test_crew_logs_a_visit_and_sees_it(
+    client: Any, tokens: Any, db_session: Any, page: str
+) -> None:
     crew = tokens["crew"]
-    form = _form(_page(client, crew), 2)
-    assert form["back"] == PAGE.replace("&", "&amp;") or form["back"] == PAGE
-    sent = {**form, "back": PAGE, "crew": "  Chatham Blue Watch ", "notes": "youths moved on"}
+    form = _form(_page(client, crew, page), 2)
+    assert form["back"] in (page, page.replace("&", "&amp;"))
+    sent = {**form, "back": page, "crew": "  Chatham Blue Watch ", "notes": "youths moved on"}
     r = client.post("/targets/page/visit", data=sent, headers=crew, follow_redirects=False)
     assert r.status_code == 303, r.text
     where = urlsplit(r.headers["location"])
     assert where.path == "/targets/page" and where.fragment == f"box-{form['cell_id']}"
     assert parse_qs(where.query)["logged"] == [form["cell_id"]]
-    assert _visits(db_session) == [
-        (form["cell_id"], "Chatham Blue Watch", "youths moved on", "test crew (crew)")
+    assert [v[:3] for v in _visits(db_session)] == [
+        (form["cell_id"], "Chatham Blue Watch", "youths moved on")
     ]
+    assert _visits(db_session)[0][3].startswith("test crew (crew")
     shown = _page(client, crew, f"{where.path}?{where.query}")
     assert "Visit logged for box 2" in shown and "visited 1&times;" in shown
     # The same form sent again (double press, resend after a lost answer): still one visit.
@@ -59,20 +70,22 @@ def test_crew_logs_a_visit_and_sees_it(client: Any, tokens: Any, db_session: Any
                         headers=crew, follow_redirects=False)
     assert other.status_code == 409 and len(_visits(db_session)) == 1
     # A fresh page has fresh keys: a second visit to the box is a second visit.
-    form2 = _form(_page(client, crew), 2)
+    form2 = _form(_page(client, crew, page), 2)
     assert form2["key"] != form["key"]
     r = client.post("/targets/page/visit", data={**form2, "crew": "Red Watch"}, headers=crew,
                     follow_redirects=False)
     assert r.status_code == 303 and len(_visits(db_session)) == 2
 
 
-def test_only_crews_from_this_site_may_log(client: Any, tokens: Any, db_session: Any) -> None:
-    form = {**_form(_page(client, tokens["crew"]), 1), "crew": "Green Watch"}
+def test_only_crews_from_this_site_may_log(
+    client: Any, tokens: Any, db_session: Any, page: str
+) -> None:
+    form = {**_form(_page(client, tokens["crew"], page), 1), "crew": "Green Watch"}
     assert client.post("/targets/page/visit", data=form).status_code == 401
     for role in ("analyst", "operator", "seg"):
         r = client.post("/targets/page/visit", data=form, headers=tokens[role])
         assert r.status_code == 403, (role, r.text)
-    assert "Log visit" not in _page(client, tokens["analyst"])  # analysts read, no forms
+    assert "Log visit" not in _page(client, tokens["analyst"], page)  # analysts read, no forms
     for origin in ("https://evil.example", "null"):
         r = client.post("/targets/page/visit", data=form,
                         headers={**tokens["crew"], "Origin": origin})
