@@ -5,7 +5,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-RUN="$ROOT/.run"
+RUN=${CSP_RUN_DIR:-$ROOT/.run}
 PY=${PYTHON:-python3.11}
 PGBIN=/usr/lib/postgresql/15/bin
 PG_PORT=${CSP_PG_PORT:-5433}
@@ -106,13 +106,31 @@ redis_stop() { if redis_running; then redis-cli -p "$REDIS_PORT" shutdown nosave
 
 alive() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
 
+# A pid file whose process is gone: it was started and not stopped by `down`, so it died.
+exited() { [ -f "$RUN/pids/$1.pid" ] && ! alive "$1"; }
+
+LOG_KEEP_BYTES=${CSP_LOG_KEEP_BYTES:-52428800}
+
 start_bg() {  # name, command...
   local name=$1; shift
   if alive "$name"; then return 0; fi
+  local log="$RUN/logs/$name.log" pidf="$RUN/pids/$name.pid"
+  # Logs are appended to, never truncated: a crashed process's last words stay in its log.
+  # A log past LOG_KEEP_BYTES moves to <name>.log.1 (the one before it is dropped).
+  if [ -f "$log" ] && [ "$(stat -c %s "$log")" -gt "$LOG_KEEP_BYTES" ]; then
+    mv -f "$log" "$log.1"
+  fi
+  if exited "$name"; then
+    say "$name (pid $(cat "$pidf")) had exited; restarting it (its output is kept in $log)"
+    printf '\n=== %s: %s (pid %s) had exited; restarted ===\n' \
+      "$(date -Iseconds)" "$name" "$(cat "$pidf")" >>"$log"
+  else
+    printf '\n=== %s: %s started ===\n' "$(date -Iseconds)" "$name" >>"$log"
+  fi
   # setsid: own process group, so `down` stops the process and its children; no inherited fds.
   cd "$ROOT"
-  setsid nohup "$@" >"$RUN/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$RUN/pids/$name.pid"
+  setsid nohup "$@" >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidf"
 }
 
 stop_bg() {
@@ -157,6 +175,10 @@ down() {
   redis_stop; pg_stop
 }
 
+state() {  # running | exited (crashed: see its log) | stopped
+  if alive "$1"; then echo running; elif exited "$1"; then echo exited; else echo stopped; fi
+}
+
 status() {
   local fmt="  %-11s %-8s %s\n"
   printf "\nCSP suite (%s)\n" "$ROOT"
@@ -166,16 +188,19 @@ status() {
               "hotspots:$HOTSPOTS_PORT:/map /ogc" \
               "predictive:$PREDICTIVE_PORT:/targets/page?agency=kfrs /targets/page?agency=police"; do
     IFS=: read -r n p pages <<<"$spec"
-    local st; st=$(alive "$n" && echo running || echo stopped)
+    local st; st=$(state "$n")
     printf "$fmt" "$n" "$st" "http://127.0.0.1:$p/docs"
     for pg in $pages; do printf "$fmt" "" "" "http://127.0.0.1:$p$pg"; done
   done
-  printf "$fmt" "worker" "$(alive worker && echo running || echo stopped)" "celery, logs in .run/logs/worker.log"
-  printf "$fmt" "beat" "$(alive beat && echo running || echo stopped)" "nightly refit 04:30 Europe/London; stale hotspot runs swept every 10 min"
+  printf "$fmt" "worker" "$(state worker)" "celery, logs in .run/logs/worker.log"
+  printf "$fmt" "beat" "$(state beat)" "nightly refit 04:30 Europe/London; stale hotspot runs swept every 10 min"
   printf "\nTokens: .venv/bin/csp token create --role operator --name 'Control room'\n"
 }
 
 test_env() { install_system; install_python; pg_start; redis_start; }
+
+# Sourced (tests call start_bg and friends): define the functions, run nothing.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case "${1:-}" in
   install) install_system; install_python ;;

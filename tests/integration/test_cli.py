@@ -1,5 +1,8 @@
 """The csp command line on the real database: tokens, migrations, one-line errors."""
 
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,3 +127,53 @@ def test_other_token_commands_fail_in_one_line_without_a_database(
     assert out.exit_code == 1, out.output
     assert "cannot reach the database" in out.output
     assert out.exception is None or isinstance(out.exception, SystemExit)
+
+
+# ------------------------------------------------------------ make demo's process starter (U3)
+
+STACK = Path(__file__).resolve().parents[2] / "deploy" / "scripts" / "stack.sh"
+
+
+def _stack(run_dir: Path, script: str) -> str:
+    """Run ``script`` in bash with stack.sh's functions loaded and its run folder in ``run_dir``."""
+    env = {**os.environ, "CSP_RUN_DIR": str(run_dir)}
+    done = subprocess.run(
+        ["bash", "-c", f'source "{STACK}"; {script}'],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return done.stdout + done.stderr
+
+
+def test_a_restarted_process_keeps_its_crash_in_the_log(tmp_path: Path) -> None:
+    """U3: restarting a crashed process truncated its log, losing the traceback."""
+    wait_gone = "for _ in $(seq 100); do alive svc || break; sleep 0.05; done"
+    out = _stack(
+        tmp_path,
+        "start_bg svc bash -c 'echo \"Traceback: boom\" >&2; exit 3'; "
+        f"{wait_gone}; state svc; "
+        "start_bg svc bash -c 'echo second run'; "
+        f"{wait_gone}",
+    )
+    assert "exited" in out and "had exited; restarting it" in out
+    log = (tmp_path / "logs" / "svc.log").read_text()
+    crash, marker, second = (
+        log.find("Traceback: boom"),
+        log.find("had exited; restarted"),
+        log.find("second run"),
+    )
+    assert -1 < crash < marker < second, log
+
+
+def test_a_process_started_after_a_clean_stop_is_marked_started(tmp_path: Path) -> None:
+    out = _stack(
+        tmp_path,
+        "start_bg svc sleep 30; stop_bg svc; state svc; start_bg svc sleep 30; state svc; "
+        "stop_bg svc",
+    )
+    assert "stopped\nrunning" in out and "had exited" not in out
+    log = (tmp_path / "logs" / "svc.log").read_text()
+    assert log.count("svc started") == 2 and "had exited" not in log
