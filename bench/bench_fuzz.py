@@ -49,6 +49,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from load.support import drop_database, recreate_database  # noqa: E402
+
 from tests.integration.test_fuzz import (  # noqa: E402
     SEEDERS,
     SERVICES,
@@ -66,27 +68,21 @@ def bench_url() -> str:
     return BASE.rsplit("/", 1)[0] + "/" + DB_NAME
 
 
+def admin_url(url: str) -> str:
+    """The ``postgres`` database on the same server, to create and drop the bench one from."""
+    return url.rsplit("/", 1)[0] + "/postgres"
+
+
 def create_db(url: str) -> None:
     """Create the bench database afresh and migrate it (the test suite's migration helper)."""
-    from sqlalchemy import create_engine, text
-
     from tests.conftest import _reset_database
 
-    admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
-    admin.dispose()
+    recreate_database(admin_url(url), DB_NAME)
     _reset_database(url)
 
 
 def drop_db(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-    admin.dispose()
+    drop_database(admin_url(url), DB_NAME)
 
 
 def make_tokens(session: Any) -> dict[str, str]:

@@ -16,13 +16,14 @@ import time
 from typing import Any
 
 import gevent
+from load.support import CONFIG_ENV, Sample  # bench/ is on sys.path while locust loads this
 from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 
 
 def _load_config() -> dict[str, Any]:
-    path = os.environ.get("BENCH_LOAD_CONFIG")
+    path = os.environ.get(CONFIG_ENV)
     if not path:
         return {}
     with open(path, encoding="utf-8") as fh:
@@ -35,7 +36,7 @@ URLS: dict[str, str] = CFG.get("urls", {})
 TOKENS: dict[str, str] = CFG.get("tokens", {})
 THINK = tuple(CFG.get("think_s", (0.5, 2.0)))
 MARKER = str(CFG.get("marker", "bench_load"))
-SAMPLES: list[tuple[float, str, float, bool, int]] = []
+SAMPLES: list[Sample] = []
 TIMES: dict[str, float] = {}
 OPEN_FAULTS: set[int] = set()
 FAULT_CATEGORIES = ("intermittent_picture", "pan_tilt_zoom", "vandalism", "other", "power")
@@ -82,6 +83,11 @@ def _on_quit(environment: Environment, **_: Any) -> None:
 
 def _auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[role]}"} if role in TOKENS else {}
+
+
+def _bbox(bboxes: list[list[float]]) -> str:
+    """One of the boxes, picked at random, as a ``bbox=`` value."""
+    return ",".join(f"{v:.6f}" for v in random.choice(bboxes))
 
 
 class ControlRoom(FastHttpUser):
@@ -230,9 +236,6 @@ class CameraViewer(FastHttpUser):
         self.headers = _auth("analyst")
         self.bboxes: list[list[float]] = CFG.get("bboxes", [])
 
-    def _bbox(self) -> str:
-        return ",".join(f"{v:.6f}" for v in random.choice(self.bboxes))
-
     @task(2)
     def register(self) -> None:
         """GET /cameras (authenticated: every field)."""
@@ -241,13 +244,15 @@ class CameraViewer(FastHttpUser):
     @task(2)
     def public_bbox(self) -> None:
         """GET /cameras?bbox= without a token (the public map)."""
-        self.client.get(f"/cameras?bbox={self._bbox()}", name="cameras GET /cameras?bbox (public)")
+        self.client.get(
+            f"/cameras?bbox={_bbox(self.bboxes)}", name="cameras GET /cameras?bbox (public)"
+        )
 
     @task(3)
     def ogc(self) -> None:
         """GET /ogc/collections/cameras/items?bbox= (an OGC client, no token)."""
         self.client.get(
-            f"/ogc/collections/cameras/items?bbox={self._bbox()}&limit=100",
+            f"/ogc/collections/cameras/items?bbox={_bbox(self.bboxes)}&limit=100",
             name="cameras GET /ogc/collections/cameras/items?bbox",
         )
 
@@ -271,7 +276,7 @@ class OgcCompare(FastHttpUser):
     @task
     def items(self) -> None:
         """GET {base}/collections/cameras/items?bbox=...&limit=N&f=json."""
-        bbox = ",".join(f"{v:.6f}" for v in random.choice(self.bboxes))
+        bbox = _bbox(self.bboxes)
         self.client.get(
             f"{self.host}/collections/{self.collection}/items?bbox={bbox}&limit={self.limit}&f=json"
             + self.extra,
