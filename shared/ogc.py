@@ -5,23 +5,32 @@ A service describes each collection with a ``Collection`` (id, title, filters) a
 (CRS84, lon/lat). ``ogc_router`` turns a list of them into the landing page, conformance,
 collections and items routes. Query parameters are parsed and checked here, once, so every
 collection pages and filters the same way; bad ones are 400 problem+json, as the standard asks.
+
+A bbox is clipped to the area where the storage CRS (EPSG:27700) is valid before any source sees
+it: clients send world or continental extents, which PostGIS cannot project to the British
+National Grid (it was a 500, or silently no features). A box outside that area matches nothing.
+Links are absolute URLs on the service's configured public URL (``ServiceSettings.base_url()``),
+never on the request's ``Host`` header, which any client sets.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pyproj import CRS
 from sqlalchemy.orm import Session
 
 from shared.db import SessionDep
 from shared.errors import AppError, NotFound
+from shared.geometry import BNG
+from shared.settings import ServiceSettings
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GEOJSON = "application/geo+json"
@@ -36,6 +45,17 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 COMMON_PARAMS = frozenset({"f", "limit", "offset", "bbox"})
 WORLD = (-180.0, -90.0, 180.0, 90.0)
+Bbox = tuple[float, float, float, float]
+
+
+def _area_of_use(epsg: int) -> Bbox:
+    area = CRS.from_epsg(epsg).area_of_use
+    assert area is not None
+    return (float(area.west), float(area.south), float(area.east), float(area.north))
+
+
+# Where EPSG:27700 is defined (lon/lat): -9.01, 49.75, 2.01, 61.01.
+STORAGE_AREA: Bbox = _area_of_use(BNG)
 
 
 class BadQuery(AppError):
@@ -89,6 +109,15 @@ class Collection:
     source: FeatureSource
     filters: tuple[Filter, ...] = ()
     keywords: tuple[str, ...] = ()
+
+
+def clip_bbox(bbox: Bbox, area: Bbox = STORAGE_AREA) -> Bbox | None:
+    """``bbox`` cut to ``area`` (both lon/lat), or None when they do not overlap."""
+    minx, miny = max(bbox[0], area[0]), max(bbox[1], area[1])
+    maxx, maxy = min(bbox[2], area[2]), min(bbox[3], area[3])
+    if minx > maxx or miny > maxy:
+        return None
+    return minx, miny, maxx, maxy
 
 
 def parse_bbox(raw: str) -> tuple[float, float, float, float]:
@@ -238,8 +267,16 @@ def _media_type(request: Request) -> str:
     return GEOJSON
 
 
+def public_root(request: Request) -> str:
+    """The service's public URL from its settings (``base_url()``), never from ``Host``."""
+    settings = getattr(request.app.state, "settings", None)
+    if not isinstance(settings, ServiceSettings):
+        return ""  # links relative to the server root rather than trusting the request
+    return settings.base_url().rstrip("/")
+
+
 def _base(request: Request, prefix: str) -> str:
-    return str(request.base_url).rstrip("/") + prefix
+    return public_root(request) + prefix
 
 
 def _items_parameters(collection: Collection) -> list[dict[str, Any]]:
@@ -337,7 +374,7 @@ def ogc_router(
     @router.get("", summary="Landing page", response_model=None)
     def landing(request: Request) -> JSONResponse:
         """Links to the API definition, conformance and the collections."""
-        openapi = str(request.base_url).rstrip("/") + (request.app.openapi_url or "/openapi.json")
+        openapi = public_root(request) + (request.app.openapi_url or "/openapi.json")
         body = landing_page(
             _base(request, prefix), title=title, description=description, openapi_url=openapi
         )
@@ -391,7 +428,12 @@ def _add_collection_routes(
         c = _collection(by_id, coll.id)
         params = dict(request.query_params)
         q = parse_item_query(params, c)
-        features, matched = c.source.query(session, q)
+        clipped = clip_bbox(q.bbox) if q.bbox is not None else None
+        features: list[dict[str, Any]]
+        if q.bbox is not None and clipped is None:
+            features, matched = [], 0
+        else:
+            features, matched = c.source.query(session, replace(q, bbox=clipped))
         url = f"{_base(request, prefix)}{path}/items"
         links = page_links(url, params, q, len(features), matched)
         body = feature_collection(features, matched=matched, links=links)

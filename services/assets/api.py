@@ -4,12 +4,26 @@ Roles: operators write faults and footage requests, SEG members record decisions
 the register, analysts read. Camera reads carry ``ETag: W/"<version>"``; PATCH, transitions and
 decisions need ``If-Match`` (missing: 428, stale: 412). Fault and footage POSTs take an
 ``Idempotency-Key`` so a retry on a bad network does not record twice (``shared.idempotency``).
+
+Who reads what (least privilege; admins hold every role). The register itself (cameras, their
+devices and positions) is readable by every role, and its public part without a token.
+
+- Faults, SLA breaches and availability: operator, seg, analyst. Operators run the faults; SEG
+  weighs downtime in reviews; analysts measure it. Crews patrol target boxes and never handle
+  camera faults, and a list of which cameras are down tells a reader where nobody is watching.
+- Footage requests: operator only. They carry police references and notes about live
+  investigations; operators record and answer them. SEG and analysts see the number of
+  requests per camera in the recommendations' evidence, which is all a review needs.
+- SEG decisions: seg and analyst. SEG records them; analysts evaluate what they changed.
+  Operators see a decision's effect in the camera's lifecycle, not the minutes.
+- Audit history: admin only. The trail holds every actor's name and the before/after of each
+  write, footage references included; an audit of the register is an administrator's task.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
@@ -31,6 +45,9 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 Operator = Annotated[Principal, Depends(require("operator"))]
 Seg = Annotated[Principal, Depends(require("seg"))]
 Reader = Annotated[Principal, Depends(require("seg", "analyst"))]
+FaultReader = Annotated[Principal, Depends(require("operator", "seg", "analyst"))]
+FootageReader = Annotated[Principal, Depends(require("operator"))]
+DecisionReader = Annotated[Principal, Depends(require("seg", "analyst"))]
 IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", description='The ETag from the last read, e.g. W/"3"'),
@@ -38,7 +55,9 @@ IfMatch = Annotated[
 
 # PostgreSQL's OFFSET is a bigint; the OGC API pages with the same bound.
 MAX_OFFSET = 10**9
-_ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
+# A version is a bigint; longer digit runs name no version we issued (and int() of 4,301+
+# digits raises, which was a 500).
+_ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,18})"?$')
 
 
 def etag(camera: Camera) -> str:
@@ -71,6 +90,7 @@ def _camera_response(camera: Camera, status: int = 200, **headers: str) -> JSONR
 
 
 def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    """The WGS84 box (finite degrees, min < max); the service clips it to the storage CRS."""
     if not raw:
         return None
     try:
@@ -79,6 +99,10 @@ def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
         raise InvalidInput("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat") from exc
     if len(parts) != 4 or parts[0] >= parts[2] or parts[1] >= parts[3]:
         raise InvalidInput("bbox must be min_lon,min_lat,max_lon,max_lat with min < max")
+    lon_ok = all(math.isfinite(v) and -180 <= v <= 180 for v in parts[0::2])
+    lat_ok = all(math.isfinite(v) and -90 <= v <= 90 for v in parts[1::2])
+    if not (lon_ok and lat_ok):
+        raise InvalidInput("bbox must be WGS84 degrees: longitudes -180..180, latitudes -90..90")
     return parts[0], parts[1], parts[2], parts[3]
 
 
@@ -179,7 +203,7 @@ def transition_camera(
 
 
 @router.get("/cameras/{camera_id}/history", response_model=list[sc.AuditRead], tags=["cameras"])
-def camera_history(camera_id: int, session: SessionDep, who: AnyRole) -> list[sc.AuditRead]:
+def camera_history(camera_id: int, session: SessionDep, who: Admin) -> list[sc.AuditRead]:
     """Audit trail of a camera: who, when, before, after, why."""
     return [sc.audit_read(r) for r in svc.camera_history(session, camera_id=camera_id)]
 
@@ -204,7 +228,7 @@ def camera_positions(camera_id: int, session: SessionDep, who: AnyRole) -> list[
             tags=["faults"])
 def camera_availability(
     camera_id: int, start: sc.UtcDatetime, end: sc.UtcDatetime, session: SessionDep,
-    who: AnyRole,
+    who: FaultReader,
 ) -> sc.AvailabilityRead:
     """Downtime and availability over [start, end) from fault intervals (overlaps merged)."""
     av = svc.camera_availability(session, camera_id=camera_id, start=start, end=end)
@@ -228,7 +252,7 @@ def _fault_reads(session: SessionDep, faults: list[svc.Fault]) -> list[sc.FaultR
 
 @router.get("/cameras/{camera_id}/faults", response_model=sc.FaultPage, tags=["faults"])
 def camera_faults(
-    camera_id: int, session: SessionDep, who: AnyRole,
+    camera_id: int, session: SessionDep, who: FaultReader,
     status: sc.FaultStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -250,7 +274,8 @@ def log_fault(
     """Log a fault (operator); the camera's health follows. Retry with the same Idempotency-Key."""
     fault, created = svc.log_fault_once(
         session, camera_id=camera_id, category=body.category, description=body.description,
-        reported_at=body.reported_at, actor=who.actor, idempotency_key=idempotency_key,
+        reported_at=body.reported_at, actor=who.actor, caller=who.token_id,
+        idempotency_key=idempotency_key,
     )
     mark_replay(response, created)
     read = _fault_reads(session, [fault])[0]
@@ -260,7 +285,7 @@ def log_fault(
 
 @router.get("/faults", response_model=sc.FaultPage, tags=["faults"])
 def list_faults(
-    session: SessionDep, who: AnyRole,
+    session: SessionDep, who: FaultReader,
     status: sc.FaultStatus | None = None,
     open_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -275,7 +300,7 @@ def list_faults(
 
 @router.get("/faults/sla-breaches", response_model=list[sc.SlaBreachRead], tags=["faults"])
 def sla_breaches(
-    session: SessionDep, who: AnyRole, include_resolved: bool = False,
+    session: SessionDep, who: FaultReader, include_resolved: bool = False,
     since: sc.UtcDatetime | None = None,
 ) -> list[sc.SlaBreachRead]:
     """Faults past their SLA target (hours per category); open ones unless include_resolved."""
@@ -287,7 +312,7 @@ def sla_breaches(
 
 @router.get("/faults/{fault_id}", response_model=sc.FaultRead, tags=["faults"])
 def get_fault(
-    fault_id: int, session: SessionDep, who: AnyRole, response: Response
+    fault_id: int, session: SessionDep, who: FaultReader, response: Response
 ) -> sc.FaultRead:
     """One fault with its SLA and history; the ETag changes with each status change."""
     read = _fault_reads(session, [svc.get_fault(session, fault_id=fault_id)])[0]
@@ -317,7 +342,9 @@ def patch_fault(
 
 @router.get("/cameras/{camera_id}/footage-requests", response_model=list[sc.FootageRead],
             tags=["footage"])
-def list_footage(camera_id: int, session: SessionDep, who: AnyRole) -> list[sc.FootageRead]:
+def list_footage(
+    camera_id: int, session: SessionDep, who: FootageReader
+) -> list[sc.FootageRead]:
     """Police footage requests for a camera."""
     return [sc.footage_read(r) for r in svc.list_footage_requests(session, camera_id=camera_id)]
 
@@ -332,7 +359,8 @@ def add_footage(
     """Record a police footage request (operator). Retry with the same Idempotency-Key."""
     row, created = svc.add_footage_request(
         session, camera_id=camera_id, requested_on=body.requested_on, reference=body.reference,
-        outcome=body.outcome, note=body.note, actor=who.actor, idempotency_key=idempotency_key,
+        outcome=body.outcome, note=body.note, actor=who.actor, caller=who.token_id,
+        idempotency_key=idempotency_key,
     )
     mark_replay(response, created)
     return sc.footage_read(row)
@@ -340,7 +368,9 @@ def add_footage(
 
 @router.get("/cameras/{camera_id}/decisions", response_model=list[sc.DecisionRead],
             tags=["decisions"])
-def list_decisions(camera_id: int, session: SessionDep, who: AnyRole) -> list[sc.DecisionRead]:
+def list_decisions(
+    camera_id: int, session: SessionDep, who: DecisionReader
+) -> list[sc.DecisionRead]:
     """SEG decisions on a camera."""
     return [sc.decision_read(d) for d in svc.list_decisions(session, camera_id=camera_id)]
 
@@ -367,7 +397,7 @@ def record_decision(
 def reviews_due(
     session: SessionDep, who: AnyRole,
     within_days: Annotated[int, Query(ge=0, le=3650)] = 30,
-    today: date | None = None,
+    today: sc.IsoDate | None = None,
 ) -> list[sc.ReviewDueRead]:
     """In-service cameras whose review is due within ``within_days`` or overdue."""
     rows = svc.reviews_due(session, within_days=within_days, today=today)

@@ -105,7 +105,8 @@ class CameraSource:
 
     def get(self, session: Session, feature_id: str) -> dict[str, Any] | None:
         """One public camera by id."""
-        if not feature_id.isdigit() or len(feature_id) > 12:
+        # ASCII digits only: "²" is a digit to str.isdigit() but not to int() (it was a 500).
+        if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 12:
             return None
         stmt = self._select().where(
             Camera.id == int(feature_id), Camera.lifecycle.in_(lc.PUBLIC_LIFECYCLES)

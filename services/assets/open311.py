@@ -11,9 +11,10 @@ Choices, where this differs from a public street-reporting Open311 endpoint:
 - Errors are RFC 9457 ``application/problem+json`` like the rest of the project, not GeoReport's
   ``[{"code": 400, "description": ...}]`` array: one error format across every API is easier for
   clients and logs than two. The problem body's ``detail`` carries the description.
-- The service list and definitions are public. Reading requests needs a token (any role),
-  because fault notes can tell someone which cameras are down. Posting needs an operator token,
-  sent as ``Authorization: Bearer`` or, as the spec expects, as the ``api_key`` form field.
+- The service list and definitions are public. Reading requests needs a token of a role that
+  reads faults in the JSON API (operator, seg, analyst, admin; not crew), because fault notes
+  tell someone which cameras are down. Posting needs an operator token, sent as
+  ``Authorization: Bearer`` or, as the spec expects, as the ``api_key`` form field.
 - The camera is named by ``attribute[camera]`` (asset tag or numeric id) or ``address_id``
   (asset tag). With only ``lat``/``long``, the nearest camera in service within 50 m is used.
 """
@@ -44,6 +45,8 @@ NEAREST_CAMERA_M = 50.0
 DEFAULT_WINDOW_DAYS = 90
 MAX_REQUESTS = 1000
 GEOREPORT_OPEN = {"open": lc.OPEN_STATUSES, "closed": ("fixed", "closed")}
+# Who reads faults (as in services.assets.api); admins too.
+FAULT_READERS = ("operator", "seg", "analyst", "admin")
 
 SERVICE_TEXT: dict[str, tuple[str, str]] = {
     "no_picture": ("No picture", "The camera shows no picture at all."),
@@ -185,10 +188,20 @@ def _principal(session: Session, bearer: Principal | None, api_key: str | None) 
     )
 
 
+def _fault_reader(session: Session, bearer: Principal | None) -> Principal:
+    who = _principal(session, bearer, None)
+    if who.role not in FAULT_READERS:
+        raise Forbidden(f"Role '{who.role}' may not read faults; it needs one of: "
+                        + ", ".join(FAULT_READERS))
+    return who
+
+
 def _find_camera(session: Session, ref: str) -> Camera:
     ref = ref.strip()
     camera = session.scalar(select(Camera).where(Camera.asset_tag == ref))
-    if camera is None and ref.isdigit() and len(ref) < 12:
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses: a 500) and "٣٣"
+    # (which int() reads as 33: another camera, silently).
+    if camera is None and ref.isascii() and ref.isdigit() and len(ref) < 12:
         camera = session.get(Camera, int(ref))
     if camera is None:
         raise BadRequest(f"No camera with asset tag or id {ref!r}")
@@ -319,8 +332,8 @@ def get_requests(
     end_date: Annotated[str | None, Query(description="ISO 8601; default now")] = None,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
 ) -> list[ServiceRequest]:
-    """Faults as service requests, newest first (any role); the last 90 days unless dated."""
-    _principal(session, bearer, None)
+    """Faults as service requests, newest first (fault readers); the last 90 days unless dated."""
+    _fault_reader(session, bearer)
     if service_code:
         _check_code(service_code)
     if service_request_id:
@@ -345,7 +358,7 @@ def get_request(
     service_request_id: str, session: SessionDep, bearer: MaybePrincipal
 ) -> list[ServiceRequest]:
     """One fault by number, as a one-item list (the GeoReport shape)."""
-    _principal(session, bearer, None)
+    _fault_reader(session, bearer)
     found = _requests(session, ids=[service_request_id])
     if not found:
         raise NotFound(f"No service request {service_request_id!r}")

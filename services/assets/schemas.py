@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from geoalchemy2.shape import to_shape
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from shapely.geometry import mapping
 from shapely.ops import transform
 
@@ -43,6 +53,15 @@ DecisionKind = Literal[
 # Times the register deals with; outside these years date arithmetic (SLA due times, windows)
 # overflows. The incident parsers use the same years.
 YEARS = (1900, 2200)
+# What pydantic would otherwise take for a time: numbers and digit strings as Unix seconds
+# (a fault reported at 123 became F-1970-...). Only ISO 8601 text (or a datetime) is a time.
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _in_years(year: int) -> None:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise ValueError(f"must be between the years {YEARS[0]} and {YEARS[1]}")
 
 
 def utc_time(dt: datetime) -> datetime:
@@ -50,23 +69,74 @@ def utc_time(dt: datetime) -> datetime:
 
     PostgreSQL refuses UTC offsets beyond +-15:59 that ISO 8601 (and Python) allow.
     """
-    if not YEARS[0] <= dt.year <= YEARS[1]:
-        raise ValueError(f"must be between the years {YEARS[0]} and {YEARS[1]}")
+    _in_years(dt.year)
     return dt.astimezone(UTC) if dt.tzinfo is not None else dt
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(utc_time)]
+def iso_datetime_input(value: Any) -> Any:
+    """Let through a datetime or ISO 8601 date-time text; refuse numbers and bare digits."""
+    if isinstance(value, datetime) or (
+        isinstance(value, str) and _ISO_DATETIME.match(value.strip())
+    ):
+        return value
+    raise ValueError("must be an ISO 8601 date-time such as 2024-05-01T09:00:00Z")
+
+
+def iso_date_input(value: Any) -> Any:
+    """Let through a date or ISO 8601 date text (YYYY-MM-DD); refuse numbers and digits."""
+    if (isinstance(value, date) and not isinstance(value, datetime)) or (
+        isinstance(value, str) and _ISO_DATE.match(value.strip())
+    ):
+        return value
+    raise ValueError("must be an ISO 8601 date such as 2024-05-01")
+
+
+def _date_in_years(d: date) -> date:
+    _in_years(d.year)
+    return d
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(iso_datetime_input), AfterValidator(utc_time)]
+IsoDate = Annotated[date, BeforeValidator(iso_date_input), AfterValidator(_date_in_years)]
+# JSON true is not 1, "1.5" is not a number and NaN/inf are not coordinates.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Integer = Annotated[int, Field(strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+def has_visible_text(value: str) -> bool:
+    """True when ``value`` holds a character that shows: not only spaces or format characters
+    (zero-width space, BOM, word joiner), which strip_whitespace leaves in place."""
+    return any(ch.isprintable() and not ch.isspace() for ch in value)
+
+
+# Optional in a PATCH, never empty in the register (a null name was a NOT NULL violation, 500).
+_NOT_NULL = frozenset({"name"})
 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_blank_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """Blank text is refused where a value is required and stored as None where optional."""
+        name = str(info.field_name)
+        if value is None and name in _NOT_NULL:
+            raise ValueError("must not be null")
+        if not isinstance(value, str) or has_visible_text(value):
+            return value
+        field = cls.model_fields[name]
+        if field.is_required() or field.default is not None or name in _NOT_NULL:
+            raise ValueError("must not be blank")
+        return None
+
 
 class Position(_In):
     """A WGS84 point inside Great Britain."""
 
-    lon: float = Field(ge=-180, le=180, description="Longitude, WGS84 degrees")
-    lat: float = Field(ge=-90, le=90, description="Latitude, WGS84 degrees")
+    lon: Number = Field(ge=-180, le=180, description="Longitude, WGS84 degrees")
+    lat: Number = Field(ge=-90, le=90, description="Latitude, WGS84 degrees")
 
     @model_validator(mode="after")
     def _in_gb(self) -> Position:
@@ -86,13 +156,13 @@ class CameraCreate(Position):
     ward: str | None = Field(None, max_length=120)
     ward_code: str | None = Field(None, max_length=12)
     purpose: str | None = Field(None, max_length=400)
-    bearing_deg: float | None = Field(None, ge=0, lt=360, description="Clockwise from north")
-    fov_deg: float | None = Field(None, gt=0, le=360, description="Field-of-view angle")
-    range_m: float | None = Field(None, gt=0, le=2000, description="Useful viewing range")
-    installed_on: date | None = None
-    expected_life_years: int | None = Field(None, ge=1, le=50)
+    bearing_deg: Number | None = Field(None, ge=0, lt=360, description="Clockwise from north")
+    fov_deg: Number | None = Field(None, gt=0, le=360, description="Field-of-view angle")
+    range_m: Number | None = Field(None, gt=0, le=2000, description="Useful viewing range")
+    installed_on: IsoDate | None = None
+    expected_life_years: Integer | None = Field(None, ge=1, le=50)
     owner: str | None = Field(None, max_length=200)
-    retention_days: int | None = Field(None, ge=1, le=3650)
+    retention_days: Integer | None = Field(None, ge=1, le=3650)
     dpia_ref: str | None = Field(None, max_length=120)
     lifecycle: Literal["proposed", "approved", "active"] = "active"
     reason: str | None = Field(None, max_length=2000, description="Why (kept in the audit trail)")
@@ -105,17 +175,17 @@ class CameraPatch(_In):
     ward: str | None = Field(None, max_length=120)
     ward_code: str | None = Field(None, max_length=12)
     purpose: str | None = Field(None, max_length=400)
-    lon: float | None = Field(None, ge=-180, le=180)
-    lat: float | None = Field(None, ge=-90, le=90)
-    bearing_deg: float | None = Field(None, ge=0, lt=360)
-    fov_deg: float | None = Field(None, gt=0, le=360)
-    range_m: float | None = Field(None, gt=0, le=2000)
-    installed_on: date | None = None
-    expected_life_years: int | None = Field(None, ge=1, le=50)
+    lon: Number | None = Field(None, ge=-180, le=180)
+    lat: Number | None = Field(None, ge=-90, le=90)
+    bearing_deg: Number | None = Field(None, ge=0, lt=360)
+    fov_deg: Number | None = Field(None, gt=0, le=360)
+    range_m: Number | None = Field(None, gt=0, le=2000)
+    installed_on: IsoDate | None = None
+    expected_life_years: Integer | None = Field(None, ge=1, le=50)
     owner: str | None = Field(None, max_length=200)
-    retention_days: int | None = Field(None, ge=1, le=3650)
+    retention_days: Integer | None = Field(None, ge=1, le=3650)
     dpia_ref: str | None = Field(None, max_length=120)
-    next_review_due: date | None = None
+    next_review_due: IsoDate | None = None
     reason: str | None = Field(None, max_length=2000)
 
     @model_validator(mode="after")
@@ -243,7 +313,7 @@ class FaultPage(BaseModel):
 class FootageCreate(_In):
     """A police footage request (operator)."""
 
-    requested_on: date
+    requested_on: IsoDate
     reference: str = Field(min_length=1, max_length=120)
     outcome: FootageOutcome = "pending"
     note: str | None = Field(None, max_length=4000)
@@ -267,17 +337,17 @@ class DecisionCreate(_In):
     """An SEG decision (seg, If-Match); fields beyond the minute depend on the decision."""
 
     decision: DecisionKind
-    meeting_date: date
+    meeting_date: IsoDate
     minute_ref: str = Field(min_length=1, max_length=120)
     reason: str = Field(min_length=1, max_length=4000)
     dpia_ref: str | None = Field(None, max_length=120)
-    lon: float | None = Field(None, ge=-180, le=180, description="relocate: new position")
-    lat: float | None = Field(None, ge=-90, le=90, description="relocate: new position")
-    bearing_deg: float | None = Field(None, ge=0, lt=360, description="relocate: new bearing")
-    installed_on: date | None = Field(None, description="replace: install date of the new unit")
-    expected_life_years: int | None = Field(None, ge=1, le=50, description="replace: new unit")
-    keep_under_review: bool = Field(False, description="retain: stay under review")
-    next_review_due: date | None = Field(None, description="Overrides the default interval")
+    lon: Number | None = Field(None, ge=-180, le=180, description="relocate: new position")
+    lat: Number | None = Field(None, ge=-90, le=90, description="relocate: new position")
+    bearing_deg: Number | None = Field(None, ge=0, lt=360, description="relocate: new bearing")
+    installed_on: IsoDate | None = Field(None, description="replace: install date of the new unit")
+    expected_life_years: Integer | None = Field(None, ge=1, le=50, description="replace: new unit")
+    keep_under_review: Flag = Field(False, description="retain: stay under review")
+    next_review_due: IsoDate | None = Field(None, description="Overrides the default interval")
 
     @model_validator(mode="after")
     def _relocate_needs_position(self) -> DecisionCreate:

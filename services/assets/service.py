@@ -14,7 +14,7 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, false, func, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -33,11 +33,16 @@ from services.assets.recommend import Evidence, Recommendation, Thresholds, reco
 from services.assets.schemas import CameraCreate, CameraPatch, DecisionCreate
 from shared.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from shared.geometry import point_to_bng
-from shared.idempotency import insert_once, replay, scoped_key
+from shared.idempotency import bounded_wait, insert_once, release, replay, scoped_key
 from shared.incidents.models import Incident
+from shared.ogc import clip_bbox
 from shared.settings import AssetsSettings
 
 DEFAULT_REVIEW_DAYS = 365
+# No fault, visit or report in this register predates 2000; a camera's own install date, when
+# later, moves the start of the window. Clocks of the reporting devices may run a little fast.
+FAULT_EARLIEST = date(2000, 1, 1)
+FAULT_CLOCK_SLACK = timedelta(minutes=5)
 # Radius used for incidents near a camera that has no recorded view (metres).
 DEFAULT_VIEW_RADIUS_M = 50.0
 
@@ -118,8 +123,18 @@ def list_cameras(
     """
     stmt = select(Camera)
     if bbox is not None:
-        env = func.ST_Transform(func.ST_MakeEnvelope(*bbox, 4326), 27700)
-        stmt = stmt.where(func.ST_Intersects(Camera.geom, env))
+        # Cut to where EPSG:27700 is defined: a world box cannot be projected (it was a 500).
+        clipped = clip_bbox(bbox)
+        if clipped is None:
+            stmt = stmt.where(false())
+        else:
+            # Index test on the box projected densified (its edges curve in BNG); exact test in
+            # WGS84, the CRS the box was given in.
+            env = func.ST_MakeEnvelope(*clipped, 4326)
+            stmt = stmt.where(
+                Camera.geom.op("&&")(func.ST_Transform(func.ST_Segmentize(env, 0.001), 27700)),
+                func.ST_Intersects(func.ST_Transform(Camera.geom, 4326), env),
+            )
     for col, value in ((Camera.lifecycle, lifecycle), (Camera.health, health)):
         if isinstance(value, str):
             stmt = stmt.where(col == value)
@@ -132,13 +147,20 @@ def list_cameras(
     if ward:
         stmt = stmt.where(Camera.ward == ward)
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Camera.name.ilike(like), Camera.asset_tag.ilike(like)))
+        like = contains_pattern(q)
+        stmt = stmt.where(or_(Camera.name.ilike(like, escape="\\"),
+                              Camera.asset_tag.ilike(like, escape="\\")))
     if public:
         stmt = stmt.where(Camera.lifecycle.in_(lc.PUBLIC_LIFECYCLES))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Camera.id).limit(limit).offset(offset)).all()
     return list(rows), int(total)
+
+
+def contains_pattern(text_: str) -> str:
+    """A LIKE pattern matching ``text_`` anywhere, its own % _ and \\ taken literally."""
+    escaped = text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _place(camera: Camera, lon: float, lat: float) -> None:
@@ -452,7 +474,10 @@ def reviews_due(
 ) -> list[ReviewDue]:
     """In-service cameras whose next review falls within ``within_days`` (overdue first)."""
     today = today or now_utc().date()
-    horizon = today + timedelta(days=within_days)
+    try:
+        horizon = today + timedelta(days=within_days)
+    except OverflowError:
+        raise InvalidInput(f"{today} plus {within_days} days is past the calendar's end") from None
     rows = session.scalars(
         select(Camera).where(Camera.lifecycle.in_(lc.IN_SERVICE),
                              Camera.next_review_due.is_not(None),
@@ -566,17 +591,20 @@ def log_fault_once(
     description: str,
     reported_at: datetime | None = None,
     actor: str,
+    caller: int | str | None = None,
     source: str = "api",
     idempotency_key: str | None,
 ) -> tuple[Fault, bool]:
-    """Log a fault unless this caller's key already logged it: (fault, whether it is new)."""
+    """Log a fault unless this caller's key already logged it: (fault, whether it is new).
+
+    ``caller`` scopes the key (the token id; ``actor`` when absent). A repeat of a committed
+    request is answered from a plain read, without the camera's lock; a repeat racing its first
+    request waits for the lock at most ``LOCK_WAIT_MS`` (then 409, retry) and releases it at once.
+    """
     if category not in lc.FAULT_CATEGORIES:
         raise InvalidInput(f"Unknown fault category {category!r}; use one of "
                            + ", ".join(lc.FAULT_CATEGORIES))
-    # The lock serialises faults on one camera, so a retry waits here for its first request
-    # and then finds the fault it made.
-    camera = get_camera(session, camera_id=camera_id, lock=True)
-    key = scoped_key(actor, idempotency_key)
+    key = scoped_key(caller if caller is not None else actor, idempotency_key)
     by_key = select(Fault).where(Fault.idempotency_key == key)
     same: dict[str, Any] = {"camera_id": camera_id, "category": category,
                             "description": description}
@@ -584,19 +612,28 @@ def log_fault_once(
         # A repeat without a time matches any: the first may have left it out too.
         same["reported_at"] = aware(reported_at)
     if key is not None and (found := session.scalars(by_key).first()) is not None:
-        return replay(found, same, "fault"), False
+        return release(session, replay(found, same, "fault")), False
+    # The lock serialises faults on one camera, so a retry racing its first request waits here
+    # and then finds the fault it made.
+    busy = (f"A request with this Idempotency-Key is in progress on camera {camera_id}; retry"
+            if key else f"Camera {camera_id} is busy with another change; retry")
+    with bounded_wait(session, busy):
+        camera = get_camera(session, camera_id=camera_id, lock=True)
+    if key is not None and (found := session.scalars(by_key).first()) is not None:
+        return release(session, replay(found, same, "fault")), False
     if camera.lifecycle in ("decommissioned", "rejected", "proposed"):
         raise Conflict(f"Camera {camera_id} is {camera.lifecycle}; faults cannot be logged on it")
     now = now_utc()
     at = aware(reported_at) if reported_at else now
-    if at > now + timedelta(minutes=5):
-        raise InvalidInput("A fault cannot be reported in the future")
+    check_fault_time(camera, at, now=now)
     fault = Fault(number=next_fault_number(session, year=at.year), camera_id=camera_id,
                   category=category, description=description, status="open", reported_at=at,
                   reported_by=actor, source=source, idempotency_key=key)
-    if not insert_once(session, fault, "uq_faults_idempotency_key"):
+    with bounded_wait(session, busy):
+        inserted = insert_once(session, fault, "uq_faults_idempotency_key")
+    if not inserted:
         # The same key on another camera (not serialised by our lock) got there first.
-        return replay(session.scalars(by_key).one(), same, "fault"), False
+        return release(session, replay(session.scalars(by_key).one(), same, "fault")), False
     session.add(FaultEvent(fault_id=fault.id, from_status=None, to_status="open", at=at,
                            actor=actor, note=description))
     audit.record(session, camera_id=camera_id, entity="fault", entity_id=fault.id,
@@ -606,6 +643,35 @@ def log_fault_once(
     _refresh_health(session, camera, actor=actor, reason=f"fault {fault.number} logged")
     _commit(session)
     return fault, True
+
+
+def fault_window(camera: Camera, now: datetime) -> tuple[datetime, datetime]:
+    """When a fault on ``camera`` can have been reported: from its install date (or
+    ``FAULT_EARLIEST``, whichever is later) to ``FAULT_CLOCK_SLACK`` past ``now``.
+
+    An install date in the future (a planned date typed early) does not close the window.
+    """
+    floor = FAULT_EARLIEST
+    if camera.installed_on is not None and FAULT_EARLIEST < camera.installed_on <= now.date():
+        floor = camera.installed_on
+    return datetime.combine(floor, datetime.min.time(), UTC), now + FAULT_CLOCK_SLACK
+
+
+def check_fault_time(camera: Camera, at: datetime, *, now: datetime, what: str = "reported_at"
+                     ) -> None:
+    """422 naming the window when ``at`` is outside ``fault_window`` (a 1900 fault was taken)."""
+    start, end = fault_window(camera, now)
+    since = ("the camera's install date" if start.date() != FAULT_EARLIEST
+             else "the register's earliest date")
+    window = (f"between {start.date().isoformat()} ({since}) and now (up to "
+              f"{int(FAULT_CLOCK_SLACK.total_seconds() // 60)} minutes ahead for clock drift)")
+    extra = {"window": {"from": start.isoformat(), "to": end.isoformat()}}
+    if at > end:
+        raise InvalidInput(f"A fault cannot be reported in the future: {what} must lie {window}",
+                           extra=extra)
+    if at < start:
+        raise InvalidInput(f"{what} {at.isoformat()} is too early: it must lie {window}",
+                           extra=extra)
 
 
 def update_fault_status(
@@ -643,9 +709,13 @@ def update_fault_status(
             f"states: {lc.shown_allowed(list(allowed))}",
             extra={"allowed": list(allowed), "current": fault.status},
         )
-    when = aware(at) if at else now_utc()
+    now = now_utc()
+    when = aware(at) if at else now
     if when < fault.reported_at:
         raise InvalidInput("A status change cannot precede the fault report")
+    if when > now + FAULT_CLOCK_SLACK:
+        raise InvalidInput("A status change cannot be in the future (more than "
+                           f"{int(FAULT_CLOCK_SLACK.total_seconds() // 60)} minutes ahead)")
     before = fault.status
     fault.status = status
     if status in ("fixed", "closed") and fault.resolved_at is None:
@@ -747,21 +817,29 @@ def add_footage_request(
     outcome: str = "pending",
     note: str | None = None,
     actor: str,
+    caller: int | str | None = None,
     idempotency_key: str | None = None,
 ) -> tuple[FootageRequest, bool]:
-    """Record a police footage request unless this caller's key already did: (row, is new)."""
+    """Record a police footage request unless this caller's key already did: (row, is new).
+
+    ``caller`` scopes the key (the token id; ``actor`` when absent).
+    """
     get_camera(session, camera_id=camera_id)
-    key = scoped_key(actor, idempotency_key)
+    key = scoped_key(caller if caller is not None else actor, idempotency_key)
     by_key = select(FootageRequest).where(FootageRequest.idempotency_key == key)
     same = {"camera_id": camera_id, "requested_on": requested_on, "reference": reference,
             "outcome": outcome, "note": note}
     if key is not None and (found := session.scalars(by_key).first()) is not None:
-        return replay(found, same, "footage request"), False
+        return release(session, replay(found, same, "footage request")), False
     row = FootageRequest(camera_id=camera_id, requested_on=requested_on, reference=reference,
                          outcome=outcome, note=note, recorded_by=actor, idempotency_key=key)
-    if not insert_once(session, row, "uq_footage_requests_idempotency_key"):
+    busy = "A request with this Idempotency-Key is in progress; retry"
+    with bounded_wait(session, busy):
+        inserted = insert_once(session, row, "uq_footage_requests_idempotency_key")
+    if not inserted:
         # A concurrent retry with the same key got there first.
-        return replay(session.scalars(by_key).one(), same, "footage request"), False
+        return release(session, replay(session.scalars(by_key).one(), same,
+                                       "footage request")), False
     audit.record(session, camera_id=camera_id, entity="footage_request", entity_id=row.id,
                  action="footage_request", actor=actor, before=None,
                  after={"requested_on": requested_on.isoformat(), "reference": reference,

@@ -31,10 +31,26 @@ PUBLIC_PREFIXES = {"assets": ("/ogc",), "hotspots": (), "predictive": ()}
 COOKIE_PAGES = {"/map/sign-in", "/map/sign-out", "/targets/sign-in"}
 # Routes that check their token themselves (Open311 also takes it as the api_key form field):
 # (method, path) -> roles admitted (None: any valid token).
+# Least privilege (issue 11, S7): who reads police footage requests, SEG decisions, the audit
+# trail and faults (admins as well). Stated here rather than read from the routes, so a change
+# of who may read them is a decision this table records; services.assets.api gives the reasons.
+FAULT_READERS = {"operator", "seg", "analyst"}
+LEAST_PRIVILEGE: dict[tuple[str, str], set[str]] = {
+    ("GET", "/cameras/{camera_id}/footage-requests"): {"operator"},
+    ("GET", "/cameras/{camera_id}/decisions"): {"seg", "analyst"},
+    ("GET", "/cameras/{camera_id}/history"): set(),
+    ("GET", "/faults"): FAULT_READERS,
+    ("GET", "/faults/{fault_id}"): FAULT_READERS,
+    ("GET", "/faults/sla-breaches"): FAULT_READERS,
+    ("GET", "/cameras/{camera_id}/faults"): FAULT_READERS,
+    ("GET", "/cameras/{camera_id}/availability"): FAULT_READERS,
+    ("GET", "/open311/v2/requests.json"): FAULT_READERS,
+    ("GET", "/open311/v2/requests/{service_request_id}.json"): FAULT_READERS,
+}
 MANUAL: dict[tuple[str, str], set[str] | None] = {
-    ("GET", "/open311/v2/requests.json"): None,
+    ("GET", "/open311/v2/requests.json"): FAULT_READERS,
     ("POST", "/open311/v2/requests.json"): {"operator"},
-    ("GET", "/open311/v2/requests/{service_request_id}.json"): None,
+    ("GET", "/open311/v2/requests/{service_request_id}.json"): FAULT_READERS,
     # The crews' list page logs visits with its sign-in cookie or a Bearer header.
     ("POST", "/targets/page/visit"): {"crew"},
 }
@@ -158,3 +174,54 @@ def test_revoked_token_refused_everywhere(make_client: Any, tokens: dict, db_ses
             if _needs_token(route.dependant) and path not in COOKIE_PAGES:
                 r = client.request(method, _url(path), headers=tokens["admin"])
                 assert r.status_code == 401, (service, method, path, r.status_code)
+
+
+def test_sensitive_reads_admit_only_the_roles_that_need_them(
+    make_client: Any, tokens: dict, db_session: Any
+) -> None:
+    """Footage requests, decisions, the audit trail and faults, on real records: the roles in
+    LEAST_PRIVILEGE (and admin) read them, every other role, crews included, gets 403."""
+    client = make_client("assets")
+    cam = client.post("/cameras", headers=tokens["admin"], json={
+        "name": "Matrix camera", "lon": 0.5466, "lat": 51.3887, "technology": "analogue",
+        "deployment": "fixed"})
+    assert cam.status_code == 201, cam.text
+    cid = cam.json()["id"]
+    fault = client.post(f"/cameras/{cid}/faults", headers=tokens["operator"],
+                        json={"category": "power", "description": "No power"})
+    etag = client.get(f"/cameras/{cid}", headers=tokens["seg"]).headers["etag"]
+    footage = client.post(f"/cameras/{cid}/footage-requests", headers=tokens["operator"],
+                          json={"requested_on": "2024-05-02", "reference": "KENT/SECRET/1"})
+    decision = client.post(f"/cameras/{cid}/decisions", headers=tokens["seg"] | {"If-Match": etag},
+                           json={"decision": "retain", "meeting_date": "2024-05-01",
+                                 "minute_ref": "SEG/1", "reason": "kept"})
+    assert (fault.status_code, footage.status_code, decision.status_code) == (201, 201, 201)
+    number = fault.json()["number"]
+    urls = {
+        "/cameras/{camera_id}/footage-requests": f"/cameras/{cid}/footage-requests",
+        "/cameras/{camera_id}/decisions": f"/cameras/{cid}/decisions",
+        "/cameras/{camera_id}/history": f"/cameras/{cid}/history",
+        "/faults": "/faults",
+        "/faults/{fault_id}": f"/faults/{fault.json()['id']}",
+        "/faults/sla-breaches": "/faults/sla-breaches?include_resolved=true",
+        "/cameras/{camera_id}/faults": f"/cameras/{cid}/faults",
+        "/cameras/{camera_id}/availability":
+            f"/cameras/{cid}/availability?start=2024-01-01T00:00:00Z&end=2024-02-01T00:00:00Z",
+        "/open311/v2/requests.json": "/open311/v2/requests.json",
+        "/open311/v2/requests/{service_request_id}.json": f"/open311/v2/requests/{number}.json",
+    }
+    routes = {(m, p): r for m, p, r in _routes(client.app)}
+    for (method, path), readers in LEAST_PRIVILEGE.items():
+        assert (method, path) in routes, path
+        if (method, path) not in MANUAL:
+            assert _roles_of(routes[(method, path)].dependant) == readers or (
+                not readers and _roles_of(routes[(method, path)].dependant) == {"admin"}
+            ), path
+        for role in ROLES:
+            r = client.get(urls[path], headers=tokens[role])
+            if role == "admin" or role in readers:
+                assert r.status_code == 200, (role, path, r.status_code, r.text[:200])
+            else:
+                assert r.status_code == 403, (role, path, r.status_code)
+                assert "KENT/SECRET" not in r.text
+    assert "crew" not in set().union(*LEAST_PRIVILEGE.values())

@@ -18,11 +18,15 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from shared.idempotency import scoped_key
+
 GILLINGHAM = (0.5466, 51.3887)
 LIST_DAY = date(2024, 5, 1)
 CELLS = ("150m_100_200", "150m_100_201")
 THREADS = 20
 PROBLEM = "application/problem+json"
+# The stored key of caller "op" (an actor, as the service functions scope without a token id).
+OP_K = scoped_key("op", "k")
 
 
 @dataclass
@@ -211,6 +215,58 @@ def test_keys_are_scoped_per_caller(
     assert kind.rows(db_session) == 2
 
 
+def test_long_keys_after_a_long_name_never_collide(
+    kind: Kind, db_session: Any
+) -> None:
+    """Issue 11, D10: actor:key was cut to 300 characters, so after a 120-character token name
+    two 200-character keys that differ only at the end were one key (a replay or a 409)."""
+    from shared.auth import create_token
+
+    role = "crew" if kind.name == "visit" else "operator"
+    _, clear = create_token(db_session, name="n" * 120, role=role)
+    db_session.flush()
+    who = {"Authorization": f"Bearer {clear}"}
+    first, second = "k" * 199 + "1", "k" * 199 + "2"
+    a, b = kind.post(who, first), kind.post(who, second)
+    assert (a.status_code, b.status_code) == (201, 201), b.text
+    assert a.json()["id"] != b.json()["id"]
+    assert kind.rows(db_session) == 2
+    assert kind.post(who, second).json()["id"] == b.json()["id"]
+
+
+def test_stored_keys_are_fixed_length_digests_scoped_by_token_id() -> None:
+    from shared.idempotency import KEY_COLUMN_LENGTH
+
+    keys = ["a", "k" * 200, "k" * 199 + "x", "2:x", ":x"]
+    seen = {}
+    for caller in (1, 12, 2, "12", "op"):
+        for key in keys:
+            stored = scoped_key(caller, key)
+            assert stored is not None and len(stored) == 64 <= KEY_COLUMN_LENGTH
+            seen.setdefault(stored, []).append((caller, key))
+    # Only the int and str spellings of one token id share a digest (the same caller).
+    assert sorted(len(v) for v in seen.values()) == [1] * (3 * len(keys)) + [2] * len(keys)
+    assert scoped_key(1, None) is None and scoped_key(1, "") is None
+
+
+def test_fault_keys_are_scoped_by_token_id_not_name(db_session: Any) -> None:
+    """Two tokens whose callers print the same (name, role) no longer share a key (S3/D10)."""
+    from services.assets import service as svc
+    from services.assets.schemas import CameraCreate
+
+    cam = svc.create_camera(db_session, data=CameraCreate(
+        name="Scope", lon=GILLINGHAM[0], lat=GILLINGHAM[1], technology="digital",
+        deployment="fixed"), actor="t")
+    made = [
+        svc.log_fault_once(db_session, camera_id=cam.id, category="power", description="x",
+                           actor="same name (operator)", caller=token_id,
+                           idempotency_key="shared")
+        for token_id in (101, 102, 101)
+    ]
+    assert [created for _, created in made] == [True, True, False]
+    assert made[0][0].id != made[1][0].id and made[2][0].id == made[0][0].id
+
+
 def test_without_a_key_every_post_creates(
     kind: Kind, tokens: dict[str, dict[str, str]], db_session: Any
 ) -> None:
@@ -359,7 +415,7 @@ def test_a_clash_on_another_unique_constraint_is_not_taken_for_a_repeat(db_sessi
         reported_at=fault.reported_at,
         reported_by="t",
         source="api",
-        idempotency_key="t:twin",
+        idempotency_key=scoped_key("t", "twin"),
     )
     with pytest.raises(IntegrityError):
         insert_once(db_session, twin, "uq_faults_idempotency_key")
@@ -520,7 +576,7 @@ def test_twenty_concurrent_repeats_create_one_record(
 
 
 def _first_holds_the_key(c: Committed, kind: str) -> tuple[Any, Callable[[Any], Any]]:
-    """The first request's row with key "op:k" (not yet committed), and the repeat to race it."""
+    """The first request's row with caller "op"'s key "k" (not yet committed), and the repeat."""
     from services.assets import service as svc
     from services.assets.models import Fault, FootageRequest
     from services.predictive import service as pred
@@ -539,7 +595,7 @@ def _first_holds_the_key(c: Committed, kind: str) -> tuple[Any, Callable[[Any], 
             reported_at=at,
             reported_by="op",
             source="api",
-            idempotency_key="op:k",
+            idempotency_key=OP_K,
         )
         return row, lambda s: svc.log_fault_once(
             s,
@@ -558,7 +614,7 @@ def _first_holds_the_key(c: Committed, kind: str) -> tuple[Any, Callable[[Any], 
             outcome="pending",
             note=None,
             recorded_by="op",
-            idempotency_key="op:k",
+            idempotency_key=OP_K,
         )
         return row, lambda s: svc.add_footage_request(
             s,
@@ -579,7 +635,7 @@ def _first_holds_the_key(c: Committed, kind: str) -> tuple[Any, Callable[[Any], 
         crew="Blue",
         notes=None,
         logged_by="op",
-        idempotency_key="op:k",
+        idempotency_key=OP_K,
     )
     return row, lambda s: pred.log_visit_for_list(
         s,
@@ -646,5 +702,7 @@ def test_a_repeat_that_loses_the_insert_race_answers_from_the_winner(
         pool.shutdown(wait=True)
         second.close()
     with committed.factory() as s:
-        n = s.execute(text(f"SELECT count(*) FROM {table} WHERE idempotency_key = 'op:k'"))
+        n = s.execute(
+            text(f"SELECT count(*) FROM {table} WHERE idempotency_key = :k"), {"k": OP_K}
+        )
         assert n.scalar_one() == 1

@@ -56,7 +56,7 @@ def test_health_follows_faults(client: Any, tokens: Any, new_camera: Any) -> Non
     assert _health(client, tokens, cam["id"]) == "degraded"
     assert _status(client, tokens, f1["id"], "closed").status_code == 200
     assert _health(client, tokens, cam["id"]) == "online"
-    hist = client.get(f"/cameras/{cam['id']}/history", headers=tokens["analyst"]).json()
+    hist = client.get(f"/cameras/{cam['id']}/history", headers=tokens["admin"]).json()
     health_moves = [(h["before"]["health"], h["after"]["health"]) for h in hist
                     if h["action"] == "health"]
     assert health_moves == [("online", "degraded"), ("degraded", "offline"),
@@ -188,7 +188,9 @@ def test_footage_requests(client: Any, tokens: Any, new_camera: Any) -> None:
     assert client.post(url, json=body, headers=tokens["analyst"]).status_code == 403
     r = client.post(url, json=body, headers=tokens["operator"])
     assert r.status_code == 201 and r.json()["reference"] == "KP/2026/123"
-    rows = client.get(url, headers=tokens["seg"]).json()
+    # Police references: operators (and admins) read them, SEG does not (issue 11, S7).
+    assert client.get(url, headers=tokens["seg"]).status_code == 403
+    rows = client.get(url, headers=tokens["operator"]).json()
     assert [(x["requested_on"], x["outcome"]) for x in rows] == [("2026-05-02", "provided")]
 
 

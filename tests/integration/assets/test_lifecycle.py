@@ -98,7 +98,7 @@ def test_no_delete_route(client: Any, tokens: Any, new_camera: Any) -> None:
 def test_transition_is_audited(client: Any, tokens: Any, new_camera: Any) -> None:
     cam = new_camera()
     _move(client, tokens, cam["id"], cam["_etag"], "under_review")
-    hist = client.get(f"/cameras/{cam['id']}/history", headers=tokens["seg"]).json()
+    hist = client.get(f"/cameras/{cam['id']}/history", headers=tokens["admin"]).json()
     last = hist[-1]
     assert last["action"] == "transition" and last["reason"] == "test"
     assert last["before"]["lifecycle"] == "active" and last["after"]["lifecycle"] == "under_review"

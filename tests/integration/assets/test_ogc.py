@@ -270,6 +270,11 @@ def live_url(client: Any) -> Any:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # Links are built on the configured public URL (never the Host header): point it here.
+    settings = client.app.state.settings
+    client.app.state.settings = settings.model_copy(
+        update={"public_url": f"http://127.0.0.1:{port}"}
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             client.app,

@@ -125,7 +125,7 @@ def test_minutes_play_through_the_api(client: Any, tokens: Any, db_session: Any)
         assert (cam["deployment"], cam["lifecycle"]) == ("fixed", "active")
 
     # Every step is in the audit trail.
-    hist = client.get(f"/cameras/{ids['MED-RAI-RG1']}/history", headers=tokens["seg"]).json()
+    hist = client.get(f"/cameras/{ids['MED-RAI-RG1']}/history", headers=tokens["admin"]).json()
     actions = [h["action"] for h in hist]
     assert actions[0] == "create" and "decision:retain" in actions
     assert actions.index("decision:retain") < actions.index("decision:make_permanent")
