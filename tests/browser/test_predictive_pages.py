@@ -7,12 +7,16 @@ from typing import Any
 
 import pytest
 
-from tests.integration.predictive.conftest import LIST_DAY, LSOAS, WARDS, synthetic_incidents
+from tests.integration.predictive.conftest import LSOAS, WARDS, synthetic_incidents, today
+
+# Lists are read, never made, by the page, and a visit logged "now" counts for today's list:
+# the module's fixture stores today's list as the nightly job would.
+LIST_DAY = today()
 
 
 @pytest.fixture(scope="module")
 def crew_header(browser_db: str) -> dict[str, str]:
-    """Boundaries, incidents and a crew token committed to the browser database (once)."""
+    """Boundaries, incidents, today's kfrs list and a crew token in the browser database."""
     from services.predictive import service
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
@@ -25,10 +29,16 @@ def crew_header(browser_db: str) -> dict[str, str]:
         store_rows(
             s,
             synthetic_incidents(
-                source="fire", categories=["deliberate_fire"], month_only=False, seed=11
+                source="fire",
+                categories=["deliberate_fire"],
+                month_only=False,
+                seed=11,
+                end=LIST_DAY,
             ),
             source="fire",
         )
+        s.commit()
+        service.get_or_create_list(s, agency_code="kfrs", day=LIST_DAY, generated_by="nightly")
         _, clear = create_token(s, name="browser crew", role="crew")
         s.commit()
     eng.dispose()
@@ -72,6 +82,24 @@ def test_page_at_laptop_size(
     assert map_box and list_box and map_box["x"] + map_box["width"] <= list_box["x"] + 1
     assert map_box["height"] > 400
     page.screenshot(path=str(artifacts_dir / "predictive_targets_laptop.png"))
+
+
+def test_a_date_without_a_list_is_a_readable_page(
+    page: Any, live_server: Any, crew_header: dict[str, str], artifacts_dir: Path
+) -> None:
+    """No list is made by looking: the page says so and links the dates that have one."""
+    base = live_server("predictive")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.set_extra_http_headers(crew_header)
+    resp = page.goto(f"{base}/targets/page?agency=kfrs&date=2150-01-01")
+    assert resp is not None and resp.status == 404
+    assert "No list for kfrs on 2150-01-01" in page.inner_text("h1")
+    assert page.locator("[data-testid=no-list]").is_visible()
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    page.screenshot(path=str(artifacts_dir / "predictive_targets_no_list_phone.png"))
+    page.click(f"[data-testid=list-dates] a:text('{LIST_DAY.isoformat()}')")
+    page.wait_for_selector(".leaflet-interactive", timeout=15_000)
+    assert page.locator("ol.boxes li").count() == 20
 
 
 def test_page_needs_a_token(page: Any, live_server: Any) -> None:
@@ -162,7 +190,8 @@ def _visits(base: str, header: dict[str, str]) -> list[dict[str, Any]]:
     import httpx
 
     day = LIST_DAY.isoformat()
-    r = httpx.get(f"{base}/visits", params={"agency": "kfrs", "from": day, "to": day},
-                  headers=header)
+    r = httpx.get(
+        f"{base}/visits", params={"agency": "kfrs", "from": day, "to": day}, headers=header
+    )
     r.raise_for_status()
     return list(r.json()["visits"])

@@ -6,12 +6,10 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import text
 
-import pytest
-
 from tests.integration.predictive.conftest import LIST_DAY
-
 
 
 @pytest.fixture()
@@ -66,14 +64,22 @@ def test_crew_logs_a_visit_and_sees_it(
     again = client.post("/targets/page/visit", data=sent, headers=crew, follow_redirects=False)
     assert again.status_code == 303 and len(_visits(db_session)) == 1
     # The key with other notes is not a resend: refused, nothing changed.
-    other = client.post("/targets/page/visit", data={**sent, "notes": "something else"},
-                        headers=crew, follow_redirects=False)
+    other = client.post(
+        "/targets/page/visit",
+        data={**sent, "notes": "something else"},
+        headers=crew,
+        follow_redirects=False,
+    )
     assert other.status_code == 409 and len(_visits(db_session)) == 1
     # A fresh page has fresh keys: a second visit to the box is a second visit.
     form2 = _form(_page(client, crew, page), 2)
     assert form2["key"] != form["key"]
-    r = client.post("/targets/page/visit", data={**form2, "crew": "Red Watch"}, headers=crew,
-                    follow_redirects=False)
+    r = client.post(
+        "/targets/page/visit",
+        data={**form2, "crew": "Red Watch"},
+        headers=crew,
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and len(_visits(db_session)) == 2
 
 
@@ -87,20 +93,43 @@ def test_only_crews_from_this_site_may_log(
         assert r.status_code == 403, (role, r.text)
     assert "Log visit" not in _page(client, tokens["analyst"], page)  # analysts read, no forms
     for origin in ("https://evil.example", "null"):
-        r = client.post("/targets/page/visit", data=form,
-                        headers={**tokens["crew"], "Origin": origin})
+        r = client.post(
+            "/targets/page/visit", data=form, headers={**tokens["crew"], "Origin": origin}
+        )
         assert r.status_code == 403 and r.headers["content-type"].startswith(
-            "application/problem+json")
-    r = client.post("/targets/page/visit", data=form,
-                    headers={**tokens["crew"], "Referer": "https://evil.example/x"})
+            "application/problem+json"
+        )
+    r = client.post(
+        "/targets/page/visit",
+        data=form,
+        headers={**tokens["crew"], "Referer": "https://evil.example/x"},
+    )
     assert r.status_code == 403
     assert _visits(db_session) == []
-    r = client.post("/targets/page/visit", data={**form, "cell_id": "150m_1_1"},
-                    headers=tokens["crew"])
+    r = client.post(
+        "/targets/page/visit", data={**form, "cell_id": "150m_1_1"}, headers=tokens["crew"]
+    )
     assert r.status_code == 404
     # Same site, and a "back" that points elsewhere stays on the list page.
-    r = client.post("/targets/page/visit", data={**form, "back": "https://evil.example/"},
-                    headers={**tokens["crew"], "Origin": "http://testserver"},
-                    follow_redirects=False)
+    r = client.post(
+        "/targets/page/visit",
+        data={**form, "back": "https://evil.example/"},
+        headers={**tokens["crew"], "Origin": "http://testserver"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"].startswith("/targets/page?")
     assert len(_visits(db_session)) == 1
+
+
+def test_an_old_list_is_for_reading(
+    client: Any, tokens: Any, db_session: Any, make_list: Any
+) -> None:
+    """'Visited now' on a list of 2024 would log a visit years after its day: no forms, 422."""
+    old = make_list("kfrs", LIST_DAY)
+    url = f"/targets/page?agency=kfrs&date={LIST_DAY.isoformat()}"
+    html = _page(client, tokens["crew"], url)
+    assert html.count('<li data-cell="') == 20 and "Log visit" not in html
+    form = {"list_id": str(old.target_list.id), "cell_id": old.boxes[0].cell_id, "crew": "Blue"}
+    r = client.post("/targets/page/visit", data=form, headers=tokens["crew"])
+    assert r.status_code == 422 and "2024-05-01" in r.json()["detail"]
+    assert _visits(db_session) == []

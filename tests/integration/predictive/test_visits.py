@@ -149,3 +149,41 @@ def test_incidents_on_the_list_date_are_not_used(
         db_session, agency_code="kfrs", day=LIST_DAY + timedelta(days=1)
     )
     assert nxt.target_list.n_events == before["n_events"] + 50
+
+
+@pytest.mark.parametrize(
+    "when, ok",
+    [
+        ("1900-01-01T10:00:00Z", False),  # D8: a 1900 visit on a 2024 list
+        ("2024-04-29T23:30:00+01:00", False),  # before the day before the list's date
+        ("2024-04-30T00:30:00+01:00", True),  # the day before, London time
+        ("2024-05-02T23:30:00+01:00", True),  # the day after
+        ("2024-05-03T00:30:00+01:00", False),  # after the day after
+        ("2024-05-02T22:30:00Z", True),  # the same instant as 23:30 BST
+        ("2024-05-02T23:00:00Z", False),  # midnight BST: the window is half-open
+    ],
+)
+def test_visit_time_must_fit_the_list_date(
+    client: Any, tokens: Any, db_session: Any, when: str, ok: bool
+) -> None:
+    from sqlalchemy import text
+
+    assert LIST_DAY.isoformat() == "2024-05-01"  # the cases above are written for it
+    body = _list(client, tokens)
+    cell = body["features"][0]["properties"]["cell_id"]
+    for url, extra in (
+        (f"/targets/{body['list_id']}/boxes/{cell}/visits", {}),
+        ("/visits", {"agency": "kfrs", "date": LIST_DAY.isoformat(), "cell_id": cell}),
+    ):
+        r = client.post(
+            url, json={"visited_at": when, "crew": f"Blue {url}", **extra}, headers=tokens["crew"]
+        )
+        if ok:
+            assert r.status_code == 201, (url, r.text)
+            continue
+        assert r.status_code == 422, (url, r.text)
+        problem = r.json()
+        assert problem["errors"][0]["field"] == "visited_at"
+        assert "from 2024-04-30 00:00 BST to 2024-05-03 00:00 BST" in problem["detail"]
+    n = db_session.execute(text("SELECT count(*) FROM predictive.visits")).scalar_one()
+    assert n == (2 if ok else 0)

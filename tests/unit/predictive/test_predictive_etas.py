@@ -213,3 +213,43 @@ def test_bad_input_is_rejected() -> None:
         fit_grid_etas(np.array([0, 1]), np.array([1.0, 20.0]), 3, 10.0)
     empty = fit_grid_etas(np.zeros(0, dtype=np.int64), np.zeros(0), 3, 10.0)
     assert empty.mu_per_day.shape == (3,) and empty.theta == 0.0
+
+
+def test_window_loglik_reads_candidates_one_at_a_time() -> None:
+    """A generator of backgrounds scores as the same list does (large grids pass one at once)."""
+    rng = np.random.default_rng(5)
+    cells = rng.integers(0, 6, 200)
+    t = np.sort(rng.uniform(0, 60, 200))
+    fit = EtasFit(np.full(6, 0.4), 0.3, 0.5, 0.0, 1, True, 200, 0.0, 50.0)
+    cands = [fit.mu_per_day, np.linspace(0.1, 0.9, 6), np.full(6, 0.7)]
+    assert window_loglik(fit, cells, t, 50.0, 60.0, iter(cands)) == window_loglik(
+        fit, cells, t, 50.0, 60.0, cands
+    )
+
+
+def test_smoothing_choice_is_the_best_of_all_candidates() -> None:
+    """etas_smooth picks the (bandwidth, weight) a full search over every background picks."""
+    from services.predictive.compute import baselines
+    from services.predictive.compute.etas import fit_grid_etas
+    from services.predictive.compute.methods import EtasScorer
+    from shared.grid import Grid
+
+    rng = np.random.default_rng(9)
+    grid = Grid(cell_size_m=100.0, x0=0.0, y0=0.0, nx=12, ny=9)
+    mu = rng.gamma(0.5, 0.05, grid.nx * grid.ny)
+    cells, t = simulate_grid_etas(mu, 0.3, 0.4, 200.0, rng)
+    scorer = EtasScorer(smooth=True)
+    got, extra = scorer._choose_smoothing(cells, t, grid, 200.0)
+    early = t < 200.0 - scorer.validation_days
+    first = fit_grid_etas(cells[early], t[early], grid.nx * grid.ny, 172.0)
+    combos = [(0.0, 0.0)] + [(s, w) for s in scorer.sigmas_cells for w in scorer.mix_weights if w]
+    backgrounds = []
+    for s, w in combos:
+        sm = baselines.smooth_cells(first.mu_per_day.reshape(grid.shape), s).ravel()
+        backgrounds.append((1 - w) * first.mu_per_day + w * sm)
+    ll = window_loglik(first, cells, t, 172.0, 200.0, backgrounds)
+    best = int(np.argmax(ll))
+    assert (extra["smooth_sigma_cells"], extra["smooth_weight"]) == combos[best]
+    assert got is not None
+    np.testing.assert_allclose(got, backgrounds[best], rtol=1e-12)
+    assert extra["validation_loglik"] == pytest.approx(ll[best], rel=1e-12)
