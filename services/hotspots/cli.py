@@ -89,6 +89,18 @@ def _errors() -> Iterator[None]:
         _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 
+def _limits() -> tuple[int, float]:
+    """(max_grid_cells, extent_margin_m) from the settings (CSP_MAX_GRID_CELLS, ...)."""
+    from shared.settings import CommonSettings
+
+    s = CommonSettings()
+    return s.max_grid_cells, s.extent_margin_m
+
+
+def _max_cells() -> int:
+    return _limits()[0]
+
+
 def load(
     input_file: Path | None,
     fmt: str,
@@ -102,7 +114,9 @@ def load(
     from services.hotspots.pipeline import Points, filter_points, points_from_file
 
     if input_file is not None:
-        pts = points_from_file(input_file, fmt=fmt)
+        from shared.extent import partnership_extent
+
+        pts = points_from_file(input_file, fmt=fmt, extent=partnership_extent(_limits()[1]))
         if pts.rejected:
             console.print(f"{pts.rejected} row(s) of {input_file.name} rejected (not placed)")
         return filter_points(pts, categories=categories, start=start, end=end)
@@ -187,7 +201,8 @@ def kde_cmd(
                        sources=_split(sources))
             progress(0.1, f"{len(pts)} incidents")
             result = compute_kde(pts, method=method, kernel=kernel, radius_m=radius, cell_m=cell,
-                                 percentile=percentile, progress=progress)
+                                 percentile=percentile, progress=progress,
+                                 max_cells=_max_cells())
             progress(0.8, "writing outputs")
             write_outputs(result, out, polygons, map_html)
     _summary(result)
@@ -221,7 +236,8 @@ def gistar_cmd(
             pts = load(input_file, fmt, categories=_split(categories), start=start, end=end,
                        sources=_split(sources))
             result = compute_gistar(pts, cell_m=cell, neighbourhood_cells=neighbourhood,
-                                    min_bin=bins[confidence], progress=progress)
+                                    min_bin=bins[confidence], progress=progress,
+                                    max_cells=_max_cells())
             progress(0.8, "writing outputs")
             write_outputs(result, out, polygons, map_html)
     _summary(result)
@@ -248,7 +264,7 @@ def sites_cmd(
             pts = load(input_file, "stats19", categories=None, start=None, end=None,
                        sources=["stats19"])
             sites = road_sites(pts, min_collisions=min_collisions, radius_m=radius, years=years,
-                               end=end)
+                               end=end, max_pairs=_max_cells())
         params = {"min_collisions": min_collisions, "radius_m": radius, "years": years,
                   "end": date_to}
         gj = sites_geojson(sites, params)
@@ -284,7 +300,7 @@ def evaluate_cmd(
     start = parse_day(date_from, "--from")
     end = parse_day(date_to, "--to", end=True)
     with _errors():
-        arr, grid, _ = read_surface_tif(surface)
+        arr, grid, _ = read_surface_tif(surface, max_cells=_max_cells())
         pts = load(input_file, fmt, categories=_split(categories), start=start, end=end,
                    sources=_split(sources))
         if len(pts) == 0:

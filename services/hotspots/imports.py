@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from shared.auth import Principal, require
 from shared.db import SessionDep
 from shared.errors import InvalidInput, PayloadTooLarge
+from shared.extent import Extent, partnership_extent
 from shared.incidents.models import IncidentImport
 from shared.incidents.parsers import FileRejected, ParseResult, parse_file
 from shared.incidents.store import SOURCES, file_sha256, store_result
@@ -26,8 +29,14 @@ from shared.incidents.store import SOURCES, file_sha256, store_result
 router = APIRouter(tags=["incidents"])
 Importer = Annotated[Principal, Depends(require("analyst"))]
 ERRORS_SHOWN = 1000
-CHUNK = 1 << 20
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+NAME_MAX = 100
+# A part's header line holds the file name: python-multipart's default (4 KiB) refused a long
+# one as "Invalid multipart data"; this leaves room for names of tens of thousands of
+# characters, which are then shortened to NAME_MAX.
+PART_HEADER_MAX = 64 * 1024
+TEXT_FIELD_MAX = 1024
+PARTS_MAX = 8
 
 
 class RowProblem(BaseModel):
@@ -73,21 +82,16 @@ class IncidentImportReport(BaseModel):
 
 
 def safe_file_name(name: str | None) -> str:
-    """The upload's base name with only letters, digits, dot, dash and underscore."""
-    base = Path((name or "").replace("\\", "/")).name
-    cleaned = _SAFE_NAME.sub("_", base).strip("._")[-100:]
+    """The upload's base name with only letters, digits, dot, dash and underscore, shortened to
+    ``NAME_MAX`` characters keeping its extension."""
+    base = Path((name or "").replace("\\", "/").replace("\x00", "")).name
+    cleaned = _SAFE_NAME.sub("_", base).strip("._")
+    if len(cleaned) > NAME_MAX:
+        stem, dot, ext = cleaned.rpartition(".")
+        ext = ext[:10] if dot else ""
+        cleaned = (stem if dot else cleaned)[: NAME_MAX - len(ext) - 1].rstrip("._")
+        cleaned = f"{cleaned}.{ext}" if ext else cleaned
     return cleaned or "upload.csv"
-
-
-def save_upload(src: IO[bytes], dest: Path, *, max_bytes: int) -> None:
-    """Copy an upload to ``dest``, refusing it (413) once it passes ``max_bytes``."""
-    written = 0
-    with dest.open("wb") as out:
-        while chunk := src.read(CHUNK):
-            written += len(chunk)
-            if written > max_bytes:
-                raise PayloadTooLarge(f"The file exceeds {max_bytes} bytes")
-            out.write(chunk)
 
 
 def _file_report(result: ParseResult, rec: IncidentImport) -> FileReport:
@@ -107,10 +111,12 @@ def _file_report(result: ParseResult, rec: IncidentImport) -> FileReport:
     )
 
 
-def import_upload(session: Session, path: Path, *, source: str, actor: str) -> IncidentImportReport:
+def import_upload(
+    session: Session, path: Path, *, source: str, actor: str, extent: Extent | None = None
+) -> IncidentImportReport:
     """Parse and store one saved upload; one import record per CSV; no commit here."""
     try:
-        results = parse_file(path, source=source)
+        results = parse_file(path, source=source, extent=extent)
     except FileRejected as exc:
         raise InvalidInput(f"The file was refused: {exc}") from exc
     sha = file_sha256(path)
@@ -134,28 +140,174 @@ def import_upload(session: Session, path: Path, *, source: str, actor: str) -> I
     )
 
 
+@dataclass
+class _Upload:
+    """What the multipart body held: the text fields and the saved file (if any)."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    file_name: str | None = None
+    path: Path | None = None
+
+
+def _boundary(content_type: str) -> bytes:
+    from python_multipart.multipart import parse_options_header
+
+    kind, params = parse_options_header(content_type)
+    if kind != b"multipart/form-data" or not params.get(b"boundary"):
+        raise InvalidInput("Send the file as multipart/form-data (fields: file, source)")
+    return params[b"boundary"]
+
+
+async def read_upload(request: Request, folder: Path, *, max_bytes: int) -> _Upload:
+    """Stream a multipart body: the ``file`` part to ``folder``, text fields kept (bounded).
+
+    Long part headers (a file name of thousands of characters) are read, not refused; the file
+    name is shortened by ``safe_file_name``. A file over ``max_bytes`` is a 413.
+    """
+    from python_multipart.multipart import MultipartParser
+
+    out = _Upload()
+    state: dict[str, Any] = {"headers": [], "name": b"", "value": b"", "part": None}
+    pending: list[bytes] = []
+    size = {"file": 0, "parts": 0}
+
+    def on_part_begin() -> None:
+        size["parts"] += 1
+        if size["parts"] > PARTS_MAX:
+            raise InvalidInput(f"The upload has more than {PARTS_MAX} parts")
+        state.update(headers=[], part={"data": bytearray(), "file": False})
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["name"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"].append((state["name"].lower(), state["value"]))
+        state.update(name=b"", value=b"")
+
+    def on_headers_finished() -> None:
+        _start_part(state, out, folder)
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        part = state["part"]
+        if part["file"]:
+            size["file"] += end - start
+            if size["file"] > max_bytes:
+                raise PayloadTooLarge(f"The file exceeds {max_bytes} bytes")
+            pending.append(bytes(data[start:end]))
+        else:
+            part["data"] += data[start:end]
+            if len(part["data"]) > TEXT_FIELD_MAX:
+                raise InvalidInput(f"The form field {part['name']!r} is over {TEXT_FIELD_MAX} "
+                                   "bytes")
+
+    def on_part_end() -> None:
+        part = state["part"]
+        if not part["file"] and part["name"]:
+            out.fields[part["name"]] = bytes(part["data"]).decode("utf-8", "replace")
+
+    callbacks: Any = {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
+        "on_header_value": on_header_value, "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+    }
+    parser = _parser(MultipartParser, _boundary(request.headers.get("content-type", "")),
+                     callbacks)
+    try:
+        with open(folder / "upload.bin", "wb") as sink:
+            async for chunk in request.stream():
+                parser.write(chunk)
+                for piece in pending:
+                    await run_in_threadpool(sink.write, piece)
+                pending.clear()
+            parser.finalize()
+    except (InvalidInput, PayloadTooLarge):
+        raise
+    except Exception as exc:  # noqa: BLE001 - python-multipart's FormParserError and kin
+        raise InvalidInput(f"The upload is not valid multipart/form-data: {exc}",
+                           internal=repr(exc)) from exc
+    if out.path is not None:
+        (folder / "upload.bin").replace(out.path)
+    return out
+
+
+def _parser(cls: Any, boundary: bytes, callbacks: Any) -> Any:
+    try:
+        return cls(boundary, callbacks, max_header_size=PART_HEADER_MAX)
+    except TypeError:  # python-multipart before header limits: nothing to raise
+        return cls(boundary, callbacks)
+
+
+def _start_part(state: dict[str, Any], out: _Upload, folder: Path) -> None:
+    """Name the part from its Content-Disposition; the ``file`` part goes to a file."""
+    from python_multipart.multipart import parse_options_header
+
+    disposition = dict(state["headers"]).get(b"content-disposition", b"")
+    _, options = parse_options_header(disposition)
+    name = options.get(b"name", b"").decode("utf-8", "replace")
+    part = state["part"]
+    part["name"] = name
+    if name == "file" and b"filename" in options:
+        if out.path is not None:
+            raise InvalidInput("Send one file per upload")
+        out.file_name = options[b"filename"].decode("utf-8", "replace")
+        out.path = folder / safe_file_name(out.file_name)
+        part["file"] = True
+
+
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file", "source"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary",
+                             "contentMediaType": "application/octet-stream",
+                             "description": "A CSV, or a zip of CSVs (data.police.uk)"},
+                    "source": {"type": "string", "enum": list(SOURCES),
+                               "description": "police | stats19 | water | fire | generic"},
+                },
+            }
+        }
+    },
+}
+
+
 @router.post(
     "/incidents/imports",
     response_model=IncidentImportReport,
     summary="Import an incident file (CSV or zip)",
     responses={413: {"description": "Upload over the size limit"}},
+    openapi_extra={"requestBody": UPLOAD_BODY},
 )
-def import_incidents(
-    request: Request,
-    session: SessionDep,
-    who: Importer,
-    file: Annotated[UploadFile, File(description="A CSV, or a zip of CSVs (data.police.uk)")],
-    source: Annotated[str, Form(description="police | stats19 | water | fire | generic")],
+async def import_incidents(
+    request: Request, session: SessionDep, who: Importer
 ) -> IncidentImportReport:
-    """Import one file (analyst); the report names every rejected line and why."""
-    if source not in SOURCES:
-        raise InvalidInput(f"Unknown source {source!r}; choose one of {', '.join(SOURCES)}")
-    name = safe_file_name(file.filename)
-    if Path(name).suffix.lower() not in (".csv", ".zip"):
-        raise InvalidInput(f"Unsupported file {name!r}: expected a .csv or .zip file")
+    """Import one file (analyst); the report names every rejected line and why.
+
+    A long file name is shortened (to 100 characters, keeping the extension). Rows outside the
+    partnership's outline plus margin are rejected; rows in the margin are kept with a warning.
+    """
+    settings = request.app.state.settings
     with tempfile.TemporaryDirectory(prefix="csp-import-") as tmp:
-        path = Path(tmp) / name
-        save_upload(file.file, path, max_bytes=request.app.state.settings.max_upload_bytes)
-        report = import_upload(session, path, source=source, actor=who.actor)
-    session.commit()
+        up = await read_upload(request, Path(tmp), max_bytes=settings.max_upload_bytes)
+        source = up.fields.get("source")
+        if source is None or up.path is None:
+            missing = [f for f, v in (("file", up.path), ("source", source)) if v is None]
+            raise InvalidInput(f"Missing form field(s): {', '.join(missing)}",
+                               errors=[{"field": f, "message": "required"} for f in missing])
+        if source not in SOURCES:
+            raise InvalidInput(f"Unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+        if up.path.suffix.lower() not in (".csv", ".zip"):
+            raise InvalidInput(f"Unsupported file {up.path.name!r}: expected a .csv or .zip file")
+        extent = partnership_extent(settings.extent_margin_m)
+        report = await run_in_threadpool(
+            import_upload, session, up.path, source=source, actor=who.actor, extent=extent
+        )
+    await run_in_threadpool(session.commit)
     return report

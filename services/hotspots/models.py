@@ -52,6 +52,11 @@ class SurfaceRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     tif_path: Mapped[str | None] = mapped_column(String(400))
     stats: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The worker computing the run holds a lease it renews while alive; a task that finds the
+    # run "running" with the lease expired takes it over (``attempts`` counts the takes).
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class HotspotPolygon(Base):

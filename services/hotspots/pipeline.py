@@ -15,17 +15,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from shared.grid import Grid
 
+if TYPE_CHECKING:
+    from shared.extent import Extent
+
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[float, str], None]
 
-MAX_CELLS_PER_SIDE = 4000
 MIN_CELL_M = 1.0
 DENSITY_UNITS = "incidents per km2"
 FORMATS = ("police", "stats19", "generic")
@@ -118,15 +120,19 @@ def _naive_utc(d: datetime) -> datetime:
     return d.astimezone(UTC).replace(tzinfo=None)
 
 
-def points_from_file(path: str | Path, *, fmt: str) -> Points:
-    """Parse an incident file (police, stats19 or generic CSV/zip) into arrays; bad rows counted."""
+def points_from_file(path: str | Path, *, fmt: str, extent: Extent | None = None) -> Points:
+    """Parse an incident file (police, stats19 or generic CSV/zip) into arrays; bad rows counted.
+
+    Rows outside ``extent`` (default: the partnership's outline and default margin) are bad
+    rows, so they never stretch the surface's extent.
+    """
     from shared.incidents.parsers import parse_file
 
     if fmt not in FORMATS:
         raise ParamError("format", f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     rows = []
     rejected = 0
-    for res in parse_file(path, source=fmt):
+    for res in parse_file(path, source=fmt, extent=extent):
         rows.extend(res.rows)
         rejected += len(res.errors)
     n = len(rows)
@@ -164,11 +170,14 @@ def choose_grid(
     cell_m: float | None,
     pad_m: float,
     bbox_m: tuple[float, float, float, float] | None = None,
+    max_cells: int,
 ) -> Grid:
-    """An aligned grid over ``bbox_m`` or the points padded by ``pad_m``; at most 4000 cells a side.
+    """An aligned grid over ``bbox_m`` or the points padded by ``pad_m``, of ``max_cells`` at most.
 
     Without ``cell_m`` the ArcGIS default (shorter side / 250) is used, rounded to whole metres.
+    The cell count is checked before anything is allocated: ``GridTooLarge`` names the limit.
     """
+    from shared.extent import cells_for_bounds, check_cells
     from shared.kde import default_cell_m
 
     if bbox_m is not None:
@@ -180,17 +189,15 @@ def choose_grid(
             raise ParamError("input", "no incidents match the filters")
         minx, miny = float(x.min()) - pad_m, float(y.min()) - pad_m
         maxx, maxy = float(x.max()) + pad_m, float(y.max()) + pad_m
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        raise ParamError("bbox", "must be finite numbers")
     if cell_m is None:
+        short = min(maxx - minx, maxy - miny)
+        if not short > 0:
+            raise ParamError("cell_m", "the incidents lie on a line: give a cell size")
         cell_m = max(MIN_CELL_M, float(round(default_cell_m(minx, miny, maxx, maxy))))
-    side = max(maxx - minx, maxy - miny)
-    if side / cell_m > MAX_CELLS_PER_SIDE:
-        need = math.ceil(side / MAX_CELLS_PER_SIDE)
-        raise ParamError(
-            "cell_m",
-            f"{cell_m:g} m cells make a grid of {side / cell_m:.0f} cells a side over this extent;"
-            f" the limit is {MAX_CELLS_PER_SIDE}x{MAX_CELLS_PER_SIDE}:"
-            f" use cells of {need} m or more",
-        )
+    nx, ny = cells_for_bounds(minx, miny, maxx, maxy, cell_m)
+    check_cells(nx, ny, max_cells, what=f"surface grid of {cell_m:g} m cells")
     return Grid.covering(minx, miny, maxx, maxy, cell_m)
 
 
@@ -210,9 +217,13 @@ def compute_kde(
     bbox_m: tuple[float, float, float, float] | None = None,
     use_weights: bool = True,
     progress: Progress = _noop,
+    max_cells: int,
 ) -> SurfaceResult:
-    """KDE surface (incidents per km2) and polygons of cells at or above the percentile."""
-    from shared.kde import KERNELS, METHODS, default_radius_m, kde_surface
+    """KDE surface (incidents per km2) and polygons of cells at or above the percentile.
+
+    ``max_cells`` bounds the grid (``GridTooLarge`` before anything is allocated).
+    """
+    from shared.kde import KERNELS, METHODS, kde_surface
 
     if method not in METHODS:
         raise ParamError("method", f"must be one of {', '.join(METHODS)}")
@@ -222,13 +233,9 @@ def compute_kde(
     if len(pts) == 0:
         raise ParamError("input", "no incidents match the filters")
     w = pts.weight if use_weights else np.ones(len(pts))
-    if radius_m is None:
-        try:
-            radius_m = float(round(default_radius_m(pts.x, pts.y, w)))
-        except ValueError as exc:
-            raise ParamError("radius_m", f"no default radius: {exc}; give one") from exc
-        radius_m = max(radius_m, 1.0)
-    grid = choose_grid(pts.x, pts.y, cell_m=cell_m, pad_m=radius_m, bbox_m=bbox_m)
+    radius_m = kde_radius(pts.x, pts.y, w, radius_m)
+    grid = choose_grid(pts.x, pts.y, cell_m=cell_m, pad_m=radius_m, bbox_m=bbox_m,
+                       max_cells=max_cells)
     progress(0.2, f"KDE on {grid.nx}x{grid.ny} cells")
     t0 = time.perf_counter()
     surface = kde_surface(pts.x, pts.y, grid, radius_m, weights=w, kernel=kernel, method=method)
@@ -247,6 +254,18 @@ def compute_kde(
     return SurfaceResult("kde", grid, surface, shapes, params, stats)
 
 
+def kde_radius(x: FloatArray, y: FloatArray, w: FloatArray, radius_m: float | None) -> float:
+    """``radius_m``, or the ArcGIS default radius of the points rounded to whole metres (>= 1)."""
+    from shared.kde import default_radius_m
+
+    if radius_m is not None:
+        return float(radius_m)
+    try:
+        return max(float(round(default_radius_m(x, y, w))), 1.0)
+    except ValueError as exc:
+        raise ParamError("radius_m", f"no default radius: {exc}; give one") from exc
+
+
 def compute_gistar(
     pts: Points,
     *,
@@ -256,8 +275,12 @@ def compute_gistar(
     bbox_m: tuple[float, float, float, float] | None = None,
     use_weights: bool = True,
     progress: Progress = _noop,
+    max_cells: int,
 ) -> SurfaceResult:
-    """Gi* z-score surface of cell counts (FDR bins) and polygons of hot cells at ``min_bin``+."""
+    """Gi* z-score surface of cell counts (FDR bins) and polygons of hot cells at ``min_bin``+.
+
+    ``max_cells`` bounds the grid (``GridTooLarge`` before anything is allocated).
+    """
     from services.hotspots.compute.gistar import gistar
 
     check_common(radius_m=None, cell_m=cell_m)
@@ -267,7 +290,8 @@ def compute_gistar(
         raise ParamError("min_bin", "must be 1 (90%), 2 (95%) or 3 (99%)")
     if len(pts) == 0:
         raise ParamError("input", "no incidents match the filters")
-    grid = choose_grid(pts.x, pts.y, cell_m=cell_m, pad_m=0.0, bbox_m=bbox_m)
+    grid = choose_grid(pts.x, pts.y, cell_m=cell_m, pad_m=0.0, bbox_m=bbox_m,
+                       max_cells=max_cells)
     w = pts.weight if use_weights else np.ones(len(pts))
     counts = np.zeros(grid.shape)
     row, col, inside = grid.cell_index(pts.x, pts.y)
@@ -346,11 +370,20 @@ def write_surface_tif(path: str | Path, result: SurfaceResult) -> Path:
     return p
 
 
-def read_surface_tif(path: str | Path) -> tuple[FloatArray, Grid, dict[str, str]]:
-    """Read a single-band surface in EPSG:27700 back as (array (ny, nx), Grid, tags)."""
+def read_surface_tif(
+    path: str | Path, *, max_cells: int | None = None
+) -> tuple[FloatArray, Grid, dict[str, str]]:
+    """Read a single-band surface in EPSG:27700 back as (array (ny, nx), Grid, tags).
+
+    With ``max_cells`` a larger raster is refused (``GridTooLarge``) before it is read.
+    """
     import rasterio
 
+    from shared.extent import check_cells
+
     with rasterio.open(path) as src:
+        if max_cells is not None:
+            check_cells(src.width, src.height, max_cells, what="surface")
         if src.crs is None or src.crs.to_epsg() != 27700:
             raise ParamError("surface", "the surface must be in EPSG:27700 (British National Grid)")
         t = src.transform
@@ -535,8 +568,12 @@ def road_sites(
     radius_m: float = 50.0,
     years: float = 3.0,
     end: datetime | None = None,
+    max_pairs: int,
 ) -> list[Any]:
-    """Road-casualty cluster sites (KSI weights are the incidents' weights), ranked."""
+    """Road-casualty cluster sites (KSI weights are the incidents' weights), ranked.
+
+    ``max_pairs`` bounds the neighbour lists the search makes (``GridTooLarge`` beyond it).
+    """
     from services.hotspots.compute.clusters import cluster_sites
 
     if min_collisions < 1:
@@ -547,7 +584,7 @@ def road_sites(
         raise ParamError("years", "must be between 0 and 50")
     end64 = None if end is None else np.datetime64(_naive_utc(end), "s")
     return cluster_sites(pts.x, pts.y, pts.t, pts.weight, min_collisions=min_collisions,
-                         radius_m=radius_m, years=years, end=end64)
+                         radius_m=radius_m, years=years, end=end64, max_pairs=max_pairs)
 
 
 def sites_geojson(sites: Sequence[Any], params: dict[str, Any]) -> dict[str, Any]:

@@ -55,6 +55,10 @@ class RunRead(BaseModel):
     parameters: dict[str, Any]
     stats: dict[str, Any]
     error: str | None
+    message: str | None = Field(
+        None, description='Beyond the status: "interrupted, retrying" after a worker stopped'
+    )
+    attempts: int = Field(0, description="Times a worker took the run up (retries included)")
     created_by: str | None
     created_at: datetime | None
     started_at: datetime | None
@@ -122,3 +126,6 @@ class WaterSiteRead(BaseModel):
     geometry: dict[str, Any]
     created_at: datetime | None
     links: dict[str, str]
+    warnings: list[str] = Field(
+        default_factory=list, description="Notes on the registration (a site in the margin)"
+    )

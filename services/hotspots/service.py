@@ -8,11 +8,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.hotspots.models import HotspotPolygon, SurfaceRun, WaterSite
+from services.hotspots import leases
+from services.hotspots.leases import (  # noqa: F401 - the sweep's names, used by tasks and tests
+    STALE_QUEUED,
+    STALE_RUNNING,
+    Sweep,
+    sweep_stale_runs,
+)
+from services.hotspots.limits import Limits
+from services.hotspots.models import HotspotPolygon, SurfaceRun
 from services.hotspots.pipeline import (
     HotspotShape,
     ParamError,
@@ -21,22 +29,29 @@ from services.hotspots.pipeline import (
     compute_gistar,
     compute_kde,
     read_surface_tif,
-    road_sites,
     shapes_geojson,
-    sites_geojson,
     to_bng_geom,
-    to_wgs84_geom,
     write_surface_tif,
 )
-from services.hotspots.schemas import EvaluateRequest, SurfaceCreate, WaterSiteCreate
+from services.hotspots.schemas import EvaluateRequest, SurfaceCreate
+from services.hotspots.sites import (  # noqa: F401 - the site use cases, re-exported for callers
+    create_water_site,
+    get_water_site,
+    list_water_sites,
+    road_sites_geojson,
+    water_site_counts,
+    water_site_density,
+    water_site_geometry,
+)
 from shared.db_errors import is_database_down
 from shared.errors import AppError, Conflict, InvalidInput, NotFound
+from shared.extent import GridTooLarge, OutsideExtent
 from shared.incidents.store import SOURCES, load_points
 
 log = logging.getLogger("csp.hotspots")
 
 RUNS_DIR = "hotspots"
-FINISHED = ("done", "failed")
+FINISHED = leases.FINISHED
 
 
 def _field_error(field: str, message: str) -> InvalidInput:
@@ -76,8 +91,29 @@ def _check_create(body: SurfaceCreate) -> None:
         bbox_to_bng(body.bbox)
 
 
-def _check_extent(session: Session, body: SurfaceCreate) -> None:
-    """Refuse filters that match nothing and cells too small for the extent, before queueing."""
+def _search_box(
+    bbox_m: tuple[float, float, float, float] | None, limits: Limits
+) -> tuple[float, float, float, float]:
+    """Where incidents are read from: the bbox within the partnership's outline plus margin.
+
+    Rows refused on import never reach the database; the box also keeps rows stored before the
+    extent was checked (a sea row) from stretching a default surface.
+    """
+    ax0, ay0, ax1, ay1 = limits.allowed_box()
+    if bbox_m is None:
+        return (ax0, ay0, ax1, ay1)
+    x0, y0 = max(bbox_m[0], ax0), max(bbox_m[1], ay0)
+    return (x0, y0, max(min(bbox_m[2], ax1), x0), max(min(bbox_m[3], ay1), y0))
+
+
+def _check_grid(session: Session, body: SurfaceCreate, limits: Limits) -> None:
+    """Refuse, before queueing, filters that match nothing and grids over the cell limit.
+
+    The grid checked is the one the run will use (same extent, cell size and padding), so a
+    request the limit refuses is a 422 now, never a failed run or an out-of-memory worker.
+    """
+    import numpy as np
+
     from services.hotspots.pipeline import choose_grid
     from shared.incidents.models import Incident
 
@@ -85,6 +121,7 @@ def _check_extent(session: Session, body: SurfaceCreate) -> None:
     q = select(func.count(), func.ST_XMin(func.ST_Extent(g)), func.ST_YMin(func.ST_Extent(g)),
                func.ST_XMax(func.ST_Extent(g)), func.ST_YMax(func.ST_Extent(g)))
     bbox_m = bbox_to_bng(body.bbox) if body.bbox else None
+    box = _search_box(bbox_m, limits)
     if body.sources:
         q = q.where(Incident.source.in_(body.sources))
     if body.categories:
@@ -93,20 +130,37 @@ def _check_extent(session: Session, body: SurfaceCreate) -> None:
         q = q.where(Incident.occurred_at >= day_start(body.from_))
     if body.to:
         q = q.where(Incident.occurred_at < day_after(body.to))
-    if bbox_m:
-        q = q.where(g.intersects(func.ST_MakeEnvelope(*bbox_m, 27700)))
+    q = q.where(g.intersects(func.ST_MakeEnvelope(*box, 27700)))
     n, minx, miny, maxx, maxy = session.execute(q).one()
     if not n:
         raise _field_error("filters", "no incidents match these sources, categories, dates "
                            "and bbox")
-    if body.cell_m is None:
-        return
-    import numpy as np
-
-    pad = 0.0 if body.gistar else float(body.radius_m or 0.0)
+    pad = 0.0
+    if not body.gistar and bbox_m is None:
+        pad = float(body.radius_m) if body.radius_m else _default_radius(session, body, box)
     try:
         choose_grid(np.array([minx, maxx]), np.array([miny, maxy]), cell_m=body.cell_m,
-                    pad_m=pad, bbox_m=bbox_m)
+                    pad_m=pad, bbox_m=bbox_m, max_cells=limits.max_cells)
+    except ParamError as exc:
+        raise _field_error(exc.field, exc.message) from exc
+    except GridTooLarge as exc:
+        field = "bbox" if bbox_m is not None and body.cell_m is None else "cell_m"
+        raise _field_error(field, str(exc)) from exc
+
+
+def _default_radius(
+    session: Session, body: SurfaceCreate, box: tuple[float, float, float, float]
+) -> float:
+    """The KDE's default radius (the ArcGIS rule on the matching incidents), as the run uses it."""
+    import numpy as np
+
+    from services.hotspots.pipeline import kde_radius
+
+    ip = load_points(session, sources=body.sources, categories=body.categories,
+                     start=day_start(body.from_), end=day_after(body.to), bbox_m=box)
+    w = ip.weight if body.use_weights else np.ones(len(ip))
+    try:
+        return kde_radius(ip.x, ip.y, w, None)
     except ParamError as exc:
         raise _field_error(exc.field, exc.message) from exc
 
@@ -117,11 +171,19 @@ def _check_extent(session: Session, body: SurfaceCreate) -> None:
 
 
 def create_run(
-    session: Session, *, body: SurfaceCreate, actor: str | None, idempotency_key: str | None
+    session: Session,
+    *,
+    body: SurfaceCreate,
+    actor: str | None,
+    idempotency_key: str | None,
+    limits: Limits | None = None,
 ) -> tuple[SurfaceRun, bool]:
-    """Queue a run; the same idempotency key (per caller) returns the first run, not a new one."""
+    """Queue a run; the same idempotency key (per caller) returns the first run, not a new one.
+
+    The run's grid is checked against ``limits`` (cells) first: over it is a 422, not a run.
+    """
     _check_create(body)
-    _check_extent(session, body)
+    _check_grid(session, body, limits or Limits.defaults())
     key = f"{actor}:{idempotency_key}"[:300] if idempotency_key else None
     params = body.model_dump(mode="json", by_alias=True)
     if key is not None:
@@ -181,119 +243,122 @@ def tif_file(run: SurfaceRun, *, output_dir: Path) -> Path:
     return path
 
 
-def _set_progress(session: Session, run: SurfaceRun, fraction: float, message: str) -> None:
-    run.progress = round(min(max(fraction, 0.0), 1.0), 3)
-    run.stats = {**(run.stats or {}), "stage": message}
-    session.commit()  # progress is read by other sessions while the run goes on
+def run_surface(
+    session: Session,
+    run_id: int,
+    *,
+    output_dir: Path,
+    limits: Limits | None = None,
+    owner: str | None = None,
+) -> SurfaceRun:
+    """Compute a run: surface COG, polygons and stats, under a lease renewed while it runs.
 
+    A finished run, or one a live worker holds, is left alone; a "running" run whose lease
+    lapsed (its worker died) is taken over and computed again. ``owner`` names the caller's
+    lease (the Celery task id keeps it across the task's own retries).
+    """
+    from sqlalchemy.engine import Engine
 
-def run_surface(session: Session, run_id: int, *, output_dir: Path) -> SurfaceRun:
-    """Compute a queued run: surface COG, polygons and stats; a finished run is left alone."""
-    run = session.get(SurfaceRun, run_id, with_for_update=True)
+    me = owner or leases.new_owner()
+    run = session.get(SurfaceRun, run_id, with_for_update=True, populate_existing=True)
     if run is None:
         raise NotFound(f"No surface run {run_id}")
-    if run.status in FINISHED:
+    if leases.take(session, run, owner=me) != "mine":
         return run
-    run.status, run.started_at, run.error = "running", datetime.now(UTC), None
-    _set_progress(session, run, 0.05, "loading incidents")
+    bind = session.get_bind()
+    # The heartbeat needs its own connection: only when the session has an engine behind it
+    # (a worker, the demo), not a test's single connection.
+    heart = leases.Heartbeat(bind, run_id, me) if isinstance(bind, Engine) else None
     try:
-        result = _compute(session, run)
-        _set_progress(session, run, 0.8, "writing outputs")
-        rel = Path(RUNS_DIR) / f"run-{run.id}" / "surface.tif"
-        write_surface_tif(Path(output_dir) / rel, result)
-        _store_polygons(session, run.id, result.shapes, result.kind)
-        run.tif_path = str(rel)
-        run.stats = {k: v for k, v in result.stats.items() if k != "stage"} | {
-            "grid": {"cell_m": result.grid.cell_size_m, "x0": result.grid.x0,
-                     "y0": result.grid.y0, "nx": result.grid.nx, "ny": result.grid.ny},
-            "computed": result.params,
-        }
-        run.status, run.progress, run.finished_at = "done", 1.0, datetime.now(UTC)
-        session.commit()
+        if heart:
+            heart.__enter__()
+        _compute_and_store(session, run, me, output_dir, limits or Limits.defaults())
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the run
         session.rollback()
         if is_database_down(exc):
             # Transient, and it cannot be recorded anyway: the task retries the run, which is
-            # still "running" and so is computed again (marking it failed would strand it).
+            # still "running" under our lease and so is computed again.
             raise
-        _fail_run(session, run_id, exc)
-        run = get_run(session, run_id=run_id)
-    return run
+        _fail_run(session, run_id, exc, me)
+    finally:
+        if heart:
+            heart.__exit__(None, None, None)
+    return get_run(session, run_id=run_id)
 
 
-# A run "running" longer than the task's hard time limit (30 min) plus its retries was stopped
-# from outside (the worker killed, or PostGIS down longer than the retries); one still
-# "queued" after hours was lost with the broker's queue. Either way nobody will finish it.
-STALE_RUNNING = timedelta(minutes=40)
-STALE_QUEUED = timedelta(hours=6)
-
-
-def fail_stale_runs(
-    session: Session,
-    *,
-    now: datetime | None = None,
-    running_for: timedelta = STALE_RUNNING,
-    queued_for: timedelta = STALE_QUEUED,
-) -> list[int]:
-    """Mark runs that no worker will finish as failed, saying why; returns their ids."""
-    at = now or datetime.now(UTC)
-    rows = session.execute(
-        text(
-            "UPDATE hotspots.surface_runs SET status = 'failed', finished_at = :at, error = "
-            "CASE status WHEN 'running' THEN :running_msg ELSE :queued_msg END "
-            "WHERE (status = 'running' AND coalesce(started_at, created_at) < :running_before) "
-            "OR (status = 'queued' AND created_at < :queued_before) RETURNING id"
-        ),
-        {
-            "at": at,
-            "running_before": at - running_for,
-            "queued_before": at - queued_for,
-            "running_msg": "stopped: the worker did not finish this run (time limit, a lost "
-            "worker or a long database outage); submit it again with a new Idempotency-Key",
-            "queued_msg": "stopped: no worker picked this run up (the queue was lost); submit "
-            "it again with a new Idempotency-Key",
-        },
-    )
-    ids = sorted(int(r[0]) for r in rows)
+def _compute_and_store(
+    session: Session, run: SurfaceRun, owner: str, output_dir: Path, limits: Limits
+) -> None:
+    leases.renew(session, run.id, owner, fraction=0.05, stage="loading incidents")
+    result = _compute(session, run, owner, limits)
+    leases.renew(session, run.id, owner, fraction=0.8, stage="writing outputs")
+    rel = Path(RUNS_DIR) / f"run-{run.id}" / "surface.tif"
+    if not leases.still_mine(session, run.id, owner):
+        log.warning("surface run %s was taken over while %s computed it; result dropped",
+                    run.id, owner)
+        session.rollback()
+        return
+    write_surface_tif(Path(output_dir) / rel, result)
+    _store_polygons(session, run.id, result.shapes, result.kind)
+    session.refresh(run)
+    run.tif_path = str(rel)
+    run.stats = {k: v for k, v in result.stats.items() if k != "stage"} | {
+        "grid": {"cell_m": result.grid.cell_size_m, "x0": result.grid.x0,
+                 "y0": result.grid.y0, "nx": result.grid.nx, "ny": result.grid.ny},
+        "computed": result.params,
+    }
+    run.status, run.progress, run.finished_at = "done", 1.0, datetime.now(UTC)
+    run.lease_owner = run.lease_until = None
     session.commit()
-    if ids:
-        log.warning("surface runs marked failed as stale: %s", ids)
-    return ids
 
 
-def _fail_run(session: Session, run_id: int, exc: Exception) -> None:
+def fail_stale_runs(session: Session, *, now: datetime | None = None) -> list[int]:
+    """The beat sweep's failures only (see ``sweep_stale_runs``, which also re-queues)."""
+    return sweep_stale_runs(session, now=now).failed
+
+
+def _fail_run(session: Session, run_id: int, exc: Exception, owner: str) -> None:
     if isinstance(exc, ParamError):
         message = f"{exc.field}: {exc.message}"
     elif isinstance(exc, AppError):
         message = exc.detail
+    elif isinstance(exc, GridTooLarge | OutsideExtent):
+        message = str(exc)
     else:
         log.exception("surface run %s failed", run_id)
         message = f"internal error ({type(exc).__name__}); see the worker log"
+    if not leases.still_mine(session, run_id, owner):
+        session.rollback()
+        return
     run = get_run(session, run_id=run_id)
+    session.refresh(run)
     run.status, run.error, run.finished_at = "failed", message, datetime.now(UTC)
+    run.lease_owner = run.lease_until = None
     session.commit()
 
 
-def _compute(session: Session, run: SurfaceRun) -> SurfaceResult:
+def _compute(session: Session, run: SurfaceRun, owner: str, limits: Limits) -> SurfaceResult:
     p = run.params
     bbox_m = bbox_to_bng(p["bbox"]) if p.get("bbox") else None
     start = day_start(date.fromisoformat(p["from"])) if p.get("from") else None
     end = day_after(date.fromisoformat(p["to"])) if p.get("to") else None
     ip = load_points(session, sources=p.get("sources"), categories=p.get("categories"),
-                     start=start, end=end, bbox_m=bbox_m)
+                     start=start, end=end, bbox_m=_search_box(bbox_m, limits))
     pts = Points(ip.x, ip.y, ip.weight, ip.t, ip.category)
 
     def progress(fraction: float, message: str) -> None:
-        _set_progress(session, run, 0.1 + 0.7 * fraction, message)
+        leases.renew(session, run.id, owner, fraction=0.1 + 0.7 * fraction, stage=message)
 
     if p.get("gistar"):
         return compute_gistar(pts, cell_m=p.get("cell_m"), bbox_m=bbox_m,
                               neighbourhood_cells=float(p.get("neighbourhood_cells") or 1),
-                              use_weights=bool(p.get("use_weights", True)), progress=progress)
+                              use_weights=bool(p.get("use_weights", True)), progress=progress,
+                              max_cells=limits.max_cells)
     return compute_kde(pts, method=p.get("method", "exact"), kernel=p.get("kernel", "quartic"),
                        radius_m=p.get("radius_m"), cell_m=p.get("cell_m"),
                        percentile=float(p.get("percentile", 95.0)), bbox_m=bbox_m,
-                       use_weights=bool(p.get("use_weights", True)), progress=progress)
+                       use_weights=bool(p.get("use_weights", True)), progress=progress,
+                       max_cells=limits.max_cells)
 
 
 def _store_polygons(
@@ -331,7 +396,8 @@ def run_map_html(session: Session, *, run_id: int, output_dir: Path) -> str:
     from shared.maps import render_map_html
 
     run = get_run(session, run_id=run_id)
-    arr, grid, tags = read_surface_tif(tif_file(run, output_dir=output_dir))
+    arr, grid, tags = read_surface_tif(tif_file(run, output_dir=output_dir),
+                                       max_cells=Limits.defaults().max_cells)
     gj = run_polygons(session, run_id=run_id)
     kind = tags.get("kind", "kde")
     m = surface_map(arr, grid, gj, title=f"Run {run_id}: {kind.upper()}",
@@ -340,15 +406,24 @@ def run_map_html(session: Session, *, run_id: int, output_dir: Path) -> str:
 
 
 def evaluate_run(
-    session: Session, *, run_id: int, body: EvaluateRequest, output_dir: Path
+    session: Session,
+    *,
+    run_id: int,
+    body: EvaluateRequest,
+    output_dir: Path,
+    limits: Limits | None = None,
 ) -> dict[str, Any]:
-    """Hit rate and PAI at 1/5/10% of the run's surface against incidents in [from, to]."""
+    """Hit rate and PAI at 1/5/10% of the run's surface against incidents in [from, to].
+
+    A surface over the cell limit (one stored before the limit) is refused before it is read.
+    """
     from services.hotspots.compute.evaluate import evaluate_surface
 
     if body.to < body.from_:
         raise _field_error("to", "must not be before from")
     run = get_run(session, run_id=run_id)
-    arr, grid, _ = read_surface_tif(tif_file(run, output_dir=output_dir))
+    max_cells = (limits or Limits.defaults()).max_cells
+    arr, grid, _ = read_surface_tif(tif_file(run, output_dir=output_dir), max_cells=max_cells)
     p = run.params
     ip = load_points(session, sources=body.sources or p.get("sources"),
                      categories=body.categories or p.get("categories"),
@@ -357,160 +432,3 @@ def evaluate_run(
         raise _field_error("from", "no incidents in this window to evaluate against")
     rows = evaluate_surface(arr, grid, ip.x, ip.y)
     return {"run": run_id, "incidents": len(ip), "rows": rows}
-
-
-# ------------------------------------------------------------------------------------------
-# Road-casualty sites
-# ------------------------------------------------------------------------------------------
-
-
-def road_sites_geojson(
-    session: Session,
-    *,
-    min_collisions: int = 4,
-    radius_m: float = 50.0,
-    years: float = 3.0,
-    end: date | None = None,
-) -> dict[str, Any]:
-    """Cluster sites from the STATS19 collisions in the database, as WGS84 GeoJSON."""
-    ip = load_points(session, sources=["stats19"], end=day_after(end))
-    pts = Points(ip.x, ip.y, ip.weight, ip.t, ip.category)
-    try:
-        sites = road_sites(pts, min_collisions=min_collisions, radius_m=radius_m, years=years,
-                           end=day_after(end))
-    except ParamError as exc:
-        raise _field_error(exc.field, exc.message) from exc
-    params = {"min_collisions": min_collisions, "radius_m": radius_m, "years": years,
-              "end": end.isoformat() if end else None, "collisions": len(pts)}
-    return sites_geojson(sites, params)
-
-
-# ------------------------------------------------------------------------------------------
-# Water-safety sites
-# ------------------------------------------------------------------------------------------
-
-
-def create_water_site(session: Session, *, body: WaterSiteCreate, actor: str | None) -> WaterSite:
-    """Register a water site; an access point is a Point, a bank stretch a LineString."""
-    from geoalchemy2.shape import from_shape
-    from shapely.geometry import shape
-
-    want = "Point" if body.kind == "access_point" else "LineString"
-    try:
-        g = shape(body.geometry)
-    except Exception as exc:  # noqa: BLE001 - any malformed GeoJSON
-        raise _field_error("geometry", "is not valid GeoJSON") from exc
-    if g.geom_type != want or g.is_empty or not g.is_valid:
-        raise _field_error("geometry", f"a {body.kind} needs a valid {want} (lon/lat)")
-    lon_ok = all(-180 <= c[0] <= 180 and -90 <= c[1] <= 90 for c in g.coords)
-    if not lon_ok:
-        raise _field_error("geometry", "coordinates must be lon/lat (WGS84)")
-    bng = to_bng_geom(g)
-    if not all(math.isfinite(v) for v in bng.bounds):
-        raise _field_error("geometry", "is outside the British National Grid")
-    site = WaterSite(name=body.name.strip(), kind=body.kind, notes=body.notes, created_by=actor,
-                     geom=from_shape(bng, srid=27700))
-    session.add(site)
-    session.commit()
-    return site
-
-
-def list_water_sites(session: Session) -> list[WaterSite]:
-    """Every water site, by id."""
-    return list(session.scalars(select(WaterSite).order_by(WaterSite.id)))
-
-
-def get_water_site(session: Session, *, site_id: int) -> WaterSite:
-    """One water site or NotFound."""
-    site = session.get(WaterSite, site_id)
-    if site is None:
-        raise NotFound(f"No water site {site_id}")
-    return site
-
-
-def water_site_geometry(site: WaterSite) -> dict[str, Any]:
-    """A site's geometry as WGS84 GeoJSON."""
-    from geoalchemy2.shape import to_shape
-    from shapely.geometry import mapping
-
-    return dict(mapping(to_wgs84_geom(to_shape(site.geom))))
-
-
-def _water_incidents(session: Session, *, snap_m: float) -> list[Any]:
-    """Water incidents within ``snap_m`` of any site: x, y, severity, time."""
-    return list(session.execute(
-        text(
-            "SELECT ST_X(i.geom), ST_Y(i.geom), "
-            "COALESCE(i.attributes->>'severity', i.category), i.occurred_at "
-            "FROM incidents.incidents i WHERE i.source = 'water' AND EXISTS ("
-            "SELECT 1 FROM hotspots.water_sites s WHERE ST_DWithin(i.geom, s.geom, :snap)) "
-            "ORDER BY i.id"
-        ),
-        {"snap": snap_m},
-    ))
-
-
-def water_site_counts(
-    session: Session, *, site_id: int, period: str = "quarter", snap_m: float = 100.0
-) -> dict[str, Any]:
-    """Incidents at one site by severity and period; each incident counts at its nearest site."""
-    import numpy as np
-    from geoalchemy2.shape import to_shape
-
-    from services.hotspots.compute.water import site_counts
-
-    get_water_site(session, site_id=site_id)
-    sites = list_water_sites(session)
-    rows = _water_incidents(session, snap_m=snap_m)
-    xs = np.array([r[0] for r in rows], dtype=np.float64)
-    ys = np.array([r[1] for r in rows], dtype=np.float64)
-    sev = np.array([r[2] for r in rows], dtype=str)
-    ts = np.array([r[3].astimezone(UTC).replace(tzinfo=None) for r in rows],
-                  dtype="datetime64[s]").reshape(len(rows))
-    res = site_counts([to_shape(s.geom) for s in sites], xs, ys, sev, ts, snap_m=snap_m,
-                      period=period)  # type: ignore[arg-type]
-    idx = [s.id for s in sites].index(site_id)
-    row = res.sites[idx]
-    return {"site": site_id, "period": period, "snap_m": snap_m, "total": row["total"],
-            "by_severity": row["by_severity"], "by_period": row["by_period"]}
-
-
-def water_site_density(
-    session: Session,
-    *,
-    site_id: int,
-    bandwidth_m: float = 200.0,
-    step_m: float = 25.0,
-    snap_m: float = 100.0,
-) -> dict[str, Any]:
-    """Quartic KDE of water incidents along a bank stretch, per km of bank."""
-    import numpy as np
-    from geoalchemy2.shape import to_shape
-
-    from services.hotspots.compute.water import kde_along_line
-
-    site = get_water_site(session, site_id=site_id)
-    if site.kind != "bank_stretch":
-        raise _field_error("site", "density along the water needs a bank_stretch site")
-    line = to_shape(site.geom)
-    if line.length / step_m > 20_000:
-        raise _field_error("step_m", "gives more than 20000 positions along this bank")
-    rows = session.execute(
-        text("SELECT ST_X(geom), ST_Y(geom), weight FROM incidents.incidents "
-             "WHERE source = 'water' AND ST_DWithin(geom, "
-             "(SELECT geom FROM hotspots.water_sites WHERE id = :id), :snap)"),
-        {"id": site_id, "snap": snap_m},
-    ).all()
-    xs = np.array([r[0] for r in rows], dtype=np.float64)
-    ys = np.array([r[1] for r in rows], dtype=np.float64)
-    d, dens = kde_along_line(line, xs, ys, bandwidth_m=bandwidth_m, step_m=step_m,
-                             snap_m=snap_m)
-    pts = [line.interpolate(float(v)) for v in d]
-    lonlat = [to_wgs84_geom(p) for p in pts]
-    return {
-        "site": site_id, "bandwidth_m": bandwidth_m, "step_m": step_m, "snap_m": snap_m,
-        "incidents": len(rows), "units": "incidents per km of bank",
-        "distance_m": [round(float(v), 2) for v in d],
-        "density_per_km": [float(v) for v in dens],
-        "positions": [[p.x, p.y] for p in lonlat],
-    }

@@ -23,10 +23,13 @@ def import_cmd(
 ) -> None:
     """Import FILES (CSV or zip); bad rows are reported with their line, good rows are kept."""
     from shared.cli import _session, fail
+    from shared.extent import partnership_extent
     from shared.incidents.store import SOURCES, import_file
+    from shared.settings import CommonSettings
 
     if source not in SOURCES:
         fail(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    extent = partnership_extent(CommonSettings().extent_margin_m)
     table = Table("file", "read", "added", "already there", "rejected")
     rejected_total = 0
     with (
@@ -44,7 +47,12 @@ def import_cmd(
             bar.update(task, description=f"importing {f.name}")
             try:
                 records = import_file(
-                    s, f, source=source, actor="cli", progress=lambda n: bar.advance(task, n)
+                    s,
+                    f,
+                    source=source,
+                    actor="cli",
+                    progress=lambda n: bar.advance(task, n),
+                    extent=extent,
                 )
                 s.commit()
             except Exception as exc:  # noqa: BLE001 - one clear line per failed file

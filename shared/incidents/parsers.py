@@ -7,7 +7,6 @@ water, fire and other incidents. No database here: persistence lives elsewhere.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
@@ -15,16 +14,20 @@ import struct
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
-from shared.geometry import GB_BOUNDS_M, lonlat_in_gb, to_bng, to_wgs84
+from shared.extent import Extent, partnership_extent
+from shared.geometry import to_bng, to_wgs84
+from shared.incidents.records import HeaderError, Record, physical_lines, read_header, split_records
 from shared.incidents.stats19_codes import COLLISION_CODES, LEGACY_NAMES, SEVERITY_NAMES
 
 LONDON = ZoneInfo("Europe/London")
@@ -219,7 +222,7 @@ def _not_text_result(name: str, data: bytes | str) -> ParseResult | None:
 
 def _splitlines(text: str) -> list[str]:
     """Physical lines ended by CR, LF or CRLF only (never U+2028, U+0085 or form feeds)."""
-    return list(io.StringIO(text, newline=""))
+    return physical_lines(text)
 
 
 def utf8_or_cp1252(data: bytes) -> tuple[str, list[int]]:
@@ -287,44 +290,6 @@ def _raw(lines: Sequence[str], start: int, end: int) -> str:
     return "".join(lines[start - 1 : end]).rstrip("\r\n")[:RAW_MAX]
 
 
-def _records(
-    lines: list[str], width: int, multiline: list[int] | None = None
-) -> Iterator[tuple[int, int, list[str]]]:
-    """Yield (first line, last line, fields) for each data record after the header line.
-
-    Quoted newlines are accepted only when ``multiline`` is a list (the first line of each such
-    record is appended to it, so the caller can report them) and the record has the expected
-    width and balanced quotes. Otherwise (formats that never contain newlines, or an unbalanced
-    quote swallowing the lines below) each physical line is parsed alone, so one bad quote costs
-    one row, not the rest of the file.
-    """
-    reader = csv.reader(iter(lines[1:]))
-    prev = 0
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield prev + 2, reader.line_num + 1, [f"\x00csv error: {exc}"]
-            prev = reader.line_num
-            continue
-        start, end = prev + 2, reader.line_num + 1
-        prev = reader.line_num
-        if end == start:
-            yield start, end, fields
-        elif multiline is not None and len(fields) == width and _balanced(lines[start - 1 : end]):
-            multiline.append(start)
-            yield start, end, fields
-        else:
-            for i in range(start, end + 1):
-                yield i, i, next(csv.reader([lines[i - 1]]), [])
-
-
-def _balanced(lines: list[str]) -> bool:
-    return sum(s.count('"') for s in lines) % 2 == 0
-
-
 def _is_blank(fields: list[str]) -> bool:
     return all(not f.strip() for f in fields)
 
@@ -332,26 +297,44 @@ def _is_blank(fields: list[str]) -> bool:
 def _header(lines: list[str]) -> list[str]:
     if not lines:
         raise _FileProblem("empty file")
-    names = next(csv.reader([lines[0]]), [])
-    return [n.strip().removeprefix("\ufeff") for n in names]
+    try:
+        return read_header(lines)
+    except HeaderError as exc:
+        raise _FileProblem(str(exc)) from exc
 
 
 class _Collector:
     """Accumulate errors and warnings for one file."""
 
-    def __init__(self, name: str, lines: list[str]) -> None:
+    def __init__(self, name: str, lines: list[str], extent: Extent) -> None:
         self.name = name
         self.lines = lines
+        self.extent = extent
         self.errors: list[RowError] = []
         self.blank: list[int] = []
         self.formula: list[int] = []
         self.multiline: list[int] = []
+        self.margin: list[int] = []
+        self.spans: dict[int, int] = {}
 
-    def error(self, start: int, end: int, reason: str) -> None:
-        self.errors.append(RowError(self.name, start, reason, _raw(self.lines, start, end)))
+    def error(self, start: int, end: int | None, reason: str) -> None:
+        """Report the record on lines start..end (None: the end recorded when it was read)."""
+        last = self.spans.get(start, start) if end is None else end
+        self.errors.append(RowError(self.name, start, reason, _raw(self.lines, start, last)))
+
+    def sorted_errors(self) -> list[RowError]:
+        """Errors in line order (checks made after reading, like the extent, come last)."""
+        return sorted(self.errors, key=lambda e: e.line)
 
     def notes(self) -> list[str]:
         out = []
+        if self.margin:
+            km = self.extent.margin_m / 1000.0
+            lines_ = sorted(self.margin)
+            out.append(
+                f"{len(lines_)} row(s) outside {self.extent.name} but within {km:g} km of it, "
+                f"kept: lines {line_list(lines_)}"
+            )
         if self.blank:
             out.append(f"blank lines skipped: {line_list(self.blank)}")
         if self.multiline:
@@ -364,16 +347,19 @@ class _Collector:
         return out
 
 
-def _check_width(col: _Collector, start: int, end: int, fields: list[str], width: int) -> bool:
-    if fields and fields[0].startswith("\x00csv error"):
-        col.error(start, end, fields[0][1:])
+def _check_width(col: _Collector, rec: Record, width: int) -> bool:
+    if rec.error is not None:
+        col.error(rec.start, rec.end, rec.error)
         return False
-    if _is_blank(fields):
-        col.blank.append(start)
+    if _is_blank(rec.fields):
+        col.blank.append(rec.start)
         return False
-    if len(fields) != width:
-        col.error(start, end, f"expected {width} fields, found {len(fields)}")
+    if len(rec.fields) != width:
+        col.error(rec.start, rec.end, f"expected {width} fields, found {len(rec.fields)}")
         return False
+    if rec.multiline:
+        col.multiline.append(rec.start)
+    col.spans[rec.start] = rec.end
     return True
 
 
@@ -390,11 +376,41 @@ def _parse_coords(lon_s: str, lat_s: str) -> tuple[float, float] | str:
         return "coordinates not finite"
     if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
         return f"coordinates out of range: lon {lon}, lat {lat}"
-    if not lonlat_in_gb(lon, lat):
-        if lonlat_in_gb(lat, lon):
-            return f"longitude and latitude swapped: lon {lon}, lat {lat}"
-        return f"coordinates outside Great Britain: lon {lon}, lat {lat}"
     return lon, lat
+
+
+def _within_extent(
+    col: _Collector,
+    lines_: Sequence[int],
+    lon: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    given_xy: Callable[[int], str | None] = lambda k: None,
+) -> npt.NDArray[np.bool_]:
+    """Which rows lie inside the partnership's outline plus margin; the others are reported.
+
+    Rows inside the margin but outside the outline are kept and listed in a warning; a row
+    outside whose swapped longitude and latitude would be inside is reported as swapped.
+    ``given_xy(k)`` describes row k's position when the file gave it as easting/northing.
+    """
+    ext = col.extent
+    keep = ext.inside_allowed(x, y) if len(lines_) else np.zeros(0, dtype=bool)
+    if not keep.all():
+        out = np.flatnonzero(~keep)
+        sx, sy = to_bng(lat[out], lon[out])
+        swapped = ext.inside_allowed(sx, sy)
+        km = ext.margin_m / 1000.0
+        for j, k in enumerate(out.tolist()):
+            where = given_xy(k) or f"lon {lon[k]:.6g}, lat {lat[k]:.6g}"
+            if swapped[j] and not given_xy(k):
+                reason = f"longitude and latitude swapped: {where}"
+            else:
+                reason = f"outside {ext.name} and {km:g} km around it: {where}"
+            col.error(lines_[k], None, reason)
+    margin = keep & ~ext.inside_outline(x, y) if len(lines_) else keep
+    col.margin.extend(int(lines_[k]) for k in np.flatnonzero(margin).tolist())
+    return keep
 
 
 def _formula_like(values: Sequence[str]) -> bool:
@@ -412,7 +428,9 @@ def _file_error(name: str, lines: list[str], problem: _FileProblem) -> ParseResu
     return ParseResult(rows=[], errors=[err], file=name, total_lines=len(lines))
 
 
-def _project(lon: list[float], lat: list[float]) -> tuple[np.ndarray, np.ndarray]:
+def _project(
+    lon: list[float], lat: list[float]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     if not lon:
         return np.empty(0), np.empty(0)
     return to_bng(np.asarray(lon), np.asarray(lat))
@@ -449,7 +467,11 @@ def _month(value: str) -> datetime | None:
 
 
 def parse_police_csv(
-    path_or_fileobj: PathOrFile, *, name: str | None = None, max_bytes: int | None = None
+    path_or_fileobj: PathOrFile,
+    *,
+    name: str | None = None,
+    max_bytes: int | None = None,
+    extent: Extent | None = None,
 ) -> ParseResult:
     """Parse one data.police.uk street-level crime CSV into month-precision incident rows."""
     data, default_name = _read_bytes(path_or_fileobj, max_bytes)
@@ -472,11 +494,11 @@ def parse_police_csv(
         warnings.append(f"optional columns absent: {', '.join(absent)}")
     if extra:
         warnings.append(f"extra columns ignored: {', '.join(extra)}")
-    col = _Collector(name, lines)
+    col = _Collector(name, lines, extent or partnership_extent())
     kept = _police_records(col, header)
-    rows = _police_rows(kept, warnings)
+    rows = _police_rows(col, kept, warnings)
     warnings.extend(col.notes())
-    return ParseResult(rows, col.errors, name, len(lines), warnings)
+    return ParseResult(rows, col.sorted_errors(), name, len(lines), warnings)
 
 
 _PoliceRecord = tuple[int, dict[str, str], datetime, float, float]
@@ -486,9 +508,10 @@ def _police_records(col: _Collector, header: list[str]) -> list[_PoliceRecord]:
     idx = {c: i for i, c in enumerate(header)}
     width = len(header)
     kept: list[_PoliceRecord] = []
-    for start, end, fields in _records(col.lines, width):
-        if not _check_width(col, start, end, fields, width):
+    for record in split_records(col.lines, width=width):
+        if not _check_width(col, record, width):
             continue
+        start, end, fields = record.start, record.end, record.fields
         rec = {c: fields[idx[c]].strip() if c in idx else "" for c in POLICE_COLUMNS}
         month = _month(rec["Month"])
         if month is None:
@@ -530,8 +553,13 @@ def _too_long(checks: Sequence[tuple[str, str, int]]) -> str | None:
     return None
 
 
-def _police_rows(kept: list[_PoliceRecord], warnings: list[str]) -> list[IncidentRow]:
-    x, y = _project([k[3] for k in kept], [k[4] for k in kept])
+def _police_rows(
+    col: _Collector, kept: list[_PoliceRecord], warnings: list[str]
+) -> list[IncidentRow]:
+    lon_a, lat_a = np.array([k[3] for k in kept]), np.array([k[4] for k in kept])
+    x, y = _project(lon_a.tolist(), lat_a.tolist())
+    inside = _within_extent(col, [k[0] for k in kept], lon_a, lat_a, x, y)
+    kept, x, y = [k for k, ok in zip(kept, inside, strict=True) if ok], x[inside], y[inside]
     seen: Counter[str] = Counter()
     repeated_ids: list[int] = []
     rows = []
@@ -585,9 +613,16 @@ def _police_member(member: str) -> str | None:
     return f"{kind.group(1)} file" if kind else "not a street-level crime CSV"
 
 
-def parse_police_zip(path: str | Path, *, limits: Limits | None = None) -> list[ParseResult]:
+def parse_police_zip(
+    path: str | Path, *, limits: Limits | None = None, extent: Extent | None = None
+) -> list[ParseResult]:
     """Parse every street-level CSV in a data.police.uk zip; other files come back as skipped."""
-    return _zip_results(Path(path), parse_police_csv, _police_member, limits or DEFAULT_LIMITS)
+    return _zip_results(
+        Path(path),
+        partial(parse_police_csv, extent=extent),
+        _police_member,
+        limits or DEFAULT_LIMITS,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -708,7 +743,11 @@ class _Stats19Record:
 
 
 def parse_stats19_csv(
-    path_or_fileobj: PathOrFile, *, name: str | None = None, max_bytes: int | None = None
+    path_or_fileobj: PathOrFile,
+    *,
+    name: str | None = None,
+    max_bytes: int | None = None,
+    extent: Extent | None = None,
 ) -> ParseResult:
     """Parse a DfT STATS19 collision CSV into exact-time road_collision rows with KSI weights."""
     data, default_name = _read_bytes(path_or_fileobj, max_bytes)
@@ -729,11 +768,11 @@ def parse_stats19_csv(
         result = _file_error(name, lines, problem)
         result.warnings = warnings
         return result
-    col = _Collector(name, lines)
+    col = _Collector(name, lines, extent or partnership_extent())
     kept = _stats19_records(col, header)
-    rows = _stats19_rows(kept)
+    rows = _stats19_rows(col, kept)
     warnings.extend(col.notes())
-    return ParseResult(rows, col.errors, name, len(lines), warnings)
+    return ParseResult(rows, col.sorted_errors(), name, len(lines), warnings)
 
 
 def _stats19_place(rec: dict[str, str]) -> tuple[float, float, bool] | str:
@@ -744,9 +783,8 @@ def _stats19_place(rec: dict[str, str]) -> tuple[float, float, bool] | str:
             x, y = float(e), float(n)
         except ValueError:
             return f"easting/northing not numeric: {e!r}, {n!r}"
-        x0, y0, x1, y1 = GB_BOUNDS_M
-        if not (x0 <= x <= x1 and y0 <= y <= y1):
-            return f"easting/northing outside Great Britain: {e}, {n}"
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return f"easting/northing not finite: {e!r}, {n!r}"
         return x, y, True
     coords = _parse_coords(rec.get("longitude", ""), rec.get("latitude", ""))
     if isinstance(coords, str):
@@ -758,10 +796,11 @@ def _stats19_records(col: _Collector, header: list[str]) -> list[_Stats19Record]
     width = len(header)
     seen: dict[str, int] = {}
     kept: list[_Stats19Record] = []
-    for start, end, fields in _records(col.lines, width):
-        if not _check_width(col, start, end, fields, width):
+    for record in split_records(col.lines, width=width):
+        if not _check_width(col, record, width):
             continue
-        rec = dict(zip(header, (f.strip() for f in fields), strict=True))
+        start, end = record.start, record.end
+        rec = dict(zip(header, (f.strip() for f in record.fields), strict=True))
         reason = _stats19_reason(rec, seen)
         if reason is None:
             when = _stats19_time(rec["date"], rec.get("time", ""))
@@ -799,7 +838,7 @@ def _stats19_reason(rec: dict[str, str], seen: dict[str, int]) -> str | None:
     return None
 
 
-def _stats19_rows(kept: list[_Stats19Record]) -> list[IncidentRow]:
+def _stats19_rows(col: _Collector, kept: list[_Stats19Record]) -> list[IncidentRow]:
     # Vectorised projection: lon/lat -> BNG for rows without easting/northing, and the reverse.
     nan = (math.nan, math.nan)
     x, y = np.array([k.xy or nan for k in kept], dtype=float).reshape(-1, 2).T.copy()
@@ -810,6 +849,14 @@ def _stats19_rows(kept: list[_Stats19Record]) -> list[IncidentRow]:
     need_ll = np.isnan(lon)
     if need_ll.any():
         lon[need_ll], lat[need_ll] = to_wgs84(x[need_ll], y[need_ll])
+
+    def given_xy(k: int) -> str | None:
+        xy = kept[k].xy
+        return None if xy is None else f"easting {xy[0]:.0f}, northing {xy[1]:.0f}"
+
+    inside = _within_extent(col, [k.line for k in kept], lon, lat, x, y, given_xy)
+    kept = [k for k, ok in zip(kept, inside, strict=True) if ok]
+    lon, lat, x, y = lon[inside], lat[inside], x[inside], y[inside]
     rows = []
     for i, k in enumerate(kept):
         rows.append(
@@ -886,6 +933,7 @@ def parse_generic_csv(
     source: str = "generic",
     name: str | None = None,
     max_bytes: int | None = None,
+    extent: Extent | None = None,
 ) -> ParseResult:
     """Parse an ``id,timestamp,longitude,latitude,category[,weight]`` CSV (extra columns kept)."""
     if not _SOURCE_NAME.match(source) or source in ("police", "stats19"):
@@ -907,20 +955,21 @@ def parse_generic_csv(
         result = _file_error(name, lines, problem)
         result.warnings = warnings
         return result
-    col = _Collector(name, lines)
+    col = _Collector(name, lines, extent or partnership_extent())
     rows = _generic_rows(col, header, source)
     warnings.extend(col.notes())
-    return ParseResult(rows, col.errors, name, len(lines), warnings)
+    return ParseResult(rows, col.sorted_errors(), name, len(lines), warnings)
 
 
 def _generic_rows(col: _Collector, header: list[str], source: str) -> list[IncidentRow]:
     width = len(header)
     seen: dict[str, int] = {}
     kept: list[tuple[dict[str, str], datetime, str, bool, float, float, float, int]] = []
-    for start, end, fields in _records(col.lines, width, col.multiline):
-        if not _check_width(col, start, end, fields, width):
+    for record in split_records(col.lines, width=width, multiline=True):
+        if not _check_width(col, record, width):
             continue
-        rec = dict(zip(header, (f.strip() for f in fields), strict=True))
+        start, end = record.start, record.end
+        rec = dict(zip(header, (f.strip() for f in record.fields), strict=True))
         ident = rec["id"]
         when = parse_timestamp(rec["timestamp"])
         coords = _parse_coords(rec["longitude"], rec["latitude"])
@@ -946,7 +995,10 @@ def _generic_rows(col: _Collector, header: list[str], source: str) -> list[Incid
         if _formula_like([v for k, v in rec.items() if k not in ("longitude", "latitude")]):
             col.formula.append(start)
         kept.append((rec, when[0], when[1], when[2], coords[0], coords[1], weight, start))
-    x, y = _project([k[4] for k in kept], [k[5] for k in kept])
+    lon_a, lat_a = np.array([k[4] for k in kept]), np.array([k[5] for k in kept])
+    x, y = _project(lon_a.tolist(), lat_a.tolist())
+    inside = _within_extent(col, [k[7] for k in kept], lon_a, lat_a, x, y)
+    kept, x, y = [k for k, ok in zip(kept, inside, strict=True) if ok], x[inside], y[inside]
     rows = []
     for i, (rec, when_utc, precision, known, lon, lat, weight, line) in enumerate(kept):
         extras = {k: v for k, v in rec.items() if k not in GENERIC_REQUIRED and k != "weight"}
@@ -1097,11 +1149,19 @@ def _unread_result(
     return None
 
 
-def parse_file(path: str | Path, *, source: str, limits: Limits | None = None) -> list[ParseResult]:
+def parse_file(
+    path: str | Path,
+    *,
+    source: str,
+    limits: Limits | None = None,
+    extent: Extent | None = None,
+) -> list[ParseResult]:
     """Parse a CSV or zip of CSVs for ``source`` (police, stats19, or a generic source name).
 
-    Raises FileRejected, before parsing anything, for a file over ``limits`` (default
-    ``DEFAULT_LIMITS``), a zip bomb or an unreadable zip.
+    Rows outside ``extent`` (default: the bundled partnership outline with its default margin)
+    are reported; rows in its margin are kept with a warning. Raises FileRejected, before
+    parsing anything, for a file over ``limits`` (default ``DEFAULT_LIMITS``), a zip bomb or an
+    unreadable zip.
     """
     p = Path(path)
     lim = limits or DEFAULT_LIMITS
@@ -1110,20 +1170,15 @@ def parse_file(path: str | Path, *, source: str, limits: Limits | None = None) -
         raise ValueError(f"unsupported file type {p.suffix!r}: expected .csv or .zip")
     if source == "police":
         if suffix == ".zip":
-            return parse_police_zip(p, limits=lim)
-        return [parse_police_csv(p, max_bytes=lim.max_file_bytes)]
+            return parse_police_zip(p, limits=lim, extent=extent)
+        return [parse_police_csv(p, max_bytes=lim.max_file_bytes, extent=extent)]
     if source == "stats19":
         if suffix == ".zip":
-            return _zip_results(p, parse_stats19_csv, _any_csv, lim)
-        return [parse_stats19_csv(p, max_bytes=lim.max_file_bytes)]
-
-    def generic(
-        f: PathOrFile, *, name: str | None = None, max_bytes: int | None = None
-    ) -> ParseResult:
-        return parse_generic_csv(f, source=source, name=name, max_bytes=max_bytes)
-
+            return _zip_results(p, partial(parse_stats19_csv, extent=extent), _any_csv, lim)
+        return [parse_stats19_csv(p, max_bytes=lim.max_file_bytes, extent=extent)]
     if not _SOURCE_NAME.match(source):
         raise ValueError(f"bad source {source!r}")
+    generic = partial(parse_generic_csv, source=source, extent=extent)
     if suffix == ".zip":
         return _zip_results(p, generic, _any_csv, lim)
     return [generic(p, max_bytes=lim.max_file_bytes)]

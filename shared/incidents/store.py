@@ -17,6 +17,7 @@ import numpy.typing as npt
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from shared.extent import Extent
 from shared.incidents.models import Incident, IncidentImport
 from shared.incidents.parsers import DEFAULT_LIMITS, FileRejected, ParseResult, parse_file
 
@@ -146,11 +147,14 @@ def import_file(
     actor: str | None = None,
     progress: Callable[[int], None] | None = None,
     skip_known: bool = False,
+    extent: Extent | None = None,
 ) -> list[IncidentImport]:
     """Parse and store one file (a CSV, or a zip of monthly CSVs); one record per CSV inside.
 
     With ``skip_known`` a file whose bytes were imported before is not read again (the demo's
     quick re-run); without it the rows are checked one by one and only new ones are added.
+    Rows outside ``extent`` (default: the partnership's outline and default margin) are
+    rejected rows; rows in its margin are kept with a warning.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
@@ -159,7 +163,7 @@ def import_file(
     sha = file_sha256(_within_limits(path)) if skip_known else None
     if sha is not None and already_imported(session, source=source, sha256=sha):
         return []
-    results = parse_file(path, source=source)
+    results = parse_file(path, source=source, extent=extent)
     sha = sha or file_sha256(path)
     return [
         store_result(session, res, source=source, sha256=sha, actor=actor, progress=progress)

@@ -122,7 +122,7 @@ def test_stored_text_matches_an_independent_decode(
     assert all(not set(got[line]).issubset(set("?\ufffd")) for line in case.lines)
 
 
-def test_coordinates_projected_like_postgis_and_outside_medway_kept(
+def test_coordinates_projected_like_postgis_and_margin_rows_kept_with_a_warning(
     db_session: Any, tmp_path: Path
 ) -> None:
     case = bf.build_bad_coordinates(tmp_path)
@@ -145,7 +145,10 @@ def test_coordinates_projected_like_postgis_and_outside_medway_kept(
             {"i": rec.id, "line": line, "x": x, "y": y},
         )
         assert d is not None and d < 10.0, (line, d)
-    (manchester,) = case.lines  # in Great Britain, far outside Medway: kept, as Kent files are
+    # Maidstone lies outside Medway but inside the margin: kept, and the warning names its line
+    (maidstone,) = case.lines
+    assert maidstone in lonlat
+    assert any(case.note in w for w in rec.warnings), rec.warnings
     inside = db_session.scalar(
         text(
             "SELECT count(*) FROM incidents.incidents WHERE import_id = :i AND "
@@ -153,7 +156,7 @@ def test_coordinates_projected_like_postgis_and_outside_medway_kept(
         ),
         {"i": rec.id},
     )
-    assert manchester in lonlat and inside == case.good - 1
+    assert inside == case.good
 
 
 def test_formula_text_stored_verbatim_and_flagged(db_session: Any, tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
+from shared.extent import GridTooLarge
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -84,6 +86,7 @@ def cluster_sites(
     years: float = 3.0,
     end: float | np.datetime64 | str | None = None,
     resolution: int = 16,
+    max_pairs: int | None = None,
 ) -> list[Site]:
     """Find sites with at least ``min_collisions`` collisions within ``radius_m`` in ``years``.
 
@@ -98,6 +101,8 @@ def cluster_sites(
         years: T; the window is (end - T * 365.25 days, end].
         end: end of the window in the same type as ``times``; default the latest collision.
         resolution: quarter-circle segments of the circle polygons.
+        max_pairs: most (collision, neighbour) pairs the search may list, counted before any
+            list is made; more raise ``GridTooLarge``. None: no limit.
 
     Returns:
         sites ranked by KSI sum descending, then collision count descending.
@@ -122,6 +127,12 @@ def cluster_sites(
     cand = np.flatnonzero(counts >= min_collisions)
     if cand.size == 0:
         return []
+    if max_pairs is not None:
+        # Memory goes with the neighbour lists: each candidate's collisions within r, and the
+        # candidate pairs within 2r that merge sites. Both are counted without listing them.
+        ctree = cKDTree(pts[cand])
+        pairs = max(int(counts[cand].sum()), int(ctree.count_neighbors(ctree, 2.0 * radius_m)))
+        _check_pairs(pairs, max_pairs)
     labels = _merge_labels(pts[cand], radius_m)
     sites = [
         _make_site(tree, pts, keep, cand[labels == lab], xa, ya, days, w, radius_m, resolution)
@@ -137,6 +148,14 @@ def cluster_sites(
         )
         for i, s in enumerate(sites)
     ]
+
+
+def _check_pairs(pairs: int, max_pairs: int) -> None:
+    if pairs > max_pairs:
+        raise GridTooLarge(
+            f"the road-site search would list {pairs:,} pairs of collisions; the limit is "
+            f"{max_pairs:,} (setting CSP_MAX_GRID_CELLS): choose a smaller radius or fewer years"
+        )
 
 
 def _merge_labels(centres: FloatArray, radius_m: float) -> IntArray:

@@ -15,6 +15,8 @@ import shapely
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
+from shared.extent import check_cells
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -64,6 +66,30 @@ def period_label(index: int, period: Period) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
+def vertex_count(geom: BaseGeometry) -> int:
+    """Number of vertices of a geometry (what the work on a bank stretch grows with)."""
+    return int(shapely.get_num_coordinates(geom))
+
+
+def _pieces(site_geoms: Sequence[BaseGeometry]) -> tuple[npt.NDArray[Any], IntArray]:
+    """Each site as its points and two-vertex segments, with the site each piece belongs to.
+
+    A distance to a long line costs GEOS a pass over all its vertices; indexed by segment, the
+    nearest piece is found in logarithmic time, whatever the number of vertices.
+    """
+    parts: list[npt.NDArray[Any]] = []
+    owners: list[IntArray] = []
+    for i, g in enumerate(site_geoms):
+        coords = shapely.get_coordinates(g)
+        if g.geom_type == "LineString" and coords.shape[0] >= 2:
+            piece = shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1))
+        else:
+            piece = np.array([g], dtype=object)
+        parts.append(np.asarray(piece, dtype=object))
+        owners.append(np.full(len(piece), i, dtype=np.int64))
+    return np.concatenate(parts), np.concatenate(owners)
+
+
 def nearest_site(
     site_geoms: Sequence[BaseGeometry], x: npt.ArrayLike, y: npt.ArrayLike, snap_m: float
 ) -> tuple[IntArray, FloatArray]:
@@ -77,13 +103,66 @@ def nearest_site(
     dist = np.full(pts.shape[0], np.nan)
     if len(site_geoms) == 0 or pts.size == 0:
         return site, dist
-    tree = shapely.STRtree(list(site_geoms))
+    pieces, owner = _pieces(site_geoms)
+    tree = shapely.STRtree(pieces)
     (inc, geo), d = tree.query_nearest(
         pts, max_distance=snap_m, return_distance=True, all_matches=False
     )
-    site[inc] = geo
+    site[inc] = owner[geo]
     dist[inc] = d
     return site, dist
+
+
+def _vertices(line: LineString) -> tuple[FloatArray, FloatArray]:
+    """The line's vertices (v, 2) and the distance along the line of each, from its start (v,)."""
+    c = shapely.get_coordinates(line)
+    seg = np.hypot(*np.diff(c, axis=0).T)
+    return c, np.concatenate([[0.0], np.cumsum(seg)])
+
+
+def points_along(line: LineString, distances: npt.ArrayLike) -> FloatArray:
+    """Points at ``distances`` (metres) along the line, shape (m, 2); like ``line.interpolate``.
+
+    One pass over the vertices and a binary search per point (GEOS walks the whole line for
+    each point: seconds for thousands of points on a bank of 200,000 vertices).
+    """
+    c, cum = _vertices(line)
+    d = np.clip(np.asarray(distances, dtype=np.float64), 0.0, cum[-1])
+    i = np.clip(np.searchsorted(cum, d, side="right") - 1, 0, len(c) - 2)
+    span = cum[i + 1] - cum[i]
+    t = np.divide(d - cum[i], span, out=np.zeros_like(d), where=span > 0)
+    return np.asarray(c[i] + t[:, None] * (c[i + 1] - c[i]), dtype=np.float64)
+
+
+def locate_along(
+    line: LineString, x: npt.ArrayLike, y: npt.ArrayLike, snap_m: float
+) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+    """Which points lie within ``snap_m`` of the line, and how far along it each of those lies.
+
+    Like ``line.line_locate_point`` on the points with ``line.distance <= snap_m``, found through
+    an index of the line's segments, so the cost grows with log(vertices), not vertices.
+    Returns (near mask, shape (n,); distance along the line of the near points, shape (k,)).
+    """
+    xa = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    ya = np.atleast_1d(np.asarray(y, dtype=np.float64))
+    near = np.zeros(xa.size, dtype=bool)
+    c, cum = _vertices(line)
+    if xa.size == 0 or len(c) < 2:
+        return near, np.empty(0)
+    segs = shapely.linestrings(np.stack([c[:-1], c[1:]], axis=1))
+    (inc, seg), _ = shapely.STRtree(segs).query_nearest(
+        shapely.points(xa, ya), max_distance=snap_m, return_distance=True, all_matches=False
+    )
+    order = np.argsort(inc)
+    inc, seg = inc[order], seg[order]
+    near[inc] = True
+    a, b = c[seg], c[seg + 1]
+    ab = b - a
+    len2 = np.einsum("ij,ij->i", ab, ab)
+    p = np.column_stack([xa[inc], ya[inc]])
+    dot = np.einsum("ij,ij->i", p - a, ab)
+    t = np.clip(np.divide(dot, len2, out=np.zeros_like(dot), where=len2 > 0), 0.0, 1.0)
+    return near, cum[seg] + t * np.sqrt(len2)
 
 
 def site_counts(
@@ -95,6 +174,8 @@ def site_counts(
     *,
     snap_m: float = 100.0,
     period: Period = "year",
+    only: Sequence[int] | None = None,
+    max_cells: int | None = None,
 ) -> SiteCounts:
     """Count incidents per site by severity and period, each at its nearest site within snap_m.
 
@@ -107,6 +188,10 @@ def site_counts(
         times: datetimes or ``datetime64`` per incident, shape (n,).
         snap_m: largest distance, metres, at which an incident is assigned to a site.
         period: ``"year"``, ``"quarter"`` or ``"month"``.
+        only: indices of the sites whose rows to build (default all); the others' rows are
+            empty dicts (``{"site": i}``), though every incident is still assigned among all.
+        max_cells: most cells (rows built x periods x severities) the count table may have,
+            checked before it is allocated (``GridTooLarge``). None: no limit.
 
     Returns:
         :class:`SiteCounts` with one dict per site and the unassigned incidents.
@@ -124,10 +209,19 @@ def site_counts(
         else []
     )
     sev_code = np.searchsorted(levels, sev)
-    table = np.zeros((len(site_geoms), max(len(periods), 1), max(len(levels), 1)), np.int64)
+    built = list(range(len(site_geoms))) if only is None else sorted(set(only))
+    shape = (len(built), max(len(periods), 1), max(len(levels), 1))
+    if max_cells is not None:
+        check_cells(shape[0] * shape[1], shape[2], max_cells, what="site count table")
+    slot = np.full(len(site_geoms), -1, dtype=np.int64)
+    slot[built] = np.arange(len(built))
+    table = np.zeros(shape, np.int64)
+    take = assigned & (slot[np.maximum(site, 0)] >= 0)
     if periods:
-        np.add.at(table, (site[assigned], pidx[assigned] - periods[0], sev_code[assigned]), 1)
-    rows = [_site_row(i, table[i], levels, periods, period) for i in range(len(site_geoms))]
+        np.add.at(table, (slot[site[take]], pidx[take] - periods[0], sev_code[take]), 1)
+    rows: list[dict[str, Any]] = [{"site": i} for i in range(len(site_geoms))]
+    for k, i in enumerate(built):
+        rows[i] = _site_row(i, table[k], levels, periods, period)
     return SiteCounts(rows, site, dist, np.flatnonzero(~assigned).astype(np.int64))
 
 
@@ -184,12 +278,9 @@ def kde_along_line(
     d = np.arange(k + 1, dtype=np.float64) * step_m
     if d[-1] < length - 1e-9:
         d = np.append(d, length)
-    pts = np.atleast_1d(
-        shapely.points(np.asarray(incident_x, np.float64), np.asarray(incident_y, np.float64))
-    )
-    w = np.ones(pts.size) if weights is None else np.asarray(weights, np.float64).ravel()
-    near = np.asarray(shapely.distance(line, pts) <= snap_m)
-    s = np.asarray(shapely.line_locate_point(line, pts[near]), dtype=np.float64)
+    n = np.atleast_1d(np.asarray(incident_x, np.float64)).size
+    w = np.ones(n) if weights is None else np.asarray(weights, np.float64).ravel()
+    near, s = locate_along(line, incident_x, incident_y, snap_m)
     order = np.argsort(s)
     return d, _quartic_sum(d, s[order], w[near][order], bandwidth_m) * 1000.0
 

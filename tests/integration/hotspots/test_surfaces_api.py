@@ -143,7 +143,7 @@ def test_auth(client: Any, tokens: Any, jan: None) -> None:
         ({"from": "2022-02-01", "to": "2022-01-01"}, "to"),
         ({"sources": ["tweets"]}, "sources"),
         ({"categories": ["No such crime"]}, "filters"),
-        ({"cell_m": 2}, "cell_m"),  # 2 m cells over Medway: far more than 4000 a side
+        ({"cell_m": 2}, "cell_m"),  # 2 m cells over Medway: far more cells than the limit
     ],
 )
 def test_bad_parameters_name_the_field(
@@ -159,7 +159,8 @@ def test_bad_parameters_name_the_field(
 
 def test_cell_cap_message_says_the_limit(client: Any, tokens: Any, jan: None) -> None:
     r = client.post("/surfaces", json={"cell_m": 2}, headers=tokens["analyst"])
-    assert "4000x4000" in r.json()["detail"]
+    assert r.status_code == 422
+    assert "4,000,000 cells" in r.json()["detail"] and "CSP_MAX_GRID_CELLS" in r.json()["detail"]
 
 
 def test_idempotency_key_returns_the_same_run(

@@ -123,7 +123,7 @@ def test_sites_from_a_stats19_file(tmp_path: Path) -> None:
     ("args", "needle"),
     [
         (["kde", "--input", str(JAN), "--radius", "-3"], "--radius"),
-        (["kde", "--input", str(JAN), "--cell", "2"], "4000x4000"),
+        (["kde", "--input", str(JAN), "--cell", "2"], "CSP_MAX_GRID_CELLS"),
         (["kde", "--input", str(JAN), "--method", "magic"], "--method"),
         (["kde", "--input", str(JAN), "--format", "shapefile"], "--format"),
         (["kde", "--input", str(JAN), "--from", "yesterday"], "--from"),

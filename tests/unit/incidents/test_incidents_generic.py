@@ -112,6 +112,7 @@ def test_quoted_newlines_kept_and_unbalanced_quote_costs_one_row() -> None:
     result = parse_generic_csv(io.BytesIO((head + ok + broken + tail).encode()))
     by_id = {r.source_id: r for r in result.rows}
     assert by_id["A"].attributes["note"] == "two\nlines"
-    assert [by_id[i].attributes["line"] for i in ("A", "B", "C", "D")] == [2, 4, 5, 6]
-    assert by_id["B"].attributes["note"] == "broken"
+    # B's quote never closes: B is the bad row, on its own line; C and D below it are kept
+    assert [by_id[i].attributes["line"] for i in ("A", "C", "D")] == [2, 5, 6]
+    assert [(e.line, "unterminated quote" in e.reason) for e in result.errors] == [(4, True)]
     assert "quoted line breaks: lines 2" in " ".join(result.warnings)

@@ -179,7 +179,7 @@ def test_unbalanced_quote_costs_one_row(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = parse_police_csv(path)
     assert [r.attributes["line"] for r in result.rows] == [2, 3, *range(5, 12)]
-    assert [(e.line, e.reason) for e in result.errors] == [(4, "expected 12 fields, found 7")]
+    assert [(e.line, "unterminated quote" in e.reason) for e in result.errors] == [(4, True)]
 
 
 @pytest.mark.parametrize(
