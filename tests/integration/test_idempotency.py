@@ -706,3 +706,47 @@ def test_a_repeat_that_loses_the_insert_race_answers_from_the_winner(
             text(f"SELECT count(*) FROM {table} WHERE idempotency_key = :k"), {"k": OP_K}
         )
         assert n.scalar_one() == 1
+
+
+def test_a_repeat_stuck_behind_a_held_camera_lock_gets_409_not_a_long_wait(
+    committed: Committed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11, A2: waiting on another request's lock is bounded (then 409, retry), so a
+    stuck first request cannot hold the repeats' pooled connections for long."""
+    from services.assets import service as svc
+    from shared import idempotency
+    from shared.errors import Conflict
+
+    monkeypatch.setattr(idempotency, "LOCK_WAIT_MS", 300)
+    holder, repeat = committed.factory(), committed.factory()
+    try:
+        holder.execute(
+            text("SELECT id FROM assets.cameras WHERE id=:c FOR UPDATE"),
+            {"c": committed.camera_id},
+        )
+        t0 = time.monotonic()
+        with pytest.raises(Conflict) as caught:
+            svc.log_fault_once(
+                repeat,
+                camera_id=committed.camera_id,
+                category="power",
+                description="stuck",
+                actor="op",
+                caller=7,
+                idempotency_key="stuck",
+            )
+        waited = time.monotonic() - t0
+        assert 0.25 < waited < 2.0, waited
+        assert "in progress" in caught.value.detail and caught.value.status == 409
+        assert caught.value.headers["Retry-After"] == "1"
+        # The repeat's transaction is over: its session works and holds no lock.
+        assert repeat.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        holder.close()
+        repeat.close()
+    with committed.factory() as s:
+        n = s.execute(
+            text("SELECT count(*) FROM assets.faults WHERE camera_id=:c"),
+            {"c": committed.camera_id},
+        ).scalar_one()
+    assert n == 0

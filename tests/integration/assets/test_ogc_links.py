@@ -81,3 +81,8 @@ def test_hotspots_ogc_links_ignore_the_host_header(
     assert len(hrefs) >= 6
     for href in hrefs:
         assert href.startswith("https://maps.medway.example/"), href
+    # The shared OGC layer clips world boxes for every service (A4): no 500 here either.
+    for collection in ("hotspots", "water-sites", "road-sites"):
+        r = client.get(f"/ogc/collections/{collection}/items?bbox=-180,-90,180,90",
+                       headers=tokens["analyst"])
+        assert r.status_code == 200, (collection, r.text[:300])
