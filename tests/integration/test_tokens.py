@@ -155,3 +155,51 @@ def test_a_new_holder_of_a_revoked_name_neither_replays_nor_shares_the_audit(
     history = client.get(f"/cameras/{cam}/history", headers=tokens["admin"]).json()
     actors = {h["actor"] for h in history if h["entity"] == "fault"}
     assert actors == {f"Desk 1 (operator, token #{old.id})", f"Desk 1 (operator, token #{new.id})"}
+
+
+def test_migration_keeps_existing_duplicates_working_under_distinct_names() -> None:
+    """0008 on a database that already holds active tokens sharing a name (any case)."""
+    import os
+
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from shared.cli import alembic_config
+    from tests.conftest import BASE_TEST_DB, create_database, drop_database
+
+    url = f"{BASE_TEST_DB}tokmig_{os.getpid()}"
+    create_database(url)
+    try:
+        command.upgrade(alembic_config(url), "0007_camera_import_warnings")
+        eng = create_engine(url)
+        rows = [
+            ("Desk 1", "operator", None),
+            ("desk 1", "admin", None),
+            ("Desk 1", "crew", "now()"),  # revoked: keeps its name
+            ("D" * 120, "seg", None),
+            ("d" * 120, "seg", None),
+            ("Solo", "analyst", None),
+        ]
+        with eng.begin() as conn:
+            for i, (name, role, revoked) in enumerate(rows, start=1):
+                conn.execute(
+                    text(
+                        "INSERT INTO core.api_tokens (id, name, role, token_hash, prefix, "
+                        f"revoked_at) VALUES (:i, :n, :r, :h, 'csp_x', {revoked or 'NULL'})"
+                    ),
+                    {"i": i, "n": name, "r": role, "h": f"{i:064d}"},
+                )
+        command.upgrade(alembic_config(url), "head")
+        with eng.connect() as conn:
+            names = dict(conn.execute(text("SELECT id, name FROM core.api_tokens")).all())
+        eng.dispose()
+        assert names == {
+            1: "Desk 1",
+            2: "desk 1 #2",
+            3: "Desk 1",
+            4: "D" * 120,
+            5: "d" * 117 + " #5",
+            6: "Solo",
+        }
+    finally:
+        drop_database(url)
