@@ -191,7 +191,8 @@ def test_migration_keeps_existing_duplicates_working_under_distinct_names() -> N
                 )
         command.upgrade(alembic_config(url), "head")
         with eng.connect() as conn:
-            names = dict(conn.execute(text("SELECT id, name FROM core.api_tokens")).all())
+            found = conn.execute(text("SELECT id, name FROM core.api_tokens")).all()
+            names: dict[int, str] = {int(i): str(n) for i, n in found}
         eng.dispose()
         assert names == {
             1: "Desk 1",
