@@ -48,6 +48,7 @@ SHARED_TEMPLATES = HERE.parents[2] / "shared" / "templates"
 COOKIE = "csp_map_token"
 COOKIE_MAX_AGE_S = 12 * 3600
 REC_ROLES = ("seg", "analyst", "admin")
+FAULT_ROLES = ("operator", "seg", "analyst", "admin")
 MAX_CAMERAS = 5000
 
 _env = Environment(
@@ -129,7 +130,8 @@ def review_map(request: Request, session: SessionDep, tiles: bool = True) -> Res
     public = who is None
     rows, _ = svc.list_cameras(session, public=public, limit=MAX_CAMERAS)
     cams = [camera_view(c) for c in rows]
-    faults = None if public else _open_faults(session)
+    # Faults are for the control room, the SEG and analysts (as GET /faults); not for crews.
+    faults = _open_faults(session) if who and who.role in FAULT_ROLES else None
     recs = _recommendations(request, session) if who and who.role in REC_ROLES else None
     built = build_review_map(cams, faults=faults, recommendations=recs, tiles=tiles)
     names = {c.id: c.name for c in cams}
@@ -138,6 +140,7 @@ def review_map(request: Request, session: SessionDep, tiles: bool = True) -> Res
         "map": built,
         "cameras": cams,
         "faults": faults or [],
+        "faults_allowed": faults is not None,
         "recs": [
             (i, r, names.get(r.camera_id, f"camera {r.camera_id}"))
             for i, r in enumerate(recs or [])
@@ -158,7 +161,7 @@ def map_sign_in(
 ) -> Response:
     """Check the token and keep it in an HttpOnly cookie for the map."""
     check_same_origin(request, what="Sign-in")
-    target = str(request.url_for("review_map"))
+    target = request.url_for("review_map").path  # a path: never a host taken from the request
     if lookup(session, token.strip()) is None:
         return RedirectResponse(target + "?error=token", status_code=303)
     response = RedirectResponse(target, status_code=303)
@@ -178,7 +181,7 @@ def map_sign_in(
 def map_sign_out(request: Request) -> Response:
     """Forget the map's token cookie."""
     check_same_origin(request, what="Sign-out")
-    response = RedirectResponse(str(request.url_for("review_map")), status_code=303)
+    response = RedirectResponse(request.url_for("review_map").path, status_code=303)
     response.delete_cookie(COOKIE, path=_cookie_path(request))
     return response
 
