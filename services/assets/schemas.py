@@ -444,10 +444,12 @@ class SlaBreachRead(BaseModel):
 
 
 class ImportRowError(BaseModel):
-    """A row the import could not place."""
+    """A row the import could not place: its line, why, and the field and limit when one applies."""
 
     line: int
     reason: str
+    field: str | None = None
+    limit: int | None = None
 
 
 class ImportReport(BaseModel):
