@@ -182,6 +182,12 @@ def serve(
         importlib.import_module("shared.settings"), f"{service.capitalize()}Settings"
     )
     s = settings_cls()
+    # The app factory reads its settings again in each worker: pass the chosen host and port
+    # through the environment, so links the service builds (OGC, when no public URL is set)
+    # name the port it really listens on.
+    prefix = service.upper()
+    os.environ[f"{prefix}_HOST"] = host or s.host
+    os.environ[f"{prefix}_PORT"] = str(port or s.port)
     uvicorn.run(
         f"services.{service}.main:create_app",
         factory=True,
