@@ -25,6 +25,17 @@ def test_demo_is_idempotent(db_session: Any, incidents: Any) -> None:
     )
     wards = "SELECT count(*) FROM predictive.areas WHERE kind = 'ward'"
     assert db_session.execute(text(wards)).scalar_one() == 22
+    # GETs no longer make lists: the demo leaves today's in place for both agencies.
+    from services.predictive.service import today_london
+
+    todays = db_session.execute(
+        text(
+            "SELECT a.code FROM predictive.target_lists l JOIN predictive.agencies a "
+            "ON a.id = l.agency_id WHERE l.list_date = :d ORDER BY a.code"
+        ),
+        {"d": today_london()},
+    ).scalars()
+    assert list(todays) == ["kfrs", "police"]
 
 
 def test_diagnostics_stability_is_the_overlap_of_consecutive_lists(

@@ -271,3 +271,28 @@ def test_errors_are_one_line_and_non_zero(args: list[str], needle: str) -> None:
     code, _, err = _run(*args)
     assert code != 0
     assert needle in err and len(err.strip().splitlines()) <= 2
+
+
+@pytest.mark.parametrize("command", ["fit", "score", "backtest"])
+def test_grids_over_the_cell_limit_are_refused_before_allocating(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A1: a month of Medway crimes at 8 m cells is over 4M cells: refused naming the limit."""
+    import resource
+
+    monkeypatch.setenv("CSP_MAX_GRID_CELLS", "4000000")
+    from shared.settings import common_settings
+
+    common_settings.cache_clear()
+    extra = {
+        "fit": [],
+        "score": ["--as-of", "2022-02-01", "--out", str(tmp_path / "s.csv")],
+        "backtest": ["--from", "2022-01-15", "--to", "2022-01-30"],
+    }[command]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code, out, err = _run(command, "--input", str(JAN), "--cell", "8", *extra)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert code == 1, out
+    assert "the limit is 4,000,000 cells" in out + err
+    assert grown_mb < 200
+    common_settings.cache_clear()
