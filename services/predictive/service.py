@@ -166,7 +166,7 @@ def _checked_area(geojson: Any, limits: Limits) -> MultiPolygon:
         partnership_extent(limits.margin_m).check_geometry(area, what="area")
     except (BadArea, OutsideExtent) as exc:
         raise InvalidInput(
-            f"area {exc}" if isinstance(exc, BadArea) else str(exc),
+            f"area: {exc}" if isinstance(exc, BadArea) else str(exc),
             errors=[{"field": "area", "message": str(exc)}],
         ) from exc
     return area
