@@ -227,6 +227,12 @@ async def read_upload(request: Request, folder: Path, *, max_bytes: int) -> _Upl
     except (InvalidInput, PayloadTooLarge):
         raise
     except Exception as exc:  # noqa: BLE001 - python-multipart's FormParserError and kin
+        if "header size" in str(exc):
+            raise InvalidInput(
+                f"A part header of the upload is over {PART_HEADER_MAX // 1024} KiB: is the file "
+                "name that long? Rename the file (100 characters are kept) and upload it again",
+                internal=repr(exc),
+            ) from exc
         raise InvalidInput(f"The upload is not valid multipart/form-data: {exc}",
                            internal=repr(exc)) from exc
     if out.path is not None:
