@@ -443,6 +443,9 @@ def seed_predictive(client: Any, session: Any, auth: dict[str, str]) -> Known:
     fire = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
     store_rows(session, fire, source="fire")
     session.commit()
+    # Lists are made by the nightly job (GETs only read), so make the one the fuzzer reads.
+    service.get_or_create_list(session, agency_code="kfrs", day=LIST_DAY, generated_by="nightly")
+    session.commit()
     k = Known()
     for code in ("kfrs", "police"):
         k.add("agency", code)

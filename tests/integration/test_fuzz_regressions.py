@@ -7,6 +7,7 @@ is fine). The requests are the fuzzer's findings, shrunk by hand.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -128,6 +129,10 @@ def test_list_page_with_no_boxes_renders(
     from tests.integration.predictive.conftest import LSOAS, WARDS
 
     service.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
+    service.ensure_agencies(db_session)
+    service.get_or_create_list(
+        db_session, agency_code="police", day=date(2024, 5, 1), generated_by="nightly"
+    )
     db_session.flush()
     client = client_of("predictive")
     r = client.get(
@@ -231,6 +236,9 @@ def predictive(client_of: Callable[[str], Any], db_session: Any) -> Any:
     service.ensure_agencies(db_session)
     rows = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
     store_rows(db_session, rows, source="fire")
+    service.get_or_create_list(
+        db_session, agency_code="kfrs", day=date(2024, 5, 1), generated_by="nightly"
+    )
     return client_of("predictive")
 
 
