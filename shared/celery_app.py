@@ -54,7 +54,8 @@ def make_celery() -> Celery:
         beat_schedule={
             "predictive-nightly": {
                 "task": "predictive.nightly_refit",
-                "schedule": crontab(hour=4, minute=30),
+                # Just after midnight: police shifts start at 00:00 and need today's list.
+                "schedule": crontab(hour=0, minute=5),
             },
             "hotspots-stale-runs": {
                 "task": "hotspots.fail_stale_runs",

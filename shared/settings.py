@@ -42,9 +42,13 @@ class CommonSettings(BaseSettings):
     broker_visibility_timeout_s: int = Field(3600, ge=1)
     # Every grid, surface and list a client can ask for is checked against this before any
     # array is allocated (4M float64 cells = 32 MB an array; a service stays well under 2 GB).
-    max_grid_cells: int = Field(4_000_000, ge=1)
+    max_grid_cells: int = Field(
+        4_000_000, ge=1, validation_alias=AliasChoices("CSP_MAX_GRID_CELLS", "max_grid_cells")
+    )
     # Incidents and areas must lie within the partnership's outline plus this margin.
-    extent_margin_m: float = Field(15_000.0, ge=0)
+    extent_margin_m: float = Field(
+        15_000.0, ge=0, validation_alias=AliasChoices("CSP_EXTENT_MARGIN_M", "extent_margin_m")
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> CommonSettings:

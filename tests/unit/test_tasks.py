@@ -45,5 +45,5 @@ def test_beat_schedule_names_real_tasks_in_london_time() -> None:
     assert schedule, "beat has nothing to run"
     assert {entry["task"] for entry in schedule.values()} <= set(tasks)
     nightly = schedule["predictive-nightly"]["schedule"]
-    assert (nightly.hour, nightly.minute) == ({4}, {30})  # lists ready before crews start
-    assert celery_app.conf.timezone == "Europe/London"  # 04:30 local in summer and winter
+    assert (nightly.hour, nightly.minute) == ({0}, {5})  # lists ready as the day's shifts start
+    assert celery_app.conf.timezone == "Europe/London"  # 00:05 local in summer and winter
