@@ -221,10 +221,10 @@ def water_site_counts(
         sev,
         ts,
         snap_m=snap_m,
-        period=period,
+        period=period,  # type: ignore[arg-type]  # the API's Literal, checked there
         only=[idx],
         max_cells=lim.max_cells,
-    )  # type: ignore[arg-type]
+    )
     row = res.sites[idx]
     return {
         "site": site_id,

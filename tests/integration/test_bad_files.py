@@ -787,3 +787,68 @@ def test_safe_file_name() -> None:
     assert safe_file_name("../../etc/passwd.csv") == "passwd.csv"
     assert safe_file_name("C:\\Users\\me\\Crime Jan 2022.csv") == "Crime_Jan_2022.csv"
     assert safe_file_name("..") == "upload.csv" and safe_file_name(None) == "upload.csv"
+
+
+def test_upload_with_a_5000_character_file_name_is_imported_under_a_short_name(
+    hotspots: Any, tokens: Any, db_session: Any, tmp_path: Path
+) -> None:
+    """U2: the name used to be refused as "Invalid multipart data" (a 400 saying nothing)."""
+    case = bf.build_utf8_bom(tmp_path)
+    long_name = "Crime " + "x" * 5000 + ".csv"
+    r = hotspots.post(
+        "/incidents/imports",
+        headers=tokens["analyst"],
+        data={"source": "police"},
+        files={"file": (long_name, case.path.read_bytes(), "text/csv")},
+    )
+    assert r.status_code == 200, r.text[:300]
+    rep = r.json()
+    assert rep["added"] == case.good
+    assert rep["file_name"].endswith(".csv") and len(rep["file_name"]) <= 100
+    assert rep["file_name"].startswith("Crime_xxx")
+    # A name too long for any part header is refused saying so, and nothing is stored
+    before = _counts(db_session)
+    r = hotspots.post(
+        "/incidents/imports",
+        headers=tokens["analyst"],
+        data={"source": "police"},
+        files={"file": ("y" * 70_000 + ".csv", case.path.read_bytes(), "text/csv")},
+    )
+    assert r.status_code == 422 and "file name" in r.json()["detail"], r.text[:300]
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert _counts(db_session) == before
+
+
+def test_upload_missing_fields_and_not_multipart_are_clear_4xx(
+    hotspots: Any, tokens: Any, tmp_path: Path
+) -> None:
+    r = hotspots.post("/incidents/imports", headers=tokens["analyst"],
+                      files={"source": (None, "police")})
+    assert r.status_code == 422 and r.json()["errors"] == [{"field": "file", "message": "required"}]
+    r = hotspots.post("/incidents/imports", headers=tokens["analyst"], data={"source": "police"})
+    assert r.status_code == 422 and "multipart/form-data" in r.json()["detail"]
+    r = hotspots.post("/incidents/imports", headers=tokens["analyst"],
+                      files={"file": ("a.csv", b"x", "text/csv")})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "source"
+    r = hotspots.post("/incidents/imports", headers=tokens["analyst"], json={"source": "police"})
+    assert r.status_code == 422 and "multipart/form-data" in r.json()["detail"]
+
+
+def test_upload_with_a_field_over_the_csv_limit_keeps_the_good_rows(
+    hotspots: Any, tokens: Any, db_session: Any, tmp_path: Path
+) -> None:
+    """A3: one field over 131,072 characters refused the whole file; now that row is reported
+    with its line and the rest are stored."""
+    header, rows = bf.police_header(), bf.police_rows(12, crimes_only=True)
+    rows[4][bf._col("Context")] = "c" * 140_000
+    rows[8][bf._col("Context")] = "q\n" * 70_000  # quoted across 70,000 line breaks
+    path = tmp_path / "long-field.csv"
+    path.write_text(bf._csv_text([header, *rows]), encoding="utf-8")
+    r = _post_incidents(hotspots, tokens, path)
+    assert r.status_code == 200, r.text[:300]
+    rep = r.json()
+    (f,) = rep["files"]
+    assert (rep["added"], rep["rejected"]) == (10, 2)
+    assert [(e["line"], "longer than 131,072 characters" in e["reason"]) for e in f["errors"]] == [
+        (6, True), (10, True)
+    ]
