@@ -148,7 +148,8 @@ def surface_polygons(run_id: RunId, session: SessionDep, who: AnyRole) -> JSONRe
 @router.get("/surfaces/{run_id}/map", tags=["surfaces"], response_class=HTMLResponse)
 def surface_map(request: Request, run_id: RunId, session: SessionDep, who: AnyRole) -> HTMLResponse:
     """A standalone folium map of the run (surface overlay, polygons, legend)."""
-    html = service.run_map_html(session, run_id=run_id, output_dir=_output_dir(request))
+    html = service.run_map_html(session, run_id=run_id, output_dir=_output_dir(request),
+                                limits=_limits(request))
     return HTMLResponse(html)
 
 

@@ -120,12 +120,15 @@ def load(
         if pts.rejected:
             console.print(f"{pts.rejected} row(s) of {input_file.name} rejected (not placed)")
         return filter_points(pts, categories=categories, start=start, end=end)
+    from services.hotspots.limits import Limits
     from shared.cli import _session
     from shared.incidents.store import load_points
 
+    box = Limits(max_cells=_limits()[0], margin_m=_limits()[1]).allowed_box()
     try:
         with _session() as s:
-            ip = load_points(s, sources=sources, categories=categories, start=start, end=end)
+            ip = load_points(s, sources=sources, categories=categories, start=start, end=end,
+                             bbox_m=box)
     except Exception as exc:  # noqa: BLE001 - one clear line for the operator
         _fail(f"cannot read incidents from the database: {type(exc).__name__}")
         raise AssertionError from exc

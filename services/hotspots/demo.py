@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.hotspots.limits import Limits
 from services.hotspots.models import SurfaceRun
 from services.hotspots.schemas import SurfaceCreate
 from services.hotspots.service import create_run, run_surface
@@ -27,6 +28,9 @@ def load_demo(session: Session, *, shared_data: Path) -> str:
     if not n:
         return "no police incidents; no demo surface"
     body = SurfaceCreate(method="fast", radius_m=300, cell_m=50, sources=["police"])
-    run, _ = create_run(session, body=body, actor="demo", idempotency_key=DEMO_KEY)
-    run = run_surface(session, run.id, output_dir=HotspotsSettings().output_dir)
+    settings = HotspotsSettings()
+    limits = Limits.of(settings)
+    run, _ = create_run(session, body=body, actor="demo", idempotency_key=DEMO_KEY,
+                        limits=limits)
+    run = run_surface(session, run.id, output_dir=settings.output_dir, limits=limits)
     return f"demo surface run {run.id}: {run.status} over {n} police incidents"

@@ -390,14 +390,16 @@ def run_polygons(session: Session, *, run_id: int) -> dict[str, Any]:
                           run_id=run_id)
 
 
-def run_map_html(session: Session, *, run_id: int, output_dir: Path) -> str:
+def run_map_html(
+    session: Session, *, run_id: int, output_dir: Path, limits: Limits | None = None
+) -> str:
     """A standalone folium map of a finished run: surface overlay, polygons and legend."""
     from services.hotspots.pipeline import surface_map
     from shared.maps import render_map_html
 
     run = get_run(session, run_id=run_id)
     arr, grid, tags = read_surface_tif(tif_file(run, output_dir=output_dir),
-                                       max_cells=Limits.defaults().max_cells)
+                                       max_cells=(limits or Limits.defaults()).max_cells)
     gj = run_polygons(session, run_id=run_id)
     kind = tags.get("kind", "kde")
     m = surface_map(arr, grid, gj, title=f"Run {run_id}: {kind.upper()}",
