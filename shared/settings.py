@@ -45,6 +45,10 @@ class CommonSettings(BaseSettings):
     max_grid_cells: int = Field(
         4_000_000, ge=1, validation_alias=AliasChoices("CSP_MAX_GRID_CELLS", "max_grid_cells")
     )
+    # Largest river bank or coastline (vertices) a water-safety site may have.
+    max_site_vertices: int = Field(
+        50_000, ge=2, validation_alias=AliasChoices("CSP_MAX_SITE_VERTICES", "max_site_vertices")
+    )
     # Incidents and areas must lie within the partnership's outline plus this margin.
     extent_margin_m: float = Field(
         15_000.0, ge=0, validation_alias=AliasChoices("CSP_EXTENT_MARGIN_M", "extent_margin_m")

@@ -27,7 +27,8 @@ class Limits:
     @classmethod
     def of(cls, settings: CommonSettings) -> Limits:
         """The limits in ``settings`` (CSP_MAX_GRID_CELLS, CSP_EXTENT_MARGIN_M)."""
-        return cls(max_cells=settings.max_grid_cells, margin_m=settings.extent_margin_m)
+        return cls(max_cells=settings.max_grid_cells, margin_m=settings.extent_margin_m,
+                   max_site_vertices=settings.max_site_vertices)
 
     @classmethod
     def defaults(cls) -> Limits:
@@ -36,6 +37,7 @@ class Limits:
         return cls(
             max_cells=int(fields["max_grid_cells"].default),
             margin_m=float(fields["extent_margin_m"].default),
+            max_site_vertices=int(fields["max_site_vertices"].default),
         )
 
     def extent(self) -> Extent:

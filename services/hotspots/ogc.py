@@ -74,7 +74,7 @@ class HotspotSource:
 
     def get(self, session: Session, feature_id: str) -> dict[str, Any] | None:
         """One polygon by id."""
-        if not feature_id.isdigit():
+        if not _is_id(feature_id):
             return None
         r = session.execute(
             text(f"SELECT {self._cols} FROM hotspots.hotspot_polygons WHERE id = :id"),
@@ -85,6 +85,11 @@ class HotspotSource:
     def extent(self, session: Session) -> tuple[float, float, float, float] | None:
         """WGS84 bbox of every polygon."""
         return _extent(session, "hotspots.hotspot_polygons")
+
+
+def _is_id(feature_id: str) -> bool:
+    """An int4 id in ASCII digits ("²" and "٣٣" are digits to str.isdigit, not to PostgreSQL)."""
+    return feature_id.isascii() and feature_id.isdigit() and int(feature_id) <= 2**31 - 1
 
 
 class WaterSiteSource:
@@ -119,7 +124,7 @@ class WaterSiteSource:
 
     def get(self, session: Session, feature_id: str) -> dict[str, Any] | None:
         """One site by id."""
-        if not feature_id.isdigit():
+        if not _is_id(feature_id):
             return None
         r = session.execute(
             text(f"SELECT {self._cols} FROM hotspots.water_sites WHERE id = :id"),

@@ -46,6 +46,7 @@ from services.hotspots.sites import (  # noqa: F401 - the site use cases, re-exp
 from shared.db_errors import is_database_down
 from shared.errors import AppError, Conflict, InvalidInput, NotFound
 from shared.extent import GridTooLarge, OutsideExtent
+from shared.idempotency import scoped_key
 from shared.incidents.store import SOURCES, load_points
 
 log = logging.getLogger("csp.hotspots")
@@ -184,7 +185,8 @@ def create_run(
     """
     _check_create(body)
     _check_grid(session, body, limits or Limits.defaults())
-    key = f"{actor}:{idempotency_key}"[:300] if idempotency_key else None
+    # The actor names one token ("name (role, token #id)"); a digest, never a truncation.
+    key = scoped_key(actor, idempotency_key)
     params = body.model_dump(mode="json", by_alias=True)
     if key is not None:
         existing = session.scalars(select(SurfaceRun).where(SurfaceRun.idempotency_key == key))

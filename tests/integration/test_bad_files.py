@@ -593,6 +593,8 @@ def formula_list(
     service.ensure_agencies(db_session)
     fire = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
     store_rows(db_session, fire, source="fire")
+    service.get_or_create_list(db_session, agency_code="kfrs", day=LIST_DAY,
+                               generated_by="nightly")  # GETs only read lists
     client = make_client("predictive")
     q = {"agency": "kfrs", "date": LIST_DAY.isoformat()}
     body = client.get("/targets", params=q, headers=tokens["crew"]).json()
