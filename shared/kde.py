@@ -228,6 +228,9 @@ def fast_oversampling(radius_m: float, cell_size_m: float, kernel: str) -> int:
     return f
 
 
+_BIN_BUDGET_BYTES = 256 * 1024 * 1024
+
+
 def _fast(
     xa: FloatArray, ya: FloatArray, wa: FloatArray, grid: Grid, r: float, kernel: str
 ) -> FloatArray:
@@ -244,7 +247,10 @@ def _fast(
     # Lattice node (0, 0) lies ``pad`` steps west and north of the first cell centre.
     ox = grid.x0 + 0.5 * h - pad * hf
     oy = grid.y1 - 0.5 * h + pad * hf
-    g = _linear_bin(xa, ya, wa, ox, oy, hf, mx, my, numba.get_num_threads())
+    # One float32 lattice per chunk: as many chunks as threads, but never more than the
+    # memory budget holds (on a 64-core box 64 lattices of 12M nodes would be 3 GB).
+    chunks = max(1, min(numba.get_num_threads(), _BIN_BUDGET_BYTES // (4 * mx * my)))
+    g = _linear_bin(xa, ya, wa, ox, oy, hf, mx, my, chunks)
     off = np.arange(-rf, rf + 1, dtype=np.float64) * hf
     d = np.hypot(off[None, :], off[:, None])
     ker = (kernel_values(d, r, kernel) * (math.pi * r * r / _NORM[kernel])).astype(np.float32)
