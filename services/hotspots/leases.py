@@ -46,6 +46,11 @@ def new_owner(task_id: str | None = None) -> str:
     return f"{task_id or uuid.uuid4().hex}@{who}"[:120]
 
 
+def _task_of(owner: str) -> str:
+    """The task part of a lease owner ("<task id>@<host>:<pid>")."""
+    return owner.split("@", 1)[0]
+
+
 def _expired(run: SurfaceRun, now: datetime) -> bool:
     """True when the lease lapsed (or, for a run from before leases, it ran too long)."""
     if run.lease_until is None:
@@ -63,7 +68,10 @@ def take(session: Session, run: SurfaceRun, *, owner: str, now: datetime | None 
     at = now or datetime.now(UTC)
     if run.status in FINISHED:
         return "finished"
-    held_by_other = run.lease_owner is not None and run.lease_owner != owner
+    # Celery hands the same task (same id) to another process only when the one that held it
+    # is gone (its pool process or worker died): that holder is dead, take over at once.
+    same_task = run.lease_owner is not None and _task_of(run.lease_owner) == _task_of(owner)
+    held_by_other = run.lease_owner is not None and not same_task
     if run.status == "running" and held_by_other and not _expired(run, at):
         return "held"
     if run.lease_owner == owner and run.status == "running":

@@ -360,9 +360,18 @@ def _surface_body(cell_m: float = 200.0) -> dict[str, Any]:
 
 
 def _runs_for_key(stack: FaultStack, key: str) -> list[tuple[Any, ...]]:
+    """Runs stored under the analyst's Idempotency-Key ``key`` (keys are stored as digests)."""
+    from shared.auth import Principal, hash_token
+    from shared.idempotency import scoped_key
+
+    clear = stack.tokens["analyst"]["Authorization"].removeprefix("Bearer ")
+    tid, name, role = stack.engine_rows(
+        "SELECT id, name, role FROM core.api_tokens WHERE token_hash = :h", h=hash_token(clear)
+    )[0]
+    actor = Principal(token_id=tid, name=name, role=role).actor
     return stack.engine_rows(
-        "SELECT id, status FROM hotspots.surface_runs WHERE idempotency_key LIKE :k",
-        k=f"%:{key}",
+        "SELECT id, status FROM hotspots.surface_runs WHERE idempotency_key = :k",
+        k=scoped_key(actor, key),
     )
 
 
@@ -385,6 +394,9 @@ def test_redis_stopped(up: FaultStack) -> None:
     analyst = up.tokens["analyst"]
     key = f"faults-redis-{uuid.uuid4().hex}"
     headers = {**analyst, "Idempotency-Key": key}
+    # Lists are made nightly or by POST (GETs only read): make today's police list first.
+    made = httpx.post(f"{pred}/targets", json={"agency": "police"}, headers=analyst, timeout=60)
+    assert made.status_code in (200, 201), made.text
     up.redis.stop()
     assert not up.redis.ping()
 

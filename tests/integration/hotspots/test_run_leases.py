@@ -139,3 +139,17 @@ def test_the_heartbeat_renews_only_its_own_lease(committed: Any, engine: Any) ->
     assert not Heartbeat(engine, run_id, "someone else").beat()
     with Heartbeat(engine, run_id, "me", every_s=0.05):
         pass  # starts and stops cleanly
+
+
+def test_the_same_task_in_another_process_takes_over_a_live_lease(
+    committed: Any, engine: Any
+) -> None:
+    """Celery redelivers a task (same id) to another process only when its holder died (a
+    killed pool process): waiting for the lease to lapse left the run stranded for minutes."""
+    from services.hotspots.tasks import compute_surface
+
+    alive = datetime.now(UTC) + LEASE
+    run_id = committed(status="running", owner="task-7@host:111", lease_until=alive, attempts=1)
+    compute_surface.apply(args=(run_id,), task_id="task-7")
+    row = _row(engine, run_id)
+    assert row["status"] == "done" and row["attempts"] == 2, row
