@@ -75,8 +75,9 @@ def take(session: Session, run: SurfaceRun, *, owner: str, now: datetime | None 
     if run.status == "running" and held_by_other and not _expired(run, at):
         return "held"
     if run.lease_owner == owner and run.status == "running":
-        # Our own attempt again (the task's retry after a database outage): not a new attempt.
-        run.lease_until = at + LEASE
+        # Our own attempt again (the task's retry after a database outage): not a new attempt,
+        # but the computation starts over.
+        run.lease_until, run.started_at = at + LEASE, at
         session.commit()
         return "mine"
     if run.attempts >= MAX_ATTEMPTS:
