@@ -193,7 +193,7 @@ status() {
     for pg in $pages; do printf "$fmt" "" "" "http://127.0.0.1:$p$pg"; done
   done
   printf "$fmt" "worker" "$(state worker)" "celery, logs in .run/logs/worker.log"
-  printf "$fmt" "beat" "$(state beat)" "nightly refit 04:30 Europe/London; stale hotspot runs swept every 10 min"
+  printf "$fmt" "beat" "$(state beat)" "nightly lists 00:05 Europe/London; stale hotspot runs swept every 10 min"
   printf "\nTokens: .venv/bin/csp token create --role operator --name 'Control room'\n"
 }
 
