@@ -10,7 +10,15 @@ import typer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-SCHEMAS = ("core", "incidents", "assets", "hotspots", "predictive")
+
+def schemas() -> list[str]:
+    """The suite's Postgres schemas: those of every ORM model imported (the root imports all)."""
+    from shared.db import Base
+
+    found = sorted({t.schema for t in Base.metadata.tables.values() if t.schema})
+    if not found:
+        raise RuntimeError("no models are imported: run through the csp command (csp.models)")
+    return found
 app = typer.Typer(
     help="Backup and restore the whole database (pg_dump custom format).", no_args_is_help=True
 )
@@ -44,7 +52,7 @@ def create_backup(url: str, out: Path) -> Path:
     dsn, env = _libpq(url)
     out.parent.mkdir(parents=True, exist_ok=True)
     args = [_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(out)]
-    for s in SCHEMAS:
+    for s in schemas():
         args += ["--schema", s]
     # -t would switch -n off, so the migration table comes with the public schema.
     args += ["--schema", "public", "--exclude-table", "public.spatial_ref_sys", dsn]
@@ -58,7 +66,7 @@ def restore_backup(url: str, dump: Path) -> None:
     eng = create_engine(url)
     with eng.begin() as conn:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        for s in SCHEMAS:
+        for s in schemas():
             conn.execute(text(f"DROP SCHEMA IF EXISTS {s} CASCADE"))
         conn.execute(text("DROP TABLE IF EXISTS public.alembic_version"))
     eng.dispose()
@@ -107,7 +115,7 @@ def table_counts(url: str) -> dict[str, int]:
                     "WHERE table_type = 'BASE TABLE' AND (table_schema = ANY(:s) "
                     "OR (table_schema = 'public' AND table_name = 'alembic_version')) ORDER BY 1"
                 ),
-                {"s": list(SCHEMAS)},
+                {"s": schemas()},
             )
             .scalars()
             .all()

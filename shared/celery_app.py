@@ -1,11 +1,8 @@
-"""The one Celery app: Redis broker, named, time-limited, acks_late tasks, nightly beat jobs."""
+"""The one Celery app: Redis broker, JSON, acks-late tasks; ``csp.worker`` adds the task modules."""
 
 from __future__ import annotations
 
-import importlib.util
-
 from celery import Celery
-from celery.schedules import crontab
 
 from shared.db_errors import DATABASE_DOWN
 from shared.settings import common_settings
@@ -13,24 +10,10 @@ from shared.settings import common_settings
 # Worth retrying a task for: the broker or PostGIS could not be reached for a moment (a restart).
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ConnectionError, *DATABASE_DOWN)
 
-TASK_MODULES = ("services.assets.tasks", "services.hotspots.tasks", "services.predictive.tasks")
-
-
-def _existing(modules: tuple[str, ...]) -> list[str]:
-    found = []
-    for m in modules:
-        try:
-            if importlib.util.find_spec(m) is not None:
-                found.append(m)
-        except ModuleNotFoundError:
-            continue
-    return found
-
-
 def make_celery() -> Celery:
     """Configure Celery from the environment; eager mode runs tasks in-process (demo only)."""
     s = common_settings()
-    app = Celery("csp", broker=s.redis_url, backend=s.redis_url, include=_existing(TASK_MODULES))
+    app = Celery("csp", broker=s.redis_url, backend=s.redis_url, include=[])
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -51,17 +34,6 @@ def make_celery() -> Celery:
         task_always_eager=s.celery_eager,
         task_eager_propagates=True,
         timezone="Europe/London",
-        beat_schedule={
-            "predictive-nightly": {
-                "task": "predictive.nightly_refit",
-                # Just after midnight: police shifts start at 00:00 and need today's list.
-                "schedule": crontab(hour=0, minute=5),
-            },
-            "hotspots-stale-runs": {
-                "task": "hotspots.fail_stale_runs",
-                "schedule": crontab(minute="*/10"),
-            },
-        },
     )
     return app
 

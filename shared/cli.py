@@ -1,8 +1,10 @@
-"""The ``csp`` command line: database, tokens, servers, workers, demo data and service commands."""
+"""The shared part of the ``csp`` command line: database, tokens, backups, incidents, helpers.
+
+``csp.cli`` adds the service commands (serve, worker, beat, demo load, each service's own).
+"""
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,22 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(
-    help="Medway CSP suite: CCTV assets, hotspots and predictive target boxes.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
 db_app = typer.Typer(help="Database migrations and backups.", no_args_is_help=True)
 token_app = typer.Typer(
     help="API tokens (roles: operator, seg, crew, analyst, admin).", no_args_is_help=True
 )
-demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(token_app, name="token")
-app.add_typer(demo_app, name="demo")
 
 console = Console(stderr=True)
-SERVICES = ("assets", "hotspots", "predictive")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -166,122 +158,7 @@ def token_list() -> None:
     Console().print(table)
 
 
-@app.command("serve")
-def serve(
-    service: str = typer.Argument(..., help="assets | hotspots | predictive"),
-    host: str | None = typer.Option(None, help="Interface (default from settings)"),
-    port: int | None = typer.Option(None, help="Port (default 8001/8002/8003)"),
-    workers: int = typer.Option(1, help="Uvicorn worker processes"),
-) -> None:
-    """Run one service's HTTP server."""
-    import uvicorn
-
-    if service not in SERVICES:
-        fail(f"unknown service {service!r}; choose one of {', '.join(SERVICES)}")
-    settings_cls = getattr(
-        importlib.import_module("shared.settings"), f"{service.capitalize()}Settings"
-    )
-    s = settings_cls()
-    # The app factory reads its settings again in each worker: pass the chosen host and port
-    # through the environment, so links the service builds (OGC, when no public URL is set)
-    # name the port it really listens on.
-    prefix = service.upper()
-    os.environ[f"{prefix}_HOST"] = host or s.host
-    os.environ[f"{prefix}_PORT"] = str(port or s.port)
-    uvicorn.run(
-        f"services.{service}.main:create_app",
-        factory=True,
-        host=host or s.host,
-        port=port or s.port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-    )
-
-
-@app.command("worker")
-def worker(
-    concurrency: int = typer.Option(2, help="Worker processes"),
-    queues: str = typer.Option("celery", help="Comma-separated queues (e.g. one per area)"),
-) -> None:
-    """Run a Celery worker against the shared broker."""
-    from shared.celery_app import celery_app
-
-    celery_app.worker_main(
-        [
-            "worker",
-            f"--concurrency={concurrency}",
-            f"--queues={queues}",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
-
-
-@app.command("beat")
-def beat(schedule: Path = typer.Option(Path(".run/celerybeat-schedule"))) -> None:
-    """Run Celery beat (the nightly predictive refit)."""
-    from shared.celery_app import celery_app
-
-    schedule.parent.mkdir(parents=True, exist_ok=True)
-    celery_app.start(["beat", f"--schedule={schedule}", "--loglevel=INFO"])
-
-
-def _register_service_clis() -> None:
-    """Mount each service's own commands (``csp assets ...``, ``csp hotspots ...``)."""
-    for name, mod, attr in (
-        ("incidents", "shared.incidents.cli", "app"),
-        ("assets", "services.assets.cli", "app"),
-        ("cameras", "services.assets.cli", "cameras_app"),
-        ("hotspots", "services.hotspots.cli", "app"),
-        ("predict", "services.predictive.cli", "app"),
-        ("backup", "shared.backup", "app"),
-    ):
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name and (exc.name == mod or mod.startswith(exc.name + ".")):
-                continue
-            raise
-        sub = getattr(module, attr, None)
-        if sub is not None:
-            app.add_typer(sub, name=name)
-
-
-@demo_app.command("load")
-def demo_load(
-    shared_data: Path = typer.Option(
-        ROOT.parent / "shared" / "data", help="Folder of real Medway data, if present"
-    ),
-) -> None:
-    """Load demo data: the real Medway files when present, plus the demo cameras."""
-    loaders = []
-    for mod in (
-        "shared.incidents.demo",
-        "services.assets.demo",
-        "services.hotspots.demo",
-        "services.predictive.demo",
-    ):
-        try:
-            loaders.append(importlib.import_module(mod))
-        except ModuleNotFoundError:
-            continue
-    with _database() as s:
-        for m in loaders:
-            msg = m.load_demo(s, shared_data=shared_data)
-            s.commit()
-            console.print(f"{m.__name__}: {msg}")
-
-
-_register_service_clis()
-
-
-def main() -> None:
-    """Entry point used by ``python -m shared.cli``."""
+def run(root: typer.Typer) -> None:
+    """Run ``root`` (the whole command line, put together by ``csp.cli``) with plain logs."""
     os.environ.setdefault("CSP_LOG_JSON", "false")
-    app()
-
-
-if __name__ == "__main__":
-    main()
+    root()

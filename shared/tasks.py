@@ -1,6 +1,6 @@
 """The one way to declare a Celery task: named, time-limited, acks late, its own session, retried.
 
-``@background_task("hotspots.compute_surface")`` registers ``fn(session, *args, **kwargs)``: the
+``@background_task("<service>.<job>")`` registers ``fn(session, *args, **kwargs)``: the
 task opens a session on a one-connection engine for the run (``shared.db.task_session``), calls
 ``fn`` with it, and closes it. Transient failures (broker or PostGIS unreachable for a moment)
 are retried with jittered exponential back-off, so only idempotent work belongs here (tasks take

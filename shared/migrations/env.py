@@ -6,14 +6,14 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import engine_from_config, pool
 
-import shared.migrations_registry  # noqa: F401  (every service's models)
+import csp.models  # noqa: F401  (every model of the one database, named by the root)
 from shared.db import Base
 from shared.settings import CommonSettings
 
 config = context.config
 url = config.attributes.get("database_url") or CommonSettings().database_url
 target_metadata = Base.metadata
-SCHEMAS = {"core", "incidents", "assets", "hotspots", "predictive"}
+SCHEMAS = {t.schema for t in Base.metadata.tables.values() if t.schema}
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

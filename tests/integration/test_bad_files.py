@@ -233,7 +233,9 @@ def cli(db_session: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
 
     def run(*files: Path, source: str = "police") -> Any:
         args = ["incidents", "import", *map(str, files), "--source", source]
-        return runner.invoke(shared.cli.app, args)
+        import csp.cli
+
+        return runner.invoke(csp.cli.app, args)
 
     return run
 

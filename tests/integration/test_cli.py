@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from csp.cli import app
 from shared.auth import lookup
-from shared.cli import app
 from tests.conftest import TEST_DB
 
 runner = CliRunner()

@@ -116,7 +116,7 @@ def test_migrations_match_models(engine: Any) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    import shared.migrations_registry  # noqa: F401  registers every service's models
+    import csp.models  # noqa: F401  registers every service's models
     from shared.db import Base
 
     with engine.connect() as conn:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 from psycopg2 import OperationalError as PgOperationalError
 from sqlalchemy.exc import OperationalError
 
-from shared.celery_app import TASK_MODULES, celery_app
+from csp.worker import celery_app
 
 
 def _project_tasks() -> dict[str, object]:
-    for m in TASK_MODULES:
-        try:
-            importlib.import_module(m)
-        except ModuleNotFoundError:
-            continue
     return {n: t for n, t in celery_app.tasks.items() if not n.startswith("celery.")}
 
 

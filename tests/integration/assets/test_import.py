@@ -100,8 +100,8 @@ def test_cli_import_prints_warnings_and_each_bad_row(
     """`csp assets import`: counts, file warnings and one line per refused value (D2, D3)."""
     from typer.testing import CliRunner
 
+    from csp.cli import app
     from services.assets import cli
-    from shared.cli import app
     from shared.settings import AssetsSettings
 
     monkeypatch.setattr(cli, "_session", lambda: (db_session, AssetsSettings()))

@@ -144,7 +144,7 @@ def test_help_is_fast_without_heavy_imports() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, shared.cli; "
+    code = ("import sys, csp.cli; "
             "print(','.join(m for m in ('numba', 'rasterio', 'geopandas', 'folium') "
             "if m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -19,7 +19,7 @@ runner = CliRunner()
 
 
 def _run(*args: str) -> tuple[int, str, str]:
-    from shared.cli import app
+    from csp.cli import app
 
     res = runner.invoke(app, ["predict", *args])
     return res.exit_code, res.stdout, res.stderr

@@ -1,0 +1,19 @@
+"""Every ORM model module, imported so one metadata describes the whole database (Alembic)."""
+
+from __future__ import annotations
+
+import services.assets.models
+import services.hotspots.models
+import services.predictive.models
+import shared.core.models
+import shared.incidents.models
+from shared.db import Base
+
+MODEL_MODULES = (
+    shared.core.models,
+    shared.incidents.models,
+    services.assets.models,
+    services.hotspots.models,
+    services.predictive.models,
+)
+metadata = Base.metadata
