@@ -1,4 +1,11 @@
-"""Settings from the environment: shared DATABASE_URL/REDIS_URL plus one prefix per service."""
+"""Settings from the environment: ``CSP_*`` (and DATABASE_URL/REDIS_URL) common to every process,
+plus one prefix per service (``ASSETS_``, ``HOTSPOTS_``, ``PREDICTIVE_``) for where it listens.
+
+A common setting is read under its ``CSP_`` name by every service (the service prefixes used to
+hide them: a service never saw ``CSP_ENVIRONMENT=production``). The environment must be set
+explicitly to ``development`` or ``test`` for placeholder secrets to be allowed; unset is
+production.
+"""
 
 from __future__ import annotations
 
@@ -18,41 +25,41 @@ DEFAULT_REDIS = "redis://127.0.0.1:6380/0"
 
 
 class CommonSettings(BaseSettings):
-    """Settings every process reads. Shared names have no prefix; the rest use ``CSP_``."""
+    """Settings every process reads, from ``CSP_<NAME>`` (DATABASE_URL and REDIS_URL bare)."""
 
-    model_config = SettingsConfigDict(env_prefix="CSP_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CSP_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
-    environment: Literal["development", "test", "production"] = "development"
+    environment: Literal["development", "test", "production"] = Field(
+        "production", validation_alias="CSP_ENVIRONMENT"
+    )
     database_url: str = Field(
         DEFAULT_DB, validation_alias=AliasChoices("DATABASE_URL", "CSP_DATABASE_URL")
     )
     redis_url: str = Field(
         DEFAULT_REDIS, validation_alias=AliasChoices("REDIS_URL", "CSP_REDIS_URL")
     )
-    secret_key: SecretStr = SecretStr("change-me")
-    celery_eager: bool = False
-    log_level: str = "INFO"
-    log_json: bool = True
-    output_dir: Path = Path(".run/outputs")
-    max_upload_bytes: int = 50 * 1024 * 1024
-    db_connect_timeout_s: int = 3
+    secret_key: SecretStr = Field(SecretStr("change-me"), validation_alias="CSP_SECRET_KEY")
+    celery_eager: bool = Field(False, validation_alias="CSP_CELERY_EAGER")
+    log_level: str = Field("INFO", validation_alias="CSP_LOG_LEVEL")
+    log_json: bool = Field(True, validation_alias="CSP_LOG_JSON")
+    output_dir: Path = Field(Path(".run/outputs"), validation_alias="CSP_OUTPUT_DIR")
+    max_upload_bytes: int = Field(50 * 1024 * 1024, validation_alias="CSP_MAX_UPLOAD_BYTES")
+    db_connect_timeout_s: int = Field(3, validation_alias="CSP_DB_CONNECT_TIMEOUT_S")
     # How long a task a worker took but never acknowledged (the worker died) stays invisible
     # before Redis hands it to another worker. Longer than the longest task, or a slow task runs
     # twice (tasks are idempotent, but it is wasted work).
-    broker_visibility_timeout_s: int = Field(3600, ge=1)
+    broker_visibility_timeout_s: int = Field(
+        3600, ge=1, validation_alias="CSP_BROKER_VISIBILITY_TIMEOUT_S"
+    )
     # Every grid, surface and list a client can ask for is checked against this before any
     # array is allocated (4M float64 cells = 32 MB an array; a service stays well under 2 GB).
-    max_grid_cells: int = Field(
-        4_000_000, ge=1, validation_alias=AliasChoices("CSP_MAX_GRID_CELLS", "max_grid_cells")
-    )
+    max_grid_cells: int = Field(4_000_000, ge=1, validation_alias="CSP_MAX_GRID_CELLS")
     # Largest river bank or coastline (vertices) a water-safety site may have.
-    max_site_vertices: int = Field(
-        50_000, ge=2, validation_alias=AliasChoices("CSP_MAX_SITE_VERTICES", "max_site_vertices")
-    )
+    max_site_vertices: int = Field(50_000, ge=2, validation_alias="CSP_MAX_SITE_VERTICES")
     # Incidents and areas must lie within the partnership's outline plus this margin.
-    extent_margin_m: float = Field(
-        15_000.0, ge=0, validation_alias=AliasChoices("CSP_EXTENT_MARGIN_M", "extent_margin_m")
-    )
+    extent_margin_m: float = Field(15_000.0, ge=0, validation_alias="CSP_EXTENT_MARGIN_M")
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> CommonSettings:
@@ -85,7 +92,9 @@ class ServiceSettings(CommonSettings):
 class AssetsSettings(ServiceSettings):
     """Assets service settings (prefix ``ASSETS_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="ASSETS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ASSETS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
     port: int = 8001
     service_name: str = "assets"
     review_interval_days: int = 365
@@ -100,7 +109,9 @@ class AssetsSettings(ServiceSettings):
 class HotspotsSettings(ServiceSettings):
     """Hotspots service settings (prefix ``HOTSPOTS_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="HOTSPOTS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="HOTSPOTS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
     port: int = 8002
     service_name: str = "hotspots"
 
@@ -108,10 +119,11 @@ class HotspotsSettings(ServiceSettings):
 class PredictiveSettings(ServiceSettings):
     """Predictive service settings (prefix ``PREDICTIVE_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="PREDICTIVE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PREDICTIVE_", env_file=".env", extra="ignore", populate_by_name=True
+    )
     port: int = 8003
     service_name: str = "predictive"
-    cell_size_m: float = 150.0
 
 
 @lru_cache(maxsize=1)

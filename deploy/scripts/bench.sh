@@ -11,6 +11,7 @@ mkdir -p .run/logs
 .venv/bin/pip install -q -e ".[bench]" >.run/logs/pip-bench.log 2>&1 || { tail -n 20 .run/logs/pip-bench.log; exit 1; }
 export PYTHONPATH="$ROOT"
 export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgresql+psycopg2://csp:csp@127.0.0.1:${CSP_PG_PORT:-5433}/csp_test}
+export CSP_ENVIRONMENT=${CSP_ENVIRONMENT:-development}
 for b in ${BENCH:-bench_kde bench_gistar bench_etas bench_fuzz bench_load}; do
   printf '\n\033[1m== %s\033[0m\n' "$b"
   case "$b" in

@@ -16,6 +16,9 @@ PREDICTIVE_PORT=${PREDICTIVE_PORT:-8003}
 export DATABASE_URL=${DATABASE_URL:-postgresql+psycopg2://csp:csp@127.0.0.1:$PG_PORT/csp}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
 export ASSETS_PORT HOTSPOTS_PORT PREDICTIVE_PORT
+# The local stack uses the development password and eager demo settings: say so explicitly
+# (unset means production, which refuses them).
+export CSP_ENVIRONMENT=${CSP_ENVIRONMENT:-development}
 
 if [ "$(id -u)" = 0 ]; then
   # PostgreSQL refuses to run as root: keep the cluster where the postgres user can reach it.

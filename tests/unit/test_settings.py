@@ -50,3 +50,27 @@ def test_placeholder_allowed_in_development(monkeypatch: pytest.MonkeyPatch) -> 
 def test_secret_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSP_SECRET_KEY", "top-secret-value")
     assert "top-secret-value" not in repr(CommonSettings())
+
+
+def test_services_read_the_common_csp_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service prefixes used to hide CSP_*: docker-compose's CSP_ENVIRONMENT=production
+    reached no service, so placeholders were allowed there."""
+    monkeypatch.setenv("CSP_ENVIRONMENT", "development")
+    monkeypatch.setenv("CSP_OUTPUT_DIR", "/srv/out")
+    monkeypatch.setenv("CSP_LOG_LEVEL", "DEBUG")
+    for cls in (AssetsSettings, HotspotsSettings, PredictiveSettings):
+        s = cls()
+        assert (s.environment, str(s.output_dir), s.log_level) == (
+            "development", "/srv/out", "DEBUG")
+    monkeypatch.setenv("CSP_ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://csp:csp@db/csp")
+    with pytest.raises(ValidationError, match="placeholder"):
+        AssetsSettings()
+
+
+def test_unset_environment_is_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CSP_ENVIRONMENT", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://csp:csp@db/csp")
+    with pytest.raises(ValidationError, match="placeholder"):
+        CommonSettings()
+    assert CommonSettings(environment="test").environment == "test"

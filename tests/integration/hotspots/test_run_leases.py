@@ -29,7 +29,7 @@ SOURCE_PREFIX = "lease-test-"
 def committed(engine: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     """Fire incidents committed for real, the task's settings pointed here; all removed after."""
     monkeypatch.setenv("DATABASE_URL", TEST_DB)
-    monkeypatch.setenv("HOTSPOTS_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.setenv("CSP_OUTPUT_DIR", str(tmp_path))
     rng = np.random.default_rng(9)
     xs, ys = 576_000 + rng.normal(0, 500, 120), 168_000 + rng.normal(0, 500, 120)
     with engine.begin() as conn:
