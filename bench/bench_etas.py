@@ -14,9 +14,10 @@ import time
 
 import numpy as np
 
-from services.predictive.compute.backtest import format_table, rolling_backtest
+from services.predictive.compute.backtest import format_table
 from services.predictive.compute.etas import expected_counts, fit_grid_etas
-from services.predictive.compute.methods import Events
+from services.predictive.compute.events import Events
+from services.predictive.compute.methods import rolling_backtest
 from services.predictive.compute.simulate import simulate_grid_etas
 from shared.grid import Grid
 

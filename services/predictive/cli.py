@@ -17,7 +17,7 @@ import typer
 from shared.cli import ROOT, _session, console, fail
 
 if TYPE_CHECKING:
-    from services.predictive.compute.methods import Events
+    from services.predictive.compute.events import Events
     from shared.grid import Grid
 
 app = typer.Typer(
@@ -63,7 +63,7 @@ def read_events(inputs: list[Path], fmt: str, categories: list[str] | None) -> E
     """Parse the files into Events (EPSG:27700 metres, days); rejected rows are reported."""
     import numpy as np
 
-    from services.predictive.compute.methods import Events
+    from services.predictive.compute.events import Events
     from services.predictive.compute.timing import to_days
     from shared.incidents.parsers import parse_file
 
@@ -158,7 +158,7 @@ def fit(
     """Fit a method and print its parameters (theta, omega_per_day, background_per_day)."""
     import math
 
-    from services.predictive.selection import forecast
+    from services.predictive.compute.selection import forecast
 
     events = read_events(inputs, fmt, _categories(categories))
     t_end = _day(as_of, "--as-of") if as_of else math.floor(float(events.t_days.max())) + 1.0
@@ -206,7 +206,7 @@ def score(
     """Score every box for [as-of, as-of + horizon) and write rank,cell_id,bounds,score."""
     import csv
 
-    from services.predictive.selection import forecast, ranked_cells
+    from services.predictive.compute.selection import forecast, ranked_cells
 
     if horizon_days <= 0:
         fail("--horizon-days must be positive")
@@ -272,9 +272,10 @@ def backtest(
     ),
 ) -> None:
     """Rolling-origin backtest: hit rate and PAI at K boxes, stability, boxes per ward."""
-    from services.predictive.compute.backtest import format_table, rolling_backtest
+    from services.predictive.compute.backtest import format_table
+    from services.predictive.compute.methods import default_methods, rolling_backtest
+    from services.predictive.compute.selection import resolve_method
     from services.predictive.compute.timing import timestamp_quality
-    from services.predictive.selection import canonical, resolve_method
 
     events = read_events(inputs, fmt, _categories(categories))
     start, end = _day(date_from, "--from"), _day(date_to, "--to")
@@ -283,7 +284,9 @@ def backtest(
     month_only = timestamp_quality(events.t_days).month_only
     horizon = horizon_days or (28.0 if month_only else 1.0)
     grid = _grid(events, cell)
-    wanted = [canonical(m.strip()) for v in methods for m in v.split(",") if m.strip()]
+    wanted = [
+        default_methods.canonical(m.strip()) for v in methods for m in v.split(",") if m.strip()
+    ]
     labels: dict[str, str] = {}
     for m in dict.fromkeys(wanted):
         if m == "auto":
@@ -336,7 +339,7 @@ def backtest(
 
 
 def _ward_report(result: Any, grid: Grid, labels: dict[str, str], wards: Path | None) -> None:
-    from services.predictive.areas import read_areas, ward_selection_counts
+    from services.predictive.compute.areas import read_areas, ward_selection_counts
 
     path = wards or (DEFAULT_WARDS if DEFAULT_WARDS.is_file() else None)
     if path is None:

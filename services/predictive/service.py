@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from services.predictive.agencies import DEFAULTS, METHOD_CHOICES
-from services.predictive.areas import (
+from services.predictive.compute.areas import (
     BadArea,
     NamedArea,
     area_from_geojson,
@@ -357,7 +357,7 @@ def get_or_create_list(
 
 
 def _training_events(session: Session, *, agency: Agency, grid: Grid, before: datetime) -> Any:
-    from services.predictive.compute.methods import Events
+    from services.predictive.compute.events import Events
     from shared.incidents.store import load_points
 
     pts = load_points(
@@ -384,7 +384,7 @@ def _generate(
     The grid (the agency's area, or the incidents' extent) is checked against the cell limit
     before anything is allocated: ``GridTooLarge`` is a 422 naming the limit.
     """
-    from services.predictive.selection import forecast, ranked_cells
+    from services.predictive.compute.selection import forecast, ranked_cells
 
     area = _agency_area(session, agency)
     warnings: list[str] = []

@@ -1,9 +1,13 @@
-"""Rolling-origin backtests of forecast methods: hit rate, PAI, selection counts, stability."""
+"""Rolling-origin backtests of fitted-on-demand scorers: hit rate, PAI, selection, stability.
+
+Pure. The backtest takes scorers, not method names, so it needs no registry: the registry
+(``compute.methods.rolling_backtest``) builds the scorers by name and calls ``backtest_scorers``.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from services.predictive.compute.baselines import grid_counts
-from services.predictive.compute.methods import Events, make_scorer
+from services.predictive.compute.events import Events
+from services.predictive.compute.scorer import Scorer
 from shared.grid import Grid
 from shared.metrics import accuracy_at_area, accuracy_at_k, top_cells
 
@@ -97,11 +102,11 @@ def _jaccard(a: set[int], b: set[int]) -> float:
     return len(a & b) / u if u else 1.0
 
 
-def rolling_backtest(
+def backtest_scorers(
     events: Events,
     grid: Grid,
     *,
-    methods: Sequence[str],
+    scorers: Mapping[str, Scorer],
     start_days: float,
     end_days: float,
     step_days: float = 1.0,
@@ -109,21 +114,19 @@ def rolling_backtest(
     k_boxes: int = 20,
     fractions: tuple[float, ...] = (0.01, 0.05),
     mask: npt.NDArray[np.bool_] | None = None,
-    method_params: dict[str, dict[str, Any]] | None = None,
 ) -> BacktestResult:
     """Rolling-origin evaluation: fit before each origin, score, compare with what followed.
 
     Args:
         events: all events (EPSG:27700 metres, days since the epoch).
         grid: the forecast grid.
-        methods: method names (see ``methods.METHODS``).
+        scorers: the scorers by method name (each is refitted at every origin).
         start_days, end_days: origins run from ``start_days`` while ``origin < end_days``.
         step_days: days between origins.
         horizon_days: each forecast covers [origin, origin + horizon_days).
         k_boxes: number of cells chosen for the hit rate and PAI at K.
         fractions: area shares (of candidate cells) for hit rate and PAI.
         mask: optional (ny, nx) bool array of candidate cells (e.g. inside the district).
-        method_params: optional constructor parameters per method.
 
     Returns:
         BacktestResult with the table, selection counts, stability and hit-rate curves.
@@ -135,7 +138,7 @@ def rolling_backtest(
     if cand.size != n_cells or not cand.any():
         raise ValueError("mask must be (ny, nx) with at least one candidate cell")
     cand_idx = np.flatnonzero(cand)
-    scorers = {m: make_scorer(m, **(method_params or {}).get(m, {})) for m in methods}
+    methods = list(scorers)
     origins = np.arange(start_days, end_days, step_days, dtype=np.float64)
     rows: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     sel = {m: np.zeros(n_cells, dtype=np.int64) for m in methods}

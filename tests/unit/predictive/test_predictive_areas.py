@@ -11,8 +11,13 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, Point, box
 
-from services.predictive import areas
-from services.predictive.areas import BadArea, area_from_geojson, area_grid, check_area_cells
+from services.predictive.compute import areas
+from services.predictive.compute.areas import (
+    BadArea,
+    area_from_geojson,
+    area_grid,
+    check_area_cells,
+)
 from shared.extent import GridTooLarge
 
 CHATHAM = [[0.50, 51.36], [0.58, 51.36], [0.58, 51.40], [0.50, 51.40], [0.50, 51.36]]

@@ -7,9 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from services.predictive.compute.backtest import format_table, rolling_backtest
+from services.predictive.compute.backtest import format_table
 from services.predictive.compute.etas import window_loglik
-from services.predictive.compute.methods import EtasScorer, Events, make_scorer
+from services.predictive.compute.etas_scorer import EtasScorer
+from services.predictive.compute.events import Events
+from services.predictive.compute.methods import make_scorer, rolling_backtest
 from services.predictive.compute.simulate import simulate_grid_etas
 from shared.grid import Grid
 from shared.metrics import top_cells

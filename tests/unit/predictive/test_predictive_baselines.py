@@ -13,7 +13,8 @@ from services.predictive.compute.baselines import (
     prospective_surface,
     smooth_cells,
 )
-from services.predictive.compute.methods import Events, make_scorer
+from services.predictive.compute.events import Events
+from services.predictive.compute.methods import make_scorer
 from shared.grid import Grid
 
 GRID = Grid(100.0, 500_000.0, 200_000.0, 5, 4)  # 5 columns, 4 rows of 100 m

@@ -231,7 +231,7 @@ def test_smoothing_choice_is_the_best_of_all_candidates() -> None:
     """etas_smooth picks the (bandwidth, weight) a full search over every background picks."""
     from services.predictive.compute import baselines
     from services.predictive.compute.etas import fit_grid_etas
-    from services.predictive.compute.methods import EtasScorer
+    from services.predictive.compute.etas_scorer import EtasScorer
     from shared.grid import Grid
 
     rng = np.random.default_rng(9)

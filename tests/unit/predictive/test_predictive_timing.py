@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from services.predictive.compute.methods import Events, choose_method, make_scorer
+from services.predictive.compute.events import Events
+from services.predictive.compute.methods import make_scorer
+from services.predictive.compute.selection import choose_method
 from services.predictive.compute.timing import timestamp_quality, to_days
 from shared.grid import Grid
 
@@ -115,7 +117,8 @@ def test_best_static_picks_the_candidate_that_did_best_on_the_past() -> None:
     """The choice is the inner backtest's best; a large margin keeps the first candidate."""
     import numpy as np
 
-    from services.predictive.compute.methods import Events, make_scorer
+    from services.predictive.compute.events import Events
+    from services.predictive.compute.methods import make_scorer
     from shared.grid import Grid
 
     rng = np.random.default_rng(3)
