@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shared.incidents.registry import SOURCES
+
 app = typer.Typer(
     help="Shared incidents: crime/ASB, road collisions, water, fire.", no_args_is_help=True
 )
@@ -18,13 +20,13 @@ console = Console(stderr=True)
 @app.command("import")
 def import_cmd(
     files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, readable=True),
-    source: str = typer.Option(..., "--source", help="police | stats19 | water | fire | generic"),
+    source: str = typer.Option(..., "--source", help=" | ".join(SOURCES)),
     show_errors: int = typer.Option(20, help="How many rejected rows to print per file"),
 ) -> None:
     """Import FILES (CSV or zip); bad rows are reported with their line, good rows are kept."""
     from shared.cli import _session, fail
     from shared.extent import partnership_extent
-    from shared.incidents.store import SOURCES, import_file
+    from shared.incidents.store import import_file
     from shared.settings import CommonSettings
 
     if source not in SOURCES:
@@ -87,4 +89,14 @@ def summary() -> None:
     with _session() as s:
         for src, cat, n in category_counts(s):
             table.add_row(src, cat, str(n))
+    Console().print(table)
+
+
+@app.command("sources")
+def sources() -> None:
+    """The incident sources files can be imported as, with their file layout and times."""
+    table = Table("source", "file format", "times", "description")
+    for fmt in SOURCES.values():
+        times = "months" if fmt.month_only else "exact"
+        table.add_row(fmt.name, fmt.file_format, times, fmt.description)
     Console().print(table)

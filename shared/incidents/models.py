@@ -8,6 +8,7 @@ from typing import Any
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -22,8 +23,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
+from shared.incidents.registry import NAME_MAX, Precision
 
 SCHEMA = "incidents"
+# "time_precision IN ('exact','month')", as migration 0001 wrote it.
+PRECISION_CHECK = f"time_precision IN ({','.join(repr(p.value) for p in Precision)})"
 
 
 class IncidentImport(Base):
@@ -33,7 +37,7 @@ class IncidentImport(Base):
     __table_args__ = {"schema": SCHEMA}
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    source: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(NAME_MAX))
     file_name: Mapped[str] = mapped_column(String(400))
     sha256: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -57,11 +61,12 @@ class Incident(Base):
         UniqueConstraint("source", "source_id", name="uq_incidents_source_source_id"),
         Index("ix_incidents_category_time", "category", "occurred_at"),
         Index("ix_incidents_occurred_at", "occurred_at"),
+        CheckConstraint(PRECISION_CHECK, name="precision"),
         {"schema": SCHEMA},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    source: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(NAME_MAX))
     source_id: Mapped[str] = mapped_column(String(300))
     category: Mapped[str] = mapped_column(String(120))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -6,7 +6,7 @@ the last line it read), and stops for good at a field over ``csv.field_size_limi
 each record comes back with its own first and last line, and a record that cannot be read
 carries the reason instead of its fields, so the caller reports that row and keeps the rest.
 
-Usage::
+Usage (``physical_lines`` is ``shared.textfiles.physical_lines``)::
 
     lines = physical_lines(text)
     header = read_header(lines)
@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -41,11 +40,6 @@ class Record:
     fields: list[str]
     error: str | None = None
     multiline: bool = False
-
-
-def physical_lines(text: str) -> list[str]:
-    """Lines ended by CR, LF or CRLF only (never U+2028, U+0085 or form feeds), ends kept."""
-    return list(io.StringIO(text, newline=""))
 
 
 class HeaderError(ValueError):

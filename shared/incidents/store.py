@@ -1,4 +1,9 @@
-"""Persist parsed incidents idempotently and read them back as arrays for analysis."""
+"""Persist parsed incidents idempotently and read them back as arrays for analysis.
+
+The database side of ``shared.incidents``: imports only the sources in the registry
+(``shared.incidents.registry.SOURCES``), records each file's import with its rejected rows, and
+loads incidents as EPSG:27700 arrays.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from shared.extent import Extent
 from shared.incidents.models import Incident, IncidentImport
-from shared.incidents.parsers import DEFAULT_LIMITS, FileRejected, ParseResult, parse_file
+from shared.incidents.parsers import parse_file
+from shared.incidents.parsers.results import DEFAULT_LIMITS, FileRejected, ParseResult
+from shared.incidents.registry import SOURCES
 
-SOURCES = ("police", "stats19", "water", "fire", "generic")
 BATCH = 5000
 MAX_ERRORS_KEPT = 5000
 
@@ -156,8 +162,7 @@ def import_file(
     Rows outside ``extent`` (default: the partnership's outline and default margin) are
     rejected rows; rows in its margin are kept with a warning.
     """
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    SOURCES.lookup(source)  # UnknownSource, a ValueError naming the choices
     # Hashed after parsing, so the parser refuses an oversized file from its size alone before
     # anything reads it; the demo's quick re-run hashes first, within the same size bound.
     sha = file_sha256(_within_limits(path)) if skip_known else None

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from shared.incidents.parsers import (
+from shared.incidents.parsers import parse_file
+from shared.incidents.parsers.generic import parse_generic_csv
+from shared.incidents.parsers.police import parse_police_csv
+from shared.incidents.parsers.results import (
     CATEGORY_MAX,
     DEFAULT_LIMITS,
     SOURCE_ID_MAX,
     FileRejected,
     Limits,
     ParseResult,
-    parse_file,
-    parse_generic_csv,
-    parse_police_csv,
 )
 from tests.fixtures import bad_files as bf
 

@@ -17,7 +17,8 @@ import shapely
 
 from shared.extent import partnership_extent
 from shared.geometry import point_to_bng, to_bng
-from shared.incidents.parsers import parse_file, parse_generic_csv
+from shared.incidents.parsers import parse_file
+from shared.incidents.parsers.generic import parse_generic_csv
 from tests.conftest import SHARED_DATA
 from tests.fixtures.make_stats19 import make_collisions_csv
 
@@ -68,8 +69,16 @@ def test_the_margin_comes_from_the_caller() -> None:
 
 def test_stats19_eastings_in_the_sea_are_rejected(tmp_path: Path) -> None:
     sea_x, sea_y = point_to_bng(2.0, 52.5)
-    planted = [{}, {"location_easting_osgr": round(sea_x), "location_northing_osgr": round(sea_y),
-                    "longitude": "", "latitude": ""}, {}]
+    planted = [
+        {},
+        {
+            "location_easting_osgr": round(sea_x),
+            "location_northing_osgr": round(sea_y),
+            "longitude": "",
+            "latitude": "",
+        },
+        {},
+    ]
     path = make_collisions_csv(tmp_path / "sea.csv", planted, seed=2)
     (result,) = parse_file(path, source="stats19")
     assert [r.attributes["line"] for r in result.rows] == [2, 4]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from pyproj import Transformer
 
-from shared.incidents.parsers import parse_file, parse_generic_csv
+from shared.incidents.parsers import parse_file
+from shared.incidents.parsers.generic import parse_generic_csv
 
 SAMPLE = (
     Path(__file__).resolve().parents[2] / "fixtures" / "incidents" / "water_incidents_sample.csv"

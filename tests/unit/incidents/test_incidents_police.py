@@ -13,12 +13,9 @@ from pathlib import Path
 import pytest
 from pyproj import Transformer
 
-from shared.incidents.parsers import (
-    ParseResult,
-    parse_file,
-    parse_police_csv,
-    parse_police_zip,
-)
+from shared.incidents.parsers import parse_file
+from shared.incidents.parsers.police import parse_police_csv, parse_police_zip
+from shared.incidents.parsers.results import ParseResult
 
 POLICE = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "police"
 FILES = sorted(POLICE.glob("2022-0?-kent-street-medway.csv"))

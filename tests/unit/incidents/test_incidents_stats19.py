@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pyproj import Transformer
 
-from shared.incidents.parsers import parse_file, parse_stats19_csv
+from shared.incidents.parsers import parse_file
+from shared.incidents.parsers.stats19 import parse_stats19_csv
 from shared.incidents.stats19_codes import COLLISION_CODES, COLLISION_FIELDS
 
 

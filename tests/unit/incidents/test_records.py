@@ -8,14 +8,9 @@ import io
 
 import pytest
 
-from shared.incidents.parsers import parse_generic_csv
-from shared.incidents.records import (
-    UNTERMINATED,
-    HeaderError,
-    physical_lines,
-    read_header,
-    split_records,
-)
+from shared.incidents.parsers.generic import parse_generic_csv
+from shared.incidents.records import UNTERMINATED, HeaderError, read_header, split_records
+from shared.textfiles import physical_lines
 
 HEAD = "id,timestamp,longitude,latitude,category,note\n"
 
@@ -26,8 +21,7 @@ def _row(ident: str, note: str = "ok") -> str:
 
 def _records(text: str, **kw: object) -> list[tuple[int, int, list[str], str | None]]:
     lines = physical_lines(text)
-    return [(r.start, r.end, r.fields, r.error)
-            for r in split_records(lines, width=6, **kw)]  # type: ignore[arg-type]
+    return [(r.start, r.end, r.fields, r.error) for r in split_records(lines, width=6, **kw)]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("multiline", [False, True])
@@ -39,7 +33,11 @@ def test_unterminated_quote_is_its_own_bad_row_and_the_next_rows_are_kept(
     text = HEAD + _row("A") + _row("B", '"broken') + _row("C") + _row("D", '"quoted"') + _row("E")
     got = _records(text, multiline=multiline)
     assert [(s, e, err) for s, e, _, err in got] == [
-        (2, 2, None), (3, 3, UNTERMINATED), (4, 4, None), (5, 5, None), (6, 6, None)
+        (2, 2, None),
+        (3, 3, UNTERMINATED),
+        (4, 4, None),
+        (5, 5, None),
+        (6, 6, None),
     ]
     assert [f[0] for _, _, f, err in got if err is None] == ["A", "C", "D", "E"]
     assert got[3][2][5] == "quoted"
@@ -71,7 +69,11 @@ def test_a_field_over_the_csv_limit_costs_one_row() -> None:
     got = _records(text, multiline=True)
     # B is line 3; C line 4; D spans lines 5..8 (three breaks inside its quotes); E line 9
     assert [(s, e, err is None) for s, e, _, err in got] == [
-        (2, 2, True), (3, 3, False), (4, 4, True), (5, 8, False), (9, 9, True)
+        (2, 2, True),
+        (3, 3, False),
+        (4, 4, True),
+        (5, 8, False),
+        (9, 9, True),
     ]
     assert all(f"longer than {limit:,} characters" in str(err) for *_, err in got if err)
 
