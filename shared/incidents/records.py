@@ -5,6 +5,7 @@ lets an unterminated quote swallow the rows below it (they become one long field
 the last line it read), and stops for good at a field over ``csv.field_size_limit()``. Here
 each record comes back with its own first and last line, and a record that cannot be read
 carries the reason instead of its fields, so the caller reports that row and keeps the rest.
+``reading_notes`` words the file's warnings about its records (blank, multi-line, formulas).
 
 Usage (``physical_lines`` is ``shared.textfiles.physical_lines``)::
 
@@ -22,6 +23,8 @@ from __future__ import annotations
 import csv
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
+
+from shared.textfiles import line_list
 
 UNTERMINATED = 'unterminated quote: a field opened with " does not close on this line'
 
@@ -140,3 +143,20 @@ def _reason(exc: csv.Error) -> str:
     if "field larger than field limit" in msg:
         return f"a field is longer than {csv.field_size_limit():,} characters"
     return f"unreadable CSV: {msg}"
+
+
+def reading_notes(
+    *, blank: Sequence[int], multiline: Sequence[int], formula: Sequence[int]
+) -> list[str]:
+    """A file's warnings about its records: blank lines, quoted line breaks, formula-like text."""
+    out = []
+    if blank:
+        out.append(f"blank lines skipped: {line_list(blank)}")
+    if multiline:
+        out.append(f"records with quoted line breaks: lines {line_list(multiline)}")
+    if formula:
+        out.append(
+            "text starting with = + - @ kept as text (spreadsheet formula risk on export): "
+            f"lines {line_list(formula)}"
+        )
+    return out

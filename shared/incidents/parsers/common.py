@@ -31,12 +31,12 @@ from shared.incidents.parsers.results import (
     RowError,
     size_text,
 )
-from shared.incidents.records import HeaderError, Record, read_header
+from shared.incidents.records import HeaderError, Record, read_header, reading_notes
 from shared.textfiles import decode_lines, line_list, not_text
 
 FloatArray = npt.NDArray[np.float64]
 ColumnCheck = Callable[[list[str]], list[str]]
-RowBuilder = Callable[["Collector", list[str], list[str]], list[IncidentRow]]
+RowBuilder = Callable[["Collector", list[str], list[str], str], list[IncidentRow]]
 
 
 class FileProblem(Exception):
@@ -52,6 +52,7 @@ class FileProblem(Exception):
 def parse_csv(
     path_or_fileobj: PathOrFile,
     *,
+    source: str,
     name: str | None,
     max_bytes: int | None,
     extent: Extent | None,
@@ -59,7 +60,7 @@ def parse_csv(
     rows: RowBuilder,
 ) -> ParseResult:
     """Parse one CSV: ``columns(header)`` gives the columns or raises FileProblem, then
-    ``rows(collector, columns, warnings)`` builds the kept rows and reports the others."""
+    ``rows(collector, columns, warnings, source)`` builds the kept rows, reporting the others."""
     data, default_name = read_bytes(path_or_fileobj, max_bytes)
     name = name or default_name
     what = None if isinstance(data, str) else not_text(data)
@@ -79,7 +80,7 @@ def parse_csv(
         err = RowError(name, problem.line, problem.reason, raw)
         return ParseResult([], [err], name, len(lines), warnings)
     col = Collector(name, lines, extent or partnership_extent())
-    kept = rows(col, header, warnings)
+    kept = rows(col, header, warnings, source)
     warnings.extend(col.notes())
     return ParseResult(kept, col.sorted_errors(), name, len(lines), warnings)
 
@@ -136,15 +137,7 @@ class Collector:
                 f"{len(lines_)} row(s) outside {self.extent.name} but within {km:g} km of it, "
                 f"kept: lines {line_list(lines_)}"
             )
-        if self.blank:
-            out.append(f"blank lines skipped: {line_list(self.blank)}")
-        if self.multiline:
-            out.append(f"records with quoted line breaks: lines {line_list(self.multiline)}")
-        if self.formula:
-            out.append(
-                "text starting with = + - @ kept as text (spreadsheet formula risk on export): "
-                f"lines {line_list(self.formula)}"
-            )
+        out += reading_notes(blank=self.blank, multiline=self.multiline, formula=self.formula)
         return out
 
     def readable(self, rec: Record, width: int) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,11 +63,12 @@ def parse_generic_csv(
         raise ValueError(f"bad source for a generic file: {source!r}")
     return parse_csv(
         path_or_fileobj,
+        source=source,
         name=name,
         max_bytes=max_bytes,
         extent=extent,
         columns=_columns,
-        rows=partial(_rows, source=source),
+        rows=_rows,
     )
 
 
@@ -111,9 +111,7 @@ def _columns(header: list[str]) -> list[str]:
     return names
 
 
-def _rows(
-    col: Collector, header: list[str], warnings: list[str], *, source: str
-) -> list[IncidentRow]:
+def _rows(col: Collector, header: list[str], warnings: list[str], source: str) -> list[IncidentRow]:
     kept = _generic_records(col, header)
     inside, x, y = place(col, [k[7] for k in kept], [k[4] for k in kept], [k[5] for k in kept])
     kept = [k for k, ok in zip(kept, inside, strict=True) if ok]

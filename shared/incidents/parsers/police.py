@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +74,12 @@ def parse_police_csv(
     """Parse one data.police.uk street-level crime CSV into month-precision incident rows."""
     return parse_csv(
         path_or_fileobj,
+        source=source,
         name=name,
         max_bytes=max_bytes,
         extent=extent,
         columns=_columns,
-        rows=partial(_rows, source=source),
+        rows=_rows,
     )
 
 
@@ -107,9 +107,7 @@ def _columns(header: list[str]) -> list[str]:
     return header
 
 
-def _rows(
-    col: Collector, header: list[str], warnings: list[str], *, source: str
-) -> list[IncidentRow]:
+def _rows(col: Collector, header: list[str], warnings: list[str], source: str) -> list[IncidentRow]:
     absent = [c for c in POLICE_COLUMNS if c not in header]
     extra = [c for c in header if c not in POLICE_COLUMNS]
     if absent:

@@ -12,7 +12,6 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,11 +87,12 @@ def parse_stats19_csv(
     """Parse a DfT STATS19 collision CSV into exact-time road_collision rows with KSI weights."""
     return parse_csv(
         path_or_fileobj,
+        source=source,
         name=name,
         max_bytes=max_bytes,
         extent=extent,
         columns=_columns,
-        rows=partial(_rows, source=source),
+        rows=_rows,
     )
 
 
@@ -122,9 +122,7 @@ def _columns(header: list[str]) -> list[str]:
     return names
 
 
-def _rows(
-    col: Collector, header: list[str], warnings: list[str], *, source: str
-) -> list[IncidentRow]:
+def _rows(col: Collector, header: list[str], warnings: list[str], source: str) -> list[IncidentRow]:
     return _stats19_rows(col, _stats19_records(col, header), source)
 
 
