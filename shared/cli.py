@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,10 @@ db_app = typer.Typer(help="Database migrations and backups.", no_args_is_help=Tr
 token_app = typer.Typer(
     help="API tokens (roles: operator, seg, crew, analyst, admin).", no_args_is_help=True
 )
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.orm import Session
 
 console = Console(stderr=True)
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +34,7 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session() -> Session:
     from shared.db import make_engine, make_sessionmaker
     from shared.settings import CommonSettings
 
@@ -67,7 +71,7 @@ def _database() -> Iterator[Any]:
         fail(database_error_line(exc))
 
 
-def alembic_config(database_url: str | None = None):  # type: ignore[no-untyped-def]
+def alembic_config(database_url: str | None = None) -> Config:
     """Alembic config pointing at the project's one migration history."""
     from alembic.config import Config
 

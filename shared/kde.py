@@ -166,7 +166,7 @@ def _linear_bin(
             g[fv, fu + 1] += wk * a * (1.0 - b)
             g[fv + 1, fu] += wk * (1.0 - a) * b
             g[fv + 1, fu + 1] += wk * a * b
-    out = parts[0]
+    out: npt.NDArray[np.float32] = parts[0]
     for c in range(1, chunks):
         out += parts[c]
     return out
@@ -345,7 +345,7 @@ def default_radius_m(
     if spread <= 0:
         raise ValueError("all incidents are at one place: no default radius")
     n = total if weights is not None else float(xa.size)
-    return 0.9 * spread * n**-0.2
+    return float(0.9 * spread * n**-0.2)
 
 
 def default_cell_m(minx: float, miny: float, maxx: float, maxy: float) -> float:

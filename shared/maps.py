@@ -237,7 +237,7 @@ class _FitBounds(MacroElement):
     )
 
     def __init__(self, bounds: list[list[float]]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
         self._name = "FitBounds"
         self.bounds = bounds
 
