@@ -10,85 +10,85 @@ from datetime import datetime, timedelta
 
 from shapely.geometry import Point, Polygon
 
-LIFECYCLES = (
-    "proposed",
-    "approved",
-    "rejected",
-    "active",
-    "under_review",
-    "in_store",
-    "decommissioning",
-    "decommissioned",
+from services.assets.enums import (
+    CameraHealth,
+    CameraLifecycle,
+    DecisionKind,
+    Deployment,
+    FaultCategory,
+    FaultStatus,
+    Technology,
 )
-HEALTHS = ("online", "degraded", "offline")
-TECHNOLOGIES = ("analogue", "digital")
-DEPLOYMENTS = ("fixed", "rapid")
+
+_L = CameraLifecycle
+LIFECYCLES = tuple(CameraLifecycle)
+HEALTHS = tuple(CameraHealth)
+TECHNOLOGIES = tuple(Technology)
+DEPLOYMENTS = tuple(Deployment)
 
 # Allowed next lifecycle states. Nothing leaves "decommissioned": rows are never deleted.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "proposed": ("approved", "rejected"),
-    "approved": ("active", "rejected"),
-    "rejected": ("proposed",),
-    "active": ("under_review", "in_store", "decommissioning"),
-    "under_review": ("active", "in_store", "decommissioning"),
-    "in_store": ("active", "decommissioning"),
-    "decommissioning": ("decommissioned", "active"),
-    "decommissioned": (),
+    _L.PROPOSED: (_L.APPROVED, _L.REJECTED),
+    _L.APPROVED: (_L.ACTIVE, _L.REJECTED),
+    _L.REJECTED: (_L.PROPOSED,),
+    _L.ACTIVE: (_L.UNDER_REVIEW, _L.IN_STORE, _L.DECOMMISSIONING),
+    _L.UNDER_REVIEW: (_L.ACTIVE, _L.IN_STORE, _L.DECOMMISSIONING),
+    _L.IN_STORE: (_L.ACTIVE, _L.DECOMMISSIONING),
+    _L.DECOMMISSIONING: (_L.DECOMMISSIONED, _L.ACTIVE),
+    _L.DECOMMISSIONED: (),
 }
 
+# Lifecycles a camera can be registered in (POST /cameras).
+REGISTERABLE = (_L.PROPOSED, _L.APPROVED, _L.ACTIVE)
 # Lifecycles in which a camera is on the street (watched by reviews and recommendations).
-IN_SERVICE = ("active", "under_review")
+IN_SERVICE = (_L.ACTIVE, _L.UNDER_REVIEW)
 # Lifecycles shown to the public: the camera physically stands there.
-PUBLIC_LIFECYCLES = ("active", "under_review", "decommissioning")
+PUBLIC_LIFECYCLES = (_L.ACTIVE, _L.UNDER_REVIEW, _L.DECOMMISSIONING)
+# Lifecycles whose record is read-only (PATCH and the register import refuse to change it).
+READ_ONLY_LIFECYCLES = (_L.DECOMMISSIONED,)
+# Lifecycles in which a camera takes no faults (it is not, or no longer, on the street).
+NO_FAULT_LIFECYCLES = (_L.DECOMMISSIONED, _L.REJECTED, _L.PROPOSED)
+# Commissioning: moving into active from these sets the next review date.
+COMMISSIONED_FROM = (_L.APPROVED, _L.IN_STORE)
+# Final lifecycles: no review is due.
+ENDED = (_L.DECOMMISSIONED, _L.REJECTED)
 
-DECISIONS = (
-    "retain",
-    "make_permanent",
-    "replace_with_digital",
-    "relocate",
-    "decommission",
-    "withdraw",
-)
+_D = DecisionKind
+DECISIONS = tuple(DecisionKind)
 # Lifecycles from which each SEG decision may be taken.
 DECISION_FROM: dict[str, tuple[str, ...]] = {
-    "retain": ("active", "under_review"),
-    "make_permanent": ("active", "under_review"),
-    "replace_with_digital": ("active", "under_review"),
-    "relocate": ("active", "under_review", "in_store"),
-    "decommission": ("active", "under_review", "in_store"),
-    "withdraw": ("active", "under_review"),
+    _D.RETAIN: IN_SERVICE,
+    _D.MAKE_PERMANENT: IN_SERVICE,
+    _D.REPLACE_WITH_DIGITAL: IN_SERVICE,
+    _D.RELOCATE: (*IN_SERVICE, _L.IN_STORE),
+    _D.DECOMMISSION: (*IN_SERVICE, _L.IN_STORE),
+    _D.WITHDRAW: IN_SERVICE,
 }
 
-FAULT_CATEGORIES = (
-    "no_picture",
-    "intermittent_picture",
-    "cabling",
-    "power",
-    "network",
-    "vandalism",
-    "pan_tilt_zoom",
-    "other",
-)
+_C = FaultCategory
+FAULT_CATEGORIES = tuple(FaultCategory)
 # Categories that take the picture away entirely: an open one makes the camera offline.
-NO_PICTURE_CATEGORIES = frozenset({"no_picture", "cabling", "power", "network"})
-FAULT_STATUSES = ("open", "in_progress", "fixed", "closed")
-OPEN_STATUSES = ("open", "in_progress")
+NO_PICTURE_CATEGORIES = frozenset({_C.NO_PICTURE, _C.CABLING, _C.POWER, _C.NETWORK})
+_S = FaultStatus
+FAULT_STATUSES = tuple(FaultStatus)
+OPEN_STATUSES = (_S.OPEN, _S.IN_PROGRESS)
+RESOLVED_STATUSES = (_S.FIXED, _S.CLOSED)
 FAULT_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "open": ("in_progress", "fixed", "closed"),
-    "in_progress": ("fixed", "closed"),
-    "fixed": ("closed", "open"),
-    "closed": (),
+    _S.OPEN: (_S.IN_PROGRESS, _S.FIXED, _S.CLOSED),
+    _S.IN_PROGRESS: (_S.FIXED, _S.CLOSED),
+    _S.FIXED: (_S.CLOSED, _S.OPEN),
+    _S.CLOSED: (),
 }
 # Hours to fix, per category (service default; the partnership's maintenance contract).
 SLA_HOURS: dict[str, float] = {
-    "no_picture": 24.0,
-    "cabling": 72.0,
-    "power": 24.0,
-    "network": 48.0,
-    "intermittent_picture": 72.0,
-    "vandalism": 72.0,
-    "pan_tilt_zoom": 120.0,
-    "other": 120.0,
+    _C.NO_PICTURE: 24.0,
+    _C.CABLING: 72.0,
+    _C.POWER: 24.0,
+    _C.NETWORK: 48.0,
+    _C.INTERMITTENT_PICTURE: 72.0,
+    _C.VANDALISM: 72.0,
+    _C.PAN_TILT_ZOOM: 120.0,
+    _C.OTHER: 120.0,
 }
 
 
@@ -106,8 +106,8 @@ def health_for(open_categories: Iterable[str]) -> str:
     """Camera health from the categories of its open faults."""
     cats = set(open_categories)
     if cats & NO_PICTURE_CATEGORIES:
-        return "offline"
-    return "degraded" if cats else "online"
+        return CameraHealth.OFFLINE
+    return CameraHealth.DEGRADED if cats else CameraHealth.ONLINE
 
 
 def merge_intervals(
@@ -146,7 +146,7 @@ def sla_status(
     category: str, reported_at: datetime, resolved_at: datetime | None, now: datetime
 ) -> SlaStatus:
     """SLA status of one fault at ``now`` (resolved faults are judged on their fix time)."""
-    target = SLA_HOURS.get(category, SLA_HOURS["other"])
+    target = SLA_HOURS.get(category, SLA_HOURS[_C.OTHER])
     end = resolved_at or now
     elapsed = (end - reported_at).total_seconds() / 3600.0
     return SlaStatus(target, elapsed, reported_at + timedelta(hours=target), elapsed > target)

@@ -31,6 +31,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.assets.enums import (
+    CameraHealth,
+    CameraLifecycle,
+    DecisionKind,
+    Deployment,
+    FaultStatus,
+    Technology,
+    check_in,
+)
 from shared.db import Base
 
 SCHEMA = "assets"
@@ -42,14 +51,10 @@ class Camera(Base):
 
     __tablename__ = "cameras"
     __table_args__ = (
-        CheckConstraint(
-            "lifecycle IN ('proposed','approved','rejected','active','under_review','in_store',"
-            "'decommissioning','decommissioned')",
-            name="lifecycle",
-        ),
-        CheckConstraint("health IN ('online','degraded','offline')", name="health"),
-        CheckConstraint("technology IN ('analogue','digital')", name="technology"),
-        CheckConstraint("deployment IN ('fixed','rapid')", name="deployment"),
+        CheckConstraint(check_in("lifecycle", CameraLifecycle), name="lifecycle"),
+        CheckConstraint(check_in("health", CameraHealth), name="health"),
+        CheckConstraint(check_in("technology", Technology), name="technology"),
+        CheckConstraint(check_in("deployment", Deployment), name="deployment"),
         Index("ix_cameras_lifecycle", "lifecycle"),
         Index("ix_cameras_next_review_due", "next_review_due"),
         {"schema": SCHEMA},
@@ -76,7 +81,7 @@ class Camera(Base):
     retention_days: Mapped[int | None] = mapped_column(Integer)
     dpia_ref: Mapped[str | None] = mapped_column(String(120))
     lifecycle: Mapped[str] = mapped_column(String(20))
-    health: Mapped[str] = mapped_column(String(10), default="online")
+    health: Mapped[str] = mapped_column(String(10), default=CameraHealth.ONLINE.value)
     next_review_due: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -92,7 +97,7 @@ class CameraDevice(Base):
 
     __tablename__ = "camera_devices"
     __table_args__ = (
-        CheckConstraint("technology IN ('analogue','digital')", name="technology"),
+        CheckConstraint(check_in("technology", Technology), name="technology"),
         Index("ix_camera_devices_camera_id", "camera_id"),
         {"schema": SCHEMA},
     )
@@ -130,7 +135,7 @@ class Fault(Base):
 
     __tablename__ = "faults"
     __table_args__ = (
-        CheckConstraint("status IN ('open','in_progress','fixed','closed')", name="status"),
+        CheckConstraint(check_in("status", FaultStatus), name="status"),
         Index("ix_faults_camera_id", "camera_id"),
         Index("ix_faults_status", "status"),
         UniqueConstraint("idempotency_key", name="uq_faults_idempotency_key"),
@@ -193,11 +198,7 @@ class Decision(Base):
 
     __tablename__ = "decisions"
     __table_args__ = (
-        CheckConstraint(
-            "decision IN ('retain','make_permanent','replace_with_digital','relocate',"
-            "'decommission','withdraw')",
-            name="decision",
-        ),
+        CheckConstraint(check_in("decision", DecisionKind), name="decision"),
         Index("ix_decisions_camera_id", "camera_id"),
         {"schema": SCHEMA},
     )
