@@ -14,131 +14,37 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from services.predictive.agencies.defaults import DEFAULTS
+from services.predictive.compute.methods import AUTO, default_methods
+from services.predictive.event_files import (
+    FORMATS,
+    day_start,
+    grid_over,
+    read_events,
+    split_categories,
+    warn,
+)
 from shared.cli import ROOT, _session, console, fail
 
 if TYPE_CHECKING:
-    from services.predictive.compute.events import Events
     from shared.grid import Grid
 
 app = typer.Typer(
     help="Predictive target boxes: fit, score, backtest, daily lists.", no_args_is_help=True
 )
 
-FORMATS = ("police", "generic")
 SHARED_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_WARDS = SHARED_DATA / "boundaries" / "medway_wards_martinjc.geojson"
 DEFAULT_OUTLINE = SHARED_DATA / "boundaries" / "medway_lsoa_martinjc.geojson"
-MAX_ERRORS_SHOWN = 5
+METHOD_HELP = " | ".join(default_methods.choices)
 
 InputOpt = typer.Option(..., "--input", "-i", help="CSV/zip file(s) or folder(s) of them")
-FormatOpt = typer.Option("police", "--format", "-f", help="police | generic")
+FormatOpt = typer.Option("police", "--format", "-f", help=" | ".join(FORMATS))
 CategoriesOpt = typer.Option(
     None, "--categories", "-c", help="Keep these categories (repeat or comma-separate)"
 )
 CellOpt = typer.Option(150.0, "--cell", help="Box size in metres")
-
-
-def _expand(inputs: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in inputs:
-        if p.is_dir():
-            files += sorted(q for q in p.iterdir() if q.suffix.lower() in (".csv", ".zip"))
-        elif p.is_file():
-            files.append(p)
-        else:
-            fail(f"no such file or folder: {p}")
-    if not files:
-        fail("no CSV or zip files in the input")
-    return files
-
-
-def _categories(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    out = [c.strip() for v in values for c in v.split(",") if c.strip()]
-    return out or None
-
-
-def read_events(inputs: list[Path], fmt: str, categories: list[str] | None) -> Events:
-    """Parse the files into Events (EPSG:27700 metres, days); rejected rows are reported."""
-    import numpy as np
-
-    from services.predictive.compute.events import Events
-    from services.predictive.compute.timing import to_days
-    from shared.incidents.parsers import parse_file
-
-    if fmt not in FORMATS:
-        fail(f"unknown format {fmt!r}; choose police or generic")
-    xs: list[float] = []
-    ys: list[float] = []
-    ts: list[datetime] = []
-    ws: list[float] = []
-    keep = set(categories) if categories else None
-    for path in _expand(inputs):
-        try:
-            results = parse_file(path, source=fmt)
-        except (ValueError, OSError) as exc:
-            fail(f"{path}: {exc}")
-        for res in results:
-            for err in res.errors[:MAX_ERRORS_SHOWN]:
-                console.print(f"rejected {err.file}:{err.line}: {err.reason}", highlight=False)
-            if len(res.errors) > MAX_ERRORS_SHOWN:
-                console.print(
-                    f"... {len(res.errors) - MAX_ERRORS_SHOWN} more rejected rows in {res.file}",
-                    highlight=False,
-                )
-            for r in res.rows:
-                if keep is None or r.category in keep:
-                    xs.append(r.x)
-                    ys.append(r.y)
-                    ts.append(r.occurred_at)
-                    ws.append(r.weight)
-    if not xs:
-        fail("no usable events in the input" + (" for those categories" if keep else ""))
-    return Events(np.array(xs), np.array(ys), to_days(ts), np.array(ws))
-
-
-def _day(value: str, name: str) -> float:
-    from services.predictive.service import local_midnight
-
-    try:
-        d = date.fromisoformat(value)
-    except ValueError:
-        fail(f"{name} must be a date YYYY-MM-DD, got {value!r}")
-        raise
-    return local_midnight(d).timestamp() / 86400.0
-
-
-def _grid(events: Events, cell: float) -> Grid:
-    """The aligned grid over the events, refused (naming the limit) past the cell limit."""
-    import math
-
-    from shared.extent import GridTooLarge, cells_for_bounds, check_cells
-    from shared.grid import Grid
-    from shared.settings import common_settings
-
-    if not (math.isfinite(cell) and cell > 0):
-        fail("--cell must be a positive number of metres")
-    bounds = (
-        float(events.x.min()),
-        float(events.y.min()),
-        float(events.x.max()),
-        float(events.y.max()),
-    )
-    try:
-        # Counted before anything is allocated: events spread over the country at a small
-        # cell size would otherwise ask for billions of cells.
-        nx, ny = cells_for_bounds(*bounds, cell)
-        check_cells(nx, ny, common_settings().max_grid_cells, what="grid over the events")
-    except (GridTooLarge, ValueError) as exc:
-        fail(str(exc))
-        raise
-    return Grid.covering(*bounds, cell)
-
-
-def _warn(warnings: list[str]) -> None:
-    for w in warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+MethodOpt = typer.Option(AUTO, "--method", help=f"{METHOD_HELP} (naive: naive28)")
 
 
 @app.command("fit")
@@ -147,7 +53,7 @@ def fit(
     fmt: str = FormatOpt,
     categories: list[str] | None = CategoriesOpt,
     cell: float = CellOpt,
-    method: str = typer.Option("auto", "--method", help="auto|etas|etas_smooth|kde|..."),
+    method: str = MethodOpt,
     as_of: str | None = typer.Option(
         None,
         "--as-of",
@@ -160,17 +66,17 @@ def fit(
 
     from services.predictive.compute.selection import forecast
 
-    events = read_events(inputs, fmt, _categories(categories))
-    t_end = _day(as_of, "--as-of") if as_of else math.floor(float(events.t_days.max())) + 1.0
+    events = read_events(inputs, fmt, split_categories(categories))
+    t_end = day_start(as_of, "--as-of") if as_of else math.floor(float(events.t_days.max())) + 1.0
     train = events.select(events.t_days < t_end)
     if len(train) == 0:
         fail("no events before --as-of")
     try:
-        fc = forecast(train, _grid(train, cell), requested=method, as_of_days=t_end)
+        fc = forecast(train, grid_over(train, cell), requested=method, as_of_days=t_end)
     except ValueError as exc:
         fail(str(exc))
         raise
-    _warn(fc.warnings)
+    warn(fc.warnings)
     out = {
         "method": fc.method,
         "requested_method": fc.requested,
@@ -198,9 +104,7 @@ def score(
     cell: float = CellOpt,
     as_of: str = typer.Option(..., "--as-of", help="Train on events strictly before this date"),
     horizon_days: float = typer.Option(1.0, "--horizon-days", help="Forecast window in days"),
-    method: str = typer.Option(
-        "auto", "--method", help="auto | etas | etas_smooth | prospective | kde | naive"
-    ),
+    method: str = MethodOpt,
     out: Path = typer.Option(..., "--out", "-o", help="CSV to write"),
 ) -> None:
     """Score every box for [as-of, as-of + horizon) and write rank,cell_id,bounds,score."""
@@ -210,18 +114,18 @@ def score(
 
     if horizon_days <= 0:
         fail("--horizon-days must be positive")
-    events = read_events(inputs, fmt, _categories(categories))
-    t0 = _day(as_of, "--as-of")
+    events = read_events(inputs, fmt, split_categories(categories))
+    t0 = day_start(as_of, "--as-of")
     train = events.select(events.t_days < t0)
     if len(train) == 0:
         fail(f"no events before {as_of}")
-    grid = _grid(train, cell)  # from training events only: later events change nothing
+    grid = grid_over(train, cell)  # from training events only: later events change nothing
     try:
         fc = forecast(train, grid, requested=method, as_of_days=t0, end_days=horizon_days)
     except ValueError as exc:
         fail(str(exc))
         raise
-    _warn(fc.warnings)
+    warn(fc.warnings)
     order = ranked_cells(fc.scores)
     flat = fc.scores.ravel()
     with out.open("w", newline="", encoding="utf-8") as f:
@@ -263,7 +167,7 @@ def backtest(
     methods: list[str] = typer.Option(
         ["auto,naive28,naive90"],
         "--methods",
-        help="Methods (repeat or comma-separate); auto included",
+        help=f"Methods (repeat or comma-separate): {METHOD_HELP}",
     ),
     plot: Path | None = typer.Option(None, "--plot", help="PNG of hit rate against area"),
     json_out: Path | None = typer.Option(None, "--json-out", help="Write the table as JSON"),
@@ -273,50 +177,52 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest: hit rate and PAI at K boxes, stability, boxes per ward."""
     from services.predictive.compute.backtest import format_table
-    from services.predictive.compute.methods import default_methods, rolling_backtest
+    from services.predictive.compute.methods import rolling_backtest
     from services.predictive.compute.selection import resolve_method
     from services.predictive.compute.timing import timestamp_quality
 
-    events = read_events(inputs, fmt, _categories(categories))
-    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    events = read_events(inputs, fmt, split_categories(categories))
+    start, end = day_start(date_from, "--from"), day_start(date_to, "--to")
     if end <= start or step_days <= 0 or k < 1:
         fail("need --from before --to, --step-days > 0 and --k >= 1")
     month_only = timestamp_quality(events.t_days).month_only
     horizon = horizon_days or (28.0 if month_only else 1.0)
-    grid = _grid(events, cell)
+    grid = grid_over(events, cell)
     wanted = [
         default_methods.canonical(m.strip()) for v in methods for m in v.split(",") if m.strip()
     ]
     labels: dict[str, str] = {}
     for m in dict.fromkeys(wanted):
-        if m == "auto":
+        if m == AUTO:
             # Resolved on the events before the first origin only (no look-ahead).
             method, warns = resolve_method(
-                events.select(events.t_days < start), grid, requested="auto"
+                events.select(events.t_days < start), grid, requested=AUTO
             )
-            _warn(warns)
-            labels["auto"] = method
+            warn(warns)
+            labels[AUTO] = method
         else:
             labels[m] = m
     try:
+        real = list(dict.fromkeys(labels.values()))
+        sized = {m: {"k_boxes": k} for m in real if default_methods.get(m).takes_k_boxes}
         result = rolling_backtest(
             events,
             grid,
-            methods=list(dict.fromkeys(labels.values())),
+            methods=real,
             start_days=start,
             end_days=end,
             step_days=step_days,
             horizon_days=horizon,
             k_boxes=k,
-            method_params={"best_static": {"k_boxes": k}},
+            method_params=sized,
         )
     except ValueError as exc:
         fail(str(exc))
         raise
     by_method = {row["method"]: row for row in result.table}
     result.table = [
-        {**by_method[real], "method": f"auto ({real})" if name == "auto" else name}
-        for name, real in labels.items()
+        {**by_method[method], "method": f"auto ({method})" if name == AUTO else name}
+        for name, method in labels.items()
     ]
     typer.echo(
         f"horizon {horizon:g} d, step {step_days:g} d, K = {k}, cell {cell:g} m, "
@@ -325,7 +231,7 @@ def backtest(
     typer.echo(format_table(result))
     _ward_report(result, grid, labels, wards)
     if plot is not None:
-        result.methods = list(dict.fromkeys(labels.values()))
+        result.methods = real
         result.plot_png(plot)
         console.print(f"plot -> {plot}", highlight=False)
     if json_out is not None:
@@ -344,7 +250,7 @@ def _ward_report(result: Any, grid: Grid, labels: dict[str, str], wards: Path | 
     path = wards or (DEFAULT_WARDS if DEFAULT_WARDS.is_file() else None)
     if path is None:
         return
-    main = labels.get("auto") or next(iter(labels.values()))
+    main = labels.get(AUTO) or next(iter(labels.values()))
     counts = ward_selection_counts(result.selection_counts[main], grid, read_areas(path))
     typer.echo(f"\nboxes chosen per ward ({main}, over all origins):")
     for name, n in counts.items():
@@ -359,38 +265,40 @@ def load_boundaries(
     ),
 ) -> None:
     """Store the wards and the partnership outline used by daily lists."""
-    from services.predictive import service
+    from services.predictive.agencies.service import ensure_agencies
+    from services.predictive.agencies.service import load_boundaries as store_boundaries
 
     for p in (wards, outline):
         if not p.is_file():
             fail(f"no such file: {p}")
     with _session() as s:
-        n, _ = service.load_boundaries(s, wards_path=wards, outline_path=outline)
-        service.ensure_agencies(s)
+        n, _ = store_boundaries(s, wards_path=wards, outline_path=outline)
+        ensure_agencies(s)
         s.commit()
     console.print(f"{n} wards and the outline stored")
 
 
 @app.command("generate")
 def generate(
-    agency: str = typer.Option(..., "--agency", help="kfrs | police"),
+    agency: str = typer.Option(..., "--agency", help=" | ".join(DEFAULTS)),
     day: str | None = typer.Option(None, "--date", help="List date (default today)"),
     force: bool = typer.Option(False, "--force", help="Refit even if the list exists"),
 ) -> None:
     """Make (or show) an agency's list for a date from the incidents in the database."""
-    from services.predictive import service
+    from services.predictive.dates import today_london
+    from services.predictive.lists.service import get_or_create_list
     from services.predictive.schemas import YEARS, in_years
     from shared.errors import AppError
     from shared.extent import GridTooLarge
 
     try:
-        d = in_years(date.fromisoformat(day)) if day else service.today_london()
+        d = in_years(date.fromisoformat(day)) if day else today_london()
     except ValueError:
         fail(f"--date must be YYYY-MM-DD in the years {YEARS[0]} to {YEARS[1]}, got {day!r}")
         raise
     with _session() as s:
         try:
-            view, created = service.get_or_create_list(
+            view, created = get_or_create_list(
                 s, agency_code=agency, day=d, generated_by="cli", force=force
             )
         except AppError as exc:
@@ -399,7 +307,7 @@ def generate(
         except GridTooLarge as exc:
             fail(str(exc))
             raise
-    _warn(view.target_list.warnings)
+    warn(view.target_list.warnings)
     state = "made" if created else "already there"
     typer.echo(f"list {view.target_list.id} ({state}): {agency} {d} {view.target_list.method}")
     for b in view.boxes:

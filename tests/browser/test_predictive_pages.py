@@ -17,15 +17,16 @@ LIST_DAY = today()
 @pytest.fixture(scope="module")
 def crew_header(browser_db: str) -> dict[str, str]:
     """Boundaries, incidents, today's kfrs list and a crew token in the browser database."""
-    from services.predictive import service
+    from services.predictive.agencies import service as agencies
+    from services.predictive.lists import service as lists
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
     from tests.integration.predictive.conftest import store_rows
 
     eng = make_engine(browser_db)
     with make_sessionmaker(eng)() as s:
-        service.load_boundaries(s, wards_path=WARDS, outline_path=LSOAS)
-        service.ensure_agencies(s)
+        agencies.load_boundaries(s, wards_path=WARDS, outline_path=LSOAS)
+        agencies.ensure_agencies(s)
         store_rows(
             s,
             synthetic_incidents(
@@ -38,7 +39,7 @@ def crew_header(browser_db: str) -> dict[str, str]:
             source="fire",
         )
         s.commit()
-        service.get_or_create_list(s, agency_code="kfrs", day=LIST_DAY, generated_by="nightly")
+        lists.get_or_create_list(s, agency_code="kfrs", day=LIST_DAY, generated_by="nightly")
         _, clear = create_token(s, name="browser crew", role="crew")
         s.commit()
     eng.dispose()

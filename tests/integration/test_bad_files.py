@@ -582,7 +582,8 @@ def formula_list(
     make_client: Callable[..., Any], tokens: Any, db_session: Any, tmp_path: Path
 ) -> tuple[Any, dict[str, str], int, set[str]]:
     """A kfrs list whose boxes lie in wards read from a boundaries file of formula names."""
-    from services.predictive import service
+    from services.predictive.agencies import service as agencies
+    from services.predictive.lists import service as lists
     from tests.integration.predictive.conftest import (
         LIST_DAY,
         LSOAS,
@@ -591,11 +592,11 @@ def formula_list(
     )
 
     wards, names = bf.formula_geojson(tmp_path, SAFE_TO_WRITE)
-    service.load_boundaries(db_session, wards_path=wards, outline_path=LSOAS)
-    service.ensure_agencies(db_session)
+    agencies.load_boundaries(db_session, wards_path=wards, outline_path=LSOAS)
+    agencies.ensure_agencies(db_session)
     fire = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
     store_rows(db_session, fire, source="fire")
-    service.get_or_create_list(db_session, agency_code="kfrs", day=LIST_DAY,
+    lists.get_or_create_list(db_session, agency_code="kfrs", day=LIST_DAY,
                                generated_by="nightly")  # GETs only read lists
     client = make_client("predictive")
     q = {"agency": "kfrs", "date": LIST_DAY.isoformat()}

@@ -429,7 +429,8 @@ def seed_hotspots(client: Any, session: Any, auth: dict[str, str]) -> Known:
 
 def seed_predictive(client: Any, session: Any, auth: dict[str, str]) -> Known:
     """Medway boundaries, both agencies, synthetic incidents and one stored list."""
-    from services.predictive import service
+    from services.predictive.agencies import service as agencies
+    from services.predictive.lists import service as lists
     from tests.integration.predictive.conftest import (
         LIST_DAY,
         LSOAS,
@@ -438,13 +439,13 @@ def seed_predictive(client: Any, session: Any, auth: dict[str, str]) -> Known:
         synthetic_incidents,
     )
 
-    service.load_boundaries(session, wards_path=WARDS, outline_path=LSOAS)
-    service.ensure_agencies(session)
+    agencies.load_boundaries(session, wards_path=WARDS, outline_path=LSOAS)
+    agencies.ensure_agencies(session)
     fire = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
     store_rows(session, fire, source="fire")
     session.commit()
     # Lists are made by the nightly job (GETs only read), so make the one the fuzzer reads.
-    service.get_or_create_list(session, agency_code="kfrs", day=LIST_DAY, generated_by="nightly")
+    lists.get_or_create_list(session, agency_code="kfrs", day=LIST_DAY, generated_by="nightly")
     session.commit()
     k = Known()
     for code in ("kfrs", "police"):

@@ -125,12 +125,13 @@ def test_list_page_with_no_boxes_renders(
     client_of: Callable[[str], Any], tokens: dict[str, dict[str, str]], db_session: Any
 ) -> None:
     """No incidents before the date gives an empty list; its page was a 500 (folium tooltip)."""
-    from services.predictive import service
+    from services.predictive.agencies import service as agencies
+    from services.predictive.lists import service as lists
     from tests.integration.predictive.conftest import LSOAS, WARDS
 
-    service.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
-    service.ensure_agencies(db_session)
-    service.get_or_create_list(
+    agencies.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
+    agencies.ensure_agencies(db_session)
+    lists.get_or_create_list(
         db_session, agency_code="police", day=date(2024, 5, 1), generated_by="nightly"
     )
     db_session.flush()
@@ -224,7 +225,8 @@ def test_out_of_range_times_and_offsets_are_client_errors(
 @pytest.fixture()
 def predictive(client_of: Callable[[str], Any], db_session: Any) -> Any:
     """The predictive app with Medway's boundaries, the agencies and a little fire history."""
-    from services.predictive import service
+    from services.predictive.agencies import service as agencies
+    from services.predictive.lists import service as lists
     from tests.integration.predictive.conftest import (
         LSOAS,
         WARDS,
@@ -232,11 +234,11 @@ def predictive(client_of: Callable[[str], Any], db_session: Any) -> Any:
         synthetic_incidents,
     )
 
-    service.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
-    service.ensure_agencies(db_session)
+    agencies.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
+    agencies.ensure_agencies(db_session)
     rows = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
     store_rows(db_session, rows, source="fire")
-    service.get_or_create_list(
+    lists.get_or_create_list(
         db_session, agency_code="kfrs", day=date(2024, 5, 1), generated_by="nightly"
     )
     return client_of("predictive")

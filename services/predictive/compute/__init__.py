@@ -1,1 +1,5 @@
-"""Pure numerics of the predictive service: grid ETAS, baselines, timing checks, backtests."""
+"""Pure numerics of the predictive service: the method registry, ETAS, baselines, selection, areas.
+
+Nothing here imports SQLAlchemy, FastAPI or Celery: arrays, ``Events`` and a ``Grid`` in,
+arrays and dataclasses out.
+"""

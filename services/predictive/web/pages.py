@@ -13,8 +13,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from services.predictive import export, service
+from services.predictive.dates import today_london
+from services.predictive.dependencies import LOG_VISITS, READ_LISTS, allows
+from services.predictive.lists import export
+from services.predictive.lists.api import csv_response
+from services.predictive.lists.service import ListView, NoList, get_list
 from services.predictive.schemas import YEARS, in_years
+from services.predictive.visits.service import log_visit_for_list, visit_window_open
 from shared.auth import Principal
 from shared.db import SessionDep
 from shared.errors import Forbidden, InvalidInput, Unauthorized
@@ -51,8 +56,11 @@ def build_map(geojson: dict[str, Any]) -> Any:
     pad = 0.003
     m = make_map(bounds=(min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad))
     shapes = [
-        {"type": "Feature", "geometry": f["geometry"],
-         "properties": {"rank": int(f["properties"]["rank"])}}
+        {
+            "type": "Feature",
+            "geometry": f["geometry"],
+            "properties": {"rank": int(f["properties"]["rank"])},
+        }
         for f in feats
     ]
     layer = folium.GeoJson(
@@ -73,8 +81,10 @@ def build_map(geojson: dict[str, Any]) -> Any:
             int(f["properties"]["rank"]): {
                 "tooltip": h(
                     "span",
-                    h("b", f"Rank {int(f['properties']['rank'])}"), h("br"),
-                    f"Ward: {f['properties'].get('ward') or 'none'}", h("br"),
+                    h("b", f"Rank {int(f['properties']['rank'])}"),
+                    h("br"),
+                    f"Ward: {f['properties'].get('ward') or 'none'}",
+                    h("br"),
                     f"Box: {f['properties']['cell_id']}",
                 )
             }
@@ -92,10 +102,6 @@ def build_map(geojson: dict[str, Any]) -> Any:
             ),
         ).add_to(m)
     return map_parts(m, bindings)
-
-
-PAGE_ROLES = ("crew", "analyst", "admin")
-VISIT_ROLES = ("crew", "admin")  # as the API: analysts read lists, crews log visits
 
 
 @router.get("/targets/page", response_class=HTMLResponse, summary="Printable daily list")
@@ -122,7 +128,7 @@ def targets_page(
         )
     try:
         view = _list_view(session, who, agency, date)
-    except service.NoList as missing:
+    except NoList as missing:
         return _no_list_page(request, missing)
     geojson = export.to_geojson(view)
     parts = build_map(geojson)
@@ -138,7 +144,7 @@ def targets_page(
         list_id=view.target_list.id,
         # Only while a visit made now could count for this list (the day before to the day
         # after its date); older lists are for reading.
-        can_log=who.role in VISIT_ROLES and service.visit_window_open(view.target_list.list_date),
+        can_log=allows(who.role, LOG_VISITS) and visit_window_open(view.target_list.list_date),
         # One key per box and page view: pressing "Log visit" twice (or resending the form
         # after a lost answer) logs one visit.
         keys={r["cell_id"]: secrets.token_hex(16) for r in rows},
@@ -148,7 +154,7 @@ def targets_page(
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
-def _no_list_page(request: Request, missing: service.NoList) -> HTMLResponse:
+def _no_list_page(request: Request, missing: NoList) -> HTMLResponse:
     """A readable 404 page: no list for this date, how lists are made, and dates that have one."""
     links = []
     for d in missing.dates:
@@ -179,14 +185,14 @@ def targets_page_visit(
     who = page_principal(request, session)
     if who is None:
         raise Unauthorized("Sign in on the list page first")
-    if who.role not in VISIT_ROLES:
+    if not allows(who.role, LOG_VISITS):
         raise Forbidden(f"Role '{who.role}' may not log visits; crew may")
     _same_site(request)
     if not crew.strip():
         raise InvalidInput("Say which crew visited", errors=[{"field": "crew", "message": "empty"}])
     # visited_at None: now; the same form sent again (a double press, a resend after a lost
     # answer) carries the same key and gets the first visit back.
-    service.log_visit_for_list(
+    log_visit_for_list(
         session,
         list_id=list_id,
         cell_id=cell_id,
@@ -240,28 +246,22 @@ def targets_page_csv(
     who = page_principal(request, session)
     if who is None:
         raise Unauthorized("Sign in on the list page first")
-    view = _list_view(session, who, agency, date)
-    name = f"targets-{view.agency.code}-{view.target_list.list_date.isoformat()}.csv"
-    return Response(
-        export.to_csv(view),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_response(_list_view(session, who, agency, date))
 
 
-def _list_view(session: Session, who: Principal, agency: str, date: str | None) -> Any:
+def _list_view(session: Session, who: Principal, agency: str, date: str | None) -> ListView:
     """The agency's list for ``date`` (default today), for a caller allowed to see it."""
-    if who.role not in PAGE_ROLES:
+    if not allows(who.role, READ_LISTS):
         raise Forbidden(f"Role '{who.role}' may not see target lists; crew or analyst may")
     try:
-        day = in_years(date_cls.fromisoformat(date)) if date else service.today_london()
+        day = in_years(date_cls.fromisoformat(date)) if date else today_london()
     except ValueError as exc:
         raise InvalidInput(
             f"date must be YYYY-MM-DD in the years {YEARS[0]} to {YEARS[1]}",
             errors=[{"field": "date", "message": str(exc)}],
         ) from exc
     # Reading never writes: a missing list is NoList (the page shows it, the CSV is a 404).
-    return service.get_list(session, agency_code=agency, day=day)
+    return get_list(session, agency_code=agency, day=day)
 
 
 def _short_params(params: dict[str, Any]) -> list[tuple[str, str]]:

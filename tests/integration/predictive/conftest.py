@@ -36,7 +36,7 @@ def synthetic_incidents(
     """Self-exciting incidents in 40 boxes around Medway's town centres, before ``end``."""
     from services.predictive.compute.simulate import simulate_grid_etas
     from shared.geometry import point_to_bng, to_wgs84
-    from shared.incidents.parsers import IncidentRow
+    from shared.incidents.parsers.results import IncidentRow
 
     rng = np.random.default_rng(seed)
     spots = []
@@ -65,7 +65,7 @@ def synthetic_incidents(
 
 def store_rows(session: Any, rows: list[Any], *, source: str) -> None:
     """Insert incident rows through the shared store (as an import would)."""
-    from shared.incidents.parsers import ParseResult
+    from shared.incidents.parsers.results import ParseResult
     from shared.incidents.store import store_result
 
     store_result(
@@ -77,10 +77,10 @@ def store_rows(session: Any, rows: list[Any], *, source: str) -> None:
 @pytest.fixture()
 def medway(db_session: Any) -> Any:
     """The real Medway wards and outline loaded, and both agencies created."""
-    from services.predictive import service
+    from services.predictive.agencies import service as agencies
 
-    service.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
-    service.ensure_agencies(db_session)
+    agencies.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
+    agencies.ensure_agencies(db_session)
     db_session.flush()
     return db_session
 
@@ -109,10 +109,10 @@ def incidents(medway: Any) -> dict[str, list[Any]]:
 @pytest.fixture()
 def make_list(db_session: Any) -> Callable[..., Any]:
     """Store (agency, day)'s list as the nightly job does (GETs only read stored lists)."""
-    from services.predictive import service
+    from services.predictive.lists import service as lists
 
     def make(agency: str, day: date = LIST_DAY, force: bool = False) -> Any:
-        view, _ = service.get_or_create_list(
+        view, _ = lists.get_or_create_list(
             db_session, agency_code=agency, day=day, generated_by="nightly", force=force
         )
         return view
@@ -122,7 +122,7 @@ def make_list(db_session: Any) -> Callable[..., Any]:
 
 def today() -> date:
     """Today in Medway (the list date a visit logged 'now' may count for)."""
-    from services.predictive.service import today_london
+    from services.predictive.dates import today_london
 
     return today_london()
 

@@ -195,7 +195,7 @@ def test_incident_extent_grid_is_clipped_to_the_partnership(
     make_client: Any, tokens: Any, db_session: Any
 ) -> None:
     """No boundaries loaded: the grid covers the incidents, but never beyond the extent."""
-    from services.predictive import service
+    from services.predictive.lists import service as lists
     from shared.geometry import point_to_bng
     from tests.integration.predictive.conftest import store_rows, synthetic_incidents
 
@@ -210,7 +210,7 @@ def test_incident_extent_grid_is_clipped_to_the_partnership(
     store_rows(db_session, [*rows, far], source="fire")
     stored = "SELECT count(*) FROM incidents.incidents WHERE source_id = 'far-away'"
     assert db_session.execute(text(stored)).scalar_one() == 1
-    view, _ = service.get_or_create_list(db_session, agency_code="kfrs", day=today())
+    view, _ = lists.get_or_create_list(db_session, agency_code="kfrs", day=today())
     # Medway and 15 km around it at 150 m: at most 349 x 319 cells.
     assert 0 < view.target_list.n_candidate_cells <= 349 * 319
     assert any("incidents' extent" in w for w in view.target_list.warnings)

@@ -26,7 +26,7 @@ def test_demo_is_idempotent(db_session: Any, incidents: Any) -> None:
     wards = "SELECT count(*) FROM predictive.areas WHERE kind = 'ward'"
     assert db_session.execute(text(wards)).scalar_one() == 22
     # GETs no longer make lists: the demo leaves today's in place for both agencies.
-    from services.predictive.service import today_london
+    from services.predictive.dates import today_london
 
     todays = db_session.execute(
         text(

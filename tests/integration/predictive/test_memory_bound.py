@@ -31,22 +31,25 @@ from shapely.geometry import box, mapping
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.predictive import service
+from services.predictive.agencies.service import ensure_agencies, update_agency
+from services.predictive.dates import today_london
+from services.predictive.limits import Limits
+from services.predictive.lists.service import request_list
 from shared.db import make_engine
 from shared.extent import GridTooLarge, partnership_extent
 from shared.geometry import to_wgs84
 from tests.integration.predictive.conftest import store_rows, synthetic_incidents
 
 url, case = sys.argv[1], sys.argv[2]
-limits = service.Limits(max_cells=4_000_000, margin_m=15_000.0)
+limits = Limits(max_cells=4_000_000, margin_m=15_000.0)
 engine = make_engine(url)
 conn = engine.connect()
 outer = conn.begin()
 session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
 out = {}
 try:
-    service.ensure_agencies(session)
-    day = service.today_london()
+    ensure_agencies(session)
+    day = today_london()
     rows = synthetic_incidents(
         source="fire", categories=["deliberate_fire"], month_only=False, end=day, seed=23
     )
@@ -66,13 +69,13 @@ try:
         allowed = partnership_extent(limits.margin_m).allowed.buffer(-50.0)
         wgs = shapely.transform(allowed, lambda c: __import__("numpy").column_stack(
             to_wgs84(c[:, 0], c[:, 1])))
-        service.update_agency(
+        update_agency(
             session, code="kfrs", limits=limits,
             changes={"area": mapping(wgs), "cell_size_m": 25.0, "method": "etas_smooth"},
         )
     session.flush()
     try:
-        view, _ = service.request_list(session, agency_code="kfrs", day=day, limits=limits)
+        view, _ = request_list(session, agency_code="kfrs", day=day, limits=limits)
         out = {"outcome": "made", "cells": view.target_list.n_candidate_cells,
                "method": view.target_list.method, "boxes": len(view.boxes)}
     except GridTooLarge as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -188,3 +190,28 @@ def test_nightly_task_makes_one_list_per_agency_and_rerun_adds_nothing(
     assert [x["list_id"] for x in second] == [x["list_id"] for x in first]
     assert db_session.execute(text(count), {"d": LIST_DAY}).scalar_one() == n_lists == 2
     assert db_session.execute(text(boxes)).scalar_one() == n_boxes
+
+
+def test_nightly_task_runs_through_background_task_with_its_own_session(
+    incidents: Any, db_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registered task opens the session itself, reads the ISO day and keeps its limits."""
+    import shared.tasks
+    from services.predictive.tasks import nightly_refit
+
+    opened: list[str] = []
+
+    @contextmanager
+    def test_session(url: str) -> Iterator[Any]:
+        opened.append(url)
+        yield db_session  # the test's transaction stands in for the task's own connection
+
+    monkeypatch.setattr(shared.tasks, "task_session", test_session)
+    assert nightly_refit.time_limit == 30 * 60 and nightly_refit.soft_time_limit == 25 * 60
+    out = nightly_refit.apply(kwargs={"day": LIST_DAY.isoformat()}).get()
+    assert len(opened) == 1
+    assert sorted(x["agency"] for x in out) == ["kfrs", "police"]
+    assert all(x["created"] and x["date"] == LIST_DAY.isoformat() for x in out)
+    again = nightly_refit.apply(kwargs={"day": LIST_DAY.isoformat()}).get()
+    assert [x["list_id"] for x in again] == [x["list_id"] for x in out]
+    assert not any(x["created"] for x in again)

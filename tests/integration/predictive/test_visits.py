@@ -99,7 +99,7 @@ def test_visit_rules(client: Any, tokens: Any) -> None:
 
 
 def test_visits_never_change_the_training_data(client: Any, tokens: Any, db_session: Any) -> None:
-    from services.predictive import service
+    from services.predictive.lists import service as lists
 
     before = _list(client, tokens, "police")
     for f in before["features"][:10]:
@@ -109,7 +109,7 @@ def test_visits_never_change_the_training_data(client: Any, tokens: Any, db_sess
             headers=tokens["crew"],
         )
         assert r.status_code == 201
-    view, replaced = service.get_or_create_list(
+    view, replaced = lists.get_or_create_list(
         db_session, agency_code="police", day=LIST_DAY, force=True
     )
     assert replaced and view.target_list.id == before["list_id"]
@@ -128,7 +128,7 @@ def test_incidents_on_the_list_date_are_not_used(
     """Training is strictly before the date: an incident on the day itself changes nothing."""
     from datetime import UTC, datetime, timedelta
 
-    from services.predictive import service
+    from services.predictive.lists import service as lists
     from tests.integration.predictive.conftest import store_rows
 
     before = _list(client, tokens, "kfrs")
@@ -139,13 +139,13 @@ def test_incidents_on_the_list_date_are_not_used(
         + timedelta(minutes=i), "exact", template.lon, template.lat, template.x, template.y,
         1.0, {}) for i in range(50)]  # fmt: skip
     store_rows(db_session, on_day, source="fire")
-    view, _ = service.get_or_create_list(db_session, agency_code="kfrs", day=LIST_DAY, force=True)
+    view, _ = lists.get_or_create_list(db_session, agency_code="kfrs", day=LIST_DAY, force=True)
     assert view.target_list.n_events == before["n_events"]
     assert [b.score for b in view.boxes] == pytest.approx(
         [f["properties"]["score"] for f in before["features"]], rel=1e-9
     )
     # ... while the next day's list does see them.
-    nxt, _ = service.get_or_create_list(
+    nxt, _ = lists.get_or_create_list(
         db_session, agency_code="kfrs", day=LIST_DAY + timedelta(days=1)
     )
     assert nxt.target_list.n_events == before["n_events"] + 50

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-METHOD_CHOICES = (
-    "auto",
-    "etas",
-    "etas_smooth",
-    "prospective",
-    "kde",
-    "naive28",
-    "naive90",
-    "best_static",
-)
+from services.predictive.compute.methods import AUTO
 
 
 @dataclass(frozen=True)
@@ -27,7 +18,7 @@ class AgencyDefaults:
     shift_start_hour: int = 0
     shift_length_hours: int = 24
     cell_size_m: float = 150.0
-    method: str = "auto"
+    method: str = AUTO
 
 
 # Police crime types are matched exactly as data.police.uk spells them; fire-service incidents

@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from services.predictive.dates import LONDON
 from shared.geometry import point_to_wgs84, to_wgs84
 from shared.grid import parse_cell_id
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-LONDON = ZoneInfo("Europe/London")
 CSV_COLUMNS = (
     "rank",
     "cell_id",

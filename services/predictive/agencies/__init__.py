@@ -1,0 +1,1 @@
+"""Agencies and areas: each agency's list settings and area, the district outline and wards."""

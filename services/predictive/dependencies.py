@@ -1,0 +1,65 @@
+"""What the predictive handlers and pages share: who may do what, query parameters, limits.
+
+The roles are defined here once: the API's dependencies and the list page's checks read the
+same tuples (admins hold every role, as ``shared.auth.require`` says).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from services.predictive.agencies.defaults import DEFAULTS
+from services.predictive.dates import today_london
+from services.predictive.limits import Limits
+from services.predictive.schemas import ListDate
+from shared.auth import Principal, require
+
+READ_LISTS = ("crew", "analyst")  # see lists and visits
+LOG_VISITS = ("crew",)  # analysts read lists, crews log visits
+ANALYSE = ("analyst",)  # make lists on request, diagnostics
+ADMINISTER = ("admin",)  # change agencies' settings
+
+Reader = Annotated[Principal, Depends(require(*READ_LISTS))]
+Crew = Annotated[Principal, Depends(require(*LOG_VISITS))]
+Analyst = Annotated[Principal, Depends(require(*ANALYSE))]
+Admin = Annotated[Principal, Depends(require(*ADMINISTER))]
+
+AgencyQ = Annotated[str, Query(min_length=1, max_length=20, description=" | ".join(DEFAULTS))]
+DateQ = Annotated[ListDate | None, Query(description="List date (default: today in Medway)")]
+# Without "from" and "to": the 28 days up to today.
+DEFAULT_RANGE_DAYS = 28
+
+
+def allows(role: str, roles: tuple[str, ...]) -> bool:
+    """Whether a caller with ``role`` holds one of ``roles`` (an admin holds every role)."""
+    return role == "admin" or role in roles
+
+
+def _limits(request: Request) -> Limits:
+    return Limits.of(request.app.state.settings)
+
+
+LimitsDep = Annotated[Limits, Depends(_limits)]
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """List dates ``start`` to ``end`` inclusive."""
+
+    start: date
+    end: date
+
+
+def _date_range(
+    date_from: Annotated[ListDate | None, Query(alias="from")] = None,
+    date_to: Annotated[ListDate | None, Query(alias="to")] = None,
+) -> DateRange:
+    end = date_to or today_london()
+    return DateRange(date_from or end - timedelta(days=DEFAULT_RANGE_DAYS - 1), end)
+
+
+DateRangeQ = Annotated[DateRange, Depends(_date_range)]

@@ -1,0 +1,1 @@
+"""Daily lists: making, storing and reading each agency's ranked target boxes for a date."""

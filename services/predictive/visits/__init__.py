@@ -1,0 +1,1 @@
+"""Visits: crews logging that they patrolled a box of a list, and reading them back."""
