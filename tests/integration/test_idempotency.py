@@ -75,10 +75,10 @@ def _target_list(session: Any) -> int:
     from geoalchemy2.shape import from_shape
     from shapely.geometry import box
 
-    from services.predictive import service
+    from services.predictive.agencies import service as agencies
     from services.predictive.models import TargetBox, TargetList
 
-    agency = service.get_agency(session, "kfrs")
+    agency = agencies.get_agency(session, code="kfrs")
     start = datetime(2024, 5, 1, tzinfo=UTC)
     lst = TargetList(
         agency_id=agency.id,
@@ -579,8 +579,8 @@ def _first_holds_the_key(c: Committed, kind: str) -> tuple[Any, Callable[[Any], 
     """The first request's row with caller "op"'s key "k" (not yet committed), and the repeat."""
     from services.assets import service as svc
     from services.assets.models import Fault, FootageRequest
-    from services.predictive import service as pred
     from services.predictive.models import TargetList, Visit
+    from services.predictive.visits import service as visits
 
     at = datetime(2024, 5, 1, 9, tzinfo=UTC)
     if kind == "fault":
@@ -637,7 +637,7 @@ def _first_holds_the_key(c: Committed, kind: str) -> tuple[Any, Callable[[Any], 
         logged_by="op",
         idempotency_key=OP_K,
     )
-    return row, lambda s: pred.log_visit_for_list(
+    return row, lambda s: visits.log_visit_for_list(
         s,
         list_id=c.list_id,
         cell_id=CELLS[0],
