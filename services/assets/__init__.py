@@ -1,0 +1,1 @@
+"""The CCTV asset register: cameras, faults, footage requests, SEG decisions and reviews."""

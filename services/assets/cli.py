@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from shared.settings import AssetsSettings
+
 app = typer.Typer(help="CCTV asset register.", no_args_is_help=True)
 console = Console(stderr=True)
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session() -> tuple[Session, AssetsSettings]:
     from shared.db import make_engine, make_sessionmaker
     from shared.settings import AssetsSettings
 

@@ -16,9 +16,11 @@ from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.assets import service as svc
+from services.assets.cameras.schemas import CameraCreate
+from services.assets.cameras.service import create_camera
+from services.assets.clock import now_utc
+from services.assets.faults.service import log_fault, update_fault_status
 from services.assets.models import Camera
-from services.assets.schemas import CameraCreate
 from shared.geometry import point_to_bng
 from shared.incidents.models import Incident
 
@@ -83,8 +85,8 @@ def camera_body(c: DemoCamera) -> CameraCreate:
     """The register entry of a demo camera."""
     return CameraCreate(
         asset_tag=c.tag, name=c.name, lon=c.lon, lat=c.lat, ward=c.ward,
-        technology=c.technology,  # type: ignore[arg-type]
-        deployment=c.deployment,  # type: ignore[arg-type]
+        technology=c.technology,
+        deployment=c.deployment,
         bearing_deg=c.bearing_deg, fov_deg=c.fov_deg, range_m=c.range_m,
         installed_on=c.installed_on, expected_life_years=c.expected_life_years,
         owner="Medway Council", retention_days=31, dpia_ref="DPIA-MED-CCTV-2024",
@@ -134,20 +136,20 @@ def replay_faults(session: Session, ids: dict[str, int], *, today: date) -> int:
     cabling and two more Rochester faults, later fixed and back online."""
     reported = today - timedelta(days=40)
     fixed = today - timedelta(days=26)
-    svc.log_fault(session, camera_id=ids["MED-GIL-001"], category="intermittent_picture",
+    log_fault(session, camera_id=ids["MED-GIL-001"], category="intermittent_picture",
                   description="Intermittent loss of picture", reported_at=_at(reported, 9),
                   actor="Control room (demo)", source="demo")
     n = 1
     for tag, cat, text in (("MED-ROC-001", "cabling", "Cabling problem outside the station"),
                            ("MED-ROC-002", "no_picture", "No picture"),
                            ("MED-ROC-003", "network", "Network link down")):
-        f = svc.log_fault(session, camera_id=ids[tag], category=cat, description=text,
+        f = log_fault(session, camera_id=ids[tag], category=cat, description=text,
                           reported_at=_at(reported, 10), actor="Control room (demo)",
                           source="demo")
-        svc.update_fault_status(session, fault_id=f.id, status="in_progress",
+        update_fault_status(session, fault_id=f.id, status="in_progress",
                                 actor="Maintenance (demo)", at=_at(reported, 15),
                                 note="Engineer booked")
-        svc.update_fault_status(session, fault_id=f.id, status="fixed",
+        update_fault_status(session, fault_id=f.id, status="fixed",
                                 actor="Maintenance (demo)", at=_at(fixed, 12),
                                 note="Fixed and back online")
         n += 1
@@ -156,14 +158,14 @@ def replay_faults(session: Session, ids: dict[str, int], *, today: date) -> int:
 
 def load_demo(session: Session, *, shared_data: Path, today: date | None = None) -> str:
     """Load the demo cameras, faults and in-view incidents; a second run adds nothing."""
-    today = today or svc.now_utc().date()
+    today = today or now_utc().date()
     tags = [c.tag for c in CAMERAS]
     have = dict(session.execute(select(Camera.asset_tag, Camera.id)
                                 .where(Camera.asset_tag.in_(tags))).tuples().all())
     added = 0
     for c in CAMERAS:
         if c.tag not in have:
-            have[c.tag] = svc.create_camera(session, data=camera_body(c), actor=ACTOR).id
+            have[c.tag] = create_camera(session, data=camera_body(c), actor=ACTOR).id
             added += 1
     faults = replay_faults(session, have, today=today) if added == len(CAMERAS) else 0
     by_tag = {c.tag: c for c in CAMERAS}

@@ -1,10 +1,8 @@
-"""Open311 GeoReport v2 for the assets service: faults reported against cameras.
+"""Open311 GeoReport v2 routes of the assets service: faults reported against cameras.
 
 ``/open311/v2``: ``services.json`` (one service per fault category), ``services/{code}.json``
 (the camera attribute), ``requests.json`` (GET list, POST a new report) and
-``requests/{id}.json``. A service request is a fault; its ``service_request_id`` is the fault
-number (F-YYYY-NNNNNN). GeoReport has two statuses: ``open`` (fault open or in progress) and
-``closed`` (fixed or closed).
+``requests/{id}.json``. The services, schemas and queries are in ``faults.georeport``.
 
 Choices, where this differs from a public street-reporting Open311 endpoint:
 
@@ -21,43 +19,22 @@ Choices, where this differs from a public street-reporting Open311 endpoint:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.assets import lifecycle as lc
-from services.assets import service as svc
-from services.assets.models import Camera, Fault
-from services.assets.schemas import utc_time
+from services.assets.dependencies import FAULT_READERS
+from services.assets.faults import georeport as geo
 from shared.auth import MaybePrincipal, Principal, lookup
 from shared.db import SessionDep
-from shared.errors import AppError, Forbidden, NotFound, Unauthorized
+from shared.errors import Forbidden, Unauthorized
 
 PREFIX = "/open311/v2"
-GROUP = "CCTV"
-AGENCY = "Medway Community Safety Partnership CCTV"
-NEAREST_CAMERA_M = 50.0
-DEFAULT_WINDOW_DAYS = 90
-MAX_REQUESTS = 1000
-GEOREPORT_OPEN = {"open": lc.OPEN_STATUSES, "closed": ("fixed", "closed")}
-# Who reads faults (as in services.assets.api); admins too.
-FAULT_READERS = ("operator", "seg", "analyst", "admin")
-
-SERVICE_TEXT: dict[str, tuple[str, str]] = {
-    "no_picture": ("No picture", "The camera shows no picture at all."),
-    "intermittent_picture": ("Intermittent picture", "The picture drops out or freezes."),
-    "cabling": ("Cabling fault", "Damaged or disconnected cabling at the camera."),
-    "power": ("Power failure", "The camera or its column has no power."),
-    "network": ("Network fault", "The camera's link to the control room is down."),
-    "vandalism": ("Vandalism", "The camera or housing has been damaged, moved or covered."),
-    "pan_tilt_zoom": ("Pan/tilt/zoom fault", "The camera cannot be steered or zoomed."),
-    "other": ("Other fault", "Any other camera fault."),
-}
+# Who reads faults (as in the JSON API) and who reports them; admins hold every role.
+READERS = (*FAULT_READERS, "admin")
+REPORTERS = ("operator", "admin")
 
 router = APIRouter(prefix=PREFIX, tags=["Open311 GeoReport v2"])
 
@@ -71,104 +48,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         (409, "Camera cannot take faults"),
     )
 }
-
-
-class BadRequest(AppError):
-    """A GeoReport request that cannot be served (400)."""
-
-    status, title, slug = 400, "Bad request", "open311-bad-request"
-
-
-class Service(BaseModel):
-    """A GeoReport service: one fault category."""
-
-    service_code: str
-    service_name: str
-    description: str
-    metadata: bool
-    type: str
-    keywords: str
-    group: str
-
-
-class Attribute(BaseModel):
-    """A GeoReport service attribute."""
-
-    variable: bool
-    code: str
-    datatype: str
-    required: bool
-    datatype_description: str
-    order: int
-    description: str
-    values: list[dict[str, str]] = []
-
-
-class ServiceDefinition(BaseModel):
-    """The attributes a service takes."""
-
-    service_code: str
-    attributes: list[Attribute]
-
-
-class ServiceRequest(BaseModel):
-    """A fault shown as a GeoReport service request."""
-
-    service_request_id: str
-    status: str
-    status_notes: str | None
-    service_name: str
-    service_code: str
-    description: str
-    agency_responsible: str
-    service_notice: str | None
-    requested_datetime: datetime
-    updated_datetime: datetime
-    expected_datetime: datetime | None
-    address: str
-    address_id: str
-    zipcode: str | None
-    lat: float
-    long: float
-    media_url: str | None
-
-
-class PostResult(BaseModel):
-    """What a POST returns: the new request's id and a notice."""
-
-    service_request_id: str
-    service_notice: str
-
-
-def _service(code: str) -> Service:
-    name, text = SERVICE_TEXT.get(code, (code.replace("_", " ").capitalize(), code))
-    return Service(
-        service_code=code,
-        service_name=name,
-        description=f"{text} Target fix time {lc.SLA_HOURS.get(code, 120):g} hours.",
-        metadata=True,
-        type="realtime",
-        keywords=f"cctv,camera,fault,{code}",
-        group=GROUP,
-    )
-
-
-def _check_code(code: str) -> None:
-    if code not in lc.FAULT_CATEGORIES:
-        raise NotFound(f"No service {code!r}; services are: {', '.join(lc.FAULT_CATEGORIES)}")
-
-
-def _definition(code: str) -> ServiceDefinition:
-    camera = Attribute(
-        variable=True,
-        code="camera",
-        datatype="string",
-        required=True,
-        datatype_description="The camera's asset tag (e.g. CAM-00012) or numeric id",
-        order=1,
-        description="Which camera has the fault",
-    )
-    return ServiceDefinition(service_code=code, attributes=[camera])
 
 
 def _principal(session: Session, bearer: Principal | None, api_key: str | None) -> Principal:
@@ -190,136 +69,32 @@ def _principal(session: Session, bearer: Principal | None, api_key: str | None) 
 
 def _fault_reader(session: Session, bearer: Principal | None) -> Principal:
     who = _principal(session, bearer, None)
-    if who.role not in FAULT_READERS:
+    if who.role not in READERS:
         raise Forbidden(f"Role '{who.role}' may not read faults; it needs one of: "
-                        + ", ".join(FAULT_READERS))
+                        + ", ".join(READERS))
     return who
 
 
-def _find_camera(session: Session, ref: str) -> Camera:
-    ref = ref.strip()
-    camera = session.scalar(select(Camera).where(Camera.asset_tag == ref))
-    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses: a 500) and "٣٣"
-    # (which int() reads as 33: another camera, silently).
-    if camera is None and ref.isascii() and ref.isdigit() and len(ref) < 12:
-        camera = session.get(Camera, int(ref))
-    if camera is None:
-        raise BadRequest(f"No camera with asset tag or id {ref!r}")
-    return camera
-
-
-def _nearest_camera(session: Session, lon: float, lat: float) -> Camera:
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise BadRequest(f"lat/long ({lat}, {lon}) are not WGS84 degrees")
-    here = func.ST_Transform(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), 27700)
-    camera = session.scalar(
-        select(Camera)
-        .where(
-            Camera.lifecycle.in_(lc.IN_SERVICE),
-            func.ST_DWithin(Camera.geom, here, NEAREST_CAMERA_M),
-        )
-        .order_by(func.ST_Distance(Camera.geom, here), Camera.id)
-        .limit(1)
-    )
-    if camera is None:
-        raise BadRequest(
-            f"No camera in service within {NEAREST_CAMERA_M:g} m of lat {lat}, long {lon}; "
-            "name the camera with attribute[camera] (asset tag or id)"
-        )
-    return camera
-
-
-def _parse_when(raw: str | None, name: str) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(f"{name} must be an ISO 8601 date-time, got {raw!r}") from None
-    try:
-        return svc.aware(utc_time(dt))
-    except ValueError as exc:
-        raise BadRequest(f"{name} {exc}") from None
-
-
-def _requests(
-    session: Session,
-    *,
-    ids: list[str] | None = None,
-    code: str | None = None,
-    status: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> list[ServiceRequest]:
-    geom = func.ST_Transform(Camera.geom, 4326)
-    stmt = select(Fault, Camera.asset_tag, Camera.name, func.ST_X(geom), func.ST_Y(geom)).join(
-        Camera, Camera.id == Fault.camera_id
-    )
-    if ids is not None:
-        stmt = stmt.where(Fault.number.in_(ids))
-    if code:
-        stmt = stmt.where(Fault.category == code)
-    if status:
-        stmt = stmt.where(Fault.status.in_(GEOREPORT_OPEN[status]))
-    if start:
-        stmt = stmt.where(Fault.reported_at >= start)
-    if end:
-        stmt = stmt.where(Fault.reported_at <= end)
-    rows = session.execute(
-        stmt.order_by(Fault.reported_at.desc(), Fault.id.desc()).limit(MAX_REQUESTS)
-    ).all()
-    events = svc.fault_events_for(session, fault_ids=[r[0].id for r in rows])
-    return [_request(f, tag, name, lon, lat, events[f.id]) for f, tag, name, lon, lat in rows]
-
-
-def _request(
-    fault: Fault, tag: str, name: str, lon: float, lat: float, events: list[Any]
-) -> ServiceRequest:
-    last = events[-1] if events else None
-    closed = fault.status not in lc.OPEN_STATUSES
-    hours = lc.SLA_HOURS.get(fault.category)
-    return ServiceRequest(
-        service_request_id=fault.number,
-        status="closed" if closed else "open",
-        status_notes=(last.note if last and last.from_status is not None else None),
-        service_name=_service(fault.category).service_name,
-        service_code=fault.category,
-        description=fault.description,
-        agency_responsible=AGENCY,
-        service_notice=f"Fault status: {fault.status.replace('_', ' ')}",
-        requested_datetime=fault.reported_at,
-        updated_datetime=last.at if last else fault.reported_at,
-        expected_datetime=fault.reported_at + timedelta(hours=hours) if hours else None,
-        address=name,
-        address_id=tag,
-        zipcode=None,
-        lat=round(float(lat), 6),
-        long=round(float(lon), 6),
-        media_url=None,
-    )
-
-
-@router.get("/services.json", response_model=list[Service], summary="Service list")
-def services() -> list[Service]:
+@router.get("/services.json", response_model=list[geo.Service], summary="Service list")
+def services() -> list[geo.Service]:
     """One service per fault category (public)."""
-    return [_service(code) for code in lc.FAULT_CATEGORIES]
+    return geo.services()
 
 
 @router.get(
     "/services/{service_code}.json",
-    response_model=ServiceDefinition,
+    response_model=geo.ServiceDefinition,
     responses=PROBLEMS,
     summary="Service definition",
 )
-def service_definition(service_code: str) -> ServiceDefinition:
+def service_definition(service_code: str) -> geo.ServiceDefinition:
     """The attributes of one service: the camera (required)."""
-    _check_code(service_code)
-    return _definition(service_code)
+    return geo.definition(service_code)
 
 
 @router.get(
     "/requests.json",
-    response_model=list[ServiceRequest],
+    response_model=list[geo.ServiceRequest],
     responses=PROBLEMS,
     summary="Service requests (faults)",
 )
@@ -330,39 +105,28 @@ def get_requests(
     service_code: str | None = None,
     start_date: Annotated[str | None, Query(description="ISO 8601; default 90 days ago")] = None,
     end_date: Annotated[str | None, Query(description="ISO 8601; default now")] = None,
-    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
-) -> list[ServiceRequest]:
+    status: Annotated[
+        str | None, Query(pattern=f"^({'|'.join(geo.GEOREPORT_STATUSES)})$")
+    ] = None,
+) -> list[geo.ServiceRequest]:
     """Faults as service requests, newest first (fault readers); the last 90 days unless dated."""
     _fault_reader(session, bearer)
-    if service_code:
-        _check_code(service_code)
-    if service_request_id:
-        ids = [i.strip() for i in service_request_id.split(",") if i.strip()]
-        return _requests(session, ids=ids, code=service_code, status=status)
-    end = _parse_when(end_date, "end_date")
-    start = _parse_when(start_date, "start_date")
-    if start is None:
-        start = (end or datetime.now(UTC)) - timedelta(days=DEFAULT_WINDOW_DAYS)
-    if end is not None and start > end:
-        raise BadRequest("start_date is after end_date")
-    return _requests(session, code=service_code, status=status, start=start, end=end)
+    return geo.find_requests(session, ids=service_request_id, code=service_code, status=status,
+                             start_date=start_date, end_date=end_date)
 
 
 @router.get(
     "/requests/{service_request_id}.json",
-    response_model=list[ServiceRequest],
+    response_model=list[geo.ServiceRequest],
     responses=PROBLEMS,
     summary="One service request",
 )
 def get_request(
     service_request_id: str, session: SessionDep, bearer: MaybePrincipal
-) -> list[ServiceRequest]:
+) -> list[geo.ServiceRequest]:
     """One fault by number, as a one-item list (the GeoReport shape)."""
     _fault_reader(session, bearer)
-    found = _requests(session, ids=[service_request_id])
-    if not found:
-        raise NotFound(f"No service request {service_request_id!r}")
-    return found
+    return [geo.get_request(session, number=service_request_id)]
 
 
 class _PostForm:
@@ -391,7 +155,7 @@ class _PostForm:
 @router.post(
     "/requests.json",
     status_code=201,
-    response_model=list[PostResult],
+    response_model=list[geo.PostResult],
     responses=PROBLEMS,
     summary="Report a fault",
 )
@@ -402,24 +166,10 @@ def post_request(
 ) -> JSONResponse:
     """Log a fault from a form-encoded GeoReport request (operator)."""
     who = _principal(session, bearer, form.api_key)
-    if who.role not in ("operator", "admin"):
+    if who.role not in REPORTERS:
         raise Forbidden(f"Role '{who.role}' may not report faults; it needs operator or admin")
-    _check_code(form.service_code)
-    if form.camera:
-        camera = _find_camera(session, form.camera)
-    elif form.lat is not None and form.long is not None:
-        camera = _nearest_camera(session, form.long, form.lat)
-    else:
-        raise BadRequest("Name the camera with attribute[camera] or give lat and long")
-    description = form.description or f"{_service(form.service_code).service_name} (Open311)"
-    fault = svc.log_fault(
-        session,
-        camera_id=camera.id,
-        category=form.service_code,
-        description=description,
-        actor=who.actor,
-        source="open311",
+    result = geo.report_fault(
+        session, code=form.service_code, camera_ref=form.camera, lon=form.long, lat=form.lat,
+        description=form.description, actor=who.actor,
     )
-    notice = f"Fault {fault.number} logged on {camera.asset_tag} ({camera.name})"
-    body = [PostResult(service_request_id=fault.number, service_notice=notice).model_dump()]
-    return JSONResponse(body, status_code=201)
+    return JSONResponse([result.model_dump()], status_code=201)

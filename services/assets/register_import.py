@@ -23,18 +23,26 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
 from services.assets import audit
+from services.assets import lifecycle as lc
+from services.assets.cameras.schemas import CameraCreate
+from services.assets.cameras.service import (
+    DEFAULT_REVIEW_DAYS,
+    commit_change,
+    create_camera,
+    place,
+)
+from services.assets.enums import Deployment, Technology
 from services.assets.models import Camera, CameraImport
-from services.assets.schemas import CameraCreate
-from services.assets.service import DEFAULT_REVIEW_DAYS, _commit, _place, create_camera
 from shared.errors import InvalidInput
 from shared.geometry import lonlat_in_gb
-from shared.incidents.parsers import (
+from shared.incidents.records import HeaderError, read_header, reading_notes, split_records
+from shared.textfiles import (
     FORMULA_PREFIXES,
     describe_non_text,
     line_list,
+    physical_lines,
     utf8_or_cp1252,
 )
-from shared.incidents.records import HeaderError, physical_lines, read_header, split_records
 
 REQUIRED = ("camera_id", "location", "lon", "lat")
 # File column -> camera attribute, for the columns the import reads.
@@ -47,8 +55,6 @@ COLUMNS = {
     "lat": "lat",
 }
 TEXT_COLUMNS = ("camera_id", "location", "area_name", "area_code")
-# Lifecycles whose record PATCH refuses to change (services.assets.service.update_camera).
-READ_ONLY_LIFECYCLES = ("decommissioned",)
 # A plain decimal number: digits, one optional point, an optional exponent. Python's float()
 # also takes "0.5_3" (as 0.53), "1_000", "nan" and "inf"; a register never means those.
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -109,17 +115,7 @@ class _Run:
 
     def notes(self) -> list[str]:
         """File warnings gathered while reading the rows."""
-        out = []
-        if self.blank:
-            out.append(f"blank lines skipped: {line_list(self.blank)}")
-        if self.multiline:
-            out.append(f"records with quoted line breaks: lines {line_list(self.multiline)}")
-        if self.formula:
-            out.append(
-                "text starting with = + - @ kept as text (spreadsheet formula risk on export): "
-                f"lines {line_list(self.formula)}"
-            )
-        return out
+        return reading_notes(blank=self.blank, multiline=self.multiline, formula=self.formula)
 
 
 def _decode(*, data: bytes) -> tuple[str, list[str]]:
@@ -206,7 +202,7 @@ def import_cameras_csv(
         imported_by=actor,
     )
     session.add(rec_row)
-    _commit(session)
+    commit_change(session)
     return ImportResult(rec_row, run.errors, warnings)
 
 
@@ -303,8 +299,8 @@ def _validated(*, values: dict[str, str], lon: float, lat: float) -> CameraCreat
             lat=lat,
             ward=values["area_name"] or None,
             ward_code=values["area_code"] or None,
-            technology="digital",
-            deployment="fixed",
+            technology=Technology.DIGITAL.value,
+            deployment=Deployment.FIXED.value,
             reason="register import",
         )
     except pydantic.ValidationError as exc:
@@ -353,7 +349,7 @@ def _update_known(session: Session, *, camera: Camera, data: CameraCreate, actor
     changed = moved or any(getattr(camera, k) != v for k, v in wanted.items())
     if not changed:
         return "unchanged"
-    if camera.lifecycle in READ_ONLY_LIFECYCLES:
+    if camera.lifecycle in lc.READ_ONLY_LIFECYCLES:
         # Checked before anything is set, so the refused row leaves the record as it was.
         raise _refuse(
             f"camera {camera.asset_tag} (id {camera.id}) is {camera.lifecycle}; its record is "
@@ -362,7 +358,7 @@ def _update_known(session: Session, *, camera: Camera, data: CameraCreate, actor
     for k, v in wanted.items():
         setattr(camera, k, v)
     if moved:
-        _place(camera, data.lon, data.lat)
+        place(camera, data.lon, data.lat)
     after = audit.snapshot(camera)
     session.flush()
     audit.record(

@@ -36,8 +36,9 @@ def _final_lifecycle(path: Any) -> str:
 @pytest.fixture(scope="module")
 def seeded(browser_db: str) -> dict[str, Any]:
     """Cameras in every interesting state, one open fault, and tokens, committed."""
-    from services.assets import service as svc
-    from services.assets.schemas import CameraCreate
+    from services.assets.cameras.schemas import CameraCreate
+    from services.assets.cameras.service import create_camera, transition_camera
+    from services.assets.faults.service import log_fault
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
 
@@ -60,9 +61,9 @@ def seeded(browser_db: str) -> dict[str, Any]:
                 installed_on=None,
                 expected_life_years=10,
             )
-            cam = svc.create_camera(s, data=data, actor="browser seed")
+            cam = create_camera(s, data=data, actor="browser seed")
             for to in [] if path == "proposed" else path:
-                cam = svc.transition_camera(
+                cam = transition_camera(
                     s,
                     camera_id=cam.id,
                     to=to,
@@ -71,7 +72,7 @@ def seeded(browser_db: str) -> dict[str, Any]:
                     actor="browser seed",
                 )
             out["cams"][tag] = (cam.id, _final_lifecycle(path), bearing is not None)
-        fault = svc.log_fault(
+        fault = log_fault(
             s,
             camera_id=out["cams"]["BRW-003"][0],
             category="vandalism",

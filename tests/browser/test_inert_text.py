@@ -29,8 +29,9 @@ PAYLOADS = [
 @pytest.fixture(scope="module")
 def hostile(browser_db: str) -> dict[str, Any]:
     """One camera per payload (name, tag and ward all hostile), each with a hostile fault."""
-    from services.assets import service as svc
-    from services.assets.schemas import CameraCreate
+    from services.assets.cameras.schemas import CameraCreate
+    from services.assets.cameras.service import create_camera
+    from services.assets.faults.service import log_fault
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
 
@@ -38,7 +39,7 @@ def hostile(browser_db: str) -> dict[str, Any]:
     out: dict[str, Any] = {"cams": []}
     with make_sessionmaker(eng)() as s:
         for i, text in enumerate(PAYLOADS):
-            cam = svc.create_camera(
+            cam = create_camera(
                 s,
                 data=CameraCreate(
                     asset_tag=f"X{i}-{text}"[:60],
@@ -57,7 +58,7 @@ def hostile(browser_db: str) -> dict[str, Any]:
                 ),
                 actor="inert seed",
             )
-            svc.log_fault(
+            log_fault(
                 s, camera_id=cam.id, category="no_picture", description=f"D{i} {text}",
                 actor="inert seed",
             )

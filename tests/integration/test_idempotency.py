@@ -251,16 +251,17 @@ def test_stored_keys_are_fixed_length_digests_scoped_by_token_id() -> None:
 
 def test_fault_keys_are_scoped_by_token_id_not_name(db_session: Any) -> None:
     """Two tokens whose callers print the same (name, role) no longer share a key (S3/D10)."""
-    from services.assets import service as svc
-    from services.assets.schemas import CameraCreate
+    from services.assets.cameras.schemas import CameraCreate
+    from services.assets.cameras.service import create_camera
+    from services.assets.faults.service import log_fault_once
 
-    cam = svc.create_camera(db_session, data=CameraCreate(
+    cam = create_camera(db_session, data=CameraCreate(
         name="Scope", lon=GILLINGHAM[0], lat=GILLINGHAM[1], technology="digital",
         deployment="fixed"), actor="t")
     made = [
-        svc.log_fault_once(db_session, camera_id=cam.id, category="power", description="x",
-                           actor="same name (operator)", caller=token_id,
-                           idempotency_key="shared")
+        log_fault_once(db_session, camera_id=cam.id, category="power", description="x",
+                       actor="same name (operator)", caller=token_id,
+                       idempotency_key="shared")
         for token_id in (101, 102, 101)
     ]
     assert [created for _, created in made] == [True, True, False]
@@ -387,12 +388,13 @@ def test_a_repeated_visit_matches_across_both_routes(
 def test_a_clash_on_another_unique_constraint_is_not_taken_for_a_repeat(db_session: Any) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from services.assets import service as svc
+    from services.assets.cameras.schemas import CameraCreate
+    from services.assets.cameras.service import create_camera
+    from services.assets.faults.service import get_fault, log_fault
     from services.assets.models import Fault
-    from services.assets.schemas import CameraCreate
     from shared.idempotency import insert_once
 
-    cam = svc.create_camera(
+    cam = create_camera(
         db_session,
         data=CameraCreate(
             name="Clash",
@@ -403,7 +405,7 @@ def test_a_clash_on_another_unique_constraint_is_not_taken_for_a_repeat(db_sessi
         ),
         actor="t",
     )
-    fault = svc.log_fault(
+    fault = log_fault(
         db_session, camera_id=cam.id, category="power", description="x", actor="t"
     )
     twin = Fault(
@@ -420,7 +422,7 @@ def test_a_clash_on_another_unique_constraint_is_not_taken_for_a_repeat(db_sessi
     with pytest.raises(IntegrityError):
         insert_once(db_session, twin, "uq_faults_idempotency_key")
     # The savepoint took the failed insert with it; the session goes on.
-    assert svc.get_fault(db_session, fault_id=fault.id).number == fault.number
+    assert get_fault(db_session, fault_id=fault.id).number == fault.number
 
 
 # ------------------------------------------------------------------ concurrency, real sessions
@@ -439,8 +441,8 @@ class Committed:
 @pytest.fixture()
 def committed(engine: Any) -> Iterator[Committed]:
     """Real sessions (one connection per thread); the camera, list and their rows go after."""
-    from services.assets import service as svc
-    from services.assets.schemas import CameraCreate
+    from services.assets.cameras.schemas import CameraCreate
+    from services.assets.cameras.service import create_camera
     from shared.db import make_engine, make_sessionmaker
 
     eng = make_engine(engine.url.render_as_string(hide_password=False), pool_size=THREADS)
@@ -448,7 +450,7 @@ def committed(engine: Any) -> Iterator[Committed]:
     with factory() as s:
         agencies = set(s.execute(text("SELECT id FROM predictive.agencies")).scalars())
         cams = [
-            svc.create_camera(
+            create_camera(
                 s,
                 data=CameraCreate(
                     name=f"Idem race {i}",
@@ -577,7 +579,8 @@ def test_twenty_concurrent_repeats_create_one_record(
 
 def _first_holds_the_key(c: Committed, kind: str) -> tuple[Any, Callable[[Any], Any]]:
     """The first request's row with caller "op"'s key "k" (not yet committed), and the repeat."""
-    from services.assets import service as svc
+    from services.assets.faults.service import log_fault_once
+    from services.assets.footage.service import add_footage_request
     from services.assets.models import Fault, FootageRequest
     from services.predictive.models import TargetList, Visit
     from services.predictive.visits import service as visits
@@ -597,7 +600,7 @@ def _first_holds_the_key(c: Committed, kind: str) -> tuple[Any, Callable[[Any], 
             source="api",
             idempotency_key=OP_K,
         )
-        return row, lambda s: svc.log_fault_once(
+        return row, lambda s: log_fault_once(
             s,
             camera_id=c.camera_id,
             category="power",
@@ -616,7 +619,7 @@ def _first_holds_the_key(c: Committed, kind: str) -> tuple[Any, Callable[[Any], 
             recorded_by="op",
             idempotency_key=OP_K,
         )
-        return row, lambda s: svc.add_footage_request(
+        return row, lambda s: add_footage_request(
             s,
             camera_id=c.camera_id,
             requested_on=LIST_DAY,
@@ -713,7 +716,7 @@ def test_a_repeat_stuck_behind_a_held_camera_lock_gets_409_not_a_long_wait(
 ) -> None:
     """Issue 11, A2: waiting on another request's lock is bounded (then 409, retry), so a
     stuck first request cannot hold the repeats' pooled connections for long."""
-    from services.assets import service as svc
+    from services.assets.faults.service import log_fault_once
     from shared import idempotency
     from shared.errors import Conflict
 
@@ -726,7 +729,7 @@ def test_a_repeat_stuck_behind_a_held_camera_lock_gets_409_not_a_long_wait(
         )
         t0 = time.monotonic()
         with pytest.raises(Conflict) as caught:
-            svc.log_fault_once(
+            log_fault_once(
                 repeat,
                 camera_id=committed.camera_id,
                 category="power",

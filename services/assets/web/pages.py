@@ -16,6 +16,7 @@ Auth design. Both page shells are served to anyone and hold no restricted data b
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,9 +27,11 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from sqlalchemy.orm import Session
 
 from services.assets import lifecycle as lc
-from services.assets import schemas as sc
-from services.assets import service as svc
+from services.assets.cameras import schemas as sc
+from services.assets.cameras import service as cameras_svc
+from services.assets.faults import service as faults_svc
 from services.assets.models import Camera
+from services.assets.recommendations import service as recs_svc
 from services.assets.web.reviewmap import (
     HEALTH_STROKE,
     LIFECYCLE_COLOURS,
@@ -91,11 +94,11 @@ def _map_principal(request: Request, session: Session) -> Principal | None:
 
 
 def _open_faults(session: Session) -> list[FaultView]:
-    rows, _ = svc.list_faults(session, open_only=True, limit=1000)
+    rows, _ = faults_svc.list_faults(session, open_only=True, limit=1000)
     out = []
     for f in rows:
         hours = lc.SLA_HOURS.get(f.category)
-        due = f.reported_at + svc.timedelta(hours=hours) if hours else None
+        due = f.reported_at + timedelta(hours=hours) if hours else None
         out.append(
             FaultView(
                 f.camera_id, f.number, f.category, f.status, f.reported_at, f.description, due
@@ -106,7 +109,7 @@ def _open_faults(session: Session) -> list[FaultView]:
 
 def _recommendations(request: Request, session: Session) -> list[RecView]:
     settings = request.app.state.settings
-    recs = svc.recommendations(
+    recs = recs_svc.recommendations(
         session, window_days=settings.recommend_window_days, settings=settings
     )
     return [
@@ -128,7 +131,7 @@ def review_map(request: Request, session: SessionDep, tiles: bool = True) -> Res
     """The SEG review map; more layers once signed in with a token."""
     who = _map_principal(request, session)
     public = who is None
-    rows, _ = svc.list_cameras(session, public=public, limit=MAX_CAMERAS)
+    rows, _ = cameras_svc.list_cameras(session, public=public, limit=MAX_CAMERAS)
     cams = [camera_view(c) for c in rows]
     # Faults are for the control room, the SEG and analysts (as GET /faults); not for crews.
     faults = _open_faults(session) if who and who.role in FAULT_ROLES else None

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from services.assets import service as svc
-from services.assets.schemas import CameraCreate, CameraPatch
+from services.assets.cameras.schemas import CameraCreate, CameraPatch
+from services.assets.cameras.service import create_camera, get_camera, update_camera
+from services.assets.faults.service import log_fault, update_fault_status
 from shared.errors import Conflict, PreconditionFailed
 
 WRITERS = 50
@@ -37,7 +38,7 @@ def committed(engine: Any) -> Iterator[tuple[Callable[[], Any], list[int]]]:
 
 def _camera(factory: Callable[[], Any], cameras: list[int], tag: str) -> int:
     with factory() as s:
-        cam = svc.create_camera(s, data=CameraCreate(
+        cam = create_camera(s, data=CameraCreate(
             name=tag, lon=0.52, lat=51.38, technology="digital", deployment="fixed",
             asset_tag=tag), actor="setup")
         cameras.append(cam.id)
@@ -70,12 +71,12 @@ def test_same_version_edits_one_wins_the_rest_are_refused(committed: Any) -> Non
     factory, cameras = committed
     cam = _camera(factory, cameras, "CONC-EDIT")
     with factory() as s:
-        v0 = svc.get_camera(s, camera_id=cam).version
+        v0 = get_camera(s, camera_id=cam).version
 
     def edit(i: int) -> int:
         with factory() as s:
-            return int(svc.update_camera(s, camera_id=cam, patch=CameraPatch(owner=f"w{i}"),
-                                         expected_version=v0, actor=f"w{i}").version)
+            return int(update_camera(s, camera_id=cam, patch=CameraPatch(owner=f"w{i}"),
+                                     expected_version=v0, actor=f"w{i}").version)
 
     results = _run_all(edit)
     wins = [r for r in results if isinstance(r, int)]
@@ -83,7 +84,7 @@ def test_same_version_edits_one_wins_the_rest_are_refused(committed: Any) -> Non
     assert (len(wins), len(refused)) == (1, WRITERS - 1), [type(r) for r in results]
     rows = [r for r in _audit(factory, cam, "update") if "owner" in (r.after or {})]
     with factory() as s:
-        final = svc.get_camera(s, camera_id=cam)
+        final = get_camera(s, camera_id=cam)
     assert final.version == v0 + 1 and len(rows) == 1
     assert rows[0].actor == final.owner and rows[0].after["owner"] == final.owner
 
@@ -98,11 +99,11 @@ def test_retrying_writers_lose_no_update_and_the_audit_chains(committed: Any) ->
         while True:
             tries += 1
             with factory() as s:
-                current = svc.get_camera(s, camera_id=cam)
+                current = get_camera(s, camera_id=cam)
                 marks = f"{current.purpose or ''} w{i}".strip()
                 try:
-                    svc.update_camera(s, camera_id=cam, patch=CameraPatch(purpose=marks),
-                                      expected_version=current.version, actor=f"w{i}")
+                    update_camera(s, camera_id=cam, patch=CameraPatch(purpose=marks),
+                                  expected_version=current.version, actor=f"w{i}")
                     return tries
                 except PreconditionFailed:
                     s.rollback()
@@ -111,7 +112,7 @@ def test_retrying_writers_lose_no_update_and_the_audit_chains(committed: Any) ->
     assert all(isinstance(r, int) for r in results), [r for r in results if not isinstance(r, int)]
     assert max(results) > 1, "no writer ever collided; the test did not exercise the race"
     with factory() as s:
-        final = svc.get_camera(s, camera_id=cam)
+        final = get_camera(s, camera_id=cam)
     assert sorted(final.purpose.split()) == sorted(f"w{i}" for i in range(WRITERS))
     rows = [r for r in _audit(factory, cam, "update") if "purpose" in (r.after or {})]
     assert len(rows) == WRITERS
@@ -124,13 +125,13 @@ def test_fifty_operators_closing_one_fault_close_it_once(committed: Any) -> None
     factory, cameras = committed
     cam = _camera(factory, cameras, "CONC-FAULT")
     with factory() as s:
-        fault_id = svc.log_fault(s, camera_id=cam, category="other", description="x",
-                                 actor="op").id
+        fault_id = log_fault(s, camera_id=cam, category="other", description="x",
+                             actor="op").id
 
     def close(i: int) -> str:
         with factory() as s:
-            return str(svc.update_fault_status(s, fault_id=fault_id, status="fixed",
-                                               actor=f"w{i}").status)
+            return str(update_fault_status(s, fault_id=fault_id, status="fixed",
+                                           actor=f"w{i}").status)
 
     results = _run_all(close)
     assert results.count("fixed") == 1
@@ -138,7 +139,7 @@ def test_fifty_operators_closing_one_fault_close_it_once(committed: Any) -> None
     with factory() as s:
         events = s.execute(text("SELECT count(*) FROM assets.fault_events WHERE fault_id=:f "
                                 "AND to_status='fixed'"), {"f": fault_id}).scalar_one()
-        health = svc.get_camera(s, camera_id=cam).health
+        health = get_camera(s, camera_id=cam).health
     assert events == 1 and health == "online"
     assert len(_audit(factory, cam, "fault_status")) == 1
 
@@ -149,8 +150,8 @@ def test_fifty_faults_on_five_cameras_all_numbered_and_audited(committed: Any) -
 
     def log(i: int) -> str:
         with factory() as s:
-            return str(svc.log_fault(s, camera_id=cams[i % 5], category="other",
-                                     description=f"w{i}", actor=f"w{i}").number)
+            return str(log_fault(s, camera_id=cams[i % 5], category="other",
+                                 description=f"w{i}", actor=f"w{i}").number)
 
     numbers = _run_all(log)
     assert all(isinstance(n, str) for n in numbers), numbers

@@ -197,22 +197,23 @@ def test_footage_requests(client: Any, tokens: Any, new_camera: Any) -> None:
 def test_fifty_concurrent_fault_writers_never_share_a_number(engine: Any) -> None:
     """50 sessions log faults on one camera at once; numbers stay unique and the camera's
     version rises by exactly the number of health changes (no lost update, no error)."""
-    from services.assets import service as svc
-    from services.assets.schemas import CameraCreate
+    from services.assets.cameras.schemas import CameraCreate
+    from services.assets.cameras.service import create_camera
+    from services.assets.faults.service import log_fault
     from shared.db import make_engine, make_sessionmaker
 
     eng = make_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=50)
     factory = make_sessionmaker(eng)
     with factory() as s:
-        cam = svc.create_camera(s, data=CameraCreate(
+        cam = create_camera(s, data=CameraCreate(
             name="Concurrency", lon=0.55, lat=51.38, technology="digital", deployment="fixed",
             asset_tag="CONC-1"), actor="test")
         cam_id = cam.id
 
     def write(i: int) -> str:
         with factory() as s:
-            return svc.log_fault(s, camera_id=cam_id, category="other",
-                                 description=f"w{i}", actor=f"w{i}").number
+            return log_fault(s, camera_id=cam_id, category="other",
+                             description=f"w{i}", actor=f"w{i}").number
 
     try:
         with ThreadPoolExecutor(max_workers=50) as pool:

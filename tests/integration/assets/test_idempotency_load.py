@@ -32,9 +32,9 @@ def _free_port() -> int:
 @pytest.fixture()
 def server(engine: Any) -> Iterator[tuple[str, dict[str, str], int]]:
     """The assets app under uvicorn on the test database; an operator token and a camera."""
-    from services.assets import service as svc
+    from services.assets.cameras.schemas import CameraCreate
+    from services.assets.cameras.service import create_camera
     from services.assets.main import create_app
-    from services.assets.schemas import CameraCreate
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
     from shared.settings import AssetsSettings
@@ -43,7 +43,7 @@ def server(engine: Any) -> Iterator[tuple[str, dict[str, str], int]]:
     setup = make_engine(TEST_DB, pool_size=2)
     with make_sessionmaker(setup)() as s:
         token, clear = create_token(s, name="load test", role="operator")
-        cam = svc.create_camera(s, data=CameraCreate(
+        cam = create_camera(s, data=CameraCreate(
             name="Load camera", lon=GILLINGHAM[0], lat=GILLINGHAM[1], technology="digital",
             deployment="fixed", asset_tag="LOAD-1"), actor="setup")
         s.commit()

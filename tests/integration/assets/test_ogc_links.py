@@ -41,10 +41,10 @@ def _documents(client: Any, headers: dict[str, str], collection: str) -> list[An
 
 @pytest.fixture()
 def camera(db_session: Any) -> int:
-    from services.assets import service as svc
-    from services.assets.schemas import CameraCreate
+    from services.assets.cameras.schemas import CameraCreate
+    from services.assets.cameras.service import create_camera
 
-    cams = [svc.create_camera(db_session, data=CameraCreate(
+    cams = [create_camera(db_session, data=CameraCreate(
         name=f"Link camera {i}", lon=0.5466, lat=51.3887, technology="digital",
         deployment="fixed"), actor="t", commit=False) for i in range(2)]
     db_session.flush()

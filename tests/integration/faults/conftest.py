@@ -410,8 +410,8 @@ def _seed(db_url: str) -> tuple[dict[str, dict[str, str]], list[int]]:
     """Import three real police months, create tokens and a few cameras."""
     from sqlalchemy import text
 
-    from services.assets import service as assets_svc
-    from services.assets.schemas import CameraCreate
+    from services.assets.cameras.schemas import CameraCreate
+    from services.assets.cameras.service import create_camera
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
     from shared.incidents.store import import_file
@@ -428,7 +428,7 @@ def _seed(db_url: str) -> tuple[dict[str, dict[str, str]], list[int]]:
             s.commit()
             ids = []
             for i, (lon, lat) in enumerate(CAMERAS):
-                cam = assets_svc.create_camera(
+                cam = create_camera(
                     s,
                     data=CameraCreate(
                         lon=lon,

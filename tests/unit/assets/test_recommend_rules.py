@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from services.assets.recommend import Evidence, Thresholds, recommend
+from services.assets.recommendations.rules import Evidence, Thresholds, recommend
 
 T = Thresholds()
 

@@ -1,0 +1,1 @@
+"""Cameras: the register of camera positions, their devices, positions and audit trail."""

@@ -1,0 +1,1 @@
+"""SEG decisions: recorded with their minute and applied to the camera as a lifecycle change."""

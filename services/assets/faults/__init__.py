@@ -1,0 +1,1 @@
+"""Faults: logged against cameras, moved through their statuses, with SLA and availability."""

@@ -1,0 +1,1 @@
+"""Footage requests: police requests for a camera's footage and their outcomes."""

@@ -1,0 +1,1 @@
+"""Recommendations: advice for the SEG from each camera's evidence over a window."""

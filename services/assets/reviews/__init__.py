@@ -1,0 +1,1 @@
+"""Reviews: in-service cameras whose periodic review is due or overdue."""
