@@ -30,12 +30,16 @@ class Page:
 def paging(*, default: int, maximum: int) -> Callable[..., Page]:
     """A dependency reading ``limit`` (1..maximum, default) and ``offset`` (0..MAX_OFFSET)."""
 
-    def dep(
-        limit: Annotated[int, Query(ge=1, le=maximum)] = default,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    ) -> Page:
+    def dep(limit: int = default, offset: int = 0) -> Page:
         return Page(limit=limit, offset=offset)
 
+    # Real annotation objects (this module's annotations are strings, and ``maximum`` is local:
+    # FastAPI could not resolve it from the module's globals).
+    dep.__annotations__ = {
+        "limit": Annotated[int, Query(ge=1, le=maximum)],
+        "offset": Annotated[int, Query(ge=0, le=MAX_OFFSET)],
+        "return": Page,
+    }
     return dep
 
 

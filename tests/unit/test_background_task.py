@@ -38,3 +38,24 @@ def test_background_task_opens_a_session_and_passes_the_task_id(
     assert opened[-1] == "closed" and len(opened) == 2
     with pytest.raises(TypeError):
         echo.apply(args=(1, 2, 3), throw=True).get()  # Celery checks the arguments
+
+
+def test_paging_dependency_bounds_limit_and_offset() -> None:
+    from typing import Annotated
+
+    from fastapi import Depends, FastAPI
+    from fastapi.testclient import TestClient
+
+    from shared.web.params import MAX_OFFSET, Page, paging
+
+    app = FastAPI()
+
+    @app.get("/x")
+    def x(p: Annotated[Page, Depends(paging(default=7, maximum=50))]) -> dict[str, int]:
+        return {"limit": p.limit, "offset": p.offset}
+
+    c = TestClient(app)
+    assert c.get("/x").json() == {"limit": 7, "offset": 0}
+    assert c.get("/x", params={"limit": 51}).status_code == 422
+    assert c.get("/x", params={"offset": MAX_OFFSET + 1}).status_code == 422
+    assert c.get("/openapi.json").status_code == 200
