@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from fastapi import Depends
+
+from shared.web.params import MAX_OFFSET, Page, paging
 
 
 def test_background_task_opens_a_session_and_passes_the_task_id(
@@ -40,18 +43,17 @@ def test_background_task_opens_a_session_and_passes_the_task_id(
         echo.apply(args=(1, 2, 3), throw=True).get()  # Celery checks the arguments
 
 
+PageDep = Annotated[Page, Depends(paging(default=7, maximum=50))]
+
+
 def test_paging_dependency_bounds_limit_and_offset() -> None:
-    from typing import Annotated
-
-    from fastapi import Depends, FastAPI
+    from fastapi import FastAPI
     from fastapi.testclient import TestClient
-
-    from shared.web.params import MAX_OFFSET, Page, paging
 
     app = FastAPI()
 
     @app.get("/x")
-    def x(p: Annotated[Page, Depends(paging(default=7, maximum=50))]) -> dict[str, int]:
+    def x(p: PageDep) -> dict[str, int]:
         return {"limit": p.limit, "offset": p.offset}
 
     c = TestClient(app)
