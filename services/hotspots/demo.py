@@ -7,10 +7,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.hotspots.enums import RunStatus
 from services.hotspots.limits import Limits
 from services.hotspots.models import SurfaceRun
+from services.hotspots.runs.execute import run_surface
+from services.hotspots.runs.service import create_run
 from services.hotspots.schemas import SurfaceCreate
-from services.hotspots.service import create_run, run_surface
 from shared.incidents.models import Incident
 from shared.settings import HotspotsSettings
 
@@ -20,7 +22,7 @@ DEMO_KEY = "demo-police-kde"
 def load_demo(session: Session, *, shared_data: Path) -> str:
     """Compute one fast KDE run over the police incidents unless the demo run exists (quick)."""
     done = session.scalar(select(SurfaceRun.id).where(
-        SurfaceRun.idempotency_key == f"demo:{DEMO_KEY}", SurfaceRun.status == "done"))
+        SurfaceRun.idempotency_key == f"demo:{DEMO_KEY}", SurfaceRun.status == RunStatus.DONE))
     if done is not None:
         return f"demo surface run {done} already there"
     n = session.scalar(select(func.count()).select_from(Incident).where(

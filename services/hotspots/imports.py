@@ -11,23 +11,24 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from shared.auth import Principal, require
+from services.hotspots.deps import Analyst
 from shared.db import SessionDep
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.extent import Extent, partnership_extent
 from shared.incidents.models import IncidentImport
-from shared.incidents.parsers import FileRejected, ParseResult, parse_file
-from shared.incidents.store import SOURCES, file_sha256, store_result
+from shared.incidents.parsers import parse_file
+from shared.incidents.parsers.results import FileRejected, ParseResult
+from shared.incidents.registry import SOURCES
+from shared.incidents.store import file_sha256, store_result
 
 router = APIRouter(tags=["incidents"])
-Importer = Annotated[Principal, Depends(require("analyst"))]
 ERRORS_SHOWN = 1000
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 NAME_MAX = 100
@@ -114,7 +115,7 @@ def _file_report(result: ParseResult, rec: IncidentImport) -> FileReport:
 def import_upload(
     session: Session, path: Path, *, source: str, actor: str, extent: Extent | None = None
 ) -> IncidentImportReport:
-    """Parse and store one saved upload; one import record per CSV; no commit here."""
+    """Parse and store one saved upload, one import record per CSV, and commit (all or nothing)."""
     try:
         results = parse_file(path, source=source, extent=extent)
     except FileRejected as exc:
@@ -128,7 +129,7 @@ def import_upload(
             continue
         rec = store_result(session, res, source=source, sha256=sha, actor=actor)
         files.append(_file_report(res, rec))
-    return IncidentImportReport(
+    report = IncidentImportReport(
         source=source,
         file_name=path.name,
         sha256=sha,
@@ -138,6 +139,8 @@ def import_upload(
         files=files,
         skipped=skipped,
     )
+    session.commit()
+    return report
 
 
 @dataclass
@@ -276,7 +279,7 @@ UPLOAD_BODY = {
                              "contentMediaType": "application/octet-stream",
                              "description": "A CSV, or a zip of CSVs (data.police.uk)"},
                     "source": {"type": "string", "enum": list(SOURCES),
-                               "description": "police | stats19 | water | fire | generic"},
+                               "description": " | ".join(SOURCES)},
                 },
             }
         }
@@ -292,7 +295,7 @@ UPLOAD_BODY = {
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
 async def import_incidents(
-    request: Request, session: SessionDep, who: Importer
+    request: Request, session: SessionDep, who: Analyst
 ) -> IncidentImportReport:
     """Import one file (analyst); the report names every rejected line and why.
 
@@ -315,5 +318,4 @@ async def import_incidents(
         report = await run_in_threadpool(
             import_upload, session, up.path, source=source, actor=who.actor, extent=extent
         )
-    await run_in_threadpool(session.commit)
     return report

@@ -21,11 +21,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.hotspots.enums import RunStatus, check_in
 from shared.db import Base
 
 SCHEMA = "hotspots"
-RUN_STATUSES = ("queued", "running", "done", "failed")
 SITE_KINDS = ("access_point", "bank_stretch")
+# Ids are PostgreSQL integers (int4).
+MAX_ID = 2**31 - 1
 
 
 class SurfaceRun(Base):
@@ -33,7 +35,7 @@ class SurfaceRun(Base):
 
     __tablename__ = "surface_runs"
     __table_args__ = (
-        CheckConstraint("status IN ('queued','running','done','failed')", name="status"),
+        CheckConstraint(check_in("status", RunStatus), name="status"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress"),
         UniqueConstraint("idempotency_key", name="uq_surface_runs_idempotency_key"),
         Index("ix_surface_runs_created_at", "created_at"),
@@ -41,7 +43,7 @@ class SurfaceRun(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(10), default="queued")
+    status: Mapped[str] = mapped_column(String(10), default=RunStatus.QUEUED.value)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
@@ -85,7 +87,7 @@ class WaterSite(Base):
 
     __tablename__ = "water_sites"
     __table_args__ = (
-        CheckConstraint("kind IN ('access_point','bank_stretch')", name="kind"),
+        CheckConstraint(check_in("kind", SITE_KINDS), name="kind"),
         {"schema": SCHEMA},
     )
 

@@ -118,7 +118,7 @@ def test_surface_map_ignores_parameter_text(category: str, title: str) -> None:
 
     import numpy as np
 
-    from services.hotspots.pipeline import surface_map
+    from services.hotspots.web.maps import surface_map
     from shared.grid import Grid
     from shared.maps import render_map_html
 

@@ -4,11 +4,15 @@ Coordinates are EPSG:27700 eastings/northings in metres. Candidate circles are c
 collisions; a collision is a candidate centre when at least ``min_collisions`` collisions in the
 time window (itself included) lie within ``radius_m`` of it. Candidate circles that intersect
 (centres within 2r, which also covers circles sharing collisions) are merged into one site.
+``road_sites`` is the entry of the service and the CLI: incident ``Points`` and checked
+parameters in, ranked ``Site`` records out.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +22,8 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
+from services.hotspots.compute.errors import field_error
+from services.hotspots.compute.points import Points, naive_utc
 from shared.extent import GridTooLarge
 
 FloatArray = npt.NDArray[np.float64]
@@ -164,7 +170,7 @@ def _merge_labels(centres: FloatArray, radius_m: float) -> IntArray:
     n = centres.shape[0]
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+    return np.asarray(labels, dtype=np.int64)
 
 
 def _make_site(
@@ -196,3 +202,28 @@ def _make_site(
         first=float(days[members].min()),
         last=float(days[members].max()),
     )
+
+
+def road_sites(
+    pts: Points,
+    *,
+    min_collisions: int = 4,
+    radius_m: float = 50.0,
+    years: float = 3.0,
+    end: datetime | None = None,
+    max_pairs: int,
+) -> list[Site]:
+    """Road-casualty cluster sites of collisions (KSI weights are the points' weights), ranked.
+
+    Parameters out of range raise ``InvalidInput`` naming them; ``max_pairs`` bounds the
+    neighbour lists the search makes (``GridTooLarge`` beyond it).
+    """
+    if min_collisions < 1:
+        raise field_error("min_collisions", "must be at least 1")
+    if not (math.isfinite(radius_m) and 0 < radius_m <= 5000):
+        raise field_error("radius_m", "must be between 0 and 5000 m")
+    if not (math.isfinite(years) and 0 < years <= 50):
+        raise field_error("years", "must be between 0 and 50")
+    end64 = None if end is None else np.datetime64(naive_utc(end), "s")
+    return cluster_sites(pts.x, pts.y, pts.t, pts.weight, min_collisions=min_collisions,
+                         radius_m=radius_m, years=years, end=end64, max_pairs=max_pairs)

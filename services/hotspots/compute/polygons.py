@@ -40,7 +40,8 @@ def _selection(
     positive = finite[finite > 0]
     if positive.size == 0:
         return np.zeros(surface.shape, dtype=bool)
-    return finite > np.percentile(positive, percentile)
+    cut = float(np.percentile(positive, percentile))
+    return finite > cut
 
 
 def hotspot_polygons(

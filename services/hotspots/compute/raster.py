@@ -1,7 +1,9 @@
-"""Write KDE surfaces as Cloud-Optimized GeoTIFFs in EPSG:27700."""
+"""Surfaces as Cloud-Optimized GeoTIFFs in EPSG:27700: written with their parameters, read back
+as (array, Grid, tags) after checking the CRS, orientation, alignment and size."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +13,12 @@ from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 from rasterio.shutil import copy as rio_copy
 
+from services.hotspots.compute.errors import field_error
+from services.hotspots.compute.points import FloatArray
+from services.hotspots.compute.surfaces import DENSITY_UNITS, SurfaceResult
 from shared.grid import Grid
 
-UNITS = "incidents per km2"
+UNITS = DENSITY_UNITS
 
 
 def write_cog(
@@ -61,3 +66,52 @@ def write_cog(
                 OVERVIEWS="AUTO",
                 RESAMPLING="AVERAGE",
             )
+
+
+def write_surface_tif(path: str | Path, result: SurfaceResult) -> Path:
+    """Write the surface as a float32 Cloud Optimized GeoTIFF (EPSG:27700) with its parameters.
+
+    Cells that are 0 or NaN are nodata (no incident within reach, or outside the study area).
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tags = {
+        "units": str(result.stats.get("units", DENSITY_UNITS)),
+        "kind": result.kind,
+        "parameters": json.dumps(result.params, sort_keys=True),
+        **{f"param_{k}": str(v) for k, v in result.params.items()},
+        "incidents": str(result.stats.get("incidents", "")),
+        "crs": "EPSG:27700",
+    }
+    write_cog(p, result.surface, result.grid, tags=tags)
+    return p
+
+
+def read_surface_tif(
+    path: str | Path, *, max_cells: int | None = None
+) -> tuple[FloatArray, Grid, dict[str, str]]:
+    """Read a single-band surface in EPSG:27700 back as (array (ny, nx), Grid, tags).
+
+    With ``max_cells`` a larger raster is refused (``GridTooLarge``) before it is read.
+    """
+    import rasterio
+
+    from shared.extent import check_cells
+
+    with rasterio.open(path) as src:
+        if max_cells is not None:
+            check_cells(src.width, src.height, max_cells, what="surface")
+        if src.crs is None or src.crs.to_epsg() != 27700:
+            raise field_error("surface",
+                              "the surface must be in EPSG:27700 (British National Grid)")
+        t = src.transform
+        if t.b != 0 or t.d != 0 or t.a != -t.e:
+            raise field_error("surface", "the surface must be north-up with square cells")
+        arr = src.read(1, masked=True).astype(np.float64).filled(np.nan)
+        tags = dict(src.tags())
+        ny, nx = arr.shape
+        try:
+            grid = Grid(cell_size_m=t.a, x0=t.c, y0=t.f - ny * t.a, nx=nx, ny=ny)
+        except ValueError as exc:
+            raise field_error("surface", f"grid not aligned to its cell size: {exc}") from exc
+    return arr, grid, tags

@@ -94,7 +94,7 @@ def test_a_run_over_the_limit_fails_with_the_limit_not_an_internal_error(
     """Defence in depth: a run stored without the request check (an older row) is stopped by
     the pipeline's own check, before any array is made."""
     from services.hotspots.limits import Limits
-    from services.hotspots.service import run_surface
+    from services.hotspots.runs.execute import run_surface
 
     params = {"method": "exact", "kernel": "quartic", "radius_m": 300, "cell_m": 2,
               "percentile": 95.0, "gistar": False, "use_weights": True}

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from services.hotspots.leases import LEASE, MAX_ATTEMPTS, Heartbeat
+from services.hotspots.runs.leases import LEASE, MAX_ATTEMPTS, Heartbeat
+from shared.settings import common_settings
 from tests.conftest import TEST_DB
 
 PARAMS = {"method": "exact", "kernel": "quartic", "radius_m": 400.0, "cell_m": 200.0,
@@ -30,6 +31,8 @@ def committed(engine: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
     """Fire incidents committed for real, the task's settings pointed here; all removed after."""
     monkeypatch.setenv("DATABASE_URL", TEST_DB)
     monkeypatch.setenv("CSP_OUTPUT_DIR", str(tmp_path))
+    # The task opens its session on the process's (cached) settings: read them again here.
+    common_settings.cache_clear()
     rng = np.random.default_rng(9)
     xs, ys = 576_000 + rng.normal(0, 500, 120), 168_000 + rng.normal(0, 500, 120)
     with engine.begin() as conn:
@@ -48,6 +51,7 @@ def committed(engine: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
                          {"ids": made})
             conn.execute(text("DELETE FROM incidents.incidents WHERE source_id LIKE :p"),
                          {"p": SOURCE_PREFIX + "%"})
+        common_settings.cache_clear()
 
 
 def _insert_run(engine: Any, *, status: str, owner: str | None, lease_until: datetime | None,

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from services.hotspots.leases import (
+from services.hotspots.runs.leases import (
     LEASE,
     MAX_ATTEMPTS,
     RETRY_WAIT,

@@ -185,8 +185,9 @@ def test_idempotency_key_returns_the_same_run(
 def test_run_surface_is_idempotent_and_records_failures(
     db_session: Any, jan: None, tmp_path: Path
 ) -> None:
+    from services.hotspots.runs.execute import run_surface
+    from services.hotspots.runs.service import create_run
     from services.hotspots.schemas import SurfaceCreate
-    from services.hotspots.service import create_run, run_surface
 
     run, created = create_run(db_session, body=SurfaceCreate(method="fast", cell_m=150),
                               actor="t", idempotency_key=None)
@@ -284,8 +285,9 @@ def test_tif_path_cannot_escape_the_output_folder(
 
 def test_all_real_police_incidents(db_session: Any, tmp_path: Path) -> None:
     """Import the nine real Medway months and compute a surface over all 26,961 incidents."""
+    from services.hotspots.runs.execute import run_surface
+    from services.hotspots.runs.service import create_run
     from services.hotspots.schemas import SurfaceCreate
-    from services.hotspots.service import create_run, run_surface
     from shared.incidents.store import import_file
 
     t0 = time.perf_counter()

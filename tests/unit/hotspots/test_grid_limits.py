@@ -15,15 +15,10 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from services.hotspots.compute.clusters import cluster_sites
+from services.hotspots.compute.points import Points
+from services.hotspots.compute.raster import read_surface_tif, write_surface_tif
+from services.hotspots.compute.surfaces import choose_grid, compute_gistar, compute_kde
 from services.hotspots.compute.water import site_counts
-from services.hotspots.pipeline import (
-    Points,
-    choose_grid,
-    compute_gistar,
-    compute_kde,
-    read_surface_tif,
-    write_surface_tif,
-)
 from shared.extent import GridTooLarge, cells_for_bounds
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -117,7 +112,8 @@ WORST = textwrap.dedent(
     import json, resource, sys, time
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
     import numpy as np
-    from services.hotspots.pipeline import Points, compute_gistar, compute_kde
+    from services.hotspots.compute.points import Points
+    from services.hotspots.compute.surfaces import compute_gistar, compute_kde
     from shared.extent import GridTooLarge
     rng = np.random.default_rng(0)
     n = 20_000

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from services.hotspots.enums import FINISHED, RunStatus
 from services.hotspots.models import SurfaceRun
 
 log = logging.getLogger("csp.hotspots")
@@ -34,7 +35,6 @@ RETRY_WAIT = timedelta(minutes=30)
 # Runs from before leases existed (no lease at all): running this long means nobody holds them.
 STALE_RUNNING = timedelta(minutes=40)
 STALE_QUEUED = timedelta(hours=6)
-FINISHED = ("done", "failed")
 RETRYING = "interrupted, retrying"
 
 Taken = Literal["mine", "held", "finished"]
@@ -72,16 +72,16 @@ def take(session: Session, run: SurfaceRun, *, owner: str, now: datetime | None 
     # is gone (its pool process or worker died): that holder is dead, take over at once.
     same_task = run.lease_owner is not None and _task_of(run.lease_owner) == _task_of(owner)
     held_by_other = run.lease_owner is not None and not same_task
-    if run.status == "running" and held_by_other and not _expired(run, at):
+    if run.status == RunStatus.RUNNING and held_by_other and not _expired(run, at):
         return "held"
-    if run.lease_owner == owner and run.status == "running":
+    if run.lease_owner == owner and run.status == RunStatus.RUNNING:
         # Our own attempt again (the task's retry after a database outage): not a new attempt,
         # but the computation starts over.
         run.lease_until, run.started_at = at + LEASE, at
         session.commit()
         return "mine"
     if run.attempts >= MAX_ATTEMPTS:
-        run.status, run.finished_at = "failed", at
+        run.status, run.finished_at = RunStatus.FAILED, at
         run.error = (
             f"interrupted {run.attempts} times (the worker stopped each time); "
             "submit it again with a new Idempotency-Key"
@@ -90,9 +90,9 @@ def take(session: Session, run: SurfaceRun, *, owner: str, now: datetime | None 
         session.commit()
         log.warning("surface run %s failed after %s interrupted attempts", run.id, run.attempts)
         return "finished"
-    if run.status == "running":
+    if run.status == RunStatus.RUNNING:
         log.warning("surface run %s taken over by %s (attempt %s)", run.id, owner, run.attempts + 1)
-    run.status, run.started_at, run.error = "running", at, None
+    run.status, run.started_at, run.error = RunStatus.RUNNING, at, None
     run.lease_owner, run.lease_until = owner, at + LEASE
     run.attempts += 1
     session.commit()
@@ -105,7 +105,7 @@ def still_mine(session: Session, run_id: int, owner: str) -> bool:
         text("SELECT status, lease_owner FROM hotspots.surface_runs WHERE id = :i FOR UPDATE"),
         {"i": run_id},
     ).first()
-    return row is not None and row[0] == "running" and row[1] == owner
+    return row is not None and row[0] == RunStatus.RUNNING and row[1] == owner
 
 
 def renew(session: Session, run_id: int, owner: str, *, fraction: float, stage: str) -> None:
@@ -239,7 +239,7 @@ def sweep_stale_runs(
 
 def run_message(run: SurfaceRun, now: datetime | None = None) -> str | None:
     """What the analyst reads about a run beyond its status: "interrupted, retrying" or None."""
-    if run.status != "running":
+    if run.status != RunStatus.RUNNING:
         return None
     at = now or datetime.now(UTC)
     if run.lease_owner is None and run.lease_until is not None or _expired(run, at):

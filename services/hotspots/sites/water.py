@@ -1,87 +1,25 @@
-"""Road-casualty cluster sites and the water-safety site register: use cases over the database."""
+"""The water-safety site register: access points and stretches of bank, the incidents at each
+site by severity and period, and the density of incidents along a bank."""
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from services.hotspots.compute.errors import field_error
+from services.hotspots.compute.geojson import to_bng_geom, to_wgs84_geom
 from services.hotspots.limits import Limits
 from services.hotspots.models import WaterSite
-from services.hotspots.pipeline import (
-    ParamError,
-    Points,
-    road_sites,
-    sites_geojson,
-    to_bng_geom,
-    to_wgs84_geom,
-)
 from services.hotspots.schemas import WaterSiteCreate
-from shared.errors import InvalidInput, NotFound
+from shared.errors import NotFound
 from shared.extent import OutsideExtent
-from shared.incidents.store import load_points
 
 # Positions along a bank the density is given at (length / step_m).
 MAX_DENSITY_POSITIONS = 20_000
-
-
-def field_error(field: str, message: str) -> InvalidInput:
-    """A 422 naming the field it is about."""
-    return InvalidInput(f"{field}: {message}", errors=[{"field": field, "message": message}])
-
-
-def _day_after(d: date | None) -> datetime | None:
-    return None if d is None else datetime.combine(d + timedelta(days=1), time(0), tzinfo=UTC)
-
-
-# ------------------------------------------------------------------------------------------
-# Road-casualty sites
-# ------------------------------------------------------------------------------------------
-
-
-def road_sites_geojson(
-    session: Session,
-    *,
-    min_collisions: int = 4,
-    radius_m: float = 50.0,
-    years: float = 3.0,
-    end: date | None = None,
-    limits: Limits | None = None,
-) -> dict[str, Any]:
-    """Cluster sites from the STATS19 collisions in the database, as WGS84 GeoJSON.
-
-    The search lists at most ``limits.max_cells`` collision pairs (``GridTooLarge``, a 422).
-    """
-    lim = limits or Limits.defaults()
-    ip = load_points(session, sources=["stats19"], end=_day_after(end), bbox_m=lim.allowed_box())
-    pts = Points(ip.x, ip.y, ip.weight, ip.t, ip.category)
-    try:
-        sites = road_sites(
-            pts,
-            min_collisions=min_collisions,
-            radius_m=radius_m,
-            years=years,
-            end=_day_after(end),
-            max_pairs=lim.max_cells,
-        )
-    except ParamError as exc:
-        raise field_error(exc.field, exc.message) from exc
-    params = {
-        "min_collisions": min_collisions,
-        "radius_m": radius_m,
-        "years": years,
-        "end": end.isoformat() if end else None,
-        "collisions": len(pts),
-    }
-    return sites_geojson(sites, params)
-
-
-# ------------------------------------------------------------------------------------------
-# Water-safety sites
-# ------------------------------------------------------------------------------------------
 
 
 def create_water_site(

@@ -1,0 +1,145 @@
+"""Routes of surface runs: start one, list and read them, their COG, polygons and evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from services.hotspots.deps import GEOJSON, Analyst, AnyRole, LimitsDep, OutputDir, RunId
+from services.hotspots.enums import RunStatus
+from services.hotspots.limits import Limits
+from services.hotspots.models import SurfaceRun
+from services.hotspots.runs import service
+from services.hotspots.runs.execute import run_surface
+from services.hotspots.runs.leases import run_message
+from services.hotspots.schemas import (
+    EvaluateRequest,
+    EvaluationRead,
+    RunPage,
+    RunRead,
+    SurfaceCreate,
+)
+from shared.db import SessionDep
+from shared.errors import ServiceUnavailable
+from shared.idempotency import IdempotencyKey
+from shared.web.params import MAX_OFFSET
+
+router = APIRouter()
+
+
+def run_read(run: SurfaceRun, base: str = "") -> RunRead:
+    """A run as the API shows it, with links to its outputs once done."""
+    links = {"self": f"{base}/surfaces/{run.id}"}
+    if run.status == RunStatus.DONE:
+        links.update(
+            surface=f"{base}/surfaces/{run.id}.tif",
+            polygons=f"{base}/surfaces/{run.id}/polygons",
+            map=f"{base}/surfaces/{run.id}/map",
+            evaluate=f"{base}/surfaces/{run.id}/evaluate",
+            ogc=f"{base}/ogc/collections/hotspots/items?run={run.id}",
+        )
+    return RunRead(
+        id=run.id, status=RunStatus(run.status), progress=run.progress, parameters=run.params,
+        stats=run.stats or {}, error=run.error, message=run_message(run),
+        attempts=run.attempts or 0, created_by=run.created_by,
+        created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
+        links=links,
+    )
+
+
+def _dispatch(
+    request: Request, session: SessionDep, run: SurfaceRun, output_dir: Path, limits: Limits
+) -> SurfaceRun:
+    """Run in-process in eager (demo/test) mode, otherwise queue the Celery task."""
+    if request.app.state.settings.celery_eager:
+        return run_surface(session, run.id, output_dir=output_dir, limits=limits)
+    from services.hotspots.tasks import compute_surface
+
+    try:
+        compute_surface.delay(run.id)
+    except Exception as exc:  # noqa: BLE001 - broker down: the run stays queued
+        raise ServiceUnavailable(
+            f"Run {run.id} is queued but the job queue cannot be reached; retry the POST "
+            "with the same Idempotency-Key", internal=repr(exc)
+        ) from exc
+    return run
+
+
+@router.post("/surfaces", status_code=202, response_model=RunRead, tags=["surfaces"])
+def create_surface(
+    request: Request,
+    body: SurfaceCreate,
+    session: SessionDep,
+    who: Analyst,
+    limits: LimitsDep,
+    output_dir: OutputDir,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Start a KDE (or Gi*) surface run; 202 with the run and where to poll it."""
+    run, created = service.create_run(session, body=body, actor=who.actor,
+                                      idempotency_key=idempotency_key, limits=limits)
+    if created or run.status == RunStatus.QUEUED:
+        run = _dispatch(request, session, run, output_dir, limits)
+    read = run_read(run)
+    return JSONResponse(read.model_dump(mode="json"), status_code=202,
+                        headers={"Location": read.links["self"]})
+
+
+@router.get("/surfaces", response_model=RunPage, tags=["surfaces"])
+def list_surfaces(
+    session: SessionDep,
+    who: AnyRole,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> RunPage:
+    """Surface runs, newest first."""
+    runs, total = service.list_runs(session, limit=limit, offset=offset)
+    return RunPage(items=[run_read(r) for r in runs], total=total, limit=limit, offset=offset)
+
+
+@router.get("/surfaces/{run_id}.tif", tags=["surfaces"], response_class=FileResponse)
+def surface_tif(
+    run_id: RunId, session: SessionDep, who: AnyRole, output_dir: OutputDir
+) -> FileResponse:
+    """The run's surface as a Cloud Optimized GeoTIFF (EPSG:27700)."""
+    run = service.get_run(session, run_id=run_id)
+    path = service.tif_file(run, output_dir=output_dir)
+    return FileResponse(path, media_type="image/tiff; application=geotiff; profile=cloud-optimized",
+                        filename=f"surface-{run_id}.tif")
+
+
+@router.get("/surfaces/{run_id}/surface.tif", tags=["surfaces"], response_class=FileResponse)
+def surface_tif_alias(
+    run_id: RunId, session: SessionDep, who: AnyRole, output_dir: OutputDir
+) -> FileResponse:
+    """Same as ``/surfaces/{id}.tif``."""
+    return surface_tif(run_id, session, who, output_dir)
+
+
+@router.get("/surfaces/{run_id}", response_model=RunRead, tags=["surfaces"])
+def get_surface(run_id: RunId, session: SessionDep, who: AnyRole) -> RunRead:
+    """A run's status, progress (0..1), parameters, summary statistics and links."""
+    return run_read(service.get_run(session, run_id=run_id))
+
+
+@router.get("/surfaces/{run_id}/polygons", tags=["surfaces"])
+def surface_polygons(run_id: RunId, session: SessionDep, who: AnyRole) -> JSONResponse:
+    """The run's hotspot polygons (GeoJSON, WGS84) with the run's parameters."""
+    return JSONResponse(service.run_polygons(session, run_id=run_id), media_type=GEOJSON)
+
+
+@router.post("/surfaces/{run_id}/evaluate", response_model=EvaluationRead, tags=["surfaces"])
+def evaluate_surface(
+    run_id: RunId,
+    body: EvaluateRequest,
+    session: SessionDep,
+    who: Analyst,
+    limits: LimitsDep,
+    output_dir: OutputDir,
+) -> dict[str, Any]:
+    """Hit rate and PAI at 1%, 5%, 10% of the area against incidents in [from, to]."""
+    return service.evaluate_run(session, run_id=run_id, body=body, output_dir=output_dir,
+                                limits=limits)

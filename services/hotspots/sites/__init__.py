@@ -1,0 +1,2 @@
+"""Safety sites: road-casualty cluster sites (``road``), the water-safety site register
+(``water``) and their routes (``api``)."""
