@@ -12,9 +12,24 @@ from services.assets.models import AuditEntry, Camera
 from shared.geometry import point_to_wgs84
 
 AUDITED = (
-    "asset_tag", "name", "ward", "ward_code", "purpose", "technology", "deployment",
-    "bearing_deg", "fov_deg", "range_m", "installed_on", "expected_life_years", "owner",
-    "retention_days", "dpia_ref", "lifecycle", "health", "next_review_due",
+    "asset_tag",
+    "name",
+    "ward",
+    "ward_code",
+    "purpose",
+    "technology",
+    "deployment",
+    "bearing_deg",
+    "fov_deg",
+    "range_m",
+    "installed_on",
+    "expected_life_years",
+    "owner",
+    "retention_days",
+    "dpia_ref",
+    "lifecycle",
+    "health",
+    "next_review_due",
 )
 
 
@@ -57,8 +72,15 @@ def record(
     if changed_only and before is not None and after is not None:
         before, after = diff(before, after)
     row = AuditEntry(
-        camera_id=camera_id, entity=entity, entity_id=entity_id, action=action, actor=actor,
-        before=before, after=after, reason=reason, at=datetime.now().astimezone(),
+        camera_id=camera_id,
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        actor=actor,
+        before=before,
+        after=after,
+        reason=reason,
+        at=datetime.now().astimezone(),
     )
     session.add(row)
     return row

@@ -76,7 +76,6 @@ def assets_settings(request: Request) -> AssetsSettings:
 SettingsDep = Annotated[AssetsSettings, Depends(assets_settings)]
 
 
-
 def list_page(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,

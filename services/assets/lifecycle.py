@@ -153,8 +153,13 @@ def sla_status(
 
 
 def view_cone(
-    x: float, y: float, bearing_deg: float | None, fov_deg: float | None, range_m: float | None,
-    *, arc_points: int = 16,
+    x: float,
+    y: float,
+    bearing_deg: float | None,
+    fov_deg: float | None,
+    range_m: float | None,
+    *,
+    arc_points: int = 16,
 ) -> Polygon | None:
     """A camera's view in EPSG:27700: a sector of ``range_m`` metres around ``bearing_deg``
     (clockwise from grid north) spanning ``fov_deg``; a disc when fov >= 360; None if unknown."""

@@ -70,8 +70,9 @@ def _principal(session: Session, bearer: Principal | None, api_key: str | None) 
 def _fault_reader(session: Session, bearer: Principal | None) -> Principal:
     who = _principal(session, bearer, None)
     if who.role not in READERS:
-        raise Forbidden(f"Role '{who.role}' may not read faults; it needs one of: "
-                        + ", ".join(READERS))
+        raise Forbidden(
+            f"Role '{who.role}' may not read faults; it needs one of: " + ", ".join(READERS)
+        )
     return who
 
 
@@ -105,14 +106,18 @@ def get_requests(
     service_code: str | None = None,
     start_date: Annotated[str | None, Query(description="ISO 8601; default 90 days ago")] = None,
     end_date: Annotated[str | None, Query(description="ISO 8601; default now")] = None,
-    status: Annotated[
-        str | None, Query(pattern=f"^({'|'.join(geo.GEOREPORT_STATUSES)})$")
-    ] = None,
+    status: Annotated[str | None, Query(pattern=f"^({'|'.join(geo.GEOREPORT_STATUSES)})$")] = None,
 ) -> list[geo.ServiceRequest]:
     """Faults as service requests, newest first (fault readers); the last 90 days unless dated."""
     _fault_reader(session, bearer)
-    return geo.find_requests(session, ids=service_request_id, code=service_code, status=status,
-                             start_date=start_date, end_date=end_date)
+    return geo.find_requests(
+        session,
+        ids=service_request_id,
+        code=service_code,
+        status=status,
+        start_date=start_date,
+        end_date=end_date,
+    )
 
 
 @router.get(
@@ -169,7 +174,12 @@ def post_request(
     if who.role not in REPORTERS:
         raise Forbidden(f"Role '{who.role}' may not report faults; it needs operator or admin")
     result = geo.report_fault(
-        session, code=form.service_code, camera_ref=form.camera, lon=form.long, lat=form.lat,
-        description=form.description, actor=who.actor,
+        session,
+        code=form.service_code,
+        camera_ref=form.camera,
+        lon=form.long,
+        lat=form.lat,
+        description=form.description,
+        actor=who.actor,
     )
     return JSONResponse([result.model_dump()], status_code=201)

@@ -56,8 +56,9 @@ def camera_filters(
 
 def _camera_response(camera: Camera, status: int = 200, **headers: str) -> JSONResponse:
     body = sc.camera_read(camera).model_dump(mode="json")
-    return JSONResponse(body, status_code=status, headers={"ETag": sc.camera_etag(camera),
-                                                           **headers})
+    return JSONResponse(
+        body, status_code=status, headers={"ETag": sc.camera_etag(camera), **headers}
+    )
 
 
 @router.get("/cameras", response_model=sc.CameraPage)
@@ -71,48 +72,74 @@ def list_cameras(
     """Cameras; without a token only public fields of cameras on the street."""
     public = principal is None
     rows, total = svc.list_cameras(
-        session, bbox=bbox, lifecycle=filters.lifecycle,
-        health=None if public else filters.health, technology=filters.technology,
-        deployment=filters.deployment, ward=filters.ward, q=filters.q, public=public,
-        limit=page.limit, offset=page.offset,
+        session,
+        bbox=bbox,
+        lifecycle=filters.lifecycle,
+        health=None if public else filters.health,
+        technology=filters.technology,
+        deployment=filters.deployment,
+        ward=filters.ward,
+        q=filters.q,
+        public=public,
+        limit=page.limit,
+        offset=page.offset,
     )
     items = [sc.camera_public(c) for c in rows] if public else [sc.camera_read(c) for c in rows]
     return sc.CameraPage(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post("/cameras", status_code=201, response_model=sc.CameraRead,
-             responses={409: {"description": "Asset tag already registered"}})
+@router.post(
+    "/cameras",
+    status_code=201,
+    response_model=sc.CameraRead,
+    responses={409: {"description": "Asset tag already registered"}},
+)
 def create_camera(
     body: sc.CameraCreate, session: SessionDep, who: Admin, settings: SettingsDep
 ) -> JSONResponse:
     """Register a camera (admin)."""
-    camera = svc.create_camera(session, data=body, actor=who.actor,
-                               review_interval_days=settings.review_interval_days)
+    camera = svc.create_camera(
+        session, data=body, actor=who.actor, review_interval_days=settings.review_interval_days
+    )
     return _camera_response(camera, 201, Location=f"/cameras/{camera.id}")
 
 
 @router.post("/cameras/import", response_model=sc.ImportReport)
 async def import_cameras(
-    session: SessionDep, who: Admin, settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="CSV: camera_id,location,area_name,"
-                                                 "area_code,lon,lat")],
+    session: SessionDep,
+    who: Admin,
+    settings: SettingsDep,
+    file: Annotated[
+        UploadFile, File(description="CSV: camera_id,location,area_name,area_code,lon,lat")
+    ],
 ) -> sc.ImportReport:
     """Import a register CSV (admin); reports each row it cannot place."""
     content = await file.read()
     result = import_cameras_csv(
-        session, content=content, file_name=file.filename or "upload.csv", actor=who.actor,
+        session,
+        content=content,
+        file_name=file.filename or "upload.csv",
+        actor=who.actor,
         review_interval_days=settings.review_interval_days,
     )
     r = result.record
     return sc.ImportReport(
-        import_id=r.id, rows_read=r.rows_read, added=r.rows_added, updated=r.rows_updated,
-        unchanged=r.rows_unchanged, rejected=r.rows_rejected,
-        errors=[sc.ImportRowError(**e) for e in result.errors], warnings=result.warnings,
+        import_id=r.id,
+        rows_read=r.rows_read,
+        added=r.rows_added,
+        updated=r.rows_updated,
+        unchanged=r.rows_unchanged,
+        rejected=r.rows_rejected,
+        errors=[sc.ImportRowError(**e) for e in result.errors],
+        warnings=result.warnings,
     )
 
 
-@router.get("/cameras/{camera_id}", response_model=sc.CameraRead,
-            responses={200: {"headers": {"ETag": {"description": 'W/"<version>"'}}}})
+@router.get(
+    "/cameras/{camera_id}",
+    response_model=sc.CameraRead,
+    responses={200: {"headers": {"ETag": {"description": 'W/"<version>"'}}}},
+)
 def get_camera(camera_id: int, session: SessionDep, principal: MaybePrincipal) -> Response:
     """One camera with its ETag; public fields only without a token."""
     if principal is None:
@@ -123,26 +150,47 @@ def get_camera(camera_id: int, session: SessionDep, principal: MaybePrincipal) -
 
 @router.patch("/cameras/{camera_id}", response_model=sc.CameraRead, responses=IF_MATCH_RESPONSES)
 def patch_camera(
-    camera_id: int, body: sc.CameraPatch, session: SessionDep, who: Admin,
+    camera_id: int,
+    body: sc.CameraPatch,
+    session: SessionDep,
+    who: Admin,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Correct register fields (admin, If-Match)."""
-    camera = svc.update_camera(session, camera_id=camera_id, patch=body,
-                               expected_version=parse_if_match(if_match), actor=who.actor)
+    camera = svc.update_camera(
+        session,
+        camera_id=camera_id,
+        patch=body,
+        expected_version=parse_if_match(if_match),
+        actor=who.actor,
+    )
     return _camera_response(camera)
 
 
-@router.post("/cameras/{camera_id}/transitions", response_model=sc.CameraRead,
-             responses={409: {"description": "Not an allowed transition (see `allowed`)"},
-                        **IF_MATCH_RESPONSES})
+@router.post(
+    "/cameras/{camera_id}/transitions",
+    response_model=sc.CameraRead,
+    responses={
+        409: {"description": "Not an allowed transition (see `allowed`)"},
+        **IF_MATCH_RESPONSES,
+    },
+)
 def transition_camera(
-    camera_id: int, body: sc.TransitionIn, session: SessionDep, who: Admin,
-    settings: SettingsDep, if_match: IfMatch = None,
+    camera_id: int,
+    body: sc.TransitionIn,
+    session: SessionDep,
+    who: Admin,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     """Move a camera to another lifecycle state (admin, If-Match)."""
     camera = svc.transition_camera(
-        session, camera_id=camera_id, to=body.to, reason=body.reason,
-        expected_version=parse_if_match(if_match), actor=who.actor,
+        session,
+        camera_id=camera_id,
+        to=body.to,
+        reason=body.reason,
+        expected_version=parse_if_match(if_match),
+        actor=who.actor,
         review_interval_days=settings.review_interval_days,
     )
     return _camera_response(camera)

@@ -46,8 +46,9 @@ class CameraCreate(Position):
     name: str = Field(min_length=1, max_length=200)
     technology: TechnologyName
     deployment: DeploymentName
-    asset_tag: str | None = Field(None, min_length=1, max_length=60,
-                                  description="Unique tag; generated when omitted")
+    asset_tag: str | None = Field(
+        None, min_length=1, max_length=60, description="Unique tag; generated when omitted"
+    )
     ward: str | None = Field(None, max_length=120)
     ward_code: str | None = Field(None, max_length=12)
     purpose: str | None = Field(None, max_length=400)
@@ -236,9 +237,15 @@ def camera_public(camera: Camera) -> CameraPublic:
     """Public fields of a camera."""
     lon, lat = camera_lonlat(camera)
     return CameraPublic(
-        id=camera.id, asset_tag=camera.asset_tag, name=camera.name, ward=camera.ward,
-        purpose=camera.purpose, lon=round(lon, 6), lat=round(lat, 6),
-        technology=camera.technology, deployment=camera.deployment,
+        id=camera.id,
+        asset_tag=camera.asset_tag,
+        name=camera.name,
+        ward=camera.ward,
+        purpose=camera.purpose,
+        lon=round(lon, 6),
+        lat=round(lat, 6),
+        technology=camera.technology,
+        deployment=camera.deployment,
     )
 
 
@@ -247,14 +254,23 @@ def camera_read(camera: Camera) -> CameraRead:
     pub = camera_public(camera)
     return CameraRead(
         **pub.model_dump(),
-        ward_code=camera.ward_code, bearing_deg=camera.bearing_deg, fov_deg=camera.fov_deg,
-        range_m=camera.range_m, view=camera_view_geojson(camera),
-        installed_on=camera.installed_on, expected_life_years=camera.expected_life_years,
-        owner=camera.owner, retention_days=camera.retention_days, dpia_ref=camera.dpia_ref,
-        lifecycle=camera.lifecycle, health=camera.health,
+        ward_code=camera.ward_code,
+        bearing_deg=camera.bearing_deg,
+        fov_deg=camera.fov_deg,
+        range_m=camera.range_m,
+        view=camera_view_geojson(camera),
+        installed_on=camera.installed_on,
+        expected_life_years=camera.expected_life_years,
+        owner=camera.owner,
+        retention_days=camera.retention_days,
+        dpia_ref=camera.dpia_ref,
+        lifecycle=camera.lifecycle,
+        health=camera.health,
         next_review_due=camera.next_review_due,
         allowed_transitions=list(lc.allowed_next(camera.lifecycle)),
-        version=camera.version, created_at=camera.created_at, updated_at=camera.updated_at,
+        version=camera.version,
+        created_at=camera.created_at,
+        updated_at=camera.updated_at,
     )
 
 
@@ -262,9 +278,15 @@ def position_read(row: CameraPosition) -> PositionRead:
     """A position record in WGS84."""
     p = to_shape(row.geom)
     lon, lat = point_to_wgs84(p.x, p.y)
-    return PositionRead(id=row.id, lon=round(lon, 6), lat=round(lat, 6),
-                        bearing_deg=row.bearing_deg, valid_from=row.valid_from,
-                        valid_to=row.valid_to, reason=row.reason)
+    return PositionRead(
+        id=row.id,
+        lon=round(lon, 6),
+        lat=round(lat, 6),
+        bearing_deg=row.bearing_deg,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        reason=row.reason,
+    )
 
 
 def audit_read(row: AuditEntry) -> AuditRead:

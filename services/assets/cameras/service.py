@@ -38,9 +38,7 @@ def get_camera(session: Session, *, camera_id: int, lock: bool = False) -> Camer
         held = session.identity_map.get(session.identity_key(Camera, camera_id))
         if held is not None:
             session.expire(held)
-    camera = session.get(
-        Camera, camera_id, with_for_update=lock or None, populate_existing=lock
-    )
+    camera = session.get(Camera, camera_id, with_for_update=lock or None, populate_existing=lock)
     if camera is None:
         raise NotFound(f"No camera with id {camera_id}")
     return camera
@@ -127,8 +125,9 @@ def list_cameras(
         stmt = stmt.where(Camera.ward == ward)
     if q:
         like = contains_pattern(q)
-        stmt = stmt.where(or_(Camera.name.ilike(like, escape="\\"),
-                              Camera.asset_tag.ilike(like, escape="\\")))
+        stmt = stmt.where(
+            or_(Camera.name.ilike(like, escape="\\"), Camera.asset_tag.ilike(like, escape="\\"))
+        )
     if public:
         stmt = stmt.where(Camera.lifecycle.in_(lc.PUBLIC_LIFECYCLES))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -183,23 +182,43 @@ def create_camera(
     fields = data.model_dump(exclude={"lon", "lat", "reason", "asset_tag"})
     # Take the id first so a generated tag costs no second UPDATE (the version stays 1).
     new_id = int(session.execute(text("SELECT nextval('assets.cameras_id_seq')")).scalar_one())
-    camera = Camera(**fields, id=new_id, asset_tag=tag or f"CAM-{new_id:05d}",
-                    health=CameraHealth.ONLINE)
+    camera = Camera(
+        **fields, id=new_id, asset_tag=tag or f"CAM-{new_id:05d}", health=CameraHealth.ONLINE
+    )
     place(camera, data.lon, data.lat)
     if camera.lifecycle == CameraLifecycle.ACTIVE:
         camera.next_review_due = today + timedelta(days=review_interval_days)
     session.add(camera)
     session.flush()
-    session.add(CameraDevice(camera_id=camera.id, technology=camera.technology,
-                             installed_on=camera.installed_on,
-                             expected_life_years=camera.expected_life_years))
-    session.add(CameraPosition(camera_id=camera.id, geom=camera.geom,
-                               bearing_deg=camera.bearing_deg,
-                               valid_from=camera.installed_on or today, reason="registered"))
+    session.add(
+        CameraDevice(
+            camera_id=camera.id,
+            technology=camera.technology,
+            installed_on=camera.installed_on,
+            expected_life_years=camera.expected_life_years,
+        )
+    )
+    session.add(
+        CameraPosition(
+            camera_id=camera.id,
+            geom=camera.geom,
+            bearing_deg=camera.bearing_deg,
+            valid_from=camera.installed_on or today,
+            reason="registered",
+        )
+    )
     session.flush()
-    audit.record(session, camera_id=camera.id, entity="camera", entity_id=camera.id,
-                 action="create", actor=actor, before=None, after=audit.snapshot(camera),
-                 reason=data.reason)
+    audit.record(
+        session,
+        camera_id=camera.id,
+        entity="camera",
+        entity_id=camera.id,
+        action="create",
+        actor=actor,
+        before=None,
+        after=audit.snapshot(camera),
+        reason=data.reason,
+    )
     if commit:
         commit_change(session)
     return camera
@@ -219,8 +238,10 @@ def update_camera(
     before = audit.snapshot(camera)
     values = patch.model_dump(exclude_unset=True, exclude={"lon", "lat", "reason"})
     if camera.lifecycle in lc.READ_ONLY_LIFECYCLES:
-        raise Conflict(f"Camera {camera_id} is {camera.lifecycle}; its record is read-only",
-                       extra={"allowed": []})
+        raise Conflict(
+            f"Camera {camera_id} is {camera.lifecycle}; its record is read-only",
+            extra={"allowed": []},
+        )
     for k, v in values.items():
         setattr(camera, k, v)
     if patch.lon is not None and patch.lat is not None:
@@ -231,15 +252,22 @@ def update_camera(
     if after == before:
         return camera
     session.flush()
-    audit.record(session, camera_id=camera.id, entity="camera", entity_id=camera.id,
-                 action="update", actor=actor, before=before, after=after, reason=patch.reason)
+    audit.record(
+        session,
+        camera_id=camera.id,
+        entity="camera",
+        entity_id=camera.id,
+        action="update",
+        actor=actor,
+        before=before,
+        after=after,
+        reason=patch.reason,
+    )
     commit_change(session)
     return camera
 
 
-def apply_lifecycle(
-    camera: Camera, to: str, *, today: date, review_interval_days: int
-) -> None:
+def apply_lifecycle(camera: Camera, to: str, *, today: date, review_interval_days: int) -> None:
     """Move to ``to``; commissioning (into active from approved/in store) sets the next review."""
     if not lc.can_transition(camera.lifecycle, to):
         allowed = list(lc.allowed_next(camera.lifecycle))
@@ -270,12 +298,21 @@ def transition_camera(
     camera = get_camera(session, camera_id=camera_id, lock=True)
     check_version(camera, expected_version)
     before = audit.snapshot(camera)
-    apply_lifecycle(camera, to, today=today or now_utc().date(),
-                    review_interval_days=review_interval_days)
+    apply_lifecycle(
+        camera, to, today=today or now_utc().date(), review_interval_days=review_interval_days
+    )
     session.flush()
-    audit.record(session, camera_id=camera.id, entity="camera", entity_id=camera.id,
-                 action="transition", actor=actor, before=before, after=audit.snapshot(camera),
-                 reason=reason)
+    audit.record(
+        session,
+        camera_id=camera.id,
+        entity="camera",
+        entity_id=camera.id,
+        action="transition",
+        actor=actor,
+        before=before,
+        after=audit.snapshot(camera),
+        reason=reason,
+    )
     commit_change(session)
     return camera
 

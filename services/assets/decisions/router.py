@@ -23,25 +23,37 @@ router = APIRouter(tags=["decisions"])
 
 
 @router.get("/cameras/{camera_id}/decisions", response_model=list[sc.DecisionRead])
-def list_decisions(
-    camera_id: int, session: SessionDep, who: ReviewReader
-) -> list[sc.DecisionRead]:
+def list_decisions(camera_id: int, session: SessionDep, who: ReviewReader) -> list[sc.DecisionRead]:
     """SEG decisions on a camera."""
     return [sc.decision_read(d) for d in svc.list_decisions(session, camera_id=camera_id)]
 
 
-@router.post("/cameras/{camera_id}/decisions", status_code=201, response_model=sc.DecisionRead,
-             responses={409: {"description": "Decision not possible in this state"},
-                        **IF_MATCH_RESPONSES})
+@router.post(
+    "/cameras/{camera_id}/decisions",
+    status_code=201,
+    response_model=sc.DecisionRead,
+    responses={409: {"description": "Decision not possible in this state"}, **IF_MATCH_RESPONSES},
+)
 def record_decision(
-    camera_id: int, body: sc.DecisionCreate, session: SessionDep, who: Seg,
-    settings: SettingsDep, if_match: IfMatch = None,
+    camera_id: int,
+    body: sc.DecisionCreate,
+    session: SessionDep,
+    who: Seg,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     """Record an SEG decision and apply it to the camera (seg, If-Match)."""
     decision = svc.record_decision(
-        session, camera_id=camera_id, data=body, expected_version=parse_if_match(if_match),
-        actor=who.actor, review_interval_days=settings.review_interval_days,
+        session,
+        camera_id=camera_id,
+        data=body,
+        expected_version=parse_if_match(if_match),
+        actor=who.actor,
+        review_interval_days=settings.review_interval_days,
     )
     camera = get_camera(session, camera_id=camera_id)
-    return JSONResponse(sc.decision_read(decision).model_dump(mode="json"), status_code=201,
-                        headers={"ETag": camera_etag(camera)})
+    return JSONResponse(
+        sc.decision_read(decision).model_dump(mode="json"),
+        status_code=201,
+        headers={"ETag": camera_etag(camera)},
+    )

@@ -57,16 +57,30 @@ def record_decision(
     if data.dpia_ref:
         camera.dpia_ref = data.dpia_ref
     decision = Decision(
-        camera_id=camera.id, decision=data.decision, meeting_date=data.meeting_date,
-        minute_ref=data.minute_ref, reason=data.reason, dpia_ref=data.dpia_ref,
-        lifecycle_before=before["lifecycle"], lifecycle_after=camera.lifecycle,
-        details=details, recorded_by=actor,
+        camera_id=camera.id,
+        decision=data.decision,
+        meeting_date=data.meeting_date,
+        minute_ref=data.minute_ref,
+        reason=data.reason,
+        dpia_ref=data.dpia_ref,
+        lifecycle_before=before["lifecycle"],
+        lifecycle_after=camera.lifecycle,
+        details=details,
+        recorded_by=actor,
     )
     session.add(decision)
     session.flush()
-    audit.record(session, camera_id=camera.id, entity="camera", entity_id=camera.id,
-                 action=f"decision:{data.decision}", actor=actor, before=before,
-                 after=audit.snapshot(camera), reason=f"{data.minute_ref}: {data.reason}")
+    audit.record(
+        session,
+        camera_id=camera.id,
+        entity="camera",
+        entity_id=camera.id,
+        action=f"decision:{data.decision}",
+        actor=actor,
+        before=before,
+        after=audit.snapshot(camera),
+        reason=f"{data.minute_ref}: {data.reason}",
+    )
     commit_change(session)
     return decision
 
@@ -74,8 +88,13 @@ def record_decision(
 def list_decisions(session: Session, *, camera_id: int) -> list[Decision]:
     """Decisions recorded for a camera, oldest first."""
     get_camera(session, camera_id=camera_id)
-    return list(session.scalars(select(Decision).where(Decision.camera_id == camera_id)
-                                .order_by(Decision.meeting_date, Decision.id)))
+    return list(
+        session.scalars(
+            select(Decision)
+            .where(Decision.camera_id == camera_id)
+            .order_by(Decision.meeting_date, Decision.id)
+        )
+    )
 
 
 def _next_review(data: DecisionCreate, interval_days: int) -> date:
@@ -106,8 +125,7 @@ def _make_permanent(session: Session, c: Camera, d: DecisionCreate, days: int) -
     if c.deployment != Deployment.RAPID:
         raise Conflict(f"Camera {c.id} is already a fixed camera", extra={"allowed": []})
     c.deployment = Deployment.FIXED
-    return {"deployment": Deployment.FIXED.value,
-            "next_review_due": _back_in_service(c, d, days)}
+    return {"deployment": Deployment.FIXED.value, "next_review_due": _back_in_service(c, d, days)}
 
 
 def _replace(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict[str, Any]:
@@ -117,16 +135,24 @@ def _replace(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict[
     installed = d.installed_on or d.meeting_date
     if old is not None:
         old.removed_on = installed
-    new = CameraDevice(camera_id=c.id, technology=Technology.DIGITAL, installed_on=installed,
-                       expected_life_years=d.expected_life_years or c.expected_life_years,
-                       replaces_id=old.id if old else None, note=f"SEG {d.minute_ref}")
+    new = CameraDevice(
+        camera_id=c.id,
+        technology=Technology.DIGITAL,
+        installed_on=installed,
+        expected_life_years=d.expected_life_years or c.expected_life_years,
+        replaces_id=old.id if old else None,
+        note=f"SEG {d.minute_ref}",
+    )
     session.add(new)
     session.flush()
     c.technology, c.installed_on = Technology.DIGITAL, installed
     c.expected_life_years = new.expected_life_years
     _back_in_service(c, d, days)
-    return {"old_device_id": old.id if old else None, "new_device_id": new.id,
-            "installed_on": installed.isoformat()}
+    return {
+        "old_device_id": old.id if old else None,
+        "new_device_id": new.id,
+        "installed_on": installed.isoformat(),
+    }
 
 
 def _relocate(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict[str, Any]:
@@ -137,8 +163,15 @@ def _relocate(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict
     if d.bearing_deg is not None:
         c.bearing_deg = d.bearing_deg
     place(c, d.lon, d.lat)
-    session.add(CameraPosition(camera_id=c.id, geom=c.geom, bearing_deg=c.bearing_deg,
-                               valid_from=d.meeting_date, reason=f"SEG {d.minute_ref}"))
+    session.add(
+        CameraPosition(
+            camera_id=c.id,
+            geom=c.geom,
+            bearing_deg=c.bearing_deg,
+            valid_from=d.meeting_date,
+            reason=f"SEG {d.minute_ref}",
+        )
+    )
     _back_in_service(c, d, days)
     return {"lon": d.lon, "lat": d.lat, "previous_position_id": current.id if current else None}
 
@@ -151,9 +184,11 @@ def _decommission(session: Session, c: Camera, d: DecisionCreate, days: int) -> 
 
 def _withdraw(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict[str, Any]:
     if c.deployment != Deployment.RAPID:
-        raise Conflict(f"Only rapid-deployment cameras can be withdrawn to store; camera {c.id} "
-                       "is fixed (decommission it instead)",
-                       extra={"allowed": [DecisionKind.DECOMMISSION.value]})
+        raise Conflict(
+            f"Only rapid-deployment cameras can be withdrawn to store; camera {c.id} "
+            "is fixed (decommission it instead)",
+            extra={"allowed": [DecisionKind.DECOMMISSION.value]},
+        )
     _to(c, _L.IN_STORE, d, days)
     c.next_review_due = None
     return {}

@@ -46,23 +46,34 @@ def availability_from_faults(
     down = lc.covered_seconds(_fault_intervals(faults, horizon, no_picture_only=True), start, end)
     degr = lc.covered_seconds(_fault_intervals(faults, horizon, no_picture_only=False), start, end)
     period = (end - start).total_seconds()
-    return Availability(camera_id, start, end, down / 3600.0, degr / 3600.0,
-                        1.0 - down / period if period > 0 else 1.0)
+    return Availability(
+        camera_id,
+        start,
+        end,
+        down / 3600.0,
+        degr / 3600.0,
+        1.0 - down / period if period > 0 else 1.0,
+    )
 
 
 def faults_overlapping(
     session: Session, *, camera_ids: Sequence[int] | None, start: datetime, end: datetime
 ) -> list[Fault]:
     """Faults open at some time in [start, end), of these cameras (all when None)."""
-    stmt = select(Fault).where(Fault.reported_at < end,
-                               or_(Fault.resolved_at.is_(None), Fault.resolved_at > start))
+    stmt = select(Fault).where(
+        Fault.reported_at < end, or_(Fault.resolved_at.is_(None), Fault.resolved_at > start)
+    )
     if camera_ids is not None:
         stmt = stmt.where(Fault.camera_id.in_(list(camera_ids)))
     return list(session.scalars(stmt))
 
 
 def camera_availability(
-    session: Session, *, camera_id: int, start: datetime, end: datetime,
+    session: Session,
+    *,
+    camera_id: int,
+    start: datetime,
+    end: datetime,
     now: datetime | None = None,
 ) -> Availability:
     """Downtime and availability of a camera over [start, end)."""
@@ -75,7 +86,10 @@ def camera_availability(
 
 
 def sla_breaches(
-    session: Session, *, now: datetime | None = None, include_resolved: bool = False,
+    session: Session,
+    *,
+    now: datetime | None = None,
+    include_resolved: bool = False,
     since: datetime | None = None,
 ) -> list[Fault]:
     """Faults past their SLA target: open ones now, and (optionally) ones fixed late."""
@@ -86,5 +100,6 @@ def sla_breaches(
     if since is not None:
         stmt = stmt.where(Fault.reported_at >= aware(since))
     rows = session.scalars(stmt.order_by(Fault.reported_at, Fault.id)).all()
-    return [f for f in rows
-            if lc.sla_status(f.category, f.reported_at, f.resolved_at, now).breached]
+    return [
+        f for f in rows if lc.sla_status(f.category, f.reported_at, f.resolved_at, now).breached
+    ]

@@ -300,4 +300,3 @@ def report_fault(
     )
     notice = f"Fault {fault.number} logged on {camera.asset_tag} ({camera.name})"
     return PostResult(service_request_id=fault.number, service_notice=notice)
-

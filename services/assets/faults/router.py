@@ -37,40 +37,64 @@ def _one_fault(session: Session, fault: Fault, response: Response) -> sc.FaultRe
 
 @router.get("/cameras/{camera_id}/availability", response_model=sc.AvailabilityRead)
 def camera_availability(
-    camera_id: int, start: UtcDatetime, end: UtcDatetime, session: SessionDep,
+    camera_id: int,
+    start: UtcDatetime,
+    end: UtcDatetime,
+    session: SessionDep,
     who: FaultReader,
 ) -> sc.AvailabilityRead:
     """Downtime and availability over [start, end) from fault intervals (overlaps merged)."""
     a = av.camera_availability(session, camera_id=camera_id, start=start, end=end)
     return sc.AvailabilityRead(
-        camera_id=a.camera_id, start=a.start, end=a.end,
-        downtime_hours=round(a.downtime_hours, 3), degraded_hours=round(a.degraded_hours, 3),
+        camera_id=a.camera_id,
+        start=a.start,
+        end=a.end,
+        downtime_hours=round(a.downtime_hours, 3),
+        degraded_hours=round(a.degraded_hours, 3),
         availability=round(a.availability, 6),
     )
 
 
 @router.get("/cameras/{camera_id}/faults", response_model=sc.FaultPage)
 def camera_faults(
-    camera_id: int, session: SessionDep, who: FaultReader, page: ListPage,
+    camera_id: int,
+    session: SessionDep,
+    who: FaultReader,
+    page: ListPage,
     status: FaultStatusName | None = None,
 ) -> sc.FaultPage:
     """Faults of one camera, newest first."""
-    rows, total = svc.list_faults(session, camera_id=camera_id, status=status,
-                                  limit=page.limit, offset=page.offset)
-    return sc.FaultPage(items=_fault_reads(session, rows), total=total, limit=page.limit,
-                        offset=page.offset)
+    rows, total = svc.list_faults(
+        session, camera_id=camera_id, status=status, limit=page.limit, offset=page.offset
+    )
+    return sc.FaultPage(
+        items=_fault_reads(session, rows), total=total, limit=page.limit, offset=page.offset
+    )
 
 
-@router.post("/cameras/{camera_id}/faults", status_code=201, response_model=sc.FaultRead,
-             responses=replay_responses(sc.FaultRead))
+@router.post(
+    "/cameras/{camera_id}/faults",
+    status_code=201,
+    response_model=sc.FaultRead,
+    responses=replay_responses(sc.FaultRead),
+)
 def log_fault(
-    camera_id: int, body: sc.FaultCreate, session: SessionDep, who: Operator,
-    response: Response, idempotency_key: IdempotencyKey = None,
+    camera_id: int,
+    body: sc.FaultCreate,
+    session: SessionDep,
+    who: Operator,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> sc.FaultRead:
     """Log a fault (operator); the camera's health follows. Retry with the same Idempotency-Key."""
     fault, created = svc.log_fault_once(
-        session, camera_id=camera_id, category=body.category, description=body.description,
-        reported_at=body.reported_at, actor=who.actor, caller=who.token_id,
+        session,
+        camera_id=camera_id,
+        category=body.category,
+        description=body.description,
+        reported_at=body.reported_at,
+        actor=who.actor,
+        caller=who.token_id,
         idempotency_key=idempotency_key,
     )
     mark_replay(response, created)
@@ -79,27 +103,35 @@ def log_fault(
 
 @router.get("/faults", response_model=sc.FaultPage)
 def list_faults(
-    session: SessionDep, who: FaultReader, page: ListPage,
+    session: SessionDep,
+    who: FaultReader,
+    page: ListPage,
     status: FaultStatusName | None = None,
     open_only: bool = False,
 ) -> sc.FaultPage:
     """All faults, newest first."""
-    rows, total = svc.list_faults(session, status=status, open_only=open_only,
-                                  limit=page.limit, offset=page.offset)
-    return sc.FaultPage(items=_fault_reads(session, rows), total=total, limit=page.limit,
-                        offset=page.offset)
+    rows, total = svc.list_faults(
+        session, status=status, open_only=open_only, limit=page.limit, offset=page.offset
+    )
+    return sc.FaultPage(
+        items=_fault_reads(session, rows), total=total, limit=page.limit, offset=page.offset
+    )
 
 
 @router.get("/faults/sla-breaches", response_model=list[sc.SlaBreachRead])
 def sla_breaches(
-    session: SessionDep, who: FaultReader, include_resolved: bool = False,
+    session: SessionDep,
+    who: FaultReader,
+    include_resolved: bool = False,
     since: UtcDatetime | None = None,
 ) -> list[sc.SlaBreachRead]:
     """Faults past their SLA target (hours per category); open ones unless include_resolved."""
     rows = av.sla_breaches(session, include_resolved=include_resolved, since=since)
     names = camera_names(session, camera_ids=sorted({f.camera_id for f in rows}))
-    return [sc.SlaBreachRead(fault=r, camera_name=names[r.camera_id])
-            for r in _fault_reads(session, rows)]
+    return [
+        sc.SlaBreachRead(fault=r, camera_name=names[r.camera_id])
+        for r in _fault_reads(session, rows)
+    ]
 
 
 @router.get("/faults/{fault_id}", response_model=sc.FaultRead)
@@ -110,11 +142,20 @@ def get_fault(
     return _one_fault(session, svc.get_fault(session, fault_id=fault_id), response)
 
 
-@router.patch("/faults/{fault_id}", response_model=sc.FaultRead,
-              responses={409: {"description": "Not an allowed status change"},
-                         412: {"description": "Stale ETag"}})
+@router.patch(
+    "/faults/{fault_id}",
+    response_model=sc.FaultRead,
+    responses={
+        409: {"description": "Not an allowed status change"},
+        412: {"description": "Stale ETag"},
+    },
+)
 def patch_fault(
-    fault_id: int, body: sc.FaultPatch, session: SessionDep, who: Operator, response: Response,
+    fault_id: int,
+    body: sc.FaultPatch,
+    session: SessionDep,
+    who: Operator,
+    response: Response,
     if_match: IfMatch = None,
 ) -> sc.FaultRead:
     """Change a fault's status (operator); the camera's health follows.
@@ -122,7 +163,13 @@ def patch_fault(
     ``If-Match`` is optional here (the control room moves faults with one press; two operators
     cannot both make the same change, the second gets 409); with it a stale ETag gets 412.
     """
-    fault = svc.update_fault_status(session, fault_id=fault_id, status=body.status,
-                                    actor=who.actor, note=body.note, at=body.at,
-                                    expected_changes=parse_if_match(if_match))
+    fault = svc.update_fault_status(
+        session,
+        fault_id=fault_id,
+        status=body.status,
+        actor=who.actor,
+        note=body.note,
+        at=body.at,
+        expected_changes=parse_if_match(if_match),
+    )
     return _one_fault(session, fault, response)

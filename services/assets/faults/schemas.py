@@ -94,15 +94,30 @@ def fault_read(fault: Fault, events: list[FaultEvent], *, now: datetime) -> Faul
     """A fault with its SLA status at ``now`` and its history."""
     s = lc.sla_status(fault.category, fault.reported_at, fault.resolved_at, now)
     return FaultRead(
-        id=fault.id, number=fault.number, camera_id=fault.camera_id,
-        category=fault.category, description=fault.description, status=fault.status,
-        reported_at=fault.reported_at, resolved_at=fault.resolved_at,
-        reported_by=fault.reported_by, source=fault.source,
-        sla=SlaRead(target_hours=s.target_hours, elapsed_hours=round(s.elapsed_hours, 2),
-                    due_at=s.due_at, breached=s.breached),
+        id=fault.id,
+        number=fault.number,
+        camera_id=fault.camera_id,
+        category=fault.category,
+        description=fault.description,
+        status=fault.status,
+        reported_at=fault.reported_at,
+        resolved_at=fault.resolved_at,
+        reported_by=fault.reported_by,
+        source=fault.source,
+        sla=SlaRead(
+            target_hours=s.target_hours,
+            elapsed_hours=round(s.elapsed_hours, 2),
+            due_at=s.due_at,
+            breached=s.breached,
+        ),
         events=[
-            FaultEventRead(from_status=e.from_status, to_status=e.to_status, at=e.at,
-                           actor=e.actor, note=e.note)
+            FaultEventRead(
+                from_status=e.from_status,
+                to_status=e.to_status,
+                at=e.at,
+                actor=e.actor,
+                note=e.note,
+            )
             for e in events
         ],
     )

@@ -42,8 +42,13 @@ def get_fault(session: Session, *, fault_id: int) -> Fault:
 
 def fault_events(session: Session, *, fault_id: int) -> list[FaultEvent]:
     """A fault's status history, oldest first."""
-    return list(session.scalars(select(FaultEvent).where(FaultEvent.fault_id == fault_id)
-                                .order_by(FaultEvent.at, FaultEvent.id)))
+    return list(
+        session.scalars(
+            select(FaultEvent)
+            .where(FaultEvent.fault_id == fault_id)
+            .order_by(FaultEvent.at, FaultEvent.id)
+        )
+    )
 
 
 def fault_events_for(session: Session, *, fault_ids: Iterable[int]) -> dict[int, list[FaultEvent]]:
@@ -51,8 +56,11 @@ def fault_events_for(session: Session, *, fault_ids: Iterable[int]) -> dict[int,
     ids = list(fault_ids)
     out: dict[int, list[FaultEvent]] = {i: [] for i in ids}
     if ids:
-        for e in session.scalars(select(FaultEvent).where(FaultEvent.fault_id.in_(ids))
-                                 .order_by(FaultEvent.at, FaultEvent.id)):
+        for e in session.scalars(
+            select(FaultEvent)
+            .where(FaultEvent.fault_id.in_(ids))
+            .order_by(FaultEvent.at, FaultEvent.id)
+        ):
             out[e.fault_id].append(e)
     return out
 
@@ -78,24 +86,36 @@ def list_faults(
     if open_only:
         stmt = stmt.where(Fault.status.in_(lc.OPEN_STATUSES))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Fault.reported_at.desc(), Fault.id.desc())
-                           .limit(limit).offset(offset)).all()
+    rows = session.scalars(
+        stmt.order_by(Fault.reported_at.desc(), Fault.id.desc()).limit(limit).offset(offset)
+    ).all()
     return list(rows), int(total)
 
 
 def _refresh_health(session: Session, camera: Camera, *, actor: str, reason: str) -> None:
     """Set health from open faults; an actual change is audited."""
     session.flush()
-    cats = session.scalars(select(Fault.category).where(
-        Fault.camera_id == camera.id, Fault.status.in_(lc.OPEN_STATUSES))).all()
+    cats = session.scalars(
+        select(Fault.category).where(
+            Fault.camera_id == camera.id, Fault.status.in_(lc.OPEN_STATUSES)
+        )
+    ).all()
     health = lc.health_for(cats)
     if health != camera.health:
         before = audit.snapshot(camera)
         camera.health = health
         session.flush()
-        audit.record(session, camera_id=camera.id, entity="camera", entity_id=camera.id,
-                     action="health", actor=actor, before=before, after=audit.snapshot(camera),
-                     reason=reason)
+        audit.record(
+            session,
+            camera_id=camera.id,
+            entity="camera",
+            entity_id=camera.id,
+            action="health",
+            actor=actor,
+            before=before,
+            after=audit.snapshot(camera),
+            reason=reason,
+        )
 
 
 def log_fault(
@@ -109,9 +129,16 @@ def log_fault(
     source: str = "api",
 ) -> Fault:
     """Log a fault (status open), number it, and update the camera's health."""
-    fault, _ = log_fault_once(session, camera_id=camera_id, category=category,
-                              description=description, reported_at=reported_at, actor=actor,
-                              source=source, idempotency_key=None)
+    fault, _ = log_fault_once(
+        session,
+        camera_id=camera_id,
+        category=category,
+        description=description,
+        reported_at=reported_at,
+        actor=actor,
+        source=source,
+        idempotency_key=None,
+    )
     return fault
 
 
@@ -134,12 +161,16 @@ def log_fault_once(
     request waits for the lock at most ``LOCK_WAIT_MS`` (then 409, retry) and releases it at once.
     """
     if category not in lc.FAULT_CATEGORIES:
-        raise InvalidInput(f"Unknown fault category {category!r}; use one of "
-                           + ", ".join(lc.FAULT_CATEGORIES))
+        raise InvalidInput(
+            f"Unknown fault category {category!r}; use one of " + ", ".join(lc.FAULT_CATEGORIES)
+        )
     key = scoped_key(caller if caller is not None else actor, idempotency_key)
     by_key = select(Fault).where(Fault.idempotency_key == key)
-    same: dict[str, Any] = {"camera_id": camera_id, "category": category,
-                            "description": description}
+    same: dict[str, Any] = {
+        "camera_id": camera_id,
+        "category": category,
+        "description": description,
+    }
     if reported_at:
         # A repeat without a time matches any: the first may have left it out too.
         same["reported_at"] = aware(reported_at)
@@ -147,8 +178,11 @@ def log_fault_once(
         return release(session, replay(found, same, "fault")), False
     # The lock serialises faults on one camera, so a retry racing its first request waits here
     # and then finds the fault it made.
-    busy = (f"A request with this Idempotency-Key is in progress on camera {camera_id}; retry"
-            if key else f"Camera {camera_id} is busy with another change; retry")
+    busy = (
+        f"A request with this Idempotency-Key is in progress on camera {camera_id}; retry"
+        if key
+        else f"Camera {camera_id} is busy with another change; retry"
+    )
     with bounded_wait(session, busy):
         camera = get_camera(session, camera_id=camera_id, lock=True)
     if key is not None and (found := session.scalars(by_key).first()) is not None:
@@ -158,21 +192,48 @@ def log_fault_once(
     now = now_utc()
     at = aware(reported_at) if reported_at else now
     check_fault_time(camera, at, now=now)
-    fault = Fault(number=next_fault_number(session, year=at.year), camera_id=camera_id,
-                  category=category, description=description, status=FaultStatus.OPEN,
-                  reported_at=at, reported_by=actor, source=source, idempotency_key=key)
+    fault = Fault(
+        number=next_fault_number(session, year=at.year),
+        camera_id=camera_id,
+        category=category,
+        description=description,
+        status=FaultStatus.OPEN,
+        reported_at=at,
+        reported_by=actor,
+        source=source,
+        idempotency_key=key,
+    )
     with bounded_wait(session, busy):
         inserted = insert_once(session, fault, "uq_faults_idempotency_key")
     if not inserted:
         # The same key on another camera (not serialised by our lock) got there first.
         return release(session, replay(session.scalars(by_key).one(), same, "fault")), False
-    session.add(FaultEvent(fault_id=fault.id, from_status=None, to_status=FaultStatus.OPEN,
-                           at=at, actor=actor, note=description))
-    audit.record(session, camera_id=camera_id, entity="fault", entity_id=fault.id,
-                 action="fault_logged", actor=actor, before=None,
-                 after={"number": fault.number, "category": category,
-                        "status": FaultStatus.OPEN.value, "reported_at": at.isoformat()},
-                 reason=description)
+    session.add(
+        FaultEvent(
+            fault_id=fault.id,
+            from_status=None,
+            to_status=FaultStatus.OPEN,
+            at=at,
+            actor=actor,
+            note=description,
+        )
+    )
+    audit.record(
+        session,
+        camera_id=camera_id,
+        entity="fault",
+        entity_id=fault.id,
+        action="fault_logged",
+        actor=actor,
+        before=None,
+        after={
+            "number": fault.number,
+            "category": category,
+            "status": FaultStatus.OPEN.value,
+            "reported_at": at.isoformat(),
+        },
+        reason=description,
+    )
     _refresh_health(session, camera, actor=actor, reason=f"fault {fault.number} logged")
     commit_change(session)
     return fault, True
@@ -190,21 +251,29 @@ def fault_window(camera: Camera, now: datetime) -> tuple[datetime, datetime]:
     return datetime.combine(floor, datetime.min.time(), UTC), now + FAULT_CLOCK_SLACK
 
 
-def check_fault_time(camera: Camera, at: datetime, *, now: datetime, what: str = "reported_at"
-                     ) -> None:
+def check_fault_time(
+    camera: Camera, at: datetime, *, now: datetime, what: str = "reported_at"
+) -> None:
     """422 naming the window when ``at`` is outside ``fault_window`` (a 1900 fault was taken)."""
     start, end = fault_window(camera, now)
-    since = ("the camera's install date" if start.date() != FAULT_EARLIEST
-             else "the register's earliest date")
-    window = (f"between {start.date().isoformat()} ({since}) and now (up to "
-              f"{int(FAULT_CLOCK_SLACK.total_seconds() // 60)} minutes ahead for clock drift)")
+    since = (
+        "the camera's install date"
+        if start.date() != FAULT_EARLIEST
+        else "the register's earliest date"
+    )
+    window = (
+        f"between {start.date().isoformat()} ({since}) and now (up to "
+        f"{int(FAULT_CLOCK_SLACK.total_seconds() // 60)} minutes ahead for clock drift)"
+    )
     extra = {"window": {"from": start.isoformat(), "to": end.isoformat()}}
     if at > end:
-        raise InvalidInput(f"A fault cannot be reported in the future: {what} must lie {window}",
-                           extra=extra)
+        raise InvalidInput(
+            f"A fault cannot be reported in the future: {what} must lie {window}", extra=extra
+        )
     if at < start:
-        raise InvalidInput(f"{what} {at.isoformat()} is too early: it must lie {window}",
-                           extra=extra)
+        raise InvalidInput(
+            f"{what} {at.isoformat()} is too early: it must lie {window}", extra=extra
+        )
 
 
 def update_fault_status(
@@ -247,19 +316,32 @@ def update_fault_status(
     if when < fault.reported_at:
         raise InvalidInput("A status change cannot precede the fault report")
     if when > now + FAULT_CLOCK_SLACK:
-        raise InvalidInput("A status change cannot be in the future (more than "
-                           f"{int(FAULT_CLOCK_SLACK.total_seconds() // 60)} minutes ahead)")
+        raise InvalidInput(
+            "A status change cannot be in the future (more than "
+            f"{int(FAULT_CLOCK_SLACK.total_seconds() // 60)} minutes ahead)"
+        )
     before = fault.status
     fault.status = status
     if status in lc.RESOLVED_STATUSES and fault.resolved_at is None:
         fault.resolved_at = when
     elif status in lc.OPEN_STATUSES:
         fault.resolved_at = None
-    session.add(FaultEvent(fault_id=fault.id, from_status=before, to_status=status, at=when,
-                           actor=actor, note=note))
-    audit.record(session, camera_id=camera.id, entity="fault", entity_id=fault.id,
-                 action="fault_status", actor=actor, before={"status": before},
-                 after={"status": status, "at": when.isoformat()}, reason=note)
+    session.add(
+        FaultEvent(
+            fault_id=fault.id, from_status=before, to_status=status, at=when, actor=actor, note=note
+        )
+    )
+    audit.record(
+        session,
+        camera_id=camera.id,
+        entity="fault",
+        entity_id=fault.id,
+        action="fault_status",
+        actor=actor,
+        before={"status": before},
+        after={"status": status, "at": when.isoformat()},
+        reason=note,
+    )
     _refresh_health(session, camera, actor=actor, reason=f"fault {fault.number} {status}")
     commit_change(session)
     return fault

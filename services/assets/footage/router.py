@@ -22,16 +22,30 @@ def list_footage(camera_id: int, session: SessionDep, who: Operator) -> list[sc.
     return [sc.footage_read(r) for r in svc.list_footage_requests(session, camera_id=camera_id)]
 
 
-@router.post("/cameras/{camera_id}/footage-requests", status_code=201,
-             response_model=sc.FootageRead, responses=replay_responses(sc.FootageRead))
+@router.post(
+    "/cameras/{camera_id}/footage-requests",
+    status_code=201,
+    response_model=sc.FootageRead,
+    responses=replay_responses(sc.FootageRead),
+)
 def add_footage(
-    camera_id: int, body: sc.FootageCreate, session: SessionDep, who: Operator,
-    response: Response, idempotency_key: IdempotencyKey = None,
+    camera_id: int,
+    body: sc.FootageCreate,
+    session: SessionDep,
+    who: Operator,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> sc.FootageRead:
     """Record a police footage request (operator). Retry with the same Idempotency-Key."""
     row, created = svc.add_footage_request(
-        session, camera_id=camera_id, requested_on=body.requested_on, reference=body.reference,
-        outcome=body.outcome, note=body.note, actor=who.actor, caller=who.token_id,
+        session,
+        camera_id=camera_id,
+        requested_on=body.requested_on,
+        reference=body.reference,
+        outcome=body.outcome,
+        note=body.note,
+        actor=who.actor,
+        caller=who.token_id,
         idempotency_key=idempotency_key,
     )
     mark_replay(response, created)

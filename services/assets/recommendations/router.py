@@ -17,7 +17,9 @@ router = APIRouter(tags=["reviews"])
 
 @router.get("/recommendations", response_model=sc.RecommendationsRead)
 def recommendations(
-    session: SessionDep, who: ReviewReader, settings: SettingsDep,
+    session: SessionDep,
+    who: ReviewReader,
+    settings: SettingsDep,
     window_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
     as_of: UtcDatetime | None = None,
 ) -> sc.RecommendationsRead:
@@ -25,5 +27,6 @@ def recommendations(
     days = window_days or settings.recommend_window_days
     start, end = svc.window(window_days=days, as_of=as_of)
     recs = svc.recommendations(session, window_days=days, settings=settings, as_of=end)
-    return sc.RecommendationsRead(window_start=start, window_end=end,
-                                  items=[sc.recommendation_read(r) for r in recs])
+    return sc.RecommendationsRead(
+        window_start=start, window_end=end, items=[sc.recommendation_read(r) for r in recs]
+    )

@@ -87,19 +87,29 @@ def recommend(
         keep, drop = sorted((by_id[a], by_id[b]), key=_keep_key)
         removed.add(drop.camera_id)
         kept.add(keep.camera_id)
-        out.append(Recommendation(
-            drop.camera_id, "decommission", "redundant_overlap",
-            f"View overlaps {keep.name} by {share:.0%} of the smaller view; keep {keep.name} "
-            f"(more use or newer) and remove this one",
-            drop.as_dict() | {"overlap_share": round(share, 3)}, keep.camera_id,
-        ))
+        out.append(
+            Recommendation(
+                drop.camera_id,
+                "decommission",
+                "redundant_overlap",
+                f"View overlaps {keep.name} by {share:.0%} of the smaller view; keep {keep.name} "
+                f"(more use or newer) and remove this one",
+                drop.as_dict() | {"overlap_share": round(share, 3)},
+                keep.camera_id,
+            )
+        )
         if keep.technology == "analogue":
-            out.append(Recommendation(
-                keep.camera_id, "replace_with_digital", "redundant_overlap",
-                f"Keep in place of {drop.name} (views overlap {share:.0%}) and replace the "
-                "analogue unit with a digital camera",
-                keep.as_dict() | {"overlap_share": round(share, 3)}, drop.camera_id,
-            ))
+            out.append(
+                Recommendation(
+                    keep.camera_id,
+                    "replace_with_digital",
+                    "redundant_overlap",
+                    f"Keep in place of {drop.name} (views overlap {share:.0%}) and replace the "
+                    "analogue unit with a digital camera",
+                    keep.as_dict() | {"overlap_share": round(share, 3)},
+                    drop.camera_id,
+                )
+            )
     for e in sorted(evidence, key=lambda x: x.camera_id):
         if e.camera_id in removed:
             continue
@@ -111,38 +121,55 @@ def _single_rules(e: Evidence, t: Thresholds, *, replaced: bool) -> list[Recomme
     recs: list[Recommendation] = []
     ev = e.as_dict()
     past_life = (
-        e.age_years is not None and e.expected_life_years is not None
+        e.age_years is not None
+        and e.expected_life_years is not None
         and e.age_years >= e.expected_life_years
     )
     if past_life and not replaced:
         action = "replace_with_digital" if e.technology == "analogue" else "review"
-        recs.append(Recommendation(
-            e.camera_id, action, "end_of_life",
-            f"{e.age_years:.1f} years old against an expected life of {e.expected_life_years}",
-            ev,
-        ))
+        recs.append(
+            Recommendation(
+                e.camera_id,
+                action,
+                "end_of_life",
+                f"{e.age_years:.1f} years old against an expected life of {e.expected_life_years}",
+                ev,
+            )
+        )
     unreliable = e.downtime_share > t.max_downtime_share or e.faults >= t.max_faults
     if unreliable and not replaced and not past_life:
         action = "replace_with_digital" if e.technology == "analogue" else "review"
-        recs.append(Recommendation(
-            e.camera_id, action, "poor_reliability",
-            f"Down {e.downtime_share:.0%} of the window with {e.faults} faults",
-            ev,
-        ))
+        recs.append(
+            Recommendation(
+                e.camera_id,
+                action,
+                "poor_reliability",
+                f"Down {e.downtime_share:.0%} of the window with {e.faults} faults",
+                ev,
+            )
+        )
     if _in_use(e, t):
         if e.deployment == "rapid":
-            recs.append(Recommendation(
-                e.camera_id, "make_permanent", "rapid_in_use",
-                f"Rapid-deployment camera in use: {e.incidents} incidents in view and "
-                f"{e.footage_requests} police footage requests",
-                ev,
-            ))
+            recs.append(
+                Recommendation(
+                    e.camera_id,
+                    "make_permanent",
+                    "rapid_in_use",
+                    f"Rapid-deployment camera in use: {e.incidents} incidents in view and "
+                    f"{e.footage_requests} police footage requests",
+                    ev,
+                )
+            )
     else:
-        recs.append(Recommendation(
-            e.camera_id, "review", "no_evidence_of_use",
-            f"Review: no evidence of use ({e.incidents} incidents in view, "
-            f"{e.footage_requests} footage requests); ICO guidance warns against cameras "
-            "that capture no incidents",
-            ev,
-        ))
+        recs.append(
+            Recommendation(
+                e.camera_id,
+                "review",
+                "no_evidence_of_use",
+                f"Review: no evidence of use ({e.incidents} incidents in view, "
+                f"{e.footage_requests} footage requests); ICO guidance warns against cameras "
+                "that capture no incidents",
+                ev,
+            )
+        )
     return recs

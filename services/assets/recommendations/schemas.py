@@ -31,6 +31,11 @@ class RecommendationsRead(BaseModel):
 
 def recommendation_read(r: Recommendation) -> RecommendationRead:
     """One piece of advice with its evidence."""
-    return RecommendationRead(camera_id=r.camera_id, action=r.action, rule=r.rule,
-                              reason=r.reason, evidence=r.evidence,
-                              related_camera_id=r.related_camera_id)
+    return RecommendationRead(
+        camera_id=r.camera_id,
+        action=r.action,
+        rule=r.rule,
+        reason=r.reason,
+        evidence=r.evidence,
+        related_camera_id=r.related_camera_id,
+    )

@@ -42,7 +42,11 @@ def window(*, window_days: int, as_of: datetime | None = None) -> tuple[datetime
 
 
 def gather_evidence(
-    session: Session, *, start: datetime, end: datetime, camera_ids: Sequence[int] | None = None,
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    camera_ids: Sequence[int] | None = None,
 ) -> tuple[list[Evidence], list[tuple[int, int, float]]]:
     """Per in-service camera evidence over [start, end) and overlapping view pairs."""
     cams_stmt = select(Camera).where(Camera.lifecycle.in_(lc.IN_SERVICE))
@@ -53,18 +57,36 @@ def gather_evidence(
     if not ids:
         return [], []
     area = func.coalesce(Camera.view_geom, func.ST_Buffer(Camera.geom, DEFAULT_VIEW_RADIUS_M))
-    incidents = dict(session.execute(
-        select(Camera.id, func.count(Incident.id))
-        .join(Incident, and_(func.ST_Intersects(Incident.geom, area),
-                             Incident.occurred_at >= start, Incident.occurred_at < end))
-        .where(Camera.id.in_(ids)).group_by(Camera.id)
-    ).tuples().all())
-    footage = dict(session.execute(
-        select(FootageRequest.camera_id, func.count())
-        .where(FootageRequest.camera_id.in_(ids), FootageRequest.requested_on >= start.date(),
-               FootageRequest.requested_on < end.date())
-        .group_by(FootageRequest.camera_id)
-    ).tuples().all())
+    incidents = dict(
+        session.execute(
+            select(Camera.id, func.count(Incident.id))
+            .join(
+                Incident,
+                and_(
+                    func.ST_Intersects(Incident.geom, area),
+                    Incident.occurred_at >= start,
+                    Incident.occurred_at < end,
+                ),
+            )
+            .where(Camera.id.in_(ids))
+            .group_by(Camera.id)
+        )
+        .tuples()
+        .all()
+    )
+    footage = dict(
+        session.execute(
+            select(FootageRequest.camera_id, func.count())
+            .where(
+                FootageRequest.camera_id.in_(ids),
+                FootageRequest.requested_on >= start.date(),
+                FootageRequest.requested_on < end.date(),
+            )
+            .group_by(FootageRequest.camera_id)
+        )
+        .tuples()
+        .all()
+    )
     fault_rows = faults_overlapping(session, camera_ids=ids, start=start, end=end)
     now = now_utc()
     out = []
@@ -73,15 +95,23 @@ def gather_evidence(
         av = availability_from_faults(c.id, mine, start, end, now)
         n_faults = sum(1 for f in mine if start <= f.reported_at < end)
         age = (end.date() - c.installed_on).days / 365.25 if c.installed_on else None
-        out.append(Evidence(
-            camera_id=c.id, asset_tag=c.asset_tag, name=c.name, technology=c.technology,
-            deployment=c.deployment, installed_on=c.installed_on,
-            expected_life_years=c.expected_life_years,
-            age_years=round(age, 2) if age is not None else None,
-            incidents=int(incidents.get(c.id, 0)), footage_requests=int(footage.get(c.id, 0)),
-            faults=n_faults, downtime_hours=round(av.downtime_hours, 2),
-            downtime_share=round(1.0 - av.availability, 4),
-        ))
+        out.append(
+            Evidence(
+                camera_id=c.id,
+                asset_tag=c.asset_tag,
+                name=c.name,
+                technology=c.technology,
+                deployment=c.deployment,
+                installed_on=c.installed_on,
+                expected_life_years=c.expected_life_years,
+                age_years=round(age, 2) if age is not None else None,
+                incidents=int(incidents.get(c.id, 0)),
+                footage_requests=int(footage.get(c.id, 0)),
+                faults=n_faults,
+                downtime_hours=round(av.downtime_hours, 2),
+                downtime_share=round(1.0 - av.availability, 4),
+            )
+        )
     return out, _overlap_pairs(session, ids)
 
 

@@ -17,10 +17,13 @@ router = APIRouter(tags=["reviews"])
 
 @router.get("/reviews/due", response_model=list[sc.ReviewDueRead])
 def reviews_due(
-    session: SessionDep, who: AnyRole,
+    session: SessionDep,
+    who: AnyRole,
     within_days: Annotated[int, Query(ge=0, le=3650)] = 30,
     today: IsoDate | None = None,
 ) -> list[sc.ReviewDueRead]:
     """In-service cameras whose review is due within ``within_days`` or overdue."""
-    return [sc.review_due_read(r)
-            for r in svc.reviews_due(session, within_days=within_days, today=today)]
+    return [
+        sc.review_due_read(r)
+        for r in svc.reviews_due(session, within_days=within_days, today=today)
+    ]

@@ -23,7 +23,12 @@ class ReviewDueRead(BaseModel):
 
 def review_due_read(r: ReviewDue) -> ReviewDueRead:
     """A due review with its camera's tag, name and lifecycle."""
-    return ReviewDueRead(camera_id=r.camera.id, asset_tag=r.camera.asset_tag,
-                         name=r.camera.name, lifecycle=r.camera.lifecycle,
-                         next_review_due=r.camera.next_review_due,
-                         overdue=r.overdue, days_until_due=r.days_until_due)
+    return ReviewDueRead(
+        camera_id=r.camera.id,
+        asset_tag=r.camera.asset_tag,
+        name=r.camera.name,
+        lifecycle=r.camera.lifecycle,
+        next_review_due=r.camera.next_review_due,
+        overdue=r.overdue,
+        days_until_due=r.days_until_due,
+    )

@@ -33,9 +33,12 @@ def reviews_due(
     except OverflowError:
         raise InvalidInput(f"{today} plus {within_days} days is past the calendar's end") from None
     rows = session.scalars(
-        select(Camera).where(Camera.lifecycle.in_(lc.IN_SERVICE),
-                             Camera.next_review_due.is_not(None),
-                             Camera.next_review_due <= horizon)
+        select(Camera)
+        .where(
+            Camera.lifecycle.in_(lc.IN_SERVICE),
+            Camera.next_review_due.is_not(None),
+            Camera.next_review_due <= horizon,
+        )
         .order_by(Camera.next_review_due, Camera.id)
     ).all()
     out = []
