@@ -60,3 +60,12 @@ def test_pure_code_raises_invalid_input_naming_the_field(call: object, field: st
     assert exc.status == 422
     assert exc.errors == [{"field": field, "message": exc.detail.removeprefix(f"{field}: ")}]
     assert exc.detail.startswith(f"{field}: ")
+
+
+def test_the_api_offers_exactly_the_kernels_and_methods_the_engine_has() -> None:
+    """The request schema spells them as Literals (the OpenAPI enums); shared.kde holds them."""
+    from services.hotspots.schemas import Kernel, SurfaceCreate
+    from shared.kde import KERNELS, METHODS
+
+    assert get_args(Kernel) == KERNELS
+    assert get_args(SurfaceCreate.model_fields["method"].annotation) == METHODS
