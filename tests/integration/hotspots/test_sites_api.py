@@ -164,3 +164,45 @@ def test_ogc_hotspots_collection(client: Any, tokens: Any, db_session: Any) -> N
     # A bbox away from every polygon matches nothing.
     far = client.get("/ogc/collections/hotspots/items?bbox=-3,50,-2.9,50.1", headers=h).json()
     assert far["numberMatched"] == 0
+
+
+def test_ogc_water_sites_page_filter_bbox_item_and_extent(client: Any, tokens: Any) -> None:
+    """The table-driven source: counts, pages in id order, filters, bbox, one item, extent."""
+    h = tokens["analyst"]
+    points = [(0.50, 51.39), (0.52, 51.40), (0.56, 51.41)]
+    ids = []
+    for i, (lon, lat) in enumerate(points):
+        r = client.post("/water/sites", headers=h, json={
+            "name": f"steps {i}", "kind": "access_point", "notes": f"note {i}",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]}})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    r = client.post("/water/sites", headers=h, json={
+        "name": "bank", "kind": "bank_stretch",
+        "geometry": {"type": "LineString", "coordinates": [[0.53, 51.38], [0.54, 51.385]]}})
+    bank_id = r.json()["id"]
+    url = "/ogc/collections/water-sites/items"
+
+    page = client.get(f"{url}?limit=2&offset=1", headers=h).json()
+    assert page["numberMatched"] == 4 and page["numberReturned"] == 2
+    assert [f["id"] for f in page["features"]] == [ids[1], ids[2]]
+    assert page["features"][0]["properties"] == {"name": "steps 1", "kind": "access_point",
+                                                 "notes": "note 1"}
+    assert page["features"][0]["geometry"] == {"type": "Point", "coordinates": [0.52, 51.4]}
+
+    points_only = client.get(f"{url}?kind=access_point", headers=h).json()
+    assert [f["id"] for f in points_only["features"]] == ids
+    # A box around the second and third points only (lon 0.51..0.57, lat 51.395..51.42).
+    boxed = client.get(f"{url}?bbox=0.51,51.395,0.57,51.42", headers=h).json()
+    assert [f["id"] for f in boxed["features"]] == [ids[1], ids[2]]
+    both = client.get(f"{url}?bbox=0.51,51.37,0.57,51.42&kind=bank_stretch", headers=h).json()
+    assert [f["id"] for f in both["features"]] == [bank_id]
+
+    one = client.get(f"{url}/{bank_id}", headers=h).json()
+    assert one["geometry"]["coordinates"] == [[0.53, 51.38], [0.54, 51.385]]
+    for bad in ("abc", "²", "99999999999", "0"):
+        assert client.get(f"{url}/{bad}", headers=h).status_code == 404
+
+    doc = client.get("/ogc/collections/water-sites", headers=h).json()
+    (bbox,) = doc["extent"]["spatial"]["bbox"]
+    assert bbox == pytest.approx([0.50, 51.38, 0.56, 51.41], abs=1e-6)
