@@ -30,11 +30,12 @@ from shared.auth import Principal, require
 from shared.settings import AssetsSettings
 from shared.web.params import MAX_OFFSET, BBox, Page, bbox_query
 
+OPERATORS = ("operator",)
 FAULT_READERS = ("operator", "seg", "analyst")
 REVIEW_READERS = ("seg", "analyst")
 
 Admin = Annotated[Principal, Depends(require("admin"))]
-Operator = Annotated[Principal, Depends(require("operator"))]
+Operator = Annotated[Principal, Depends(require(*OPERATORS))]
 Seg = Annotated[Principal, Depends(require("seg"))]
 FaultReader = Annotated[Principal, Depends(require(*FAULT_READERS))]
 ReviewReader = Annotated[Principal, Depends(require(*REVIEW_READERS))]
@@ -82,8 +83,10 @@ def list_page(
 ) -> Page:
     """Dependency: one page of a list route, limit 1..1000 (default 100), offset to MAX_OFFSET.
 
-    ``shared.web.params.paging(default=100, maximum=1000)`` is meant to make this; as written
-    its postponed annotations name a closure variable FastAPI cannot resolve.
+    To become ``paging(default=100, maximum=1000)`` from ``shared.web.params`` (same parameters,
+    same OpenAPI) once its inner function is no longer named ``dep``: the access-matrix test
+    takes every dependency of that name for a role check, so public ``GET /cameras`` would read
+    as needing a token.
     """
     return Page(limit=limit, offset=offset)
 

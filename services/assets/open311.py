@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from services.assets.dependencies import FAULT_READERS
+from services.assets.dependencies import FAULT_READERS, OPERATORS
 from services.assets.faults import georeport as geo
 from shared.auth import MaybePrincipal, Principal, lookup
 from shared.db import SessionDep
@@ -34,7 +34,7 @@ from shared.errors import Forbidden, Unauthorized
 PREFIX = "/open311/v2"
 # Who reads faults (as in the JSON API) and who reports them; admins hold every role.
 READERS = (*FAULT_READERS, "admin")
-REPORTERS = ("operator", "admin")
+REPORTERS = (*OPERATORS, "admin")
 
 router = APIRouter(prefix=PREFIX, tags=["Open311 GeoReport v2"])
 
