@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from services.hotspots.deps import GEOJSON, Analyst, AnyRole, LimitsDep, OutputDir, RunId
@@ -25,9 +25,10 @@ from services.hotspots.schemas import (
 from shared.db import SessionDep
 from shared.errors import ServiceUnavailable
 from shared.idempotency import IdempotencyKey
-from shared.web.params import MAX_OFFSET
+from shared.web.params import Page, paging
 
 router = APIRouter()
+RunsPage = Annotated[Page, Depends(paging(default=50, maximum=500))]
 
 
 def run_read(run: SurfaceRun, base: str = "") -> RunRead:
@@ -89,15 +90,11 @@ def create_surface(
 
 
 @router.get("/surfaces", response_model=RunPage, tags=["surfaces"])
-def list_surfaces(
-    session: SessionDep,
-    who: AnyRole,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> RunPage:
+def list_surfaces(session: SessionDep, who: AnyRole, page: RunsPage) -> RunPage:
     """Surface runs, newest first."""
-    runs, total = service.list_runs(session, limit=limit, offset=offset)
-    return RunPage(items=[run_read(r) for r in runs], total=total, limit=limit, offset=offset)
+    runs, total = service.list_runs(session, limit=page.limit, offset=page.offset)
+    return RunPage(items=[run_read(r) for r in runs], total=total, limit=page.limit,
+                   offset=page.offset)
 
 
 @router.get("/surfaces/{run_id}.tif", tags=["surfaces"], response_class=FileResponse)
