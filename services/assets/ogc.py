@@ -16,11 +16,11 @@ from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from services.assets import lifecycle as lc
+from services.assets.cameras.service import meets_wgs84_box
 from services.assets.models import Camera
 from shared.ogc import Collection, Filter, ItemQuery, ogc_router
 
 WGS84 = 4326
-BNG = 27700
 DECIMALS = 7  # about 1 cm in latitude
 
 PUBLIC_COLUMNS = (
@@ -52,20 +52,12 @@ FILTER_COLUMNS = {
 }
 
 
-def _envelope(bbox: tuple[float, float, float, float]) -> Any:
-    return func.ST_MakeEnvelope(*bbox, WGS84)
-
-
 def _where(q: ItemQuery, geom: Any) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [Camera.lifecycle.in_(lc.PUBLIC_LIFECYCLES)]
     for name, values in q.filters.items():
         conds.append(FILTER_COLUMNS[name].in_(values))
     if q.bbox is not None:
-        env = _envelope(q.bbox)
-        # The index test uses the box projected to BNG (densified so its edges stay true);
-        # the exact test is done in WGS84, the CRS the box was given in.
-        conds.append(geom.op("&&")(func.ST_Transform(func.ST_Segmentize(env, 0.001), BNG)))
-        conds.append(func.ST_Intersects(func.ST_Transform(geom, WGS84), env))
+        conds.extend(meets_wgs84_box(geom, q.bbox))
     return conds
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import false, func, or_, select, text
+from sqlalchemy import ColumnElement, false, func, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -105,13 +106,7 @@ def list_cameras(
         if clipped is None:
             stmt = stmt.where(false())
         else:
-            # Index test on the box projected densified (its edges curve in BNG); exact test in
-            # WGS84, the CRS the box was given in.
-            env = func.ST_MakeEnvelope(*clipped, 4326)
-            stmt = stmt.where(
-                Camera.geom.op("&&")(func.ST_Transform(func.ST_Segmentize(env, 0.001), 27700)),
-                func.ST_Intersects(func.ST_Transform(Camera.geom, 4326), env),
-            )
+            stmt = stmt.where(*meets_wgs84_box(Camera.geom, clipped))
     for col, value in ((Camera.lifecycle, lifecycle), (Camera.health, health)):
         if isinstance(value, str):
             stmt = stmt.where(col == value)
@@ -133,6 +128,19 @@ def list_cameras(
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Camera.id).limit(limit).offset(offset)).all()
     return list(rows), int(total)
+
+
+def meets_wgs84_box(geom: Any, box: tuple[float, float, float, float]) -> list[ColumnElement[bool]]:
+    """Conditions: the EPSG:27700 ``geom`` meets the WGS84 ``box`` (already clipped to BNG).
+
+    An index test on the box projected densified (its edges curve in BNG), and the exact test
+    in WGS84, the CRS the box was given in.
+    """
+    env = func.ST_MakeEnvelope(*box, 4326)
+    return [
+        geom.op("&&")(func.ST_Transform(func.ST_Segmentize(env, 0.001), 27700)),
+        func.ST_Intersects(func.ST_Transform(geom, 4326), env),
+    ]
 
 
 def contains_pattern(text_: str) -> str:

@@ -26,16 +26,38 @@ from services.assets.models import Camera, CameraDevice, Decision, Fault
 
 # The values as the register has always stored them, written out independently of the enums.
 STORED = {
-    CameraLifecycle: ("proposed", "approved", "rejected", "active", "under_review", "in_store",
-                      "decommissioning", "decommissioned"),
+    CameraLifecycle: (
+        "proposed",
+        "approved",
+        "rejected",
+        "active",
+        "under_review",
+        "in_store",
+        "decommissioning",
+        "decommissioned",
+    ),
     CameraHealth: ("online", "degraded", "offline"),
     Technology: ("analogue", "digital"),
     Deployment: ("fixed", "rapid"),
-    FaultCategory: ("no_picture", "intermittent_picture", "cabling", "power", "network",
-                    "vandalism", "pan_tilt_zoom", "other"),
+    FaultCategory: (
+        "no_picture",
+        "intermittent_picture",
+        "cabling",
+        "power",
+        "network",
+        "vandalism",
+        "pan_tilt_zoom",
+        "other",
+    ),
     FaultStatus: ("open", "in_progress", "fixed", "closed"),
-    DecisionKind: ("retain", "make_permanent", "replace_with_digital", "relocate",
-                   "decommission", "withdraw"),
+    DecisionKind: (
+        "retain",
+        "make_permanent",
+        "replace_with_digital",
+        "relocate",
+        "decommission",
+        "withdraw",
+    ),
     FootageOutcome: ("pending", "provided", "no_relevant_footage", "not_recorded", "refused"),
 }
 LITERALS = {
