@@ -84,3 +84,27 @@ def record(
     )
     session.add(row)
     return row
+
+
+def camera_change(
+    session: Session,
+    camera: Camera,
+    *,
+    action: str,
+    actor: str,
+    before: dict[str, Any] | None,
+    reason: str | None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Audit a change to ``camera``: ``before`` against ``after`` (its snapshot now by default)."""
+    return record(
+        session,
+        camera_id=camera.id,
+        entity="camera",
+        entity_id=camera.id,
+        action=action,
+        actor=actor,
+        before=before,
+        after=snapshot(camera) if after is None else after,
+        reason=reason,
+    )

@@ -361,11 +361,9 @@ def _update_known(session: Session, *, camera: Camera, data: CameraCreate, actor
         place(camera, data.lon, data.lat)
     after = audit.snapshot(camera)
     session.flush()
-    audit.record(
+    audit.camera_change(
         session,
-        camera_id=camera.id,
-        entity="camera",
-        entity_id=camera.id,
+        camera,
         action="import_update",
         actor=actor,
         before=before,

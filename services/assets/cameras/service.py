@@ -216,15 +216,12 @@ def create_camera(
         )
     )
     session.flush()
-    audit.record(
+    audit.camera_change(
         session,
-        camera_id=camera.id,
-        entity="camera",
-        entity_id=camera.id,
+        camera,
         action="create",
         actor=actor,
         before=None,
-        after=audit.snapshot(camera),
         reason=data.reason,
     )
     if commit:
@@ -260,11 +257,9 @@ def update_camera(
     if after == before:
         return camera
     session.flush()
-    audit.record(
+    audit.camera_change(
         session,
-        camera_id=camera.id,
-        entity="camera",
-        entity_id=camera.id,
+        camera,
         action="update",
         actor=actor,
         before=before,
@@ -310,15 +305,12 @@ def transition_camera(
         camera, to, today=today or now_utc().date(), review_interval_days=review_interval_days
     )
     session.flush()
-    audit.record(
+    audit.camera_change(
         session,
-        camera_id=camera.id,
-        entity="camera",
-        entity_id=camera.id,
+        camera,
         action="transition",
         actor=actor,
         before=before,
-        after=audit.snapshot(camera),
         reason=reason,
     )
     commit_change(session)

@@ -70,15 +70,12 @@ def record_decision(
     )
     session.add(decision)
     session.flush()
-    audit.record(
+    audit.camera_change(
         session,
-        camera_id=camera.id,
-        entity="camera",
-        entity_id=camera.id,
+        camera,
         action=f"decision:{data.decision}",
         actor=actor,
         before=before,
-        after=audit.snapshot(camera),
         reason=f"{data.minute_ref}: {data.reason}",
     )
     commit_change(session)

@@ -105,15 +105,12 @@ def _refresh_health(session: Session, camera: Camera, *, actor: str, reason: str
         before = audit.snapshot(camera)
         camera.health = health
         session.flush()
-        audit.record(
+        audit.camera_change(
             session,
-            camera_id=camera.id,
-            entity="camera",
-            entity_id=camera.id,
+            camera,
             action="health",
             actor=actor,
             before=before,
-            after=audit.snapshot(camera),
             reason=reason,
         )
 
