@@ -24,11 +24,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Request
 
 from shared.auth import Principal, require
 from shared.settings import AssetsSettings
-from shared.web.params import MAX_OFFSET, BBox, Page, bbox_query
+from shared.web.params import BBox, Page, bbox_query, paging
 
 OPERATORS = ("operator",)
 FAULT_READERS = ("operator", "seg", "analyst")
@@ -77,19 +77,6 @@ def assets_settings(request: Request) -> AssetsSettings:
 SettingsDep = Annotated[AssetsSettings, Depends(assets_settings)]
 
 
-def list_page(
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> Page:
-    """Dependency: one page of a list route, limit 1..1000 (default 100), offset to MAX_OFFSET.
-
-    To become ``paging(default=100, maximum=1000)`` from ``shared.web.params`` (same parameters,
-    same OpenAPI) once its inner function is no longer named ``dep``: the access-matrix test
-    takes every dependency of that name for a role check, so public ``GET /cameras`` would read
-    as needing a token.
-    """
-    return Page(limit=limit, offset=offset)
-
-
-ListPage = Annotated[Page, Depends(list_page)]
+# One page of a list route: limit 1..1000 (default 100), offset up to MAX_OFFSET.
+ListPage = Annotated[Page, Depends(paging(default=100, maximum=1000))]
 BBoxQuery = Annotated[BBox | None, Depends(bbox_query)]

@@ -30,17 +30,17 @@ class Page:
 def paging(*, default: int, maximum: int) -> Callable[..., Page]:
     """A dependency reading ``limit`` (1..maximum, default) and ``offset`` (0..MAX_OFFSET)."""
 
-    def dep(limit: int = default, offset: int = 0) -> Page:
+    def page_params(limit: int = default, offset: int = 0) -> Page:
         return Page(limit=limit, offset=offset)
 
     # Real annotation objects (this module's annotations are strings, and ``maximum`` is local:
     # FastAPI could not resolve it from the module's globals).
-    dep.__annotations__ = {
+    page_params.__annotations__ = {
         "limit": Annotated[int, Query(ge=1, le=maximum)],
         "offset": Annotated[int, Query(ge=0, le=MAX_OFFSET)],
         "return": Page,
     }
-    return dep
+    return page_params
 
 
 class BadBBox(ValueError):

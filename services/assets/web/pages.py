@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from services.assets import lifecycle as lc
 from services.assets.cameras import schemas as sc
 from services.assets.cameras import service as cameras_svc
+from services.assets.dependencies import FAULT_READERS, REVIEW_READERS
 from services.assets.faults import service as faults_svc
 from services.assets.models import Camera
 from services.assets.recommendations import service as recs_svc
@@ -50,8 +51,9 @@ HERE = Path(__file__).resolve().parent
 SHARED_TEMPLATES = HERE.parents[2] / "shared" / "templates"
 COOKIE = "csp_map_token"
 COOKIE_MAX_AGE_S = 12 * 3600
-REC_ROLES = ("seg", "analyst", "admin")
-FAULT_ROLES = ("operator", "seg", "analyst", "admin")
+# The map shows what the API lets each role read (admins read everything).
+REC_ROLES = (*REVIEW_READERS, "admin")
+FAULT_ROLES = (*FAULT_READERS, "admin")
 MAX_CAMERAS = 5000
 
 _env = Environment(
