@@ -19,6 +19,8 @@ def schemas() -> list[str]:
     if not found:
         raise RuntimeError("no models are imported: run through the csp command (csp.models)")
     return found
+
+
 app = typer.Typer(
     help="Backup and restore the whole database (pg_dump custom format).", no_args_is_help=True
 )

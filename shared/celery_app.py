@@ -10,6 +10,7 @@ from shared.settings import common_settings
 # Worth retrying a task for: the broker or PostGIS could not be reached for a moment (a restart).
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ConnectionError, *DATABASE_DOWN)
 
+
 def make_celery() -> Celery:
     """Configure Celery from the environment; eager mode runs tasks in-process (demo only)."""
     s = common_settings()

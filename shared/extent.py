@@ -52,9 +52,7 @@ class Extent:
         return self._contains(self.outline, x, y)
 
     @staticmethod
-    def _contains(
-        geom: BaseGeometry, x: npt.ArrayLike, y: npt.ArrayLike
-    ) -> npt.NDArray[np.bool_]:
+    def _contains(geom: BaseGeometry, x: npt.ArrayLike, y: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         xs = np.atleast_1d(np.asarray(x, dtype=np.float64))
         ys = np.atleast_1d(np.asarray(y, dtype=np.float64))
         ok = np.isfinite(xs) & np.isfinite(ys)

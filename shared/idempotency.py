@@ -101,8 +101,9 @@ def bounded_wait(session: Session, busy: str) -> Iterator[None]:
         if getattr(exc.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
             raise
         session.rollback()
-        raise Conflict(busy, headers={"Retry-After": str(RETRY_AFTER_S)},
-                       internal=str(exc.orig)) from exc
+        raise Conflict(
+            busy, headers={"Retry-After": str(RETRY_AFTER_S)}, internal=str(exc.orig)
+        ) from exc
     session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
 
 

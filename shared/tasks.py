@@ -68,4 +68,3 @@ def background_task(
         return task
 
     return wrap
-

@@ -10,6 +10,7 @@ export CSP_ENVIRONMENT=test CSP_LOG_JSON=false
 V=.venv/bin
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "ruff (lint)";        $V/ruff check .
+step "ruff (format)";      $V/ruff format --check .
 step "mypy (types)";       $V/mypy
 step "import contracts";   $V/lint-imports --no-cache
 step "pytest (unit, integration, browser)"

@@ -51,6 +51,6 @@ DESCRIPTION = (
     "Medway Community Safety Partnership: CCTV asset register. Cameras (positions with a device "
     "history), faults with SLA and availability, police footage requests, SEG reviews, "
     "decisions and evidence-based recommendations, with an audit trail of every change. "
-    "Camera reads return `ETag: W/\"<version>\"`; PATCH, transitions and decisions need "
+    'Camera reads return `ETag: W/"<version>"`; PATCH, transitions and decisions need '
     "`If-Match` (428 without, 412 when stale). Errors are RFC 9457 problem+json."
 )

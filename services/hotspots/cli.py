@@ -31,11 +31,18 @@ if TYPE_CHECKING:
     from services.hotspots.compute.points import Points
     from services.hotspots.compute.surfaces import SurfaceResult
 
-app = typer.Typer(help="Hotspots: KDE and Gi* surfaces, road-casualty sites, evaluation.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Hotspots: KDE and Gi* surfaces, road-casualty sites, evaluation.", no_args_is_help=True
+)
 
-InputOpt = typer.Option(None, "--input", exists=True, dir_okay=False, readable=True,
-                        help="Incident file (CSV or zip); without it the database is read")
+InputOpt = typer.Option(
+    None,
+    "--input",
+    exists=True,
+    dir_okay=False,
+    readable=True,
+    help="Incident file (CSV or zip); without it the database is read",
+)
 FormatOpt = typer.Option("police", "--format", help=" | ".join(FORMATS))
 CatOpt = typer.Option(None, "--categories", help="Comma-separated categories to keep")
 FromOpt = typer.Option(None, "--from", help="First day (YYYY-MM-DD), inclusive")
@@ -72,11 +79,27 @@ def kde_cmd(
     from services.hotspots.compute.surfaces import compute_kde
 
     def compute(pts: Points, progress: OnProgress) -> SurfaceResult:
-        return compute_kde(pts, method=method, kernel=kernel, radius_m=radius, cell_m=cell,
-                           percentile=percentile, progress=progress, max_cells=max_cells())
+        return compute_kde(
+            pts,
+            method=method,
+            kernel=kernel,
+            radius_m=radius,
+            cell_m=cell,
+            percentile=percentile,
+            progress=progress,
+            max_cells=max_cells(),
+        )
 
-    surface_command(compute, input_file, fmt, categories=categories, date_from=date_from,
-             date_to=date_to, sources=sources, outputs=(out, polygons, map_html))
+    surface_command(
+        compute,
+        input_file,
+        fmt,
+        categories=categories,
+        date_from=date_from,
+        date_to=date_to,
+        sources=sources,
+        outputs=(out, polygons, map_html),
+    )
 
 
 @app.command("gistar")
@@ -102,18 +125,36 @@ def gistar_cmd(
         fail("--confidence: must be 90, 95 or 99")
 
     def compute(pts: Points, progress: OnProgress) -> SurfaceResult:
-        return compute_gistar(pts, cell_m=cell, neighbourhood_cells=neighbourhood,
-                              min_bin=bins[confidence], progress=progress,
-                              max_cells=max_cells())
+        return compute_gistar(
+            pts,
+            cell_m=cell,
+            neighbourhood_cells=neighbourhood,
+            min_bin=bins[confidence],
+            progress=progress,
+            max_cells=max_cells(),
+        )
 
-    surface_command(compute, input_file, fmt, categories=categories, date_from=date_from,
-             date_to=date_to, sources=sources, outputs=(out, polygons, map_html))
+    surface_command(
+        compute,
+        input_file,
+        fmt,
+        categories=categories,
+        date_from=date_from,
+        date_to=date_to,
+        sources=sources,
+        outputs=(out, polygons, map_html),
+    )
 
 
 @app.command("sites")
 def sites_cmd(
-    input_file: Path | None = typer.Option(None, "--input", exists=True, dir_okay=False,
-                                           help="STATS19 collision file; default the database"),
+    input_file: Path | None = typer.Option(
+        None,
+        "--input",
+        exists=True,
+        dir_okay=False,
+        help="STATS19 collision file; default the database",
+    ),
     min_collisions: int = typer.Option(4, "--min-collisions"),
     radius: float = typer.Option(50.0, "--radius", help="Radius, m"),
     years: float = typer.Option(3.0, "--years", help="Window length, years, ending at --to"),
@@ -129,12 +170,23 @@ def sites_cmd(
     end = parse_day(date_to, "--to", end=True)
     with one_line_errors():
         with progress_bar("reading collisions"):
-            pts = load(input_file, "stats19", categories=None, start=None, end=None,
-                       sources=["stats19"])
-            sites = road_sites(pts, min_collisions=min_collisions, radius_m=radius, years=years,
-                               end=end, max_pairs=max_cells())
-        params = {"min_collisions": min_collisions, "radius_m": radius, "years": years,
-                  "end": date_to}
+            pts = load(
+                input_file, "stats19", categories=None, start=None, end=None, sources=["stats19"]
+            )
+            sites = road_sites(
+                pts,
+                min_collisions=min_collisions,
+                radius_m=radius,
+                years=years,
+                end=end,
+                max_pairs=max_cells(),
+            )
+        params = {
+            "min_collisions": min_collisions,
+            "radius_m": radius,
+            "years": years,
+            "end": date_to,
+        }
         gj = sites_geojson(sites, params)
         if out:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -142,16 +194,24 @@ def sites_cmd(
             console.print(f"sites: {out}")
     table = Table("rank", "collisions", "KSI", "first", "last", "easting", "northing")
     for s in sites[:30]:
-        table.add_row(str(s.rank), str(s.n_collisions), f"{s.ksi_sum:.2f}", str(s.first)[:10],
-                      str(s.last)[:10], f"{s.centroid_x:.0f}", f"{s.centroid_y:.0f}")
+        table.add_row(
+            str(s.rank),
+            str(s.n_collisions),
+            f"{s.ksi_sum:.2f}",
+            str(s.first)[:10],
+            str(s.last)[:10],
+            f"{s.centroid_x:.0f}",
+            f"{s.centroid_y:.0f}",
+        )
     Console().print(table)
     console.print(f"{len(sites)} site(s) from {len(pts)} collisions")
 
 
 @app.command("evaluate")
 def evaluate_cmd(
-    surface: Path = typer.Option(..., "--surface", exists=True, dir_okay=False,
-                                 help="Surface COG from `csp hotspots kde`"),
+    surface: Path = typer.Option(
+        ..., "--surface", exists=True, dir_okay=False, help="Surface COG from `csp hotspots kde`"
+    ),
     input_file: Path | None = InputOpt,
     fmt: str = FormatOpt,
     categories: str | None = CatOpt,
@@ -169,16 +229,27 @@ def evaluate_cmd(
     end = parse_day(date_to, "--to", end=True)
     with one_line_errors():
         arr, grid, _ = read_surface_tif(surface, max_cells=max_cells())
-        pts = load(input_file, fmt, categories=split_list(categories), start=start, end=end,
-                   sources=split_list(sources))
+        pts = load(
+            input_file,
+            fmt,
+            categories=split_list(categories),
+            start=start,
+            end=end,
+            sources=split_list(sources),
+        )
         if len(pts) == 0:
             fail("--input: no incidents to evaluate against")
         rows = evaluate_surface(arr, grid, pts.x, pts.y)
     table = Table("area", "cells", "hits", "total", "hit rate", "PAI")
     for r in rows:
-        table.add_row(f"{100 * float(r['area_fraction']):.1f}%", str(r["cells"]), str(r["hits"]),
-                      str(r["total"]), f"{100 * float(r['hit_rate']):.1f}%",
-                      f"{float(r['pai']):.2f}")
+        table.add_row(
+            f"{100 * float(r['area_fraction']):.1f}%",
+            str(r["cells"]),
+            str(r["hits"]),
+            str(r["total"]),
+            f"{100 * float(r['hit_rate']):.1f}%",
+            f"{float(r['pai']):.2f}",
+        )
     Console().print(table)
     typer.echo(json.dumps(_jsonable(rows)))
 

@@ -31,10 +31,21 @@ OnProgress = Callable[[float, str], None]
 FORMATS = SOURCES.file_formats()
 
 # The flag of each parameter a computation names in its errors.
-FLAGS = {"radius_m": "--radius", "cell_m": "--cell", "neighbourhood": "--neighbourhood",
-         "input": "--input", "format": "--format", "percentile": "--percentile",
-         "method": "--method", "kernel": "--kernel", "min_collisions": "--min-collisions",
-         "years": "--years", "surface": "--surface", "min_bin": "--confidence", "bbox": "--bbox"}
+FLAGS = {
+    "radius_m": "--radius",
+    "cell_m": "--cell",
+    "neighbourhood": "--neighbourhood",
+    "input": "--input",
+    "format": "--format",
+    "percentile": "--percentile",
+    "method": "--method",
+    "kernel": "--kernel",
+    "min_collisions": "--min-collisions",
+    "years": "--years",
+    "surface": "--surface",
+    "min_bin": "--confidence",
+    "bbox": "--bbox",
+}
 
 
 def fail(message: str) -> None:
@@ -68,8 +79,14 @@ def progress_bar(text: str) -> Iterator[OnProgress]:
     """A rich progress bar; yields ``progress(fraction, message)``."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(text, total=1.0)
 
         def progress(fraction: float, message: str) -> None:
@@ -133,8 +150,9 @@ def load(
     box = Limits(max_cells=limits()[0], margin_m=limits()[1]).allowed_box()
     try:
         with _session() as s:
-            ip = load_points(s, sources=sources, categories=categories, start=start, end=end,
-                             bbox_m=box)
+            ip = load_points(
+                s, sources=sources, categories=categories, start=start, end=end, bbox_m=box
+            )
     except Exception as exc:  # noqa: BLE001 - one clear line for the operator
         fail(f"cannot read incidents from the database: {type(exc).__name__}")
         raise AssertionError from exc
@@ -182,8 +200,10 @@ def write_outputs(
     gj = shapes_geojson(result.shapes, result.params)
     if out:
         write_surface_tif(out, result)
-        console.print(f"surface: {out} ({result.grid.nx}x{result.grid.ny} cells of "
-                      f"{result.grid.cell_size_m:g} m, EPSG:27700)")
+        console.print(
+            f"surface: {out} ({result.grid.nx}x{result.grid.ny} cells of "
+            f"{result.grid.cell_size_m:g} m, EPSG:27700)"
+        )
     if polygons:
         polygons.parent.mkdir(parents=True, exist_ok=True)
         polygons.write_text(json.dumps(gj))
@@ -191,9 +211,14 @@ def write_outputs(
     if map_html:
         from shared.maps import render_map_html
 
-        m = surface_map(result.surface, result.grid, gj, title=result.kind.upper(),
-                        units=str(result.stats.get("units", "")),
-                        diverging=result.kind == "gistar")
+        m = surface_map(
+            result.surface,
+            result.grid,
+            gj,
+            title=result.kind.upper(),
+            units=str(result.stats.get("units", "")),
+            diverging=result.kind == "gistar",
+        )
         map_html.parent.mkdir(parents=True, exist_ok=True)
         map_html.write_text(render_map_html(m))
         console.print(f"map: {map_html}")
@@ -201,9 +226,17 @@ def write_outputs(
 
 def _summary(result: SurfaceResult) -> None:
     s = result.stats
-    typer.echo(json.dumps({"parameters": result.params, "incidents": s["incidents"],
-                           "hotspots": len(result.shapes), "max": s["max"],
-                           "compute_seconds": s["compute_seconds"]}))
+    typer.echo(
+        json.dumps(
+            {
+                "parameters": result.params,
+                "incidents": s["incidents"],
+                "hotspots": len(result.shapes),
+                "max": s["max"],
+                "compute_seconds": s["compute_seconds"],
+            }
+        )
+    )
 
 
 def surface_command(
@@ -222,8 +255,14 @@ def surface_command(
     end = parse_day(date_to, "--to", end=True)
     with one_line_errors():
         with progress_bar("reading incidents") as progress:
-            pts = load(input_file, fmt, categories=split_list(categories), start=start, end=end,
-                       sources=split_list(sources))
+            pts = load(
+                input_file,
+                fmt,
+                categories=split_list(categories),
+                start=start,
+                end=end,
+                sources=split_list(sources),
+            )
             progress(0.1, f"{len(pts)} incidents")
             result = compute(pts, progress)
             progress(0.8, "writing outputs")

@@ -21,18 +21,21 @@ DEMO_KEY = "demo-police-kde"
 
 def load_demo(session: Session, *, shared_data: Path) -> str:
     """Compute one fast KDE run over the police incidents unless the demo run exists (quick)."""
-    done = session.scalar(select(SurfaceRun.id).where(
-        SurfaceRun.idempotency_key == f"demo:{DEMO_KEY}", SurfaceRun.status == RunStatus.DONE))
+    done = session.scalar(
+        select(SurfaceRun.id).where(
+            SurfaceRun.idempotency_key == f"demo:{DEMO_KEY}", SurfaceRun.status == RunStatus.DONE
+        )
+    )
     if done is not None:
         return f"demo surface run {done} already there"
-    n = session.scalar(select(func.count()).select_from(Incident).where(
-        Incident.source == "police"))
+    n = session.scalar(
+        select(func.count()).select_from(Incident).where(Incident.source == "police")
+    )
     if not n:
         return "no police incidents; no demo surface"
     body = SurfaceCreate(method="fast", radius_m=300, cell_m=50, sources=["police"])
     settings = HotspotsSettings()
     limits = Limits.of(settings)
-    run, _ = create_run(session, body=body, actor="demo", idempotency_key=DEMO_KEY,
-                        limits=limits)
+    run, _ = create_run(session, body=body, actor="demo", idempotency_key=DEMO_KEY, limits=limits)
     run = run_surface(session, run.id, output_dir=settings.output_dir, limits=limits)
     return f"demo surface run {run.id}: {run.status} over {n} police incidents"

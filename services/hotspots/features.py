@@ -72,8 +72,12 @@ class TableSource:
 
     def _feature(self, r: Any) -> dict[str, Any]:
         m = r._mapping
-        return {"type": "Feature", "id": m["_id"], "geometry": json.loads(m["_geometry"]),
-                "properties": {n: m[n] for n in self.table.properties}}
+        return {
+            "type": "Feature",
+            "id": m["_id"],
+            "geometry": json.loads(m["_geometry"]),
+            "properties": {n: m[n] for n in self.table.properties},
+        }
 
     def query(self, session: Session, q: ItemQuery) -> tuple[list[dict[str, Any]], int]:
         """One page of features in the table's order, and how many match."""

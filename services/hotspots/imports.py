@@ -203,8 +203,9 @@ async def read_upload(request: Request, folder: Path, *, max_bytes: int) -> _Upl
         else:
             part["data"] += data[start:end]
             if len(part["data"]) > TEXT_FIELD_MAX:
-                raise InvalidInput(f"The form field {part['name']!r} is over {TEXT_FIELD_MAX} "
-                                   "bytes")
+                raise InvalidInput(
+                    f"The form field {part['name']!r} is over {TEXT_FIELD_MAX} bytes"
+                )
 
     def on_part_end() -> None:
         part = state["part"]
@@ -212,13 +213,15 @@ async def read_upload(request: Request, folder: Path, *, max_bytes: int) -> _Upl
             out.fields[part["name"]] = bytes(part["data"]).decode("utf-8", "replace")
 
     callbacks: Any = {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
-        "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data,
         "on_part_end": on_part_end,
     }
-    parser = _parser(MultipartParser, _boundary(request.headers.get("content-type", "")),
-                     callbacks)
+    parser = _parser(MultipartParser, _boundary(request.headers.get("content-type", "")), callbacks)
     try:
         with open(folder / "upload.bin", "wb") as sink:
             async for chunk in request.stream():
@@ -236,8 +239,9 @@ async def read_upload(request: Request, folder: Path, *, max_bytes: int) -> _Upl
                 "name that long? Rename the file (100 characters are kept) and upload it again",
                 internal=repr(exc),
             ) from exc
-        raise InvalidInput(f"The upload is not valid multipart/form-data: {exc}",
-                           internal=repr(exc)) from exc
+        raise InvalidInput(
+            f"The upload is not valid multipart/form-data: {exc}", internal=repr(exc)
+        ) from exc
     if out.path is not None:
         (folder / "upload.bin").replace(out.path)
     return out
@@ -275,11 +279,17 @@ UPLOAD_BODY = {
                 "type": "object",
                 "required": ["file", "source"],
                 "properties": {
-                    "file": {"type": "string", "format": "binary",
-                             "contentMediaType": "application/octet-stream",
-                             "description": "A CSV, or a zip of CSVs (data.police.uk)"},
-                    "source": {"type": "string", "enum": list(SOURCES),
-                               "description": " | ".join(SOURCES)},
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "contentMediaType": "application/octet-stream",
+                        "description": "A CSV, or a zip of CSVs (data.police.uk)",
+                    },
+                    "source": {
+                        "type": "string",
+                        "enum": list(SOURCES),
+                        "description": " | ".join(SOURCES),
+                    },
                 },
             }
         }
@@ -308,8 +318,10 @@ async def import_incidents(
         source = up.fields.get("source")
         if source is None or up.path is None:
             missing = [f for f, v in (("file", up.path), ("source", source)) if v is None]
-            raise InvalidInput(f"Missing form field(s): {', '.join(missing)}",
-                               errors=[{"field": f, "message": "required"} for f in missing])
+            raise InvalidInput(
+                f"Missing form field(s): {', '.join(missing)}",
+                errors=[{"field": f, "message": "required"} for f in missing],
+            )
         if source not in SOURCES:
             raise InvalidInput(f"Unknown source {source!r}; choose one of {', '.join(SOURCES)}")
         if up.path.suffix.lower() not in (".csv", ".zip"):

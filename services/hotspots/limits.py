@@ -27,8 +27,11 @@ class Limits:
     @classmethod
     def of(cls, settings: CommonSettings) -> Limits:
         """The limits in ``settings`` (CSP_MAX_GRID_CELLS, CSP_EXTENT_MARGIN_M)."""
-        return cls(max_cells=settings.max_grid_cells, margin_m=settings.extent_margin_m,
-                   max_site_vertices=settings.max_site_vertices)
+        return cls(
+            max_cells=settings.max_grid_cells,
+            margin_m=settings.extent_margin_m,
+            max_site_vertices=settings.max_site_vertices,
+        )
 
     @classmethod
     def defaults(cls) -> Limits:

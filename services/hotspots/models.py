@@ -71,9 +71,7 @@ class HotspotPolygon(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey(f"{SCHEMA}.surface_runs.id", ondelete="CASCADE")
-    )
+    run_id: Mapped[int] = mapped_column(ForeignKey(f"{SCHEMA}.surface_runs.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(10), default="kde")
     rank: Mapped[int] = mapped_column(Integer)
     peak: Mapped[float] = mapped_column(Float)

@@ -46,9 +46,14 @@ def _run_scope(session: Session, q: ItemQuery) -> Sequence[ColumnElement[bool]] 
 HOTSPOTS = FeatureTable(
     id=HotspotPolygon.id,
     geom=HotspotPolygon.geom,
-    properties={"run": HotspotPolygon.run_id, "kind": HotspotPolygon.kind,
-                "rank": HotspotPolygon.rank, "peak": HotspotPolygon.peak,
-                "mean": HotspotPolygon.mean, "area_m2": HotspotPolygon.area_m2},
+    properties={
+        "run": HotspotPolygon.run_id,
+        "kind": HotspotPolygon.kind,
+        "rank": HotspotPolygon.rank,
+        "peak": HotspotPolygon.peak,
+        "mean": HotspotPolygon.mean,
+        "area_m2": HotspotPolygon.area_m2,
+    },
     order_by=(HotspotPolygon.rank,),
 )
 WATER_SITES = FeatureTable(
@@ -111,9 +116,11 @@ COLLECTIONS = (
         title="Road-casualty cluster sites",
         description="Places with at least N injury collisions within r metres in T years.",
         source=RoadSiteSource(),
-        filters=(Filter("min_collisions", "N (default 4)"),
-                 Filter("radius_m", "r in metres (default 50)"),
-                 Filter("years", "T in years (default 3)")),
+        filters=(
+            Filter("min_collisions", "N (default 4)"),
+            Filter("radius_m", "r in metres (default 50)"),
+            Filter("years", "T in years (default 3)"),
+        ),
         keywords=("road safety", "STATS19"),
     ),
     Collection(
@@ -129,8 +136,11 @@ COLLECTIONS = (
 
 def router() -> APIRouter:
     """The OGC API at /ogc; every route needs a token (any role)."""
-    r = ogc_router(COLLECTIONS, title="CSP hotspots",
-                   description="Hotspot polygons and safety sites of the Medway CSP.")
+    r = ogc_router(
+        COLLECTIONS,
+        title="CSP hotspots",
+        description="Hotspot polygons and safety sites of the Medway CSP.",
+    )
     wrapped = APIRouter(dependencies=[Depends(current_principal)])
     wrapped.include_router(r)
     return wrapped

@@ -26,8 +26,13 @@ def compute_surface(session: Session, run_id: int, *, task_id: str | None = None
     """Compute surface run ``run_id``: a finished run, or one a live worker holds, is left alone;
     one whose worker died (lease lapsed) is taken over and computed again."""
     settings = HotspotsSettings()
-    run_surface(session, run_id, output_dir=settings.output_dir, limits=Limits.of(settings),
-                owner=new_owner(task_id))
+    run_surface(
+        session,
+        run_id,
+        output_dir=settings.output_dir,
+        limits=Limits.of(settings),
+        owner=new_owner(task_id),
+    )
     return run_id
 
 

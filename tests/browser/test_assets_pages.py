@@ -194,7 +194,7 @@ def test_signed_in_map_shows_faults_and_recommendations(
     wait_js(
         page,
         f"document.querySelector('.leaflet-popup-content')?.innerText.includes("
-        f"'{seeded['fault_number']}')"
+        f"'{seeded['fault_number']}')",
     )
     page.screenshot(path=str(artifacts_dir / f"assets_map_seg_{viewport['width']}.png"))
     if viewport is PHONE:
@@ -234,8 +234,14 @@ def test_control_room_logs_updates_and_closes_a_fault(
     base = live_server("assets")
     size = viewport["width"]
     keys: list[str | None] = []
-    page.on("request", lambda r: keys.append(r.headers.get("idempotency-key"))
-            if r.method == "POST" and r.url.endswith("/faults") else None)
+    page.on(
+        "request",
+        lambda r: (
+            keys.append(r.headers.get("idempotency-key"))
+            if r.method == "POST" and r.url.endswith("/faults")
+            else None
+        ),
+    )
     page.goto(base + "/control-room")
     page.fill("#token", seeded["operator"])
     page.click("#token-form button")
@@ -372,8 +378,11 @@ def test_control_room_stale_fault_is_refused_and_reloaded(
     auth = {"Authorization": f"Bearer {seeded['operator']}"}
     cam_id = seeded["cams"]["BRW-005"][0]
     description = "Lens misted after the rain"
-    r = httpx.post(f"{base}/cameras/{cam_id}/faults", headers=auth,
-                   json={"category": "intermittent_picture", "description": description})
+    r = httpx.post(
+        f"{base}/cameras/{cam_id}/faults",
+        headers=auth,
+        json={"category": "intermittent_picture", "description": description},
+    )
     assert r.status_code == 201, r.text
     fault_id, number = r.json()["id"], r.json()["number"]
     page.goto(base + "/control-room")
@@ -382,8 +391,11 @@ def test_control_room_stale_fault_is_refused_and_reloaded(
     item = page.locator("#open-faults li", has_text=description)
     item.wait_for()
     # Meanwhile, from another desk: open -> in progress.
-    moved = httpx.patch(f"{base}/faults/{fault_id}", headers={**auth, "If-Match": 'W/"1"'},
-                        json={"status": "in_progress", "note": "engineer on the way"})
+    moved = httpx.patch(
+        f"{base}/faults/{fault_id}",
+        headers={**auth, "If-Match": 'W/"1"'},
+        json={"status": "in_progress", "note": "engineer on the way"},
+    )
     assert moved.status_code == 200 and moved.headers["etag"] == 'W/"2"', moved.text
     # This page still shows it open; "closed" would be allowed from in progress too, so only
     # the If-Match the page sends stops it closing a fault it has not seen being worked on.

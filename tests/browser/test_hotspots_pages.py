@@ -16,12 +16,20 @@ def _seed(session: Any, db_url: str) -> tuple[str, int]:
     from shared.incidents.store import import_file
     from shared.settings import HotspotsSettings
 
-    import_file(session, SHARED_DATA / "police" / "2022-01-kent-street-medway.csv",
-                source="police", skip_known=True)
+    import_file(
+        session,
+        SHARED_DATA / "police" / "2022-01-kent-street-medway.csv",
+        source="police",
+        skip_known=True,
+    )
     _, clear = create_token(session, name="browser analyst", role="analyst")
     session.commit()
-    run, _ = create_run(session, body=SurfaceCreate(method="fast", radius_m=300, cell_m=75),
-                        actor="browser", idempotency_key=None)
+    run, _ = create_run(
+        session,
+        body=SurfaceCreate(method="fast", radius_m=300, cell_m=75),
+        actor="browser",
+        idempotency_key=None,
+    )
     out = HotspotsSettings(database_url=db_url, environment="test").output_dir
     done = run_surface(session, run.id, output_dir=out)
     assert done.status == "done", done.error
@@ -36,8 +44,12 @@ def test_map_page_laptop_and_phone(
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     external: list[str] = []
-    page.on("request", lambda r: external.append(r.url)
-            if not r.url.startswith((base, "data:", "about:")) else None)
+    page.on(
+        "request",
+        lambda r: (
+            external.append(r.url) if not r.url.startswith((base, "data:", "about:")) else None
+        ),
+    )
 
     page.goto(f"{base}/map")
     page.get_by_label("API token").fill(token)

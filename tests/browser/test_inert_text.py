@@ -20,7 +20,7 @@ PAYLOADS = [
     "SUM-{{ 7*7 }}-END",
     "RAW-{%raw%}-END",
     "CMT-{# x",
-    "IMG-<img src=x onerror=\"window.__pwned=1\">-END",
+    'IMG-<img src=x onerror="window.__pwned=1">-END',
     "SCR-</script><script>window.__pwned=1</script>-END",
     "TPL-${window.__pwned=1}-`tick`-END",
 ]
@@ -59,7 +59,10 @@ def hostile(browser_db: str) -> dict[str, Any]:
                 actor="inert seed",
             )
             log_fault(
-                s, camera_id=cam.id, category="no_picture", description=f"D{i} {text}",
+                s,
+                camera_id=cam.id,
+                category="no_picture",
+                description=f"D{i} {text}",
                 actor="inert seed",
             )
             out["cams"].append((cam.id, cam.name, cam.asset_tag, cam.ward, f"D{i} {text}"))
@@ -103,9 +106,7 @@ def test_review_map_shows_payloads_verbatim(
         text = _popup_text(page, cam_id)
         assert name in text and tag in text and ward in text
         assert (desc in text) is signed_in  # faults only for people signed in
-        tip = page.evaluate(
-            f"window.CSP_CAMERAS['{cam_id}'].getTooltip().getContent().textContent"
-        )
+        tip = page.evaluate(f"window.CSP_CAMERAS['{cam_id}'].getTooltip().getContent().textContent")
         assert tip == f"{name} ({tag})"
     if signed_in:
         listed = page.locator("#fault-list").text_content() or ""

@@ -182,19 +182,40 @@ def test_sensitive_reads_admit_only_the_roles_that_need_them(
     """Footage requests, decisions, the audit trail and faults, on real records: the roles in
     LEAST_PRIVILEGE (and admin) read them, every other role, crews included, gets 403."""
     client = make_client("assets")
-    cam = client.post("/cameras", headers=tokens["admin"], json={
-        "name": "Matrix camera", "lon": 0.5466, "lat": 51.3887, "technology": "analogue",
-        "deployment": "fixed"})
+    cam = client.post(
+        "/cameras",
+        headers=tokens["admin"],
+        json={
+            "name": "Matrix camera",
+            "lon": 0.5466,
+            "lat": 51.3887,
+            "technology": "analogue",
+            "deployment": "fixed",
+        },
+    )
     assert cam.status_code == 201, cam.text
     cid = cam.json()["id"]
-    fault = client.post(f"/cameras/{cid}/faults", headers=tokens["operator"],
-                        json={"category": "power", "description": "No power"})
+    fault = client.post(
+        f"/cameras/{cid}/faults",
+        headers=tokens["operator"],
+        json={"category": "power", "description": "No power"},
+    )
     etag = client.get(f"/cameras/{cid}", headers=tokens["seg"]).headers["etag"]
-    footage = client.post(f"/cameras/{cid}/footage-requests", headers=tokens["operator"],
-                          json={"requested_on": "2024-05-02", "reference": "KENT/SECRET/1"})
-    decision = client.post(f"/cameras/{cid}/decisions", headers=tokens["seg"] | {"If-Match": etag},
-                           json={"decision": "retain", "meeting_date": "2024-05-01",
-                                 "minute_ref": "SEG/1", "reason": "kept"})
+    footage = client.post(
+        f"/cameras/{cid}/footage-requests",
+        headers=tokens["operator"],
+        json={"requested_on": "2024-05-02", "reference": "KENT/SECRET/1"},
+    )
+    decision = client.post(
+        f"/cameras/{cid}/decisions",
+        headers=tokens["seg"] | {"If-Match": etag},
+        json={
+            "decision": "retain",
+            "meeting_date": "2024-05-01",
+            "minute_ref": "SEG/1",
+            "reason": "kept",
+        },
+    )
     assert (fault.status_code, footage.status_code, decision.status_code) == (201, 201, 201)
     number = fault.json()["number"]
     urls = {
@@ -205,8 +226,9 @@ def test_sensitive_reads_admit_only_the_roles_that_need_them(
         "/faults/{fault_id}": f"/faults/{fault.json()['id']}",
         "/faults/sla-breaches": "/faults/sla-breaches?include_resolved=true",
         "/cameras/{camera_id}/faults": f"/cameras/{cid}/faults",
-        "/cameras/{camera_id}/availability":
-            f"/cameras/{cid}/availability?start=2024-01-01T00:00:00Z&end=2024-02-01T00:00:00Z",
+        "/cameras/{camera_id}/availability": (
+            f"/cameras/{cid}/availability?start=2024-01-01T00:00:00Z&end=2024-02-01T00:00:00Z"
+        ),
         "/open311/v2/requests.json": "/open311/v2/requests.json",
         "/open311/v2/requests/{service_request_id}.json": f"/open311/v2/requests/{number}.json",
     }

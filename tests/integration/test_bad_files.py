@@ -397,9 +397,7 @@ def _camera_file(kind: str, tmp_path: Path) -> tuple[bytes, str]:
     return builders[kind](tmp_path).path.read_bytes(), "not UTF-8"
 
 
-@pytest.mark.parametrize(
-    "kind", ["wrong-columns", "utf16", "empty", "png", "xlsx", "zip"]
-)
+@pytest.mark.parametrize("kind", ["wrong-columns", "utf16", "empty", "png", "xlsx", "zip"])
 def test_camera_file_refused_whole_with_a_clear_problem(
     kind: str, assets: Any, tokens: Any, db_session: Any, tmp_path: Path
 ) -> None:
@@ -596,8 +594,9 @@ def formula_list(
     agencies.ensure_agencies(db_session)
     fire = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
     store_rows(db_session, fire, source="fire")
-    lists.get_or_create_list(db_session, agency_code="kfrs", day=LIST_DAY,
-                               generated_by="nightly")  # GETs only read lists
+    lists.get_or_create_list(
+        db_session, agency_code="kfrs", day=LIST_DAY, generated_by="nightly"
+    )  # GETs only read lists
     client = make_client("predictive")
     q = {"agency": "kfrs", "date": LIST_DAY.isoformat()}
     body = client.get("/targets", params=q, headers=tokens["crew"]).json()
@@ -827,13 +826,15 @@ def test_upload_with_a_5000_character_file_name_is_imported_under_a_short_name(
 def test_upload_missing_fields_and_not_multipart_are_clear_4xx(
     hotspots: Any, tokens: Any, tmp_path: Path
 ) -> None:
-    r = hotspots.post("/incidents/imports", headers=tokens["analyst"],
-                      files={"source": (None, "police")})
+    r = hotspots.post(
+        "/incidents/imports", headers=tokens["analyst"], files={"source": (None, "police")}
+    )
     assert r.status_code == 422 and r.json()["errors"] == [{"field": "file", "message": "required"}]
     r = hotspots.post("/incidents/imports", headers=tokens["analyst"], data={"source": "police"})
     assert r.status_code == 422 and "multipart/form-data" in r.json()["detail"]
-    r = hotspots.post("/incidents/imports", headers=tokens["analyst"],
-                      files={"file": ("a.csv", b"x", "text/csv")})
+    r = hotspots.post(
+        "/incidents/imports", headers=tokens["analyst"], files={"file": ("a.csv", b"x", "text/csv")}
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "source"
     r = hotspots.post("/incidents/imports", headers=tokens["analyst"], json={"source": "police"})
     assert r.status_code == 422 and "multipart/form-data" in r.json()["detail"]
@@ -855,5 +856,6 @@ def test_upload_with_a_field_over_the_csv_limit_keeps_the_good_rows(
     (f,) = rep["files"]
     assert (rep["added"], rep["rejected"]) == (10, 2)
     assert [(e["line"], "longer than 131,072 characters" in e["reason"]) for e in f["errors"]] == [
-        (6, True), (10, True)
+        (6, True),
+        (10, True),
     ]

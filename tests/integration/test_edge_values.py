@@ -22,21 +22,75 @@ from tests.integration.test_fuzz import check_response
 
 SERVICES = ("assets", "hotspots", "predictive")
 BIG = "9" * 5000
-NUMBERS = ["NaN", "nan", "inf", "-inf", "Infinity", "1e308", "-1e308", "1e309", BIG, "-" + BIG,
-           "2147483648", "9223372036854775808", "-1", "0", "²", "٣٣", "1_000", " 1", "0x10",
-           "true", ""]
-DATES = ["0001-01-01", "9999-12-31", "1899-12-31", "2201-01-01", "2022-02-30", "-2022-01-01",
-         "2022-06-01T00:00:00+23:59", "99999-01-01", "123", "true", "", "2022-06-01/..",
-         "../2022-06-01", "2022-06-01T25:00:00Z"]
-BBOXES = ["-200,-100,200,100", "-180,-90,180,90", "-90,0,90,80", "NaN,51,0.6,51.5",
-          "inf,-inf,inf,-inf", "1e308,1e308,1e308,1e308", "0.6,51.5,0.4,51.3", "0.5,51.3",
-          "0.5,51.3,0.6,51.4,0,1", "a,b,c,d", ",,,", "0.5,51.3,0.5,51.3",
-          "-10000000,-10000000,10000000,10000000"]
+NUMBERS = [
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e308",
+    "-1e308",
+    "1e309",
+    BIG,
+    "-" + BIG,
+    "2147483648",
+    "9223372036854775808",
+    "-1",
+    "0",
+    "²",
+    "٣٣",
+    "1_000",
+    " 1",
+    "0x10",
+    "true",
+    "",
+]
+DATES = [
+    "0001-01-01",
+    "9999-12-31",
+    "1899-12-31",
+    "2201-01-01",
+    "2022-02-30",
+    "-2022-01-01",
+    "2022-06-01T00:00:00+23:59",
+    "99999-01-01",
+    "123",
+    "true",
+    "",
+    "2022-06-01/..",
+    "../2022-06-01",
+    "2022-06-01T25:00:00Z",
+]
+BBOXES = [
+    "-200,-100,200,100",
+    "-180,-90,180,90",
+    "-90,0,90,80",
+    "NaN,51,0.6,51.5",
+    "inf,-inf,inf,-inf",
+    "1e308,1e308,1e308,1e308",
+    "0.6,51.5,0.4,51.3",
+    "0.5,51.3",
+    "0.5,51.3,0.6,51.4,0,1",
+    "a,b,c,d",
+    ",,,",
+    "0.5,51.3,0.5,51.3",
+    "-10000000,-10000000,10000000,10000000",
+]
 STRINGS = ["", " ", "%%%", "_", "\\", "x" * 5000, "{{ 7*7 }}", "²", "٣٣", "\u202e", "null"]
 ETAGS = ['"' + "9" * 4301 + '"', "9" * 4301, '"-1"', '"NaN"', "*", 'W/"1"', '""']
-DEFAULTS = {"agency": "kfrs", "source": "police", "sources": "police", "date": "2022-06-01",
-            "from": "2022-01-01", "to": "2022-06-30", "code": "kfrs", "format": "json",
-            "collection_id": "cameras", "collectionId": "cameras", "service_code": "cctv"}
+DEFAULTS = {
+    "agency": "kfrs",
+    "source": "police",
+    "sources": "police",
+    "date": "2022-06-01",
+    "from": "2022-01-01",
+    "to": "2022-06-30",
+    "code": "kfrs",
+    "format": "json",
+    "collection_id": "cameras",
+    "collectionId": "cameras",
+    "service_code": "cctv",
+}
 
 
 def _kind(name: str, schema: dict[str, Any]) -> str:
@@ -73,8 +127,7 @@ def _cases(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict
         for method, op in item.items():
             if method not in ("get", "delete", "post", "patch", "put"):
                 continue
-            params = [p for p in op.get("parameters", []) if p["in"] in ("path", "query",
-                                                                         "header")]
+            params = [p for p in op.get("parameters", []) if p["in"] in ("path", "query", "header")]
             for target in params:
                 kind = _kind(target["name"], target.get("schema", {}))
                 for value in EDGES[kind]:
@@ -119,8 +172,7 @@ class _Clients(dict[str, Any]):
 
         mod = importlib.import_module("shared.settings")
         cls = getattr(mod, f"{service.capitalize()}Settings")
-        settings = cls(database_url=self.db, environment="test", log_json=False,
-                       celery_eager=True)
+        settings = cls(database_url=self.db, environment="test", log_json=False, celery_eager=True)
         app = importlib.import_module(f"services.{service}.main").create_app(settings)
         client = TestClient(app, raise_server_exceptions=False).__enter__()
         self[service] = client
@@ -175,21 +227,39 @@ def test_every_parameter_takes_edge_values(
             try:
                 # Header values as UTF-8 bytes: what a raw client can put on the wire.
                 raw = {k: v.encode("utf-8") for k, v in headers.items()}
-                r = client.request(method, url, params=query, headers={**raw, **auth},
-                                   json={} if method in ("POST", "PATCH", "PUT") else None)
+                r = client.request(
+                    method,
+                    url,
+                    params=query,
+                    headers={**raw, **auth},
+                    json={} if method in ("POST", "PATCH", "PUT") else None,
+                )
             except Exception as exc:  # noqa: BLE001 - an escaping exception is a 500
                 sent_as = f"{_short(url)} {_short(str(query))} {_short(str(headers))}"
                 findings.append(f"{method} {sent_as}: {type(exc).__name__}: {_short(str(exc))}")
                 continue
             sent += 1
-            _check(r, f"{method} {_short(url)} {_short(str(query))} {_short(str(headers))} "
-                      f"auth={bool(auth)}", findings)
+            _check(
+                r,
+                f"{method} {_short(url)} {_short(str(query))} {_short(str(headers))} "
+                f"auth={bool(auth)}",
+                findings,
+            )
     assert sent > 100
     assert not findings, f"{len(findings)} of {sent}:\n" + "\n".join(findings[:40])
 
 
-BAD_FLOATS: list[Any] = [float("nan"), float("inf"), float("-inf"), 1e308, -1e308, True, "1",
-                         None, 10**400]
+BAD_FLOATS: list[Any] = [
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    1e308,
+    -1e308,
+    True,
+    "1",
+    None,
+    10**400,
+]
 
 
 def _raw(body: dict[str, Any]) -> str:
@@ -197,8 +267,16 @@ def _raw(body: dict[str, Any]) -> str:
     return json.dumps(body)
 
 
-CAMERA = {"name": "Edge camera", "lon": 0.5466, "lat": 51.3887, "technology": "digital",
-          "deployment": "fixed", "bearing_deg": 90.0, "fov_deg": 60.0, "range_m": 80.0}
+CAMERA = {
+    "name": "Edge camera",
+    "lon": 0.5466,
+    "lat": 51.3887,
+    "technology": "digital",
+    "deployment": "fixed",
+    "bearing_deg": 90.0,
+    "fov_deg": 60.0,
+    "range_m": 80.0,
+}
 SQUARE = [[0.52, 51.37], [0.56, 51.37], [0.56, 51.40], [0.52, 51.40], [0.52, 51.37]]
 BODIES: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
     ("assets", "POST", "/cameras", CAMERA, ["lon", "lat", "bearing_deg", "fov_deg", "range_m"]),
@@ -206,13 +284,21 @@ BODIES: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
 ]
 AREAS: list[Any] = [
     {"type": "Polygon", "coordinates": [[[float("nan"), 51.3], *SQUARE[1:]]]},
-    {"type": "Polygon", "coordinates": [[[-8.0, 49.9], [1.8, 49.9], [1.8, 60.9], [-8.0, 60.9],
-                                         [-8.0, 49.9]]]},
-    {"type": "Polygon", "coordinates": [[[0.52, 51.37], [0.56, 51.40], [0.56, 51.37],
-                                         [0.52, 51.40], [0.52, 51.37]]]},
+    {
+        "type": "Polygon",
+        "coordinates": [[[-8.0, 49.9], [1.8, 49.9], [1.8, 60.9], [-8.0, 60.9], [-8.0, 49.9]]],
+    },
+    {
+        "type": "Polygon",
+        "coordinates": [
+            [[0.52, 51.37], [0.56, 51.40], [0.56, 51.37], [0.52, 51.40], [0.52, 51.37]]
+        ],
+    },
     {"type": "Polygon", "coordinates": []},
-    {"type": "Polygon", "coordinates": [[[1.8587, 50.95], [1.87, 50.95], [1.87, 50.96],
-                                         [1.8587, 50.95]]]},
+    {
+        "type": "Polygon",
+        "coordinates": [[[1.8587, 50.95], [1.87, 50.95], [1.87, 50.96], [1.8587, 50.95]]],
+    },
     {"type": "Point", "coordinates": [0.5, 51.3]},
     {"type": "Polygon", "coordinates": [[[1e308, 1e308], [1e308, -1e308], [0, 0], [1e308, 1e308]]]},
 ]
@@ -227,14 +313,18 @@ def test_bodies_take_edge_values(
             for value in BAD_FLOATS:
                 body = {**base, name: value}
                 r = clients[service].request(
-                    method, path, content=_raw(body),
+                    method,
+                    path,
+                    content=_raw(body),
                     headers={**tokens["admin"], "Content-Type": "application/json"},
                 )
                 _check(r, f"{method} {path} {name}={value!r}", findings)
     for area in AREAS:
-        r = clients["predictive"].patch("/agencies/kfrs", content=_raw({"area": area}),
-                                        headers={**tokens["admin"],
-                                                 "Content-Type": "application/json"})
+        r = clients["predictive"].patch(
+            "/agencies/kfrs",
+            content=_raw({"area": area}),
+            headers={**tokens["admin"], "Content-Type": "application/json"},
+        )
         _check(r, f"PATCH /agencies/kfrs area={json.dumps(area)[:60]}", findings)
         if r.status_code < 300:
             findings.append(f"area accepted: {json.dumps(area)[:80]}")

@@ -195,7 +195,8 @@ def test_upload_limit_holds_with_and_without_content_length(
     assert streamed.status_code == 413, streamed.text
     assert streamed.json()["status"] == 413
     small = client.post(
-        "/cameras/import", headers=tokens["admin"],
+        "/cameras/import",
+        headers=tokens["admin"],
         files={"file": ("c.csv", b"camera_id,location\r\n", "text/csv")},
     )
     assert small.status_code != 413

@@ -215,9 +215,7 @@ def test_keys_are_scoped_per_caller(
     assert kind.rows(db_session) == 2
 
 
-def test_long_keys_after_a_long_name_never_collide(
-    kind: Kind, db_session: Any
-) -> None:
+def test_long_keys_after_a_long_name_never_collide(kind: Kind, db_session: Any) -> None:
     """Issue 11, D10: actor:key was cut to 300 characters, so after a 120-character token name
     two 200-character keys that differ only at the end were one key (a replay or a 409)."""
     from shared.auth import create_token
@@ -255,13 +253,27 @@ def test_fault_keys_are_scoped_by_token_id_not_name(db_session: Any) -> None:
     from services.assets.cameras.service import create_camera
     from services.assets.faults.service import log_fault_once
 
-    cam = create_camera(db_session, data=CameraCreate(
-        name="Scope", lon=GILLINGHAM[0], lat=GILLINGHAM[1], technology="digital",
-        deployment="fixed"), actor="t")
+    cam = create_camera(
+        db_session,
+        data=CameraCreate(
+            name="Scope",
+            lon=GILLINGHAM[0],
+            lat=GILLINGHAM[1],
+            technology="digital",
+            deployment="fixed",
+        ),
+        actor="t",
+    )
     made = [
-        log_fault_once(db_session, camera_id=cam.id, category="power", description="x",
-                       actor="same name (operator)", caller=token_id,
-                       idempotency_key="shared")
+        log_fault_once(
+            db_session,
+            camera_id=cam.id,
+            category="power",
+            description="x",
+            actor="same name (operator)",
+            caller=token_id,
+            idempotency_key="shared",
+        )
         for token_id in (101, 102, 101)
     ]
     assert [created for _, created in made] == [True, True, False]
@@ -405,9 +417,7 @@ def test_a_clash_on_another_unique_constraint_is_not_taken_for_a_repeat(db_sessi
         ),
         actor="t",
     )
-    fault = log_fault(
-        db_session, camera_id=cam.id, category="power", description="x", actor="t"
-    )
+    fault = log_fault(db_session, camera_id=cam.id, category="power", description="x", actor="t")
     twin = Fault(
         number=fault.number,
         camera_id=cam.id,
@@ -705,9 +715,7 @@ def test_a_repeat_that_loses_the_insert_race_answers_from_the_winner(
         pool.shutdown(wait=True)
         second.close()
     with committed.factory() as s:
-        n = s.execute(
-            text(f"SELECT count(*) FROM {table} WHERE idempotency_key = :k"), {"k": OP_K}
-        )
+        n = s.execute(text(f"SELECT count(*) FROM {table} WHERE idempotency_key = :k"), {"k": OP_K})
         assert n.scalar_one() == 1
 
 

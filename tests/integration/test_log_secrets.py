@@ -59,7 +59,8 @@ def test_tokens_and_passwords_stay_out_of_logs(
     assert r.status_code == 303
     assets.post("/map/sign-in", data={"token": wrong}, follow_redirects=False)
     predictive.post(
-        "/targets/sign-in", data={"token": secrets["crew"], "agency": "kfrs"},
+        "/targets/sign-in",
+        data={"token": secrets["crew"], "agency": "kfrs"},
         follow_redirects=False,
     )
     # A token pasted where an id belongs, and into a JSON body that fails validation.
@@ -79,7 +80,9 @@ def test_scrub_masks_tokens_and_url_passwords_only() -> None:
     from shared.logs import scrub
 
     token = TOKEN_PREFIX + "A1b2_C3d4-E5f6G7h8I9j0"
-    line = f"GET /x/{token} postgresql://csp:s3cr#t@db:5432/csp redis://:pw@r:6379/0 http://h:80/a@b"
+    line = (
+        f"GET /x/{token} postgresql://csp:s3cr#t@db:5432/csp redis://:pw@r:6379/0 http://h:80/a@b"
+    )
     out = scrub(line)
     assert token not in out and "s3cr#t" not in out and ":pw@" not in out
     assert "postgresql://csp:***@db:5432/csp" in out and "http://h:80/a@b" in out

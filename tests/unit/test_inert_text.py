@@ -34,8 +34,12 @@ PAYLOADS = [
 hostile = st.one_of(
     st.sampled_from(PAYLOADS),
     st.text(min_size=1, max_size=40),
-    st.builds(lambda a, p, b: a + p + b, st.text(max_size=8), st.sampled_from(PAYLOADS),
-              st.text(max_size=8)),
+    st.builds(
+        lambda a, p, b: a + p + b,
+        st.text(max_size=8),
+        st.sampled_from(PAYLOADS),
+        st.text(max_size=8),
+    ),
 ).filter(lambda s: "\x00" not in s)
 _IDS = re.compile(r"[0-9a-f]{32}")
 _ISLAND = re.compile(r'<script type="application/json" id="csp-map-data">(.*?)</script>', re.S)
@@ -63,16 +67,34 @@ def _island(data_html: str) -> dict[str, Any]:
 def _review_map(name: str, tag: str, ward: str, desc: str, number: str, reason: str) -> Any:
     from services.assets.web.reviewmap import CameraView, FaultView, RecView, build_review_map
 
-    cone = {"type": "Polygon",
-            "coordinates": [[[0.52, 51.38], [0.521, 51.381], [0.522, 51.38], [0.52, 51.38]]]}
+    cone = {
+        "type": "Polygon",
+        "coordinates": [[[0.52, 51.38], [0.521, 51.381], [0.522, 51.38], [0.52, 51.38]]],
+    }
     cams = [
-        CameraView(1, tag, name, ward, "active", "degraded", "digital", "fixed", 0.52, 51.38, cone,
-                   next_review_due="2027-01-01"),
-        CameraView(2, "T-2", "Two", None, "under_review", "online", "analogue", "fixed", 0.53,
-                   51.39, None),
+        CameraView(
+            1,
+            tag,
+            name,
+            ward,
+            "active",
+            "degraded",
+            "digital",
+            "fixed",
+            0.52,
+            51.38,
+            cone,
+            next_review_due="2027-01-01",
+        ),
+        CameraView(
+            2, "T-2", "Two", None, "under_review", "online", "analogue", "fixed", 0.53, 51.39, None
+        ),
     ]
-    faults = [FaultView(1, number, "no_picture", "open", datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
-                        desc, None)]
+    faults = [
+        FaultView(
+            1, number, "no_picture", "open", datetime(2026, 1, 2, 3, 4, tzinfo=UTC), desc, None
+        )
+    ]
     recs = [RecView(1, "review", "no_evidence_of_use", reason, {"incidents": 0}, 2)]
     return build_review_map(cams, faults=faults, recommendations=recs)
 
@@ -92,10 +114,21 @@ def test_review_map_text_is_verbatim_data(
 
 def _boxes(ward: str, cell_id: str) -> dict[str, Any]:
     ring = [[0.52, 51.38], [0.522, 51.38], [0.522, 51.381], [0.52, 51.381], [0.52, 51.38]]
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-         "properties": {"rank": 1, "ward": ward, "cell_id": cell_id, "centre": [0.521, 51.3805]}},
-    ]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {
+                    "rank": 1,
+                    "ward": ward,
+                    "cell_id": cell_id,
+                    "centre": [0.521, 51.3805],
+                },
+            },
+        ],
+    }
 
 
 @settings(max_examples=100, deadline=None)
@@ -125,10 +158,17 @@ def test_surface_map_ignores_parameter_text(category: str, title: str) -> None:
     grid = Grid.covering(575_000, 168_000, 576_000, 169_000, 100.0)
     arr = np.arange(grid.nx * grid.ny, dtype=float).reshape(grid.shape)
     ring = [[0.52, 51.38], [0.522, 51.38], [0.522, 51.381], [0.52, 51.38]]
-    gj = {"type": "FeatureCollection", "parameters": {"categories": [category]},
-          "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-                        "properties": {"rank": 1, "peak": 2.5, "area_m2": 100.0,
-                                       "note": category}}]}
+    gj = {
+        "type": "FeatureCollection",
+        "parameters": {"categories": [category]},
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"rank": 1, "peak": 2.5, "area_m2": 100.0, "note": category},
+            }
+        ],
+    }
     out = render_map_html(surface_map(arr, grid, gj, title=title, units="per km2"))
     assert html.escape(title, quote=True) in out
     assert "window.__pwned" not in out.replace(html.escape(title, quote=True), "")

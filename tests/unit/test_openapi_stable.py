@@ -48,8 +48,7 @@ def test_openapi_document_unchanged(service: str) -> None:
 
 
 def test_the_diff_sees_a_change() -> None:
-    assert _diff({"a": {"b": 1}}, {"a": {"b": 2, "c": 3}}) == ["changed /a/b: 1 -> 2",
-                                                              "added /a/c"]
+    assert _diff({"a": {"b": 1}}, {"a": {"b": 2, "c": 3}}) == ["changed /a/b: 1 -> 2", "added /a/c"]
 
 
 if __name__ == "__main__" and "--update" in sys.argv:

@@ -61,7 +61,10 @@ def test_services_read_the_common_csp_settings(monkeypatch: pytest.MonkeyPatch) 
     for cls in (AssetsSettings, HotspotsSettings, PredictiveSettings):
         s = cls()
         assert (s.environment, str(s.output_dir), s.log_level) == (
-            "development", "/srv/out", "DEBUG")
+            "development",
+            "/srv/out",
+            "DEBUG",
+        )
     monkeypatch.setenv("CSP_ENVIRONMENT", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://csp:csp@db/csp")
     with pytest.raises(ValidationError, match="placeholder"):

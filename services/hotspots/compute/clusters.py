@@ -225,5 +225,14 @@ def road_sites(
     if not (math.isfinite(years) and 0 < years <= 50):
         raise field_error("years", "must be between 0 and 50")
     end64 = None if end is None else np.datetime64(naive_utc(end), "s")
-    return cluster_sites(pts.x, pts.y, pts.t, pts.weight, min_collisions=min_collisions,
-                         radius_m=radius_m, years=years, end=end64, max_pairs=max_pairs)
+    return cluster_sites(
+        pts.x,
+        pts.y,
+        pts.t,
+        pts.weight,
+        min_collisions=min_collisions,
+        radius_m=radius_m,
+        years=years,
+        end=end64,
+        max_pairs=max_pairs,
+    )

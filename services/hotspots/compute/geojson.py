@@ -59,8 +59,12 @@ def feature_wgs84(geom: Any, props: dict[str, Any], *, fid: int | str) -> dict[s
     """One GeoJSON Feature of an EPSG:27700 geometry, projected to WGS84."""
     from shapely.geometry import mapping
 
-    return {"type": "Feature", "id": fid, "geometry": mapping(to_wgs84_geom(geom)),
-            "properties": props}
+    return {
+        "type": "Feature",
+        "id": fid,
+        "geometry": mapping(to_wgs84_geom(geom)),
+        "properties": props,
+    }
 
 
 def shapes_geojson(
@@ -68,9 +72,17 @@ def shapes_geojson(
 ) -> dict[str, Any]:
     """Hotspot polygons as an RFC 7946 FeatureCollection (WGS84) carrying the run's parameters."""
     feats = [
-        feature_wgs84(s.geom, {"rank": s.rank, "peak": s.peak, "mean": s.mean,
-                               "area_m2": s.area_m2, **({"run": run_id} if run_id else {})},
-                      fid=s.rank)
+        feature_wgs84(
+            s.geom,
+            {
+                "rank": s.rank,
+                "peak": s.peak,
+                "mean": s.mean,
+                "area_m2": s.area_m2,
+                **({"run": run_id} if run_id else {}),
+            },
+            fid=s.rank,
+        )
         for s in shapes
     ]
     return {"type": "FeatureCollection", "features": feats, "parameters": params}
@@ -82,9 +94,13 @@ def sites_geojson(sites: Sequence[Site], params: dict[str, Any]) -> dict[str, An
     for s in sites:
         cx, cy = float(s.centroid_x), float(s.centroid_y)
         props = {
-            "rank": s.rank, "n_collisions": int(s.n_collisions), "ksi_sum": round(s.ksi_sum, 4),
-            "first": str(s.first), "last": str(s.last),
-            "centroid_x_27700": round(cx, 1), "centroid_y_27700": round(cy, 1),
+            "rank": s.rank,
+            "n_collisions": int(s.n_collisions),
+            "ksi_sum": round(s.ksi_sum, 4),
+            "first": str(s.first),
+            "last": str(s.last),
+            "centroid_x_27700": round(cx, 1),
+            "centroid_y_27700": round(cy, 1),
         }
         feats.append(feature_wgs84(s.polygon, props, fid=s.rank))
     return {"type": "FeatureCollection", "features": feats, "parameters": params}

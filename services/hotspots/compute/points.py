@@ -94,5 +94,6 @@ def filter_points(
     if bbox_m is not None:
         minx, miny, maxx, maxy = bbox_m
         keep &= (pts.x >= minx) & (pts.x <= maxx) & (pts.y >= miny) & (pts.y <= maxy)
-    return Points(pts.x[keep], pts.y[keep], pts.weight[keep], pts.t[keep], pts.category[keep],
-                  pts.rejected)
+    return Points(
+        pts.x[keep], pts.y[keep], pts.weight[keep], pts.t[keep], pts.category[keep], pts.rejected
+    )

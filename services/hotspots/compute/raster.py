@@ -102,8 +102,9 @@ def read_surface_tif(
         if max_cells is not None:
             check_cells(src.width, src.height, max_cells, what="surface")
         if src.crs is None or src.crs.to_epsg() != 27700:
-            raise field_error("surface",
-                              "the surface must be in EPSG:27700 (British National Grid)")
+            raise field_error(
+                "surface", "the surface must be in EPSG:27700 (British National Grid)"
+            )
         t = src.transform
         if t.b != 0 or t.d != 0 or t.a != -t.e:
             raise field_error("surface", "the surface must be north-up with square cells")

@@ -132,8 +132,9 @@ def compute_kde(
         raise field_error("input", "no incidents match the filters")
     w = pts.weight if use_weights else np.ones(len(pts))
     radius_m = kde_radius(pts.x, pts.y, w, radius_m)
-    grid = choose_grid(pts.x, pts.y, cell_m=cell_m, pad_m=radius_m, bbox_m=bbox_m,
-                       max_cells=max_cells)
+    grid = choose_grid(
+        pts.x, pts.y, cell_m=cell_m, pad_m=radius_m, bbox_m=bbox_m, max_cells=max_cells
+    )
     progress(0.2, f"KDE on {grid.nx}x{grid.ny} cells")
     t0 = time.perf_counter()
     surface = kde_surface(pts.x, pts.y, grid, radius_m, weights=w, kernel=kernel, method=method)
@@ -143,12 +144,20 @@ def compute_kde(
     threshold = float(np.percentile(positive, percentile)) if positive.size else math.inf
     shapes = hotspot_shapes(surface, grid, surface >= threshold) if positive.size else []
     params = {
-        "kind": "kde", "method": method, "kernel": kernel, "radius_m": radius_m,
-        "cell_m": grid.cell_size_m, "percentile": percentile, "use_weights": use_weights,
+        "kind": "kde",
+        "method": method,
+        "kernel": kernel,
+        "radius_m": radius_m,
+        "cell_m": grid.cell_size_m,
+        "percentile": percentile,
+        "use_weights": use_weights,
     }
     stats = _stats(surface, grid, pts, w, seconds)
-    stats.update(threshold=threshold if math.isfinite(threshold) else None,
-                 units=DENSITY_UNITS, hotspots=len(shapes))
+    stats.update(
+        threshold=threshold if math.isfinite(threshold) else None,
+        units=DENSITY_UNITS,
+        hotspots=len(shapes),
+    )
     return SurfaceResult("kde", grid, surface, shapes, params, stats)
 
 
@@ -188,8 +197,7 @@ def compute_gistar(
         raise field_error("min_bin", "must be 1 (90%), 2 (95%) or 3 (99%)")
     if len(pts) == 0:
         raise field_error("input", "no incidents match the filters")
-    grid = choose_grid(pts.x, pts.y, cell_m=cell_m, pad_m=0.0, bbox_m=bbox_m,
-                       max_cells=max_cells)
+    grid = choose_grid(pts.x, pts.y, cell_m=cell_m, pad_m=0.0, bbox_m=bbox_m, max_cells=max_cells)
     w = pts.weight if use_weights else np.ones(len(pts))
     counts = np.zeros(grid.shape)
     row, col, inside = grid.cell_index(pts.x, pts.y)
@@ -201,13 +209,21 @@ def compute_gistar(
     progress(0.7, "hot-spot polygons")
     z = np.asarray(res.z, dtype=np.float64)
     shapes = hotspot_shapes(np.nan_to_num(z, nan=0.0), grid, res.bins >= min_bin)
-    params = {"kind": "gistar", "cell_m": grid.cell_size_m,
-              "neighbourhood_cells": neighbourhood_cells, "min_bin": min_bin, "fdr": True,
-              "use_weights": use_weights}
+    params = {
+        "kind": "gistar",
+        "cell_m": grid.cell_size_m,
+        "neighbourhood_cells": neighbourhood_cells,
+        "min_bin": min_bin,
+        "fdr": True,
+        "use_weights": use_weights,
+    }
     stats = _stats(z, grid, pts, w, seconds)
-    stats.update(units="Gi* z-score", hotspots=len(shapes),
-                 hot_cells={str(b): int((res.bins == b).sum()) for b in (1, 2, 3)},
-                 cold_cells={str(b): int((res.bins == -b).sum()) for b in (1, 2, 3)})
+    stats.update(
+        units="Gi* z-score",
+        hotspots=len(shapes),
+        hot_cells={str(b): int((res.bins == b).sum()) for b in (1, 2, 3)},
+        cold_cells={str(b): int((res.bins == -b).sum()) for b in (1, 2, 3)},
+    )
     return SurfaceResult("gistar", grid, z, shapes, params, stats)
 
 

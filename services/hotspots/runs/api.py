@@ -43,10 +43,18 @@ def run_read(run: SurfaceRun, base: str = "") -> RunRead:
             ogc=f"{base}/ogc/collections/hotspots/items?run={run.id}",
         )
     return RunRead(
-        id=run.id, status=RunStatus(run.status), progress=run.progress, parameters=run.params,
-        stats=run.stats or {}, error=run.error, message=run_message(run),
-        attempts=run.attempts or 0, created_by=run.created_by,
-        created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
+        id=run.id,
+        status=RunStatus(run.status),
+        progress=run.progress,
+        parameters=run.params,
+        stats=run.stats or {},
+        error=run.error,
+        message=run_message(run),
+        attempts=run.attempts or 0,
+        created_by=run.created_by,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
         links=links,
     )
 
@@ -64,7 +72,8 @@ def _dispatch(
     except Exception as exc:  # noqa: BLE001 - broker down: the run stays queued
         raise ServiceUnavailable(
             f"Run {run.id} is queued but the job queue cannot be reached; retry the POST "
-            "with the same Idempotency-Key", internal=repr(exc)
+            "with the same Idempotency-Key",
+            internal=repr(exc),
         ) from exc
     return run
 
@@ -80,21 +89,24 @@ def create_surface(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Start a KDE (or Gi*) surface run; 202 with the run and where to poll it."""
-    run, created = service.create_run(session, body=body, actor=who.actor,
-                                      idempotency_key=idempotency_key, limits=limits)
+    run, created = service.create_run(
+        session, body=body, actor=who.actor, idempotency_key=idempotency_key, limits=limits
+    )
     if created or run.status == RunStatus.QUEUED:
         run = _dispatch(request, session, run, output_dir, limits)
     read = run_read(run)
-    return JSONResponse(read.model_dump(mode="json"), status_code=202,
-                        headers={"Location": read.links["self"]})
+    return JSONResponse(
+        read.model_dump(mode="json"), status_code=202, headers={"Location": read.links["self"]}
+    )
 
 
 @router.get("/surfaces", response_model=RunPage, tags=["surfaces"])
 def list_surfaces(session: SessionDep, who: AnyRole, page: RunsPage) -> RunPage:
     """Surface runs, newest first."""
     runs, total = service.list_runs(session, limit=page.limit, offset=page.offset)
-    return RunPage(items=[run_read(r) for r in runs], total=total, limit=page.limit,
-                   offset=page.offset)
+    return RunPage(
+        items=[run_read(r) for r in runs], total=total, limit=page.limit, offset=page.offset
+    )
 
 
 @router.get("/surfaces/{run_id}.tif", tags=["surfaces"], response_class=FileResponse)
@@ -104,8 +116,11 @@ def surface_tif(
     """The run's surface as a Cloud Optimized GeoTIFF (EPSG:27700)."""
     run = service.get_run(session, run_id=run_id)
     path = service.tif_file(run, output_dir=output_dir)
-    return FileResponse(path, media_type="image/tiff; application=geotiff; profile=cloud-optimized",
-                        filename=f"surface-{run_id}.tif")
+    return FileResponse(
+        path,
+        media_type="image/tiff; application=geotiff; profile=cloud-optimized",
+        filename=f"surface-{run_id}.tif",
+    )
 
 
 @router.get("/surfaces/{run_id}/surface.tif", tags=["surfaces"], response_class=FileResponse)
@@ -138,5 +153,6 @@ def evaluate_surface(
     output_dir: OutputDir,
 ) -> dict[str, Any]:
     """Hit rate and PAI at 1%, 5%, 10% of the area against incidents in [from, to]."""
-    return service.evaluate_run(session, run_id=run_id, body=body, output_dir=output_dir,
-                                limits=limits)
+    return service.evaluate_run(
+        session, run_id=run_id, body=body, output_dir=output_dir, limits=limits
+    )

@@ -83,8 +83,9 @@ def _compute_and_store(
     leases.renew(session, run.id, owner, fraction=0.8, stage="writing outputs")
     rel = Path(RUNS_DIR) / f"run-{run.id}" / "surface.tif"
     if not leases.still_mine(session, run.id, owner):
-        log.warning("surface run %s was taken over while %s computed it; result dropped",
-                    run.id, owner)
+        log.warning(
+            "surface run %s was taken over while %s computed it; result dropped", run.id, owner
+        )
         session.rollback()
         return
     write_surface_tif(Path(output_dir) / rel, result)
@@ -92,8 +93,13 @@ def _compute_and_store(
     session.refresh(run)
     run.tif_path = str(rel)
     run.stats = {k: v for k, v in result.stats.items() if k != "stage"} | {
-        "grid": {"cell_m": result.grid.cell_size_m, "x0": result.grid.x0,
-                 "y0": result.grid.y0, "nx": result.grid.nx, "ny": result.grid.ny},
+        "grid": {
+            "cell_m": result.grid.cell_size_m,
+            "x0": result.grid.x0,
+            "y0": result.grid.y0,
+            "nx": result.grid.nx,
+            "ny": result.grid.ny,
+        },
         "computed": result.params,
     }
     run.status, run.progress, run.finished_at = RunStatus.DONE, 1.0, datetime.now(UTC)
@@ -124,34 +130,58 @@ def _compute(session: Session, run: SurfaceRun, owner: str, limits: Limits) -> S
     bbox_m = bbox_to_bng(p["bbox"]) if p.get("bbox") else None
     start = day_start(date.fromisoformat(p["from"])) if p.get("from") else None
     end = day_after(date.fromisoformat(p["to"])) if p.get("to") else None
-    pts = Points.of(load_points(session, sources=p.get("sources"),
-                                categories=p.get("categories"), start=start, end=end,
-                                bbox_m=search_box(bbox_m, limits)))
+    pts = Points.of(
+        load_points(
+            session,
+            sources=p.get("sources"),
+            categories=p.get("categories"),
+            start=start,
+            end=end,
+            bbox_m=search_box(bbox_m, limits),
+        )
+    )
 
     def progress(fraction: float, message: str) -> None:
         leases.renew(session, run.id, owner, fraction=0.1 + 0.7 * fraction, stage=message)
 
     if p.get("gistar"):
-        return compute_gistar(pts, cell_m=p.get("cell_m"), bbox_m=bbox_m,
-                              neighbourhood_cells=float(p.get("neighbourhood_cells") or 1),
-                              use_weights=bool(p.get("use_weights", True)), progress=progress,
-                              max_cells=limits.max_cells)
-    return compute_kde(pts, method=p.get("method", "exact"), kernel=p.get("kernel", "quartic"),
-                       radius_m=p.get("radius_m"), cell_m=p.get("cell_m"),
-                       percentile=float(p.get("percentile", 95.0)), bbox_m=bbox_m,
-                       use_weights=bool(p.get("use_weights", True)), progress=progress,
-                       max_cells=limits.max_cells)
+        return compute_gistar(
+            pts,
+            cell_m=p.get("cell_m"),
+            bbox_m=bbox_m,
+            neighbourhood_cells=float(p.get("neighbourhood_cells") or 1),
+            use_weights=bool(p.get("use_weights", True)),
+            progress=progress,
+            max_cells=limits.max_cells,
+        )
+    return compute_kde(
+        pts,
+        method=p.get("method", "exact"),
+        kernel=p.get("kernel", "quartic"),
+        radius_m=p.get("radius_m"),
+        cell_m=p.get("cell_m"),
+        percentile=float(p.get("percentile", 95.0)),
+        bbox_m=bbox_m,
+        use_weights=bool(p.get("use_weights", True)),
+        progress=progress,
+        max_cells=limits.max_cells,
+    )
 
 
-def _store_polygons(
-    session: Session, run_id: int, shapes: list[HotspotShape], kind: str
-) -> None:
+def _store_polygons(session: Session, run_id: int, shapes: list[HotspotShape], kind: str) -> None:
     from geoalchemy2.shape import from_shape
 
     session.execute(delete(HotspotPolygon).where(HotspotPolygon.run_id == run_id))
     session.add_all(
-        HotspotPolygon(run_id=run_id, kind=kind, rank=s.rank, peak=s.peak, mean=s.mean,
-                       area_m2=s.area_m2, geom=from_shape(s.geom, srid=27700))
+        HotspotPolygon(
+            run_id=run_id,
+            kind=kind,
+            rank=s.rank,
+            peak=s.peak,
+            mean=s.mean,
+            area_m2=s.area_m2,
+            geom=from_shape(s.geom, srid=27700),
+        )
         for s in shapes
     )
     session.flush()

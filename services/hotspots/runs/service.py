@@ -61,8 +61,13 @@ def _check_grid(session: Session, body: SurfaceCreate, limits: Limits) -> None:
     request the limit refuses is a 422 now, never a failed run or an out-of-memory worker.
     """
     g = Incident.geom
-    q = select(func.count(), func.ST_XMin(func.ST_Extent(g)), func.ST_YMin(func.ST_Extent(g)),
-               func.ST_XMax(func.ST_Extent(g)), func.ST_YMax(func.ST_Extent(g)))
+    q = select(
+        func.count(),
+        func.ST_XMin(func.ST_Extent(g)),
+        func.ST_YMin(func.ST_Extent(g)),
+        func.ST_XMax(func.ST_Extent(g)),
+        func.ST_YMax(func.ST_Extent(g)),
+    )
     bbox_m = bbox_to_bng(body.bbox) if body.bbox else None
     box = search_box(bbox_m, limits)
     if body.sources:
@@ -76,14 +81,19 @@ def _check_grid(session: Session, body: SurfaceCreate, limits: Limits) -> None:
     q = q.where(g.intersects(func.ST_MakeEnvelope(*box, 27700)))
     n, minx, miny, maxx, maxy = session.execute(q).one()
     if not n:
-        raise field_error("filters", "no incidents match these sources, categories, dates "
-                          "and bbox")
+        raise field_error("filters", "no incidents match these sources, categories, dates and bbox")
     pad = 0.0
     if not body.gistar and bbox_m is None:
         pad = float(body.radius_m) if body.radius_m else _default_radius(session, body, box)
     try:
-        choose_grid(np.array([minx, maxx]), np.array([miny, maxy]), cell_m=body.cell_m,
-                    pad_m=pad, bbox_m=bbox_m, max_cells=limits.max_cells)
+        choose_grid(
+            np.array([minx, maxx]),
+            np.array([miny, maxy]),
+            cell_m=body.cell_m,
+            pad_m=pad,
+            bbox_m=bbox_m,
+            max_cells=limits.max_cells,
+        )
     except GridTooLarge as exc:
         field = "bbox" if bbox_m is not None and body.cell_m is None else "cell_m"
         raise field_error(field, str(exc)) from exc
@@ -91,8 +101,14 @@ def _check_grid(session: Session, body: SurfaceCreate, limits: Limits) -> None:
 
 def _default_radius(session: Session, body: SurfaceCreate, box: Box) -> float:
     """The KDE's default radius (the ArcGIS rule on the matching incidents), as the run uses it."""
-    ip = load_points(session, sources=body.sources, categories=body.categories,
-                     start=day_start(body.from_), end=day_after(body.to), bbox_m=box)
+    ip = load_points(
+        session,
+        sources=body.sources,
+        categories=body.categories,
+        start=day_start(body.from_),
+        end=day_after(body.to),
+        bbox_m=box,
+    )
     w = ip.weight if body.use_weights else np.ones(len(ip))
     return kde_radius(ip.x, ip.y, w, None)
 
@@ -121,8 +137,14 @@ def create_run(
             if found.params != params:
                 raise Conflict("This Idempotency-Key was used with different parameters")
             return found, False
-    run = SurfaceRun(status=RunStatus.QUEUED, progress=0.0, params=params, created_by=actor,
-                     idempotency_key=key, stats={})
+    run = SurfaceRun(
+        status=RunStatus.QUEUED,
+        progress=0.0,
+        params=params,
+        created_by=actor,
+        idempotency_key=key,
+        stats={},
+    )
     try:
         with session.begin_nested():
             session.add(run)
@@ -172,8 +194,10 @@ def tif_file(run: SurfaceRun, *, output_dir: Path) -> Path:
     root = Path(output_dir).resolve()
     path = (root / run.tif_path).resolve()
     if not path.is_relative_to(root) or not path.is_file():
-        raise NotFound(f"The surface file of run {run.id} is missing",
-                       internal=f"tif {path} outside {root} or gone")
+        raise NotFound(
+            f"The surface file of run {run.id} is missing",
+            internal=f"tif {path} outside {root} or gone",
+        )
     return path
 
 
@@ -188,8 +212,9 @@ def run_polygons(session: Session, *, run_id: int) -> dict[str, Any]:
         select(HotspotPolygon).where(HotspotPolygon.run_id == run_id).order_by(HotspotPolygon.rank)
     )
     shapes = [HotspotShape(r.rank, r.peak, r.mean, r.area_m2, to_shape(r.geom)) for r in rows]
-    return shapes_geojson(shapes, {**run.params, **(run.stats or {}).get("computed", {})},
-                          run_id=run_id)
+    return shapes_geojson(
+        shapes, {**run.params, **(run.stats or {}).get("computed", {})}, run_id=run_id
+    )
 
 
 def evaluate_run(
@@ -212,9 +237,14 @@ def evaluate_run(
     max_cells = (limits or Limits.defaults()).max_cells
     arr, grid, _ = read_surface_tif(tif_file(run, output_dir=output_dir), max_cells=max_cells)
     p = run.params
-    ip = load_points(session, sources=body.sources or p.get("sources"),
-                     categories=body.categories or p.get("categories"),
-                     start=day_start(body.from_), end=day_after(body.to), bbox_m=grid.bounds)
+    ip = load_points(
+        session,
+        sources=body.sources or p.get("sources"),
+        categories=body.categories or p.get("categories"),
+        start=day_start(body.from_),
+        end=day_after(body.to),
+        bbox_m=grid.bounds,
+    )
     if len(ip) == 0:
         raise field_error("from", "no incidents in this window to evaluate against")
     rows = evaluate_surface(arr, grid, ip.x, ip.y)

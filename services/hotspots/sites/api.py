@@ -27,18 +27,30 @@ def road_sites(
     end: Day | None = None,
 ) -> JSONResponse:
     """Road-casualty cluster sites from the STATS19 collisions (GeoJSON, ranked by KSI)."""
-    gj = road.road_sites_geojson(session, min_collisions=min_collisions, radius_m=radius_m,
-                                 years=years, end=end, limits=limits)
+    gj = road.road_sites_geojson(
+        session,
+        min_collisions=min_collisions,
+        radius_m=radius_m,
+        years=years,
+        end=end,
+        limits=limits,
+    )
     return JSONResponse(gj, media_type=GEOJSON)
 
 
 def water_read(site: WaterSite, warnings: list[str] | None = None) -> WaterSiteRead:
     """A water site as the API shows it (with the warnings of its registration, if any)."""
     return WaterSiteRead(
-        id=site.id, name=site.name, kind=site.kind, notes=site.notes,
-        geometry=water.water_site_geometry(site), created_at=site.created_at,
-        links={"counts": f"/water/sites/{site.id}/counts",
-               "density": f"/water/sites/{site.id}/density"},
+        id=site.id,
+        name=site.name,
+        kind=site.kind,
+        notes=site.notes,
+        geometry=water.water_site_geometry(site),
+        created_at=site.created_at,
+        links={
+            "counts": f"/water/sites/{site.id}/counts",
+            "density": f"/water/sites/{site.id}/density",
+        },
         warnings=warnings or [],
     )
 
@@ -49,9 +61,14 @@ def list_water_sites(session: SessionDep, who: AnyRole) -> JSONResponse:
     feats = []
     for s in water.list_water_sites(session):
         r = water_read(s)
-        feats.append({"type": "Feature", "id": r.id, "geometry": r.geometry,
-                      "properties": {"name": r.name, "kind": r.kind, "notes": r.notes,
-                                     "links": r.links}})
+        feats.append(
+            {
+                "type": "Feature",
+                "id": r.id,
+                "geometry": r.geometry,
+                "properties": {"name": r.name, "kind": r.kind, "notes": r.notes, "links": r.links},
+            }
+        )
     return JSONResponse({"type": "FeatureCollection", "features": feats}, media_type=GEOJSON)
 
 
@@ -78,8 +95,9 @@ def water_counts(
     snap_m: Annotated[float, Query(gt=0, le=2000)] = 100.0,
 ) -> dict[str, Any]:
     """Water incidents at the site by severity and period (each at its nearest site)."""
-    return water.water_site_counts(session, site_id=site_id, period=period, snap_m=snap_m,
-                                   limits=limits)
+    return water.water_site_counts(
+        session, site_id=site_id, period=period, snap_m=snap_m, limits=limits
+    )
 
 
 @router.get("/water/sites/{site_id}/density", tags=["water"])
@@ -93,5 +111,11 @@ def water_density(
     snap_m: Annotated[float, Query(gt=0, le=2000)] = 100.0,
 ) -> dict[str, Any]:
     """Quartic KDE of water incidents along a bank stretch, per km of bank."""
-    return water.water_site_density(session, site_id=site_id, bandwidth_m=bandwidth_m,
-                                    step_m=step_m, snap_m=snap_m, limits=limits)
+    return water.water_site_density(
+        session,
+        site_id=site_id,
+        bandwidth_m=bandwidth_m,
+        step_m=step_m,
+        snap_m=snap_m,
+        limits=limits,
+    )

@@ -32,10 +32,17 @@ def road_sites_geojson(
     The search lists at most ``limits.max_cells`` collision pairs (``GridTooLarge``, a 422).
     """
     lim = limits or Limits.defaults()
-    pts = Points.of(load_points(session, sources=[SOURCE], end=day_after(end),
-                                bbox_m=lim.allowed_box()))
-    sites = road_sites(pts, min_collisions=min_collisions, radius_m=radius_m, years=years,
-                       end=day_after(end), max_pairs=lim.max_cells)
+    pts = Points.of(
+        load_points(session, sources=[SOURCE], end=day_after(end), bbox_m=lim.allowed_box())
+    )
+    sites = road_sites(
+        pts,
+        min_collisions=min_collisions,
+        radius_m=radius_m,
+        years=years,
+        end=day_after(end),
+        max_pairs=lim.max_cells,
+    )
     params = {
         "min_collisions": min_collisions,
         "radius_m": radius_m,

@@ -39,8 +39,14 @@ def surface_png_wgs84(
     )
     dst = np.full((h, w), np.nan)
     rasterio.warp.reproject(
-        src, dst, src_transform=src_t, src_crs="EPSG:27700", dst_transform=dst_t,
-        dst_crs="EPSG:4326", src_nodata=np.nan, dst_nodata=np.nan,
+        src,
+        dst,
+        src_transform=src_t,
+        src_crs="EPSG:27700",
+        dst_transform=dst_t,
+        dst_crs="EPSG:4326",
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
         resampling=rasterio.warp.Resampling.bilinear,
     )
     finite = dst[np.isfinite(dst)]
@@ -89,8 +95,11 @@ def surface_map(
     ).add_to(m)
     keep = ("rank", "peak", "area_m2")
     shapes = [
-        {"type": "Feature", "geometry": f["geometry"],
-         "properties": {k: _number(f.get("properties", {}).get(k)) for k in keep}}
+        {
+            "type": "Feature",
+            "geometry": f["geometry"],
+            "properties": {k: _number(f.get("properties", {}).get(k)) for k in keep},
+        }
         for f in polygons_geojson.get("features", [])
     ]
     if shapes:
@@ -98,8 +107,9 @@ def surface_map(
             {"type": "FeatureCollection", "features": shapes},
             name="hotspots",
             style_function=lambda _f: {"color": "#5a0a6b", "weight": 2, "fillOpacity": 0.0},
-            tooltip=folium.GeoJsonTooltip(fields=["rank", "peak", "area_m2"],
-                                          aliases=["rank", "peak", "area m²"]),
+            tooltip=folium.GeoJsonTooltip(
+                fields=["rank", "peak", "area_m2"], aliases=["rank", "peak", "area m²"]
+            ),
         ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     m.get_root().html.add_child(RawHtml(_legend(title, units, lo, hi, diverging)))  # type: ignore[attr-defined]
@@ -145,10 +155,17 @@ def run_map_html(session: Session, *, run_id: int, output_dir: Path, max_cells: 
     from shared.maps import render_map_html
 
     run = service.get_run(session, run_id=run_id)
-    arr, grid, tags = read_surface_tif(service.tif_file(run, output_dir=output_dir),
-                                       max_cells=max_cells)
+    arr, grid, tags = read_surface_tif(
+        service.tif_file(run, output_dir=output_dir), max_cells=max_cells
+    )
     gj = service.run_polygons(session, run_id=run_id)
     kind = tags.get("kind", "kde")
-    m = surface_map(arr, grid, gj, title=f"Run {run_id}: {kind.upper()}",
-                    units=tags.get("units", ""), diverging=kind == "gistar")
+    m = surface_map(
+        arr,
+        grid,
+        gj,
+        title=f"Run {run_id}: {kind.upper()}",
+        units=tags.get("units", ""),
+        diverging=kind == "gistar",
+    )
     return render_map_html(m)

@@ -38,6 +38,5 @@ def surface_map(
     run_id: RunId, session: SessionDep, who: AnyRole, limits: LimitsDep, output_dir: OutputDir
 ) -> HTMLResponse:
     """A standalone folium map of the run (surface overlay, polygons, legend)."""
-    html = run_map_html(session, run_id=run_id, output_dir=output_dir,
-                        max_cells=limits.max_cells)
+    html = run_map_html(session, run_id=run_id, output_dir=output_dir, max_cells=limits.max_cells)
     return HTMLResponse(html)

@@ -21,9 +21,7 @@ S = "hotspots"
 
 def upgrade() -> None:
     op.add_column("surface_runs", sa.Column("lease_owner", sa.String(length=120)), schema=S)
-    op.add_column(
-        "surface_runs", sa.Column("lease_until", sa.DateTime(timezone=True)), schema=S
-    )
+    op.add_column("surface_runs", sa.Column("lease_until", sa.DateTime(timezone=True)), schema=S)
     op.add_column(
         "surface_runs",
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),

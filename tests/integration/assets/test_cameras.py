@@ -13,17 +13,19 @@ from shared.geometry import point_to_bng, to_bng
 GB = {"lon": 0.5466, "lat": 51.3887}
 
 
-def test_create_round_trips_wgs84_and_stores_bng(client: Any, tokens: Any, new_camera: Any,
-                                                  db_session: Any) -> None:
+def test_create_round_trips_wgs84_and_stores_bng(
+    client: Any, tokens: Any, new_camera: Any, db_session: Any
+) -> None:
     cam = new_camera(name="Gillingham High Street", **GB, asset_tag="MED-T1")
     assert cam["asset_tag"] == "MED-T1"
     assert abs(cam["lon"] - GB["lon"]) < 1e-6 and abs(cam["lat"] - GB["lat"]) < 1e-6
     assert cam["_etag"] == 'W/"1"' and cam["version"] == 1
     from sqlalchemy import text
 
-    x, y, srid = db_session.execute(text(
-        "SELECT ST_X(geom), ST_Y(geom), ST_SRID(geom) FROM assets.cameras WHERE id=:i"
-    ), {"i": cam["id"]}).one()
+    x, y, srid = db_session.execute(
+        text("SELECT ST_X(geom), ST_Y(geom), ST_SRID(geom) FROM assets.cameras WHERE id=:i"),
+        {"i": cam["id"]},
+    ).one()
     ex, ey = point_to_bng(GB["lon"], GB["lat"])
     assert srid == 27700 and abs(x - ex) < 0.01 and abs(y - ey) < 0.01
 
@@ -64,8 +66,7 @@ def test_list_filters_bbox_and_technology(client: Any, tokens: Any, new_camera: 
     ids = {c["id"] for c in r["items"]}
     assert a["id"] in ids and b["id"] not in ids
     r = client.get("/cameras", params={"technology": "analogue", "limit": 1000}, headers=h).json()
-    assert a["id"] in {c["id"] for c in r["items"]} and b["id"] not in {
-        c["id"] for c in r["items"]}
+    assert a["id"] in {c["id"] for c in r["items"]} and b["id"] not in {c["id"] for c in r["items"]}
     assert client.get("/cameras", params={"bbox": "1,2,3"}).status_code == 422
 
 
@@ -84,8 +85,11 @@ def test_patch_needs_if_match_and_rejects_stale(client: Any, tokens: Any, new_ca
 
 def test_patch_bearing_rederives_view(client: Any, tokens: Any, new_camera: Any) -> None:
     cam = new_camera(bearing_deg=0.0, fov_deg=60.0, range_m=50.0)
-    r = client.patch(f"/cameras/{cam['id']}", json={"bearing_deg": 180.0},
-                     headers=tokens["admin"] | {"If-Match": cam["_etag"]})
+    r = client.patch(
+        f"/cameras/{cam['id']}",
+        json={"bearing_deg": 180.0},
+        headers=tokens["admin"] | {"If-Match": cam["_etag"]},
+    )
     assert r.status_code == 200
     cy = point_to_bng(cam["lon"], cam["lat"])[1]
     bng = transform(lambda x, y, z=None: to_bng(x, y), shape(r.json()["view"]))
@@ -101,16 +105,32 @@ def test_get_returns_etag(client: Any, tokens: Any, new_camera: Any) -> None:
 
 def test_duplicate_asset_tag_conflicts(client: Any, new_camera: Any, tokens: Any) -> None:
     new_camera(asset_tag="DUP-1")
-    r = client.post("/cameras", json={"name": "x", **GB, "technology": "digital",
-                                      "deployment": "fixed", "asset_tag": "DUP-1"},
-                    headers=tokens["admin"])
+    r = client.post(
+        "/cameras",
+        json={
+            "name": "x",
+            **GB,
+            "technology": "digital",
+            "deployment": "fixed",
+            "asset_tag": "DUP-1",
+        },
+        headers=tokens["admin"],
+    )
     assert r.status_code == 409
 
 
 def test_create_rejects_swapped_coordinates(client: Any, tokens: Any) -> None:
-    r = client.post("/cameras", json={"name": "x", "lon": 51.3887, "lat": 0.5466,
-                                      "technology": "digital", "deployment": "fixed"},
-                    headers=tokens["admin"])
+    r = client.post(
+        "/cameras",
+        json={
+            "name": "x",
+            "lon": 51.3887,
+            "lat": 0.5466,
+            "technology": "digital",
+            "deployment": "fixed",
+        },
+        headers=tokens["admin"],
+    )
     assert r.status_code == 422
 
 
@@ -120,16 +140,22 @@ def test_roles_on_register(client: Any, tokens: Any, new_camera: Any) -> None:
     for role in ("operator", "seg", "crew", "analyst"):
         assert client.post("/cameras", json=body, headers=tokens[role]).status_code == 403
     cam = new_camera()
-    r = client.patch(f"/cameras/{cam['id']}", json={"name": "y"},
-                     headers=tokens["seg"] | {"If-Match": cam["_etag"]})
+    r = client.patch(
+        f"/cameras/{cam['id']}",
+        json={"name": "y"},
+        headers=tokens["seg"] | {"If-Match": cam["_etag"]},
+    )
     assert r.status_code == 403
     assert client.get(f"/cameras/{cam['id']}/history").status_code == 401
 
 
 def test_audit_rows_for_create_and_patch(client: Any, tokens: Any, new_camera: Any) -> None:
     cam = new_camera(name="Before")
-    client.patch(f"/cameras/{cam['id']}", json={"name": "After", "reason": "typo"},
-                 headers=tokens["admin"] | {"If-Match": cam["_etag"]})
+    client.patch(
+        f"/cameras/{cam['id']}",
+        json={"name": "After", "reason": "typo"},
+        headers=tokens["admin"] | {"If-Match": cam["_etag"]},
+    )
     hist = client.get(f"/cameras/{cam['id']}/history", headers=tokens["admin"]).json()
     assert [h["action"] for h in hist] == ["create", "update"]
     assert hist[1]["before"] == {"name": "Before"} and hist[1]["after"] == {"name": "After"}
@@ -138,11 +164,20 @@ def test_audit_rows_for_create_and_patch(client: Any, tokens: Any, new_camera: A
 
 def test_openapi_documents_the_paths(client: Any) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ("/cameras", "/cameras/{camera_id}", "/cameras/{camera_id}/faults",
-                 "/faults/{fault_id}", "/faults/sla-breaches",
-                 "/cameras/{camera_id}/footage-requests", "/cameras/{camera_id}/decisions",
-                 "/cameras/{camera_id}/history", "/cameras/{camera_id}/transitions",
-                 "/reviews/due", "/recommendations", "/cameras/import"):
+    for path in (
+        "/cameras",
+        "/cameras/{camera_id}",
+        "/cameras/{camera_id}/faults",
+        "/faults/{fault_id}",
+        "/faults/sla-breaches",
+        "/cameras/{camera_id}/footage-requests",
+        "/cameras/{camera_id}/decisions",
+        "/cameras/{camera_id}/history",
+        "/cameras/{camera_id}/transitions",
+        "/reviews/due",
+        "/recommendations",
+        "/cameras/import",
+    ):
         assert path in spec["paths"], path
     params = {p["name"] for p in spec["paths"]["/cameras/{camera_id}"]["patch"]["parameters"]}
     assert "If-Match" in params

@@ -28,8 +28,13 @@ def committed(engine: Any) -> Iterator[tuple[Callable[[], Any], list[int]]]:
     yield make_sessionmaker(eng), cameras
     with eng.begin() as conn:
         for cam in cameras:
-            conn.execute(text("DELETE FROM assets.fault_events WHERE fault_id IN "
-                              "(SELECT id FROM assets.faults WHERE camera_id=:c)"), {"c": cam})
+            conn.execute(
+                text(
+                    "DELETE FROM assets.fault_events WHERE fault_id IN "
+                    "(SELECT id FROM assets.faults WHERE camera_id=:c)"
+                ),
+                {"c": cam},
+            )
             for table in ("faults", "audit_log", "camera_devices", "camera_positions"):
                 conn.execute(text(f"DELETE FROM assets.{table} WHERE camera_id=:c"), {"c": cam})
             conn.execute(text("DELETE FROM assets.cameras WHERE id=:c"), {"c": cam})
@@ -38,9 +43,18 @@ def committed(engine: Any) -> Iterator[tuple[Callable[[], Any], list[int]]]:
 
 def _camera(factory: Callable[[], Any], cameras: list[int], tag: str) -> int:
     with factory() as s:
-        cam = create_camera(s, data=CameraCreate(
-            name=tag, lon=0.52, lat=51.38, technology="digital", deployment="fixed",
-            asset_tag=tag), actor="setup")
+        cam = create_camera(
+            s,
+            data=CameraCreate(
+                name=tag,
+                lon=0.52,
+                lat=51.38,
+                technology="digital",
+                deployment="fixed",
+                asset_tag=tag,
+            ),
+            actor="setup",
+        )
         cameras.append(cam.id)
         return int(cam.id)
 
@@ -62,9 +76,16 @@ def _run_all(work: Callable[[int], Any]) -> list[Any]:
 
 def _audit(factory: Callable[[], Any], cam: int, action: str) -> list[Any]:
     with factory() as s:
-        return list(s.execute(text(
-            "SELECT actor, before, after FROM assets.audit_log WHERE camera_id=:c AND action=:a "
-            "ORDER BY id"), {"c": cam, "a": action}))
+        return list(
+            s.execute(
+                text(
+                    "SELECT actor, before, after FROM assets.audit_log WHERE camera_id=:c "
+                    "AND action=:a "
+                    "ORDER BY id"
+                ),
+                {"c": cam, "a": action},
+            )
+        )
 
 
 def test_same_version_edits_one_wins_the_rest_are_refused(committed: Any) -> None:
@@ -75,8 +96,15 @@ def test_same_version_edits_one_wins_the_rest_are_refused(committed: Any) -> Non
 
     def edit(i: int) -> int:
         with factory() as s:
-            return int(update_camera(s, camera_id=cam, patch=CameraPatch(owner=f"w{i}"),
-                                     expected_version=v0, actor=f"w{i}").version)
+            return int(
+                update_camera(
+                    s,
+                    camera_id=cam,
+                    patch=CameraPatch(owner=f"w{i}"),
+                    expected_version=v0,
+                    actor=f"w{i}",
+                ).version
+            )
 
     results = _run_all(edit)
     wins = [r for r in results if isinstance(r, int)]
@@ -102,8 +130,13 @@ def test_retrying_writers_lose_no_update_and_the_audit_chains(committed: Any) ->
                 current = get_camera(s, camera_id=cam)
                 marks = f"{current.purpose or ''} w{i}".strip()
                 try:
-                    update_camera(s, camera_id=cam, patch=CameraPatch(purpose=marks),
-                                  expected_version=current.version, actor=f"w{i}")
+                    update_camera(
+                        s,
+                        camera_id=cam,
+                        patch=CameraPatch(purpose=marks),
+                        expected_version=current.version,
+                        actor=f"w{i}",
+                    )
                     return tries
                 except PreconditionFailed:
                     s.rollback()
@@ -125,20 +158,24 @@ def test_fifty_operators_closing_one_fault_close_it_once(committed: Any) -> None
     factory, cameras = committed
     cam = _camera(factory, cameras, "CONC-FAULT")
     with factory() as s:
-        fault_id = log_fault(s, camera_id=cam, category="other", description="x",
-                             actor="op").id
+        fault_id = log_fault(s, camera_id=cam, category="other", description="x", actor="op").id
 
     def close(i: int) -> str:
         with factory() as s:
-            return str(update_fault_status(s, fault_id=fault_id, status="fixed",
-                                           actor=f"w{i}").status)
+            return str(
+                update_fault_status(s, fault_id=fault_id, status="fixed", actor=f"w{i}").status
+            )
 
     results = _run_all(close)
     assert results.count("fixed") == 1
     assert sum(isinstance(r, Conflict) for r in results) == WRITERS - 1
     with factory() as s:
-        events = s.execute(text("SELECT count(*) FROM assets.fault_events WHERE fault_id=:f "
-                                "AND to_status='fixed'"), {"f": fault_id}).scalar_one()
+        events = s.execute(
+            text(
+                "SELECT count(*) FROM assets.fault_events WHERE fault_id=:f AND to_status='fixed'"
+            ),
+            {"f": fault_id},
+        ).scalar_one()
         health = get_camera(s, camera_id=cam).health
     assert events == 1 and health == "online"
     assert len(_audit(factory, cam, "fault_status")) == 1
@@ -150,14 +187,22 @@ def test_fifty_faults_on_five_cameras_all_numbered_and_audited(committed: Any) -
 
     def log(i: int) -> str:
         with factory() as s:
-            return str(log_fault(s, camera_id=cams[i % 5], category="other",
-                                 description=f"w{i}", actor=f"w{i}").number)
+            return str(
+                log_fault(
+                    s, camera_id=cams[i % 5], category="other", description=f"w{i}", actor=f"w{i}"
+                ).number
+            )
 
     numbers = _run_all(log)
     assert all(isinstance(n, str) for n in numbers), numbers
     assert len(set(numbers)) == WRITERS
     with factory() as s:
-        logged = s.execute(text(
-            "SELECT count(*) FROM assets.audit_log WHERE camera_id = ANY(:c) AND entity='fault' "
-            "AND action <> 'fault_status'"), {"c": cams}).scalar_one()
+        logged = s.execute(
+            text(
+                "SELECT count(*) FROM assets.audit_log WHERE camera_id = ANY(:c) AND "
+                "entity='fault' "
+                "AND action <> 'fault_status'"
+            ),
+            {"c": cams},
+        ).scalar_one()
     assert logged == WRITERS

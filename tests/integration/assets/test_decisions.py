@@ -8,10 +8,22 @@ from typing import Any
 MEETING = "2026-09-15"
 
 
-def _decide(client: Any, tokens: Any, cam: dict[str, Any], decision: str, etag: str | None = None,
-            role: str = "seg", **extra: Any) -> Any:
-    body = {"decision": decision, "meeting_date": MEETING, "minute_ref": "SEG 2026/09 item 4",
-            "reason": "test", "dpia_ref": "DPIA-22"} | extra
+def _decide(
+    client: Any,
+    tokens: Any,
+    cam: dict[str, Any],
+    decision: str,
+    etag: str | None = None,
+    role: str = "seg",
+    **extra: Any,
+) -> Any:
+    body = {
+        "decision": decision,
+        "meeting_date": MEETING,
+        "minute_ref": "SEG 2026/09 item 4",
+        "reason": "test",
+        "dpia_ref": "DPIA-22",
+    } | extra
     headers = dict(tokens[role])
     if etag != "":
         headers["If-Match"] = etag or cam["_etag"]
@@ -68,19 +80,28 @@ def test_relocate_keeps_position_history(client: Any, tokens: Any, new_camera: A
     pos = client.get(f"/cameras/{cam['id']}/positions", headers=tokens["seg"]).json()
     assert len(pos) == 2 and pos[0]["valid_to"] == MEETING and pos[1]["valid_to"] is None
     assert abs(pos[0]["lon"] - 0.5466) < 1e-6
-    assert _decide(client, tokens, cam, "relocate",
-                   etag=f'W/"{got["version"]}"').status_code == 422
+    assert _decide(client, tokens, cam, "relocate", etag=f'W/"{got["version"]}"').status_code == 422
 
 
-def test_retain_back_to_active_or_kept_under_review(client: Any, tokens: Any,
-                                                    new_camera: Any) -> None:
+def test_retain_back_to_active_or_kept_under_review(
+    client: Any, tokens: Any, new_camera: Any
+) -> None:
     cam = new_camera()
-    r = client.post(f"/cameras/{cam['id']}/transitions", json={"to": "under_review",
-                                                              "reason": "annual"},
-                    headers=tokens["admin"] | {"If-Match": cam["_etag"]})
+    r = client.post(
+        f"/cameras/{cam['id']}/transitions",
+        json={"to": "under_review", "reason": "annual"},
+        headers=tokens["admin"] | {"If-Match": cam["_etag"]},
+    )
     etag = r.headers["etag"]
-    r = _decide(client, tokens, cam, "retain", etag=etag, keep_under_review=True,
-                next_review_due="2026-12-15")
+    r = _decide(
+        client,
+        tokens,
+        cam,
+        "retain",
+        etag=etag,
+        keep_under_review=True,
+        next_review_due="2026-12-15",
+    )
     assert r.status_code == 201 and r.json()["lifecycle_after"] == "under_review"
     got = _get(client, tokens, cam["id"])
     assert got["next_review_due"] == "2026-12-15"
@@ -118,7 +139,8 @@ def test_decision_preconditions_and_roles(client: Any, tokens: Any, new_camera: 
     assert r.status_code == 201
     listed = client.get(f"/cameras/{cam['id']}/decisions", headers=tokens["analyst"]).json()
     assert [(d["decision"], d["minute_ref"]) for d in listed] == [
-        ("decommission", "SEG 2026/09 item 4")]
+        ("decommission", "SEG 2026/09 item 4")
+    ]
     hist = client.get(f"/cameras/{cam['id']}/history", headers=tokens["admin"]).json()
     assert hist[-1]["action"] == "decision:decommission"
     assert hist[-1]["actor"].startswith("test seg (seg")
@@ -128,15 +150,23 @@ def test_reviews_due(client: Any, tokens: Any, new_camera: Any) -> None:
     soon = new_camera()
     later = new_camera()
     h = tokens["admin"]
-    client.patch(f"/cameras/{soon['id']}", json={"next_review_due": "2026-12-01"},
-                 headers=h | {"If-Match": soon["_etag"]})
-    client.patch(f"/cameras/{later['id']}", json={"next_review_due": "2027-06-01"},
-                 headers=h | {"If-Match": later["_etag"]})
-    r = client.get("/reviews/due", params={"within_days": 30, "today": "2026-11-20"},
-                   headers=tokens["seg"]).json()
+    client.patch(
+        f"/cameras/{soon['id']}",
+        json={"next_review_due": "2026-12-01"},
+        headers=h | {"If-Match": soon["_etag"]},
+    )
+    client.patch(
+        f"/cameras/{later['id']}",
+        json={"next_review_due": "2027-06-01"},
+        headers=h | {"If-Match": later["_etag"]},
+    )
+    r = client.get(
+        "/reviews/due", params={"within_days": 30, "today": "2026-11-20"}, headers=tokens["seg"]
+    ).json()
     ids = {x["camera_id"]: x for x in r}
     assert soon["id"] in ids and later["id"] not in ids
     assert ids[soon["id"]]["days_until_due"] == 11 and not ids[soon["id"]]["overdue"]
-    r = client.get("/reviews/due", params={"within_days": 0, "today": "2026-12-05"},
-                   headers=tokens["seg"]).json()
+    r = client.get(
+        "/reviews/due", params={"within_days": 0, "today": "2026-12-05"}, headers=tokens["seg"]
+    ).json()
     assert {x["camera_id"]: x["overdue"] for x in r}[soon["id"]] is True

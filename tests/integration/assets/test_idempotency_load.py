@@ -43,16 +43,27 @@ def server(engine: Any) -> Iterator[tuple[str, dict[str, str], int]]:
     setup = make_engine(TEST_DB, pool_size=2)
     with make_sessionmaker(setup)() as s:
         token, clear = create_token(s, name="load test", role="operator")
-        cam = create_camera(s, data=CameraCreate(
-            name="Load camera", lon=GILLINGHAM[0], lat=GILLINGHAM[1], technology="digital",
-            deployment="fixed", asset_tag="LOAD-1"), actor="setup")
+        cam = create_camera(
+            s,
+            data=CameraCreate(
+                name="Load camera",
+                lon=GILLINGHAM[0],
+                lat=GILLINGHAM[1],
+                technology="digital",
+                deployment="fixed",
+                asset_tag="LOAD-1",
+            ),
+            actor="setup",
+        )
         s.commit()
         token_id, cam_id = token.id, cam.id
     port = _free_port()
-    settings = AssetsSettings(database_url=TEST_DB, environment="test", log_json=False,
-                              celery_eager=True)
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
+    settings = AssetsSettings(
+        database_url=TEST_DB, environment="test", log_json=False, celery_eager=True
+    )
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -65,12 +76,21 @@ def server(engine: Any) -> Iterator[tuple[str, dict[str, str], int]]:
         srv.should_exit = True
         thread.join(10)
         with setup.begin() as conn:
-            conn.execute(text("DELETE FROM assets.fault_events WHERE fault_id IN "
-                              "(SELECT id FROM assets.faults WHERE camera_id=:c)"), {"c": cam_id})
-            for table in ("faults", "footage_requests", "audit_log", "camera_devices",
-                          "camera_positions"):
-                conn.execute(text(f"DELETE FROM assets.{table} WHERE camera_id=:c"),
-                             {"c": cam_id})
+            conn.execute(
+                text(
+                    "DELETE FROM assets.fault_events WHERE fault_id IN "
+                    "(SELECT id FROM assets.faults WHERE camera_id=:c)"
+                ),
+                {"c": cam_id},
+            )
+            for table in (
+                "faults",
+                "footage_requests",
+                "audit_log",
+                "camera_devices",
+                "camera_positions",
+            ):
+                conn.execute(text(f"DELETE FROM assets.{table} WHERE camera_id=:c"), {"c": cam_id})
             conn.execute(text("DELETE FROM assets.cameras WHERE id=:c"), {"c": cam_id})
             conn.execute(text("DELETE FROM core.api_tokens WHERE id=:t"), {"t": token_id})
         setup.dispose()
@@ -81,8 +101,11 @@ def test_fifty_repeats_of_one_key_leave_the_service_responsive(
     server: tuple[str, dict[str, str], int], path: str, engine: Any
 ) -> None:
     base, who, cam = server
-    body = ({"category": "no_picture", "description": "Screen dark"} if path == "faults"
-            else {"requested_on": "2024-05-02", "reference": "KENT/9"})
+    body = (
+        {"category": "no_picture", "description": "Screen dark"}
+        if path == "faults"
+        else {"requested_on": "2024-05-02", "reference": "KENT/9"}
+    )
     headers = {**who, "Idempotency-Key": f"load-{path}"}
     gate = threading.Barrier(REPEATS + 1)
 
@@ -107,6 +130,7 @@ def test_fifty_repeats_of_one_key_leave_the_service_responsive(
     assert set(statuses) <= {200, 201, 409}, [r.text for r in answers if r.status_code >= 500]
     table = path.replace("-", "_")
     with engine.connect() as conn:
-        n = conn.execute(text(f"SELECT count(*) FROM assets.{table} WHERE camera_id=:c"),
-                         {"c": cam}).scalar_one()
+        n = conn.execute(
+            text(f"SELECT count(*) FROM assets.{table} WHERE camera_id=:c"), {"c": cam}
+        ).scalar_one()
     assert n == 1

@@ -33,8 +33,11 @@ PATHS = {
 
 
 def _move(client: Any, tokens: Any, cam_id: int, etag: str, to: str) -> Any:
-    return client.post(f"/cameras/{cam_id}/transitions", json={"to": to, "reason": "test"},
-                       headers=tokens["admin"] | {"If-Match": etag})
+    return client.post(
+        f"/cameras/{cam_id}/transitions",
+        json={"to": to, "reason": "test"},
+        headers=tokens["admin"] | {"If-Match": etag},
+    )
 
 
 def _camera_in(client: Any, tokens: Any, new_camera: Any, state: str) -> tuple[int, str]:
@@ -77,16 +80,19 @@ def test_commissioning_sets_next_review(client: Any, tokens: Any, new_camera: An
     assert due == date.today() + timedelta(days=365)
 
 
-def test_transition_needs_if_match_and_fresh_etag(client: Any, tokens: Any,
-                                                  new_camera: Any) -> None:
+def test_transition_needs_if_match_and_fresh_etag(
+    client: Any, tokens: Any, new_camera: Any
+) -> None:
     cam = new_camera()
     url = f"/cameras/{cam['id']}/transitions"
     body = {"to": "under_review", "reason": "x"}
     assert client.post(url, json=body, headers=tokens["admin"]).status_code == 428
     r = client.post(url, json=body, headers=tokens["admin"] | {"If-Match": 'W/"7"'})
     assert r.status_code == 412
-    assert client.post(url, json=body, headers=tokens["seg"] | {
-        "If-Match": cam["_etag"]}).status_code == 403
+    assert (
+        client.post(url, json=body, headers=tokens["seg"] | {"If-Match": cam["_etag"]}).status_code
+        == 403
+    )
     assert client.post(url, json=body, headers={"If-Match": cam["_etag"]}).status_code == 401
 
 

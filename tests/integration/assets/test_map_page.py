@@ -25,17 +25,28 @@ def _map_as(client: Any, token: str | None) -> str:
 
 @pytest.mark.parametrize(
     ("role", "sees_faults"),
-    [(None, False), ("crew", False), ("operator", True), ("seg", True), ("analyst", True),
-     ("admin", True)],
+    [
+        (None, False),
+        ("crew", False),
+        ("operator", True),
+        ("seg", True),
+        ("analyst", True),
+        ("admin", True),
+    ],
 )
 def test_faults_on_the_map_by_role(
-    client: Any, tokens: dict[str, dict[str, str]], new_camera: Callable[..., dict[str, Any]],
-    role: str | None, sees_faults: bool,
+    client: Any,
+    tokens: dict[str, dict[str, str]],
+    new_camera: Callable[..., dict[str, Any]],
+    role: str | None,
+    sees_faults: bool,
 ) -> None:
     cam = new_camera(name="Map role camera")
-    r = client.post(f"/cameras/{cam['id']}/faults",
-                    json={"category": "no_picture", "description": "Secret fault text"},
-                    headers=tokens["operator"])
+    r = client.post(
+        f"/cameras/{cam['id']}/faults",
+        json={"category": "no_picture", "description": "Secret fault text"},
+        headers=tokens["operator"],
+    )
     assert r.status_code == 201, r.text
     token = tokens[role]["Authorization"].removeprefix("Bearer ") if role else None
     page = _map_as(client, token)
@@ -51,8 +62,12 @@ def test_sign_in_redirect_ignores_a_forged_host(
     client: Any, tokens: dict[str, dict[str, str]]
 ) -> None:
     token = tokens["seg"]["Authorization"].removeprefix("Bearer ")
-    r = client.post("/map/sign-in", data={"token": token}, headers={"Host": "evil.example"},
-                    follow_redirects=False)
+    r = client.post(
+        "/map/sign-in",
+        data={"token": token},
+        headers={"Host": "evil.example"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/map"
     r = client.post("/map/sign-out", headers={"Host": "evil.example"}, follow_redirects=False)
     assert r.headers["location"] == "/map"

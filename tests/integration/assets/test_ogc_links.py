@@ -31,8 +31,12 @@ def _hrefs(doc: Any) -> Iterator[str]:
 
 def _documents(client: Any, headers: dict[str, str], collection: str) -> list[Any]:
     docs = []
-    for path in ("/ogc", "/ogc/collections", f"/ogc/collections/{collection}",
-                 f"/ogc/collections/{collection}/items?limit=1"):
+    for path in (
+        "/ogc",
+        "/ogc/collections",
+        f"/ogc/collections/{collection}",
+        f"/ogc/collections/{collection}/items?limit=1",
+    ):
         r = client.get(path, headers=headers)
         assert r.status_code == 200, (path, r.text)
         docs.append(r.json())
@@ -44,9 +48,21 @@ def camera(db_session: Any) -> int:
     from services.assets.cameras.schemas import CameraCreate
     from services.assets.cameras.service import create_camera
 
-    cams = [create_camera(db_session, data=CameraCreate(
-        name=f"Link camera {i}", lon=0.5466, lat=51.3887, technology="digital",
-        deployment="fixed"), actor="t", commit=False) for i in range(2)]
+    cams = [
+        create_camera(
+            db_session,
+            data=CameraCreate(
+                name=f"Link camera {i}",
+                lon=0.5466,
+                lat=51.3887,
+                technology="digital",
+                deployment="fixed",
+            ),
+            actor="t",
+            commit=False,
+        )
+        for i in range(2)
+    ]
     db_session.flush()
     return int(cams[0].id)
 
@@ -76,13 +92,15 @@ def test_hotspots_ogc_links_ignore_the_host_header(
     make_client: Any, tokens: dict[str, dict[str, str]]
 ) -> None:
     client = make_client("hotspots", public_url="https://maps.medway.example")
-    hrefs = [h for d in _documents(client, EVIL | tokens["analyst"], "water-sites")
-             for h in _hrefs(d)]
+    hrefs = [
+        h for d in _documents(client, EVIL | tokens["analyst"], "water-sites") for h in _hrefs(d)
+    ]
     assert len(hrefs) >= 6
     for href in hrefs:
         assert href.startswith("https://maps.medway.example/"), href
     # The shared OGC layer clips world boxes for every service (A4): no 500 here either.
     for collection in ("hotspots", "water-sites", "road-sites"):
-        r = client.get(f"/ogc/collections/{collection}/items?bbox=-180,-90,180,90",
-                       headers=tokens["analyst"])
+        r = client.get(
+            f"/ogc/collections/{collection}/items?bbox=-180,-90,180,90", headers=tokens["analyst"]
+        )
         assert r.status_code == 200, (collection, r.text[:300])

@@ -19,15 +19,25 @@ BASE = (0.6150, 51.3660)
 
 def _add_incidents(db: Any, x: float, y: float, n: int, when: datetime, tag: str) -> None:
     for i in range(n):
-        db.add(Incident(source="test", source_id=f"{tag}-{i}", category="Anti-social behaviour",
-                        occurred_at=when, time_precision="exact",
-                        geom=from_shape(Point(x, y), srid=27700), weight=1.0, attributes={}))
+        db.add(
+            Incident(
+                source="test",
+                source_id=f"{tag}-{i}",
+                category="Anti-social behaviour",
+                occurred_at=when,
+                time_precision="exact",
+                geom=from_shape(Point(x, y), srid=27700),
+                weight=1.0,
+                attributes={},
+            )
+        )
     db.flush()
 
 
 def _recs(client: Any, tokens: Any, role: str = "seg", **params: Any) -> Any:
-    return client.get("/recommendations", params={"as_of": AS_OF.isoformat()} | params,
-                      headers=tokens[role])
+    return client.get(
+        "/recommendations", params={"as_of": AS_OF.isoformat()} | params, headers=tokens[role]
+    )
 
 
 def _by_camera(body: dict[str, Any]) -> dict[int, list[tuple[str, str]]]:
@@ -43,26 +53,31 @@ def _ahead(lon: float, lat: float, bearing: float, metres: float) -> tuple[float
     return x + metres * math.sin(b), y + metres * math.cos(b)
 
 
-def test_rapid_camera_without_then_with_incidents(client: Any, tokens: Any, new_camera: Any,
-                                                  db_session: Any) -> None:
-    cam = new_camera(lon=BASE[0], lat=BASE[1], deployment="rapid", bearing_deg=45.0,
-                     fov_deg=70.0, range_m=60.0, installed_on="2026-03-01")
+def test_rapid_camera_without_then_with_incidents(
+    client: Any, tokens: Any, new_camera: Any, db_session: Any
+) -> None:
+    cam = new_camera(
+        lon=BASE[0],
+        lat=BASE[1],
+        deployment="rapid",
+        bearing_deg=45.0,
+        fov_deg=70.0,
+        range_m=60.0,
+        installed_on="2026-03-01",
+    )
     recs = _by_camera(_recs(client, tokens).json())
     assert recs[cam["id"]] == [("review", "no_evidence_of_use")]
     # incidents behind the camera are outside its view and do not count
     bx, by = _ahead(BASE[0], BASE[1], 225.0, 30.0)
     _add_incidents(db_session, bx, by, 5, AS_OF - timedelta(days=10), "behind")
-    assert _by_camera(_recs(client, tokens).json())[cam["id"]] == [
-        ("review", "no_evidence_of_use")]
+    assert _by_camera(_recs(client, tokens).json())[cam["id"]] == [("review", "no_evidence_of_use")]
     # two in view: still under the default threshold of 3
     fx, fy = _ahead(BASE[0], BASE[1], 45.0, 30.0)
     _add_incidents(db_session, fx, fy, 2, AS_OF - timedelta(days=10), "front")
-    assert _by_camera(_recs(client, tokens).json())[cam["id"]] == [
-        ("review", "no_evidence_of_use")]
+    assert _by_camera(_recs(client, tokens).json())[cam["id"]] == [("review", "no_evidence_of_use")]
     # older than the window: does not count either
     _add_incidents(db_session, fx, fy, 4, AS_OF - timedelta(days=400), "old")
-    assert _by_camera(_recs(client, tokens).json())[cam["id"]] == [
-        ("review", "no_evidence_of_use")]
+    assert _by_camera(_recs(client, tokens).json())[cam["id"]] == [("review", "no_evidence_of_use")]
     _add_incidents(db_session, fx, fy, 1, AS_OF - timedelta(days=1), "front2")
     body = _recs(client, tokens).json()
     assert _by_camera(body)[cam["id"]] == [("make_permanent", "rapid_in_use")]
@@ -74,35 +89,59 @@ def test_rapid_camera_without_then_with_incidents(client: Any, tokens: Any, new_
     assert item["evidence"]["incidents"] == 7
 
 
-def test_footage_requests_make_a_rapid_camera_in_use(client: Any, tokens: Any,
-                                                     new_camera: Any) -> None:
+def test_footage_requests_make_a_rapid_camera_in_use(
+    client: Any, tokens: Any, new_camera: Any
+) -> None:
     cam = new_camera(lon=BASE[0], lat=BASE[1], deployment="rapid")
-    client.post(f"/cameras/{cam['id']}/footage-requests", headers=tokens["operator"],
-                json={"requested_on": "2026-10-01", "reference": "KP/1"})
+    client.post(
+        f"/cameras/{cam['id']}/footage-requests",
+        headers=tokens["operator"],
+        json={"requested_on": "2026-10-01", "reference": "KP/1"},
+    )
     assert _by_camera(_recs(client, tokens).json())[cam["id"]] == [
-        ("make_permanent", "rapid_in_use")]
+        ("make_permanent", "rapid_in_use")
+    ]
 
 
 def test_threshold_is_configurable(make_client: Any, tokens: Any, db_session: Any) -> None:
     client = make_client("assets", recommend_min_incidents=1)
-    r = client.post("/cameras", headers=tokens["admin"], json={
-        "name": "Rapid", "lon": BASE[0], "lat": BASE[1], "technology": "digital",
-        "deployment": "rapid", "bearing_deg": 0.0, "fov_deg": 90.0, "range_m": 50.0})
+    r = client.post(
+        "/cameras",
+        headers=tokens["admin"],
+        json={
+            "name": "Rapid",
+            "lon": BASE[0],
+            "lat": BASE[1],
+            "technology": "digital",
+            "deployment": "rapid",
+            "bearing_deg": 0.0,
+            "fov_deg": 90.0,
+            "range_m": 50.0,
+        },
+    )
     cam = r.json()
     fx, fy = _ahead(BASE[0], BASE[1], 0.0, 20.0)
     _add_incidents(db_session, fx, fy, 1, AS_OF - timedelta(days=3), "cfg")
     assert _by_camera(_recs(client, tokens).json())[cam["id"]] == [
-        ("make_permanent", "rapid_in_use")]
+        ("make_permanent", "rapid_in_use")
+    ]
 
 
 def _view_bng(cam: dict[str, Any]) -> Any:
     return transform(lambda x, y, z=None: to_bng(x, y), shape(cam["view"]))
 
 
-def test_redundant_pair_decommission_one_replace_other(client: Any, tokens: Any,
-                                                       new_camera: Any) -> None:
-    kw = {"technology": "analogue", "bearing_deg": 90.0, "fov_deg": 60.0, "range_m": 60.0,
-          "installed_on": "2009-05-01", "expected_life_years": 10}
+def test_redundant_pair_decommission_one_replace_other(
+    client: Any, tokens: Any, new_camera: Any
+) -> None:
+    kw = {
+        "technology": "analogue",
+        "bearing_deg": 90.0,
+        "fov_deg": 60.0,
+        "range_m": 60.0,
+        "installed_on": "2009-05-01",
+        "expected_life_years": 10,
+    }
     a = new_camera(lon=0.6090, lat=51.3620, **kw)
     x, y = point_to_bng(0.6090, 51.3620)
     lon_b, lat_b = point_to_wgs84(x, y + 4.0)
@@ -111,8 +150,11 @@ def test_redundant_pair_decommission_one_replace_other(client: Any, tokens: Any,
     share = va.intersection(vb).area / min(va.area, vb.area)
     assert share > 0.8
     # b has a footage request, so b is kept (and replaced with digital); a is removed
-    client.post(f"/cameras/{b['id']}/footage-requests", headers=tokens["operator"],
-                json={"requested_on": "2026-10-01", "reference": "KP/2"})
+    client.post(
+        f"/cameras/{b['id']}/footage-requests",
+        headers=tokens["operator"],
+        json={"requested_on": "2026-10-01", "reference": "KP/2"},
+    )
     body = _recs(client, tokens).json()
     recs = _by_camera(body)
     assert recs[a["id"]] == [("decommission", "redundant_overlap")]
@@ -124,8 +166,9 @@ def test_redundant_pair_decommission_one_replace_other(client: Any, tokens: Any,
     assert _by_camera(_recs(client, tokens).json()) == recs
 
 
-def test_overlap_below_threshold_is_not_redundant(client: Any, tokens: Any,
-                                                  new_camera: Any) -> None:
+def test_overlap_below_threshold_is_not_redundant(
+    client: Any, tokens: Any, new_camera: Any
+) -> None:
     kw = {"technology": "digital", "bearing_deg": 90.0, "fov_deg": 60.0, "range_m": 60.0}
     a = new_camera(lon=0.5100, lat=51.3855, **kw)
     x, y = point_to_bng(0.5100, 51.3855)
@@ -140,14 +183,24 @@ def test_overlap_below_threshold_is_not_redundant(client: Any, tokens: Any,
 
 
 def test_end_of_life_and_poor_reliability(client: Any, tokens: Any, new_camera: Any) -> None:
-    old = new_camera(lon=0.5225, lat=51.3832, technology="analogue",
-                     installed_on="2012-01-01", expected_life_years=10)
-    young = new_camera(lon=0.5050, lat=51.3885, installed_on="2024-01-01",
-                       expected_life_years=10)
+    old = new_camera(
+        lon=0.5225,
+        lat=51.3832,
+        technology="analogue",
+        installed_on="2012-01-01",
+        expected_life_years=10,
+    )
+    young = new_camera(lon=0.5050, lat=51.3885, installed_on="2024-01-01", expected_life_years=10)
     for i in range(4):
-        client.post(f"/cameras/{young['id']}/faults", headers=tokens["operator"], json={
-            "category": "other", "description": f"f{i}",
-            "reported_at": (AS_OF - timedelta(days=30 + i)).isoformat()})
+        client.post(
+            f"/cameras/{young['id']}/faults",
+            headers=tokens["operator"],
+            json={
+                "category": "other",
+                "description": f"f{i}",
+                "reported_at": (AS_OF - timedelta(days=30 + i)).isoformat(),
+            },
+        )
     recs = _by_camera(_recs(client, tokens).json())
     assert ("replace_with_digital", "end_of_life") in recs[old["id"]]
     assert ("review", "poor_reliability") in recs[young["id"]]

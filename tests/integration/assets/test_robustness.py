@@ -57,8 +57,9 @@ def client(make_client: Callable[..., Any], db_session: Any) -> Any:
 
 @pytest.fixture()
 def camera(client: Any, tokens: dict[str, dict[str, str]]) -> dict[str, Any]:
-    r = client.post("/cameras", json=CAMERA | {"installed_on": "2020-06-01"},
-                    headers=tokens["admin"])
+    r = client.post(
+        "/cameras", json=CAMERA | {"installed_on": "2020-06-01"}, headers=tokens["admin"]
+    )
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
     out["_etag"] = r.headers["etag"]
@@ -70,8 +71,15 @@ def camera(client: Any, tokens: dict[str, dict[str, str]]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "bbox",
-    ["-200,-100,200,100", "nan,51,1,52", "0,51,inf,52", "-inf,51,1,52", "0,51,1e308,52",
-     "-1e308,-1e308,1e308,1e308", "0,nan,1,52"],
+    [
+        "-200,-100,200,100",
+        "nan,51,1,52",
+        "0,51,inf,52",
+        "-inf,51,1,52",
+        "0,51,1e308,52",
+        "-1e308,-1e308,1e308,1e308",
+        "0,nan,1,52",
+    ],
 )
 def test_a_camera_bbox_out_of_range_is_422_without_a_token(client: Any, bbox: str) -> None:
     body = _problem(client.get("/cameras", params={"bbox": bbox}), 422)
@@ -124,8 +132,11 @@ def test_patching_a_required_field_to_null_is_422(
 
 @pytest.mark.parametrize(
     "params",
-    [{"today": "9999-12-31", "within_days": "3650"}, {"today": "0001-01-01"},
-     {"today": "20240101"}],
+    [
+        {"today": "9999-12-31", "within_days": "3650"},
+        {"today": "0001-01-01"},
+        {"today": "20240101"},
+    ],
 )
 def test_reviews_due_far_dates_are_422(
     client: Any, tokens: dict[str, dict[str, str]], params: dict[str, str]
@@ -139,8 +150,11 @@ def test_an_if_match_of_many_digits_is_412(
 ) -> None:
     h = tokens["admin"] | {"If-Match": f'W/"{"9" * digits}"'}
     _problem(client.patch(f"/cameras/{camera['id']}", json={"owner": "x"}, headers=h), 412)
-    r = client.patch("/faults/1", json={"status": "fixed"}, headers=tokens["operator"]
-                     | {"If-Match": f'W/"{"9" * digits}"'})
+    r = client.patch(
+        "/faults/1",
+        json={"status": "fixed"},
+        headers=tokens["operator"] | {"If-Match": f'W/"{"9" * digits}"'},
+    )
     assert r.status_code in (404, 412), r.text
 
 
@@ -155,14 +169,19 @@ def test_open311_camera_refs_take_ascii_digits_only(
 
     for ref in ("\u00b2", _arabic_indic(camera["id"]), "\uff11", "1\u00b2"):
         form = {"service_code": "power", "attribute[camera]": ref}
-        body = _problem(client.post("/open311/v2/requests.json", data=form,
-                                    headers=tokens["operator"]), 400)
+        body = _problem(
+            client.post("/open311/v2/requests.json", data=form, headers=tokens["operator"]), 400
+        )
         assert "camera" in body["detail"]
-    n = db_session.execute(text("SELECT count(*) FROM assets.faults WHERE camera_id=:c"),
-                           {"c": camera["id"]}).scalar_one()
+    n = db_session.execute(
+        text("SELECT count(*) FROM assets.faults WHERE camera_id=:c"), {"c": camera["id"]}
+    ).scalar_one()
     assert n == 0
-    ok = client.post("/open311/v2/requests.json", headers=tokens["operator"],
-                     data={"service_code": "power", "attribute[camera]": str(camera["id"])})
+    ok = client.post(
+        "/open311/v2/requests.json",
+        headers=tokens["operator"],
+        data={"service_code": "power", "attribute[camera]": str(camera["id"])},
+    )
     assert ok.status_code == 201, ok.text
 
 
@@ -171,10 +190,22 @@ def test_open311_camera_refs_take_ascii_digits_only(
 
 @pytest.mark.parametrize(
     "change",
-    [{"lon": True}, {"lat": False}, {"bearing_deg": True}, {"range_m": True},
-     {"expected_life_years": True}, {"retention_days": 30.5}, {"lon": "0.5"},
-     {"installed_on": 20200101}, {"installed_on": 0}, {"name": "   "}, {"name": "\u200b"},
-     {"name": "\ufeff\u00a0"}, {"name": "\t\n"}, {"asset_tag": " "}],
+    [
+        {"lon": True},
+        {"lat": False},
+        {"bearing_deg": True},
+        {"range_m": True},
+        {"expected_life_years": True},
+        {"retention_days": 30.5},
+        {"lon": "0.5"},
+        {"installed_on": 20200101},
+        {"installed_on": 0},
+        {"name": "   "},
+        {"name": "\u200b"},
+        {"name": "\ufeff\u00a0"},
+        {"name": "\t\n"},
+        {"asset_tag": " "},
+    ],
 )
 def test_a_camera_with_a_loosely_typed_or_blank_field_is_422(
     client: Any, tokens: dict[str, dict[str, str]], change: dict[str, Any]
@@ -186,19 +217,27 @@ def test_a_camera_with_a_loosely_typed_or_blank_field_is_422(
 def test_blank_optional_text_is_stored_as_none(
     client: Any, tokens: dict[str, dict[str, str]]
 ) -> None:
-    r = client.post("/cameras", json=CAMERA | {"ward": "   ", "owner": "\u200b"},
-                    headers=tokens["admin"])
+    r = client.post(
+        "/cameras", json=CAMERA | {"ward": "   ", "owner": "\u200b"}, headers=tokens["admin"]
+    )
     assert r.status_code == 201, r.text
     assert r.json()["ward"] is None and r.json()["owner"] is None
 
 
 @pytest.mark.parametrize(
     "change",
-    [{"name": " "}, {"name": "\u2060"}, {"bearing_deg": True}, {"next_review_due": 1},
-     {"lon": True, "lat": 51.38}],
+    [
+        {"name": " "},
+        {"name": "\u2060"},
+        {"bearing_deg": True},
+        {"next_review_due": 1},
+        {"lon": True, "lat": 51.38},
+    ],
 )
 def test_a_patch_with_a_loosely_typed_or_blank_field_is_422(
-    client: Any, camera: dict[str, Any], tokens: dict[str, dict[str, str]],
+    client: Any,
+    camera: dict[str, Any],
+    tokens: dict[str, dict[str, str]],
     change: dict[str, Any],
 ) -> None:
     h = tokens["admin"] | {"If-Match": camera["_etag"]}
@@ -216,12 +255,17 @@ def test_a_number_is_not_a_fault_time(
 
 @pytest.mark.parametrize(
     ("path", "body"),
-    [("footage-requests", {"requested_on": 20240502, "reference": "KENT/1"}),
-     ("footage-requests", {"requested_on": "2024-05-02", "reference": "  "}),
-     ("faults", {"category": "power", "description": "\u200b "})],
+    [
+        ("footage-requests", {"requested_on": 20240502, "reference": "KENT/1"}),
+        ("footage-requests", {"requested_on": "2024-05-02", "reference": "  "}),
+        ("faults", {"category": "power", "description": "\u200b "}),
+    ],
 )
 def test_other_records_refuse_numbers_as_dates_and_blank_text(
-    client: Any, camera: dict[str, Any], tokens: dict[str, dict[str, str]], path: str,
+    client: Any,
+    camera: dict[str, Any],
+    tokens: dict[str, dict[str, str]],
+    path: str,
     body: dict[str, Any],
 ) -> None:
     r = client.post(f"/cameras/{camera['id']}/{path}", json=body, headers=tokens["operator"])
@@ -231,16 +275,25 @@ def test_other_records_refuse_numbers_as_dates_and_blank_text(
 def test_a_number_is_not_a_query_time(
     client: Any, camera: dict[str, Any], tokens: dict[str, dict[str, str]]
 ) -> None:
-    r = client.get(f"/cameras/{camera['id']}/availability",
-                   params={"start": "0", "end": "1714550400"}, headers=tokens["analyst"])
+    r = client.get(
+        f"/cameras/{camera['id']}/availability",
+        params={"start": "0", "end": "1714550400"},
+        headers=tokens["analyst"],
+    )
     _problem(r, 422)
 
 
 def test_a_decision_refuses_bool_numbers(
     client: Any, camera: dict[str, Any], tokens: dict[str, dict[str, str]]
 ) -> None:
-    body = {"decision": "relocate", "meeting_date": "2024-05-01", "minute_ref": "SEG/1",
-            "reason": "move", "lon": True, "lat": 51.38}
+    body = {
+        "decision": "relocate",
+        "meeting_date": "2024-05-01",
+        "minute_ref": "SEG/1",
+        "reason": "move",
+        "lon": True,
+        "lat": 51.38,
+    }
     h = tokens["seg"] | {"If-Match": camera["_etag"]}
     _problem(client.post(f"/cameras/{camera['id']}/decisions", json=body, headers=h), 422)
     body |= {"lon": 0.5466, "keep_under_review": "yes", "decision": "retain"}
@@ -288,8 +341,10 @@ def test_a_camera_without_an_install_date_keeps_the_2000_floor(
     cam = client.post("/cameras", json=CAMERA, headers=tokens["admin"]).json()
     url = f"/cameras/{cam['id']}/faults"
     old = {"category": "power", "description": "Old", "reported_at": "1999-06-01T00:00:00Z"}
-    assert "2000-01-01" in _problem(client.post(url, json=old, headers=tokens["operator"]),
-                                    422)["detail"]
+    assert (
+        "2000-01-01"
+        in _problem(client.post(url, json=old, headers=tokens["operator"]), 422)["detail"]
+    )
     ok = old | {"reported_at": "2000-01-01T00:00:00Z"}
     assert client.post(url, json=ok, headers=tokens["operator"]).status_code == 201
 
@@ -297,21 +352,25 @@ def test_a_camera_without_an_install_date_keeps_the_2000_floor(
 def test_a_status_change_in_the_future_is_422(
     client: Any, camera: dict[str, Any], tokens: dict[str, dict[str, str]]
 ) -> None:
-    r = client.post(f"/cameras/{camera['id']}/faults", headers=tokens["operator"],
-                    json={"category": "power", "description": "No power"})
+    r = client.post(
+        f"/cameras/{camera['id']}/faults",
+        headers=tokens["operator"],
+        json={"category": "power", "description": "No power"},
+    )
     assert r.status_code == 201, r.text
     later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-    r = client.patch(f"/faults/{r.json()['id']}", json={"status": "fixed", "at": later},
-                     headers=tokens["operator"])
+    r = client.patch(
+        f"/faults/{r.json()['id']}",
+        json={"status": "fixed", "at": later},
+        headers=tokens["operator"],
+    )
     assert "future" in _problem(r, 422)["detail"]
 
 
 # ------------------------------------------------------------------ D12: LIKE wildcards
 
 
-def test_q_matches_wildcards_literally(
-    client: Any, tokens: dict[str, dict[str, str]]
-) -> None:
+def test_q_matches_wildcards_literally(client: Any, tokens: dict[str, dict[str, str]]) -> None:
     names = ["Alpha Street", "100% Corner", "Under_score Lane", "Back\\slash Row", "Plain"]
     ids = {}
     for name in names:

@@ -40,10 +40,15 @@ def _recs(client: Any, tokens: Any, ids: dict[str, int]) -> dict[str, list[tuple
 
 def _decide(client: Any, tokens: Any, cam_id: int, decision: str, **extra: Any) -> Any:
     _, etag = _cam(client, tokens, cam_id)
-    body = {"decision": decision, "meeting_date": SEG_MEETING.isoformat(),
-            "minute_ref": "SEG minutes item 6", "reason": "Agreed by the SEG"} | extra
-    return client.post(f"/cameras/{cam_id}/decisions", json=body,
-                       headers=tokens["seg"] | {"If-Match": etag})
+    body = {
+        "decision": decision,
+        "meeting_date": SEG_MEETING.isoformat(),
+        "minute_ref": "SEG minutes item 6",
+        "reason": "Agreed by the SEG",
+    } | extra
+    return client.post(
+        f"/cameras/{cam_id}/decisions", json=body, headers=tokens["seg"] | {"If-Match": etag}
+    )
 
 
 def test_minutes_play_through_the_api(client: Any, tokens: Any, db_session: Any) -> None:
@@ -53,22 +58,41 @@ def test_minutes_play_through_the_api(client: Any, tokens: Any, db_session: Any)
 
     # The control room reports two faults.
     now = datetime.now(UTC)
-    gil = client.post(f"/cameras/{ids['MED-GIL-001']}/faults", headers=op, json={
-        "category": "intermittent_picture", "description": "Intermittent loss of picture",
-        "reported_at": (now - timedelta(days=3)).isoformat()})
-    station = client.post(f"/cameras/{ids['MED-ROC-001']}/faults", headers=op, json={
-        "category": "cabling", "description": "Cabling problem",
-        "reported_at": (now - timedelta(days=3)).isoformat()})
-    high = client.post(f"/cameras/{ids['MED-ROC-002']}/faults", headers=op, json={
-        "category": "no_picture", "description": "No picture",
-        "reported_at": (now - timedelta(days=2)).isoformat()})
+    gil = client.post(
+        f"/cameras/{ids['MED-GIL-001']}/faults",
+        headers=op,
+        json={
+            "category": "intermittent_picture",
+            "description": "Intermittent loss of picture",
+            "reported_at": (now - timedelta(days=3)).isoformat(),
+        },
+    )
+    station = client.post(
+        f"/cameras/{ids['MED-ROC-001']}/faults",
+        headers=op,
+        json={
+            "category": "cabling",
+            "description": "Cabling problem",
+            "reported_at": (now - timedelta(days=3)).isoformat(),
+        },
+    )
+    high = client.post(
+        f"/cameras/{ids['MED-ROC-002']}/faults",
+        headers=op,
+        json={
+            "category": "no_picture",
+            "description": "No picture",
+            "reported_at": (now - timedelta(days=2)).isoformat(),
+        },
+    )
     assert gil.status_code == station.status_code == high.status_code == 201
     assert _cam(client, tokens, ids["MED-GIL-001"])[0]["health"] == "degraded"
     assert _cam(client, tokens, ids["MED-ROC-001"])[0]["health"] == "offline"
     # Later several Rochester cameras are fixed and back online.
     for f in (station.json(), high.json()):
-        r = client.patch(f"/faults/{f['id']}", headers=op, json={"status": "fixed",
-                                                                 "note": "back online"})
+        r = client.patch(
+            f"/faults/{f['id']}", headers=op, json={"status": "fixed", "note": "back online"}
+        )
         assert r.status_code == 200
     for tag in ("MED-ROC-001", "MED-ROC-002"):
         assert _cam(client, tokens, ids[tag])[0]["health"] == "online"
@@ -87,8 +111,11 @@ def test_minutes_play_through_the_api(client: Any, tokens: Any, db_session: Any)
     r = _decide(client, tokens, ids["MED-RAI-CP2"], "replace_with_digital")
     assert r.status_code == 201, r.text
     cp1, etag = _cam(client, tokens, ids["MED-RAI-CP1"])
-    r = client.post(f"/cameras/{cp1['id']}/transitions", headers=tokens["admin"] | {
-        "If-Match": etag}, json={"to": "decommissioned", "reason": "Removed by contractor"})
+    r = client.post(
+        f"/cameras/{cp1['id']}/transitions",
+        headers=tokens["admin"] | {"If-Match": etag},
+        json={"to": "decommissioned", "reason": "Removed by contractor"},
+    )
     assert r.status_code == 200
     cp2, _ = _cam(client, tokens, ids["MED-RAI-CP2"])
     assert cp2["technology"] == "digital" and cp2["lifecycle"] == "active"
@@ -100,22 +127,39 @@ def test_minutes_play_through_the_api(client: Any, tokens: Any, db_session: Any)
 
     # Recreation Ground: kept in place under review (no footage requests yet).
     for tag in ("MED-RAI-RG1", "MED-RAI-RG2"):
-        r = _decide(client, tokens, ids[tag], "retain", keep_under_review=True,
-                    next_review_due=(SEG_MEETING + timedelta(days=90)).isoformat())
+        r = _decide(
+            client,
+            tokens,
+            ids[tag],
+            "retain",
+            keep_under_review=True,
+            next_review_due=(SEG_MEETING + timedelta(days=90)).isoformat(),
+        )
         assert r.status_code == 201 and r.json()["lifecycle_after"] == "under_review"
-    due = client.get("/reviews/due", params={"within_days": 120},
-                     headers=tokens["seg"]).json()
+    due = client.get("/reviews/due", params={"within_days": 120}, headers=tokens["seg"]).json()
     assert {ids["MED-RAI-RG1"], ids["MED-RAI-RG2"]} <= {d["camera_id"] for d in due}
 
     # Further incidents in view, and police footage requests: make them permanent.
     by_tag = {c.tag: c for c in demo.CAMERAS}
     for tag in ("MED-RAI-RG1", "MED-RAI-RG2"):
-        demo.add_incidents(db_session, camera=by_tag[tag], count=4,
-                           category="Anti-social behaviour", days_ago=[2, 9, 20, 40],
-                           key=f"scenario-{tag}", today=date.today())
-        client.post(f"/cameras/{ids[tag]}/footage-requests", headers=op, json={
-            "requested_on": (date.today() - timedelta(days=2)).isoformat(),
-            "reference": f"KENT/{tag}", "outcome": "provided"})
+        demo.add_incidents(
+            db_session,
+            camera=by_tag[tag],
+            count=4,
+            category="Anti-social behaviour",
+            days_ago=[2, 9, 20, 40],
+            key=f"scenario-{tag}",
+            today=date.today(),
+        )
+        client.post(
+            f"/cameras/{ids[tag]}/footage-requests",
+            headers=op,
+            json={
+                "requested_on": (date.today() - timedelta(days=2)).isoformat(),
+                "reference": f"KENT/{tag}",
+                "outcome": "provided",
+            },
+        )
     recs = _recs(client, tokens, ids)
     for tag in ("MED-RAI-RG1", "MED-RAI-RG2"):
         assert recs[tag] == [("make_permanent", "rapid_in_use")]
@@ -138,25 +182,37 @@ def test_demo_loader_is_idempotent_and_gives_the_advice(
     before = db_session.execute(text("SELECT count(*) FROM assets.cameras")).scalar()
     msg = demo.load_demo(db_session, shared_data=SHARED_DATA)
     assert "10 cameras" in msg
-    counts = db_session.execute(text(
-        "SELECT (SELECT count(*) FROM assets.cameras), (SELECT count(*) FROM assets.faults), "
-        "(SELECT count(*) FROM incidents.incidents WHERE source='assets_demo')")).one()
+    counts = db_session.execute(
+        text(
+            "SELECT (SELECT count(*) FROM assets.cameras), (SELECT count(*) FROM assets.faults), "
+            "(SELECT count(*) FROM incidents.incidents WHERE source='assets_demo')"
+        )
+    ).one()
     assert counts[0] == before + 10
     msg2 = demo.load_demo(db_session, shared_data=SHARED_DATA)
     assert "nothing added" in msg2
-    again = db_session.execute(text(
-        "SELECT (SELECT count(*) FROM assets.cameras), (SELECT count(*) FROM assets.faults), "
-        "(SELECT count(*) FROM incidents.incidents WHERE source='assets_demo')")).one()
+    again = db_session.execute(
+        text(
+            "SELECT (SELECT count(*) FROM assets.cameras), (SELECT count(*) FROM assets.faults), "
+            "(SELECT count(*) FROM incidents.incidents WHERE source='assets_demo')"
+        )
+    ).one()
     assert tuple(again) == tuple(counts)
-    ids = dict(db_session.execute(text(
-        "SELECT asset_tag, id FROM assets.cameras WHERE asset_tag LIKE 'MED-%'")).all())
+    ids = dict(
+        db_session.execute(
+            text("SELECT asset_tag, id FROM assets.cameras WHERE asset_tag LIKE 'MED-%'")
+        ).all()
+    )
     recs = _recs(client, tokens, ids)
     assert recs["MED-RAI-CP1"] == [("decommission", "redundant_overlap")]
     assert ("replace_with_digital", "redundant_overlap") in recs["MED-RAI-CP2"]
     for tag in ("MED-RAI-RG1", "MED-RAI-RG2"):
         assert recs[tag] == [("make_permanent", "rapid_in_use")]
-    health = dict(db_session.execute(text(
-        "SELECT asset_tag, health FROM assets.cameras WHERE asset_tag LIKE 'MED-%'")).all())
+    health = dict(
+        db_session.execute(
+            text("SELECT asset_tag, health FROM assets.cameras WHERE asset_tag LIKE 'MED-%'")
+        ).all()
+    )
     assert health["MED-GIL-001"] == "degraded" and health["MED-ROC-001"] == "online"
     breaches = client.get("/faults/sla-breaches", headers=tokens["operator"]).json()
     assert ids["MED-GIL-001"] in {b["fault"]["camera_id"] for b in breaches}

@@ -79,12 +79,16 @@ def test_the_limit_is_the_setting_and_the_check_is_the_run_s_grid(
     assert r.status_code == 422 and f"limit is {cells - 1:,} cells" in r.json()["detail"]
     assert _runs(db_session) == before
     exact = make_client("hotspots", output_dir=tmp_path, max_grid_cells=cells)
-    again = exact.post("/surfaces", json={"cell_m": 200, "percentile": 90},
-                       headers=tokens["analyst"])
+    again = exact.post(
+        "/surfaces", json={"cell_m": 200, "percentile": 90}, headers=tokens["analyst"]
+    )
     assert again.status_code == 202 and again.json()["status"] == "done", again.text
     # A stored surface over a (lowered) limit is not read for an evaluation
-    ev = tight.post(f"/surfaces/{run['id']}/evaluate",
-                    json={"from": "2022-01-01", "to": "2022-01-31"}, headers=tokens["analyst"])
+    ev = tight.post(
+        f"/surfaces/{run['id']}/evaluate",
+        json={"from": "2022-01-01", "to": "2022-01-31"},
+        headers=tokens["analyst"],
+    )
     assert ev.status_code == 422 and f"limit is {cells - 1:,}" in ev.json()["detail"]
 
 
@@ -96,11 +100,20 @@ def test_a_run_over_the_limit_fails_with_the_limit_not_an_internal_error(
     from services.hotspots.limits import Limits
     from services.hotspots.runs.execute import run_surface
 
-    params = {"method": "exact", "kernel": "quartic", "radius_m": 300, "cell_m": 2,
-              "percentile": 95.0, "gistar": False, "use_weights": True}
+    params = {
+        "method": "exact",
+        "kernel": "quartic",
+        "radius_m": 300,
+        "cell_m": 2,
+        "percentile": 95.0,
+        "gistar": False,
+        "use_weights": True,
+    }
     run_id = db_session.execute(
-        text("INSERT INTO hotspots.surface_runs (status, progress, params, stats) "
-             "VALUES ('queued', 0, CAST(:p AS jsonb), '{}') RETURNING id"),
+        text(
+            "INSERT INTO hotspots.surface_runs (status, progress, params, stats) "
+            "VALUES ('queued', 0, CAST(:p AS jsonb), '{}') RETURNING id"
+        ),
         {"p": __import__("json").dumps(params)},
     ).scalar_one()
     run = run_surface(db_session, run_id, output_dir=tmp_path, limits=Limits.defaults())
@@ -114,8 +127,9 @@ def test_road_sites_and_water_counts_are_bounded_by_the_setting(
     from shared.incidents.store import import_file
     from tests.fixtures.make_stats19 import cluster, make_collisions_csv
 
-    path = make_collisions_csv(tmp_path / "c.csv", cluster(576_500, 167_500, 30, seed=3), n=0,
-                               seed=7)
+    path = make_collisions_csv(
+        tmp_path / "c.csv", cluster(576_500, 167_500, 30, seed=3), n=0, seed=7
+    )
     import_file(db_session, path, source="stats19")
     db_session.flush()
     tight = make_client("hotspots", max_grid_cells=500)
@@ -123,26 +137,39 @@ def test_road_sites_and_water_counts_are_bounded_by_the_setting(
     assert r.status_code == 422, r.text
     assert "900 pairs of collisions" in r.json()["detail"] and "limit is 500" in r.json()["detail"]
     roomy = make_client("hotspots")
-    assert roomy.get("/sites/road?radius_m=5000&min_collisions=2",
-                     headers=tokens["seg"]).status_code == 200
+    assert (
+        roomy.get("/sites/road?radius_m=5000&min_collisions=2", headers=tokens["seg"]).status_code
+        == 200
+    )
 
     lon, lat = to_wgs84(575_000.0, 169_000.0)
-    site = roomy.post("/water/sites", headers=tokens["analyst"], json={
-        "name": "steps", "kind": "access_point",
-        "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]}}).json()
-    db_session.execute(text(
-        "INSERT INTO incidents.incidents (source, source_id, category, occurred_at, "
-        "time_precision, geom, weight, attributes) VALUES "
-        "('water', 'w1', 'rescue', '1901-01-01T00:00Z', 'exact', "
-        "ST_SetSRID(ST_MakePoint(575000, 169000), 27700), 1, '{}'), "
-        "('water', 'w2', 'rescue', '2199-01-01T00:00Z', 'exact', "
-        "ST_SetSRID(ST_MakePoint(575001, 169000), 27700), 1, '{}')"))
+    site = roomy.post(
+        "/water/sites",
+        headers=tokens["analyst"],
+        json={
+            "name": "steps",
+            "kind": "access_point",
+            "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+        },
+    ).json()
+    db_session.execute(
+        text(
+            "INSERT INTO incidents.incidents (source, source_id, category, occurred_at, "
+            "time_precision, geom, weight, attributes) VALUES "
+            "('water', 'w1', 'rescue', '1901-01-01T00:00Z', 'exact', "
+            "ST_SetSRID(ST_MakePoint(575000, 169000), 27700), 1, '{}'), "
+            "('water', 'w2', 'rescue', '2199-01-01T00:00Z', 'exact', "
+            "ST_SetSRID(ST_MakePoint(575001, 169000), 27700), 1, '{}')"
+        )
+    )
     # 298 years of months for one site and one severity: 3,577 cells
     r = make_client("hotspots", max_grid_cells=3_576).get(
-        f"/water/sites/{site['id']}/counts?period=month", headers=tokens["crew"])
+        f"/water/sites/{site['id']}/counts?period=month", headers=tokens["crew"]
+    )
     assert r.status_code == 422 and "site count table" in r.json()["detail"], r.text
     ok = make_client("hotspots", max_grid_cells=3_577).get(
-        f"/water/sites/{site['id']}/counts?period=month", headers=tokens["crew"])
+        f"/water/sites/{site['id']}/counts?period=month", headers=tokens["crew"]
+    )
     assert ok.status_code == 200 and len(ok.json()["by_period"]) == 3_577
 
 
@@ -152,9 +179,13 @@ def test_road_sites_and_water_counts_are_bounded_by_the_setting(
 
 HUGE = "9" * 5000
 ID_ROUTES = [
-    ("get", "/surfaces/{id}"), ("get", "/surfaces/{id}.tif"), ("get", "/surfaces/{id}/surface.tif"),
-    ("get", "/surfaces/{id}/polygons"), ("get", "/surfaces/{id}/map"),
-    ("post", "/surfaces/{id}/evaluate"), ("get", "/water/sites/{id}/counts"),
+    ("get", "/surfaces/{id}"),
+    ("get", "/surfaces/{id}.tif"),
+    ("get", "/surfaces/{id}/surface.tif"),
+    ("get", "/surfaces/{id}/polygons"),
+    ("get", "/surfaces/{id}/map"),
+    ("post", "/surfaces/{id}/evaluate"),
+    ("get", "/water/sites/{id}/counts"),
     ("get", "/water/sites/{id}/density"),
 ]
 
@@ -182,19 +213,22 @@ def test_ids_out_of_range_are_4xx_problems(
 
 
 def _point(lon: float, lat: float) -> dict[str, Any]:
-    return {"name": "site", "kind": "access_point",
-            "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+    return {
+        "name": "site",
+        "kind": "access_point",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+    }
 
 
 @pytest.mark.parametrize(
-    "where", [(1.8587, 50.9513), (-6.2603, 53.3498), (2.0, 52.5), (1.0, 50.5), (-2.2426, 53.48)],
+    "where",
+    [(1.8587, 50.9513), (-6.2603, 53.3498), (2.0, 52.5), (1.0, 50.5), (-2.2426, 53.48)],
     ids=["Calais", "Dublin", "North Sea", "Channel", "Manchester"],
 )
 def test_water_sites_beyond_the_margin_are_refused(
     make_client: Any, tokens: Any, where: tuple[float, float]
 ) -> None:
-    r = make_client("hotspots").post("/water/sites", json=_point(*where),
-                                     headers=tokens["analyst"])
+    r = make_client("hotspots").post("/water/sites", json=_point(*where), headers=tokens["analyst"])
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "geometry"
     assert "beyond Medway and 15 km around it" in r.json()["detail"]
@@ -202,14 +236,16 @@ def test_water_sites_beyond_the_margin_are_refused(
 
 def test_water_sites_in_the_margin_are_kept_with_a_warning(make_client: Any, tokens: Any) -> None:
     client = make_client("hotspots")
-    maidstone = client.post("/water/sites", json=_point(0.5220, 51.2720),
-                            headers=tokens["analyst"])
+    maidstone = client.post("/water/sites", json=_point(0.5220, 51.2720), headers=tokens["analyst"])
     assert maidstone.status_code == 201 and "outside Medway" in maidstone.json()["warnings"][0]
     chatham = client.post("/water/sites", json=_point(0.5270, 51.3800), headers=tokens["analyst"])
     assert chatham.status_code == 201 and chatham.json()["warnings"] == []
     # A bank that runs out to sea is refused as a whole
-    bank = {"name": "b", "kind": "bank_stretch",
-            "geometry": {"type": "LineString", "coordinates": [[0.527, 51.38], [2.0, 52.5]]}}
+    bank = {
+        "name": "b",
+        "kind": "bank_stretch",
+        "geometry": {"type": "LineString", "coordinates": [[0.527, 51.38], [2.0, 52.5]]},
+    }
     assert client.post("/water/sites", json=bank, headers=tokens["analyst"]).status_code == 422
 
 
@@ -220,23 +256,30 @@ def test_rows_stored_before_the_extent_do_not_stretch_a_default_surface(
     coarsened every default surface; the surface now covers the partnership's incidents."""
     for i, (lon, lat) in enumerate([(2.0, 55.5), (-1.5, 50.2)]):
         x, y = point_to_bng(lon, lat)
-        db_session.execute(text(
-            "INSERT INTO incidents.incidents (source, source_id, category, occurred_at, "
-            "time_precision, geom, weight, attributes) VALUES ('police', :id, "
-            "'Anti-social behaviour', '2022-01-01T00:00Z', 'month', "
-            "ST_SetSRID(ST_MakePoint(:x, :y), 27700), 1, '{}')"),
-            {"id": f"sea-{i}", "x": x, "y": y})
+        db_session.execute(
+            text(
+                "INSERT INTO incidents.incidents (source, source_id, category, occurred_at, "
+                "time_precision, geom, weight, attributes) VALUES ('police', :id, "
+                "'Anti-social behaviour', '2022-01-01T00:00Z', 'month', "
+                "ST_SetSRID(ST_MakePoint(:x, :y), 27700), 1, '{}')"
+            ),
+            {"id": f"sea-{i}", "x": x, "y": y},
+        )
     client = make_client("hotspots", output_dir=tmp_path)
-    run = client.post("/surfaces", json={"categories": ["Anti-social behaviour"]},
-                      headers=tokens["analyst"]).json()
+    run = client.post(
+        "/surfaces", json={"categories": ["Anti-social behaviour"]}, headers=tokens["analyst"]
+    ).json()
     assert run["status"] == "done", run
     x0, y0, x1, y1 = run["stats"]["bounds_27700"]
     ax0, ay0, ax1, ay1 = ALLOWED
     assert ax0 - 5000 <= x0 and x1 <= ax1 + 5000 and ay0 - 5000 <= y0 and y1 <= ay1 + 5000
     assert max(x1 - x0, y1 - y0) < 60_000  # not 460 km
-    real = db_session.scalar(text(
-        "SELECT count(*) FROM incidents.incidents WHERE category = 'Anti-social behaviour' "
-        "AND source_id NOT LIKE 'sea-%'"))
+    real = db_session.scalar(
+        text(
+            "SELECT count(*) FROM incidents.incidents WHERE category = 'Anti-social behaviour' "
+            "AND source_id NOT LIKE 'sea-%'"
+        )
+    )
     assert run["stats"]["incidents"] == real
 
 
@@ -258,34 +301,44 @@ def test_a_bank_over_the_vertex_limit_is_refused_and_one_at_it_is_quick(
     from services.hotspots.limits import MAX_SITE_VERTICES
 
     client = make_client("hotspots")
-    big = {"name": "long bank", "kind": "bank_stretch",
-           "geometry": {"type": "LineString", "coordinates": _bank_coords(200_000)}}
+    big = {
+        "name": "long bank",
+        "kind": "bank_stretch",
+        "geometry": {"type": "LineString", "coordinates": _bank_coords(200_000)},
+    }
     r = client.post("/water/sites", json=big, headers=tokens["analyst"])
     assert r.status_code == 422, r.text[:300]
     assert f"limit is {MAX_SITE_VERTICES:,}" in r.json()["detail"]
     # One stored before the limit existed: its density is refused the same way
     wkt = shapely.LineString([(570_000 + i * 0.04, 168_000 + (i % 2)) for i in range(200_000)]).wkt
-    legacy = db_session.execute(text(
-        "INSERT INTO hotspots.water_sites (name, kind, geom) VALUES ('old', 'bank_stretch', "
-        "ST_GeomFromText(:w, 27700)) RETURNING id"), {"w": wkt}).scalar_one()
+    legacy = db_session.execute(
+        text(
+            "INSERT INTO hotspots.water_sites (name, kind, geom) VALUES ('old', 'bank_stretch', "
+            "ST_GeomFromText(:w, 27700)) RETURNING id"
+        ),
+        {"w": wkt},
+    ).scalar_one()
     r = client.get(f"/water/sites/{legacy}/density", headers=tokens["crew"])
     assert r.status_code == 422 and f"limit is {MAX_SITE_VERTICES:,}" in r.json()["detail"]
 
-    at = {**big, "geometry": {"type": "LineString",
-                              "coordinates": _bank_coords(MAX_SITE_VERTICES)}}
+    at = {**big, "geometry": {"type": "LineString", "coordinates": _bank_coords(MAX_SITE_VERTICES)}}
     made = client.post("/water/sites", json=at, headers=tokens["analyst"])
     assert made.status_code == 201, made.text[:300]
     rng = np.random.default_rng(3)
     for i in range(60):
         x, y = 570_000 + rng.uniform(0, 8_000), 168_000 + rng.normal(0, 30)
-        db_session.execute(text(
-            "INSERT INTO incidents.incidents (source, source_id, category, occurred_at, "
-            "time_precision, geom, weight, attributes) VALUES ('water', :id, 'rescue', "
-            "'2023-01-01T00:00Z', 'exact', ST_SetSRID(ST_MakePoint(:x, :y), 27700), 1, '{}')"),
-            {"id": f"bank-{i}", "x": x, "y": y})
+        db_session.execute(
+            text(
+                "INSERT INTO incidents.incidents (source, source_id, category, occurred_at, "
+                "time_precision, geom, weight, attributes) VALUES ('water', :id, 'rescue', "
+                "'2023-01-01T00:00Z', 'exact', ST_SetSRID(ST_MakePoint(:x, :y), 27700), 1, '{}')"
+            ),
+            {"id": f"bank-{i}", "x": x, "y": y},
+        )
     t0 = time.perf_counter()
-    d = client.get(f"/water/sites/{made.json()['id']}/density?step_m=1&bandwidth_m=150",
-                   headers=tokens["crew"])
+    d = client.get(
+        f"/water/sites/{made.json()['id']}/density?step_m=1&bandwidth_m=150", headers=tokens["crew"]
+    )
     seconds = time.perf_counter() - t0
     assert d.status_code == 200, d.text[:300]
     body = d.json()
@@ -294,9 +347,17 @@ def test_a_bank_over_the_vertex_limit_is_refused_and_one_at_it_is_quick(
     # Each position lies on the bank as PostGIS places it (ST_LineInterpolatePoint)
     for k in (0, 4_000, len(body["distance_m"]) - 1):
         lon, lat = body["positions"][k]
-        off = db_session.scalar(text(
-            "SELECT ST_Distance(ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 27700), "
-            "ST_LineInterpolatePoint(geom, :f)) FROM hotspots.water_sites WHERE id = :i"),
-            {"lon": lon, "lat": lat, "i": made.json()["id"],
-             "f": body["distance_m"][k] / body["distance_m"][-1]})
+        off = db_session.scalar(
+            text(
+                "SELECT ST_Distance(ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), "
+                "4326), 27700), "
+                "ST_LineInterpolatePoint(geom, :f)) FROM hotspots.water_sites WHERE id = :i"
+            ),
+            {
+                "lon": lon,
+                "lat": lat,
+                "i": made.json()["id"],
+                "f": body["distance_m"][k] / body["distance_m"][-1],
+            },
+        )
         assert off < 0.05, (k, off)

@@ -50,11 +50,14 @@ def test_road_sites_from_stats19_in_the_db(client: Any, tokens: Any, collisions:
     bad = client.get("/sites/road?radius_m=-1", headers=tokens["seg"])
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"].endswith("radius_m")
 
-    ogc = client.get("/ogc/collections/road-sites/items?min_collisions=4",
-                     headers=tokens["seg"]).json()
+    ogc = client.get(
+        "/ogc/collections/road-sites/items?min_collisions=4", headers=tokens["seg"]
+    ).json()
     assert ogc["numberMatched"] == len(fc["features"])
-    assert client.get("/ogc/collections/road-sites/items?years=abc",
-                      headers=tokens["seg"]).status_code == 400
+    assert (
+        client.get("/ogc/collections/road-sites/items?years=abc", headers=tokens["seg"]).status_code
+        == 400
+    )
 
 
 def _water_csv(path: Path, rows: list[tuple[str, str, float, float, str]]) -> Path:
@@ -79,35 +82,63 @@ def test_water_sites_counts_and_density(
         ("a2", "2023-02-10T10:00:00Z", ap[0], ap[1] + 30, "minor"),
         ("a3", "2023-05-10T10:00:00Z", ap[0] - 20, ap[1], "minor"),
         ("far", "2023-05-10T10:00:00Z", ap[0] + 2000, ap[1] + 2000, "minor"),
-    ] + [(f"b{i}", "2023-07-01T10:00:00Z", 576_500 + i * 5.0, 169_020, "serious")
-         for i in range(5)]
+    ] + [(f"b{i}", "2023-07-01T10:00:00Z", 576_500 + i * 5.0, 169_020, "serious") for i in range(5)]
     import_file(db_session, _water_csv(tmp_path / "water.csv", rows), source="water")
     db_session.flush()
 
     lon, lat = to_wgs84(*ap)
-    r = client.post("/water/sites", headers=tokens["analyst"], json={
-        "name": "Strood pier steps", "kind": "access_point",
-        "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]}})
+    r = client.post(
+        "/water/sites",
+        headers=tokens["analyst"],
+        json={
+            "name": "Strood pier steps",
+            "kind": "access_point",
+            "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+        },
+    )
     assert r.status_code == 201, r.text
     point_id = r.json()["id"]
     coords = [list(map(float, to_wgs84(x, y))) for x, y in bank.coords]
-    r = client.post("/water/sites", headers=tokens["admin"], json={
-        "name": "Esplanade bank", "kind": "bank_stretch",
-        "geometry": {"type": "LineString", "coordinates": coords}})
+    r = client.post(
+        "/water/sites",
+        headers=tokens["admin"],
+        json={
+            "name": "Esplanade bank",
+            "kind": "bank_stretch",
+            "geometry": {"type": "LineString", "coordinates": coords},
+        },
+    )
     assert r.status_code == 201, r.text
     bank_id = r.json()["id"]
 
-    assert client.post("/water/sites", headers=tokens["crew"], json={
-        "name": "x", "kind": "access_point",
-        "geometry": {"type": "Point", "coordinates": [0.5, 51.4]}}).status_code == 403
-    bad = client.post("/water/sites", headers=tokens["analyst"], json={
-        "name": "x", "kind": "bank_stretch",
-        "geometry": {"type": "Point", "coordinates": [0.5, 51.4]}})
+    assert (
+        client.post(
+            "/water/sites",
+            headers=tokens["crew"],
+            json={
+                "name": "x",
+                "kind": "access_point",
+                "geometry": {"type": "Point", "coordinates": [0.5, 51.4]},
+            },
+        ).status_code
+        == 403
+    )
+    bad = client.post(
+        "/water/sites",
+        headers=tokens["analyst"],
+        json={
+            "name": "x",
+            "kind": "bank_stretch",
+            "geometry": {"type": "Point", "coordinates": [0.5, 51.4]},
+        },
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "geometry"
 
     fc = client.get("/water/sites", headers=tokens["crew"]).json()
-    assert {f["properties"]["name"] for f in fc["features"]} >= {"Strood pier steps",
-                                                                "Esplanade bank"}
+    assert {f["properties"]["name"] for f in fc["features"]} >= {
+        "Strood pier steps",
+        "Esplanade bank",
+    }
 
     c = client.get(f"/water/sites/{point_id}/counts?period=quarter", headers=tokens["crew"])
     assert c.status_code == 200, c.text
@@ -118,8 +149,9 @@ def test_water_sites_counts_and_density(
     cb = client.get(f"/water/sites/{bank_id}/counts?period=year", headers=tokens["crew"]).json()
     assert cb["total"] == 5 and cb["by_period"]["2023"]["serious"] == 5
 
-    d = client.get(f"/water/sites/{bank_id}/density?bandwidth_m=100&step_m=10",
-                   headers=tokens["crew"])
+    d = client.get(
+        f"/water/sites/{bank_id}/density?bandwidth_m=100&step_m=10", headers=tokens["crew"]
+    )
     assert d.status_code == 200, d.text
     dens = d.json()
     dist = np.array(dens["distance_m"])
@@ -131,8 +163,9 @@ def test_water_sites_counts_and_density(
     pd = client.get(f"/water/sites/{point_id}/density", headers=tokens["crew"])
     assert pd.status_code == 422
 
-    ogc = client.get("/ogc/collections/water-sites/items?kind=bank_stretch",
-                     headers=tokens["operator"]).json()
+    ogc = client.get(
+        "/ogc/collections/water-sites/items?kind=bank_stretch", headers=tokens["operator"]
+    ).json()
     assert [f["properties"]["name"] for f in ogc["features"]] == ["Esplanade bank"]
     assert client.get("/water/sites/999999/counts", headers=tokens["crew"]).status_code == 404
 
@@ -141,8 +174,9 @@ def test_ogc_hotspots_collection(client: Any, tokens: Any, db_session: Any) -> N
     from shared.incidents.store import import_file
     from tests.conftest import SHARED_DATA
 
-    import_file(db_session, SHARED_DATA / "police" / "2022-03-kent-street-medway.csv",
-                source="police")
+    import_file(
+        db_session, SHARED_DATA / "police" / "2022-03-kent-street-medway.csv", source="police"
+    )
     db_session.flush()
     h = tokens["analyst"]
     run = client.post("/surfaces", json={"radius_m": 300, "cell_m": 100}, headers=h).json()
@@ -172,22 +206,38 @@ def test_ogc_water_sites_page_filter_bbox_item_and_extent(client: Any, tokens: A
     points = [(0.50, 51.39), (0.52, 51.40), (0.56, 51.41)]
     ids = []
     for i, (lon, lat) in enumerate(points):
-        r = client.post("/water/sites", headers=h, json={
-            "name": f"steps {i}", "kind": "access_point", "notes": f"note {i}",
-            "geometry": {"type": "Point", "coordinates": [lon, lat]}})
+        r = client.post(
+            "/water/sites",
+            headers=h,
+            json={
+                "name": f"steps {i}",
+                "kind": "access_point",
+                "notes": f"note {i}",
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            },
+        )
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
-    r = client.post("/water/sites", headers=h, json={
-        "name": "bank", "kind": "bank_stretch",
-        "geometry": {"type": "LineString", "coordinates": [[0.53, 51.38], [0.54, 51.385]]}})
+    r = client.post(
+        "/water/sites",
+        headers=h,
+        json={
+            "name": "bank",
+            "kind": "bank_stretch",
+            "geometry": {"type": "LineString", "coordinates": [[0.53, 51.38], [0.54, 51.385]]},
+        },
+    )
     bank_id = r.json()["id"]
     url = "/ogc/collections/water-sites/items"
 
     page = client.get(f"{url}?limit=2&offset=1", headers=h).json()
     assert page["numberMatched"] == 4 and page["numberReturned"] == 2
     assert [f["id"] for f in page["features"]] == [ids[1], ids[2]]
-    assert page["features"][0]["properties"] == {"name": "steps 1", "kind": "access_point",
-                                                 "notes": "note 1"}
+    assert page["features"][0]["properties"] == {
+        "name": "steps 1",
+        "kind": "access_point",
+        "notes": "note 1",
+    }
     assert page["features"][0]["geometry"] == {"type": "Point", "coordinates": [0.52, 51.4]}
 
     points_only = client.get(f"{url}?kind=access_point", headers=h).json()

@@ -40,8 +40,14 @@ def _run(
                 "(:st, 0.1, '{}', '{}', :c, :s, CASE WHEN :st IN ('done', 'failed') THEN :c END, "
                 ":o, :lu, :a) RETURNING id"
             ),
-            {"st": status, "c": created, "s": started, "o": owner, "lu": lease_until,
-             "a": attempts},
+            {
+                "st": status,
+                "c": created,
+                "s": started,
+                "o": owner,
+                "lu": lease_until,
+                "a": attempts,
+            },
         ).scalar_one()
     )
 
@@ -60,21 +66,30 @@ def test_the_sweep_requeues_runs_whose_lease_lapsed_and_fails_the_hopeless(
     started = NOW - timedelta(minutes=5)
     runs = {
         # a worker died 3 minutes ago (its lease ran out a minute ago): sent again
-        "lease lapsed": _run(db_session, "running", LONG_AGO, started, owner="w1",
-                             lease_until=NOW - JUST, attempts=1),
-        "lease live": _run(db_session, "running", LONG_AGO, started, owner="w2",
-                           lease_until=NOW + JUST, attempts=1),
-        "interrupted too often": _run(db_session, "running", LONG_AGO, started, owner="w3",
-                                      lease_until=NOW - JUST, attempts=MAX_ATTEMPTS),
-        "retry never picked up": _run(db_session, "running", LONG_AGO, started, owner=None,
-                                      lease_until=NOW - JUST, attempts=1),
-        "retry waiting": _run(db_session, "running", LONG_AGO, started, owner=None,
-                              lease_until=NOW + JUST, attempts=1),
+        "lease lapsed": _run(
+            db_session, "running", LONG_AGO, started, owner="w1", lease_until=NOW - JUST, attempts=1
+        ),
+        "lease live": _run(
+            db_session, "running", LONG_AGO, started, owner="w2", lease_until=NOW + JUST, attempts=1
+        ),
+        "interrupted too often": _run(
+            db_session,
+            "running",
+            LONG_AGO,
+            started,
+            owner="w3",
+            lease_until=NOW - JUST,
+            attempts=MAX_ATTEMPTS,
+        ),
+        "retry never picked up": _run(
+            db_session, "running", LONG_AGO, started, owner=None, lease_until=NOW - JUST, attempts=1
+        ),
+        "retry waiting": _run(
+            db_session, "running", LONG_AGO, started, owner=None, lease_until=NOW + JUST, attempts=1
+        ),
         # rows from before leases: judged by how long they have been running
-        "old, no lease, killed": _run(db_session, "running", LONG_AGO,
-                                      NOW - STALE_RUNNING - JUST),
-        "old, no lease, alive": _run(db_session, "running", LONG_AGO,
-                                     NOW - STALE_RUNNING + JUST),
+        "old, no lease, killed": _run(db_session, "running", LONG_AGO, NOW - STALE_RUNNING - JUST),
+        "old, no lease, alive": _run(db_session, "running", LONG_AGO, NOW - STALE_RUNNING + JUST),
         "queued, lost": _run(db_session, "queued", NOW - STALE_QUEUED - JUST),
         "queued, waiting": _run(db_session, "queued", NOW - STALE_QUEUED + JUST),
         "done": _run(db_session, "done", LONG_AGO, LONG_AGO),
@@ -87,8 +102,14 @@ def test_the_sweep_requeues_runs_whose_lease_lapsed_and_fails_the_hopeless(
         [runs["interrupted too often"], runs["retry never picked up"], runs["queued, lost"]]
     )
     after = {k: _state(db_session, v) for k, v in runs.items()}
-    for k in ("lease live", "retry waiting", "old, no lease, alive", "queued, waiting", "done",
-              "failed"):
+    for k in (
+        "lease live",
+        "retry waiting",
+        "old, no lease, alive",
+        "queued, waiting",
+        "done",
+        "failed",
+    ):
         assert after[k] == before[k], k
     # A re-queued run stays "running" with no owner, so the retry task (or the redelivered
     # one) takes it over; it waits RETRY_WAIT for one
@@ -112,10 +133,24 @@ def test_an_interrupted_run_reads_interrupted_retrying_over_the_api(
     db_session: Any, make_client: Any, tokens: Any
 ) -> None:
     now = datetime.now(UTC)
-    lapsed = _run(db_session, "running", now - timedelta(minutes=10), now - timedelta(minutes=9),
-                  owner="dead", lease_until=now - LEASE / 2, attempts=1)
-    live = _run(db_session, "running", now - JUST, now - JUST, owner="alive",
-                lease_until=now + LEASE, attempts=1)
+    lapsed = _run(
+        db_session,
+        "running",
+        now - timedelta(minutes=10),
+        now - timedelta(minutes=9),
+        owner="dead",
+        lease_until=now - LEASE / 2,
+        attempts=1,
+    )
+    live = _run(
+        db_session,
+        "running",
+        now - JUST,
+        now - JUST,
+        owner="alive",
+        lease_until=now + LEASE,
+        attempts=1,
+    )
     client = make_client("hotspots")
     got = client.get(f"/surfaces/{lapsed}", headers=tokens["analyst"]).json()
     assert got["status"] == "running" and got["message"] == "interrupted, retrying", got

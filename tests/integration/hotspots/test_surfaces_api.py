@@ -54,8 +54,9 @@ def test_post_surface_runs_and_writes_cog_and_polygons(
     assert r.headers["location"] == f"/surfaces/{run['id']}"
     got = client.get(f"/surfaces/{run['id']}", headers=tokens["operator"]).json()
     assert got["progress"] == 1.0 and got["parameters"]["categories"] == [ASB]
-    n_asb = db_session.scalar(text(
-        "SELECT count(*) FROM incidents.incidents WHERE category = :c"), {"c": ASB})
+    n_asb = db_session.scalar(
+        text("SELECT count(*) FROM incidents.incidents WHERE category = :c"), {"c": ASB}
+    )
     assert got["stats"]["incidents"] == n_asb > 100
 
     tif = client.get(f"/surfaces/{run['id']}.tif", headers=tokens["seg"])
@@ -69,8 +70,9 @@ def test_post_surface_runs_and_writes_cog_and_polygons(
         arr = src.read(1).astype(np.float64)
         t = src.transform
     # Independent check at the hottest cell and one other: direct quartic sum over the points.
-    pts = db_session.execute(text(
-        "SELECT ST_X(geom), ST_Y(geom) FROM incidents.incidents WHERE category = :c"), {"c": ASB}
+    pts = db_session.execute(
+        text("SELECT ST_X(geom), ST_Y(geom) FROM incidents.incidents WHERE category = :c"),
+        {"c": ASB},
     ).all()
     px = np.array([p[0] for p in pts])
     py = np.array([p[1] for p in pts])
@@ -97,8 +99,7 @@ def test_post_surface_runs_and_writes_cog_and_polygons(
     assert peaks[0] == pytest.approx(arr.max(), rel=1e-5)
     # Cells at or above the threshold cover exactly the polygons' area.
     area = sum(f["properties"]["area_m2"] for f in fc["features"])
-    assert area == pytest.approx(float((arr >= threshold * (1 - 1e-6)).sum()) * 100 * 100,
-                                 rel=0.02)
+    assert area == pytest.approx(float((arr >= threshold * (1 - 1e-6)).sum()) * 100 * 100, rel=0.02)
 
     page = client.get("/surfaces", headers=tokens["operator"]).json()
     assert page["total"] >= 1 and page["items"][0]["id"] == run["id"]
@@ -108,8 +109,11 @@ def test_post_surface_runs_and_writes_cog_and_polygons(
 
 
 def test_gistar_run(client: Any, tokens: Any, jan: None) -> None:
-    r = client.post("/surfaces", json={"gistar": True, "cell_m": 250, "neighbourhood_cells": 2},
-                    headers=tokens["admin"])
+    r = client.post(
+        "/surfaces",
+        json={"gistar": True, "cell_m": 250, "neighbourhood_cells": 2},
+        headers=tokens["admin"],
+    )
     assert r.status_code == 202, r.text
     run = r.json()
     assert run["status"] == "done" and run["stats"]["units"] == "Gi* z-score"
@@ -189,8 +193,9 @@ def test_run_surface_is_idempotent_and_records_failures(
     from services.hotspots.runs.service import create_run
     from services.hotspots.schemas import SurfaceCreate
 
-    run, created = create_run(db_session, body=SurfaceCreate(method="fast", cell_m=150),
-                              actor="t", idempotency_key=None)
+    run, created = create_run(
+        db_session, body=SurfaceCreate(method="fast", cell_m=150), actor="t", idempotency_key=None
+    )
     assert created and run.status == "queued"
     done = run_surface(db_session, run.id, output_dir=tmp_path)
     assert done.status == "done" and done.tif_path and not Path(done.tif_path).is_absolute()
@@ -199,13 +204,15 @@ def test_run_surface_is_idempotent_and_records_failures(
     mtime = tif.stat().st_mtime_ns
     again = run_surface(db_session, run.id, output_dir=tmp_path)
     assert again.finished_at == finished and tif.stat().st_mtime_ns == mtime
-    n_poly = db_session.scalar(text(
-        "SELECT count(*) FROM hotspots.hotspot_polygons WHERE run_id = :r"), {"r": run.id})
+    n_poly = db_session.scalar(
+        text("SELECT count(*) FROM hotspots.hotspot_polygons WHERE run_id = :r"), {"r": run.id}
+    )
     assert n_poly == done.stats["hotspots"] > 0
 
     # A run whose incidents vanished fails with a message; it is not left running.
-    bad, _ = create_run(db_session, body=SurfaceCreate(categories=[ASB]), actor="t",
-                        idempotency_key=None)
+    bad, _ = create_run(
+        db_session, body=SurfaceCreate(categories=[ASB]), actor="t", idempotency_key=None
+    )
     db_session.execute(text("DELETE FROM incidents.incidents WHERE category = :c"), {"c": ASB})
     failed = run_surface(db_session, bad.id, output_dir=tmp_path)
     assert failed.status == "failed" and "no incidents" in (failed.error or "")
@@ -218,22 +225,27 @@ def test_task_is_named_and_time_limited() -> None:
     assert compute_surface.acks_late and compute_surface.time_limit
 
 
-def test_evaluate_against_later_month(
-    client: Any, tokens: Any, jan: None, db_session: Any
-) -> None:
+def test_evaluate_against_later_month(client: Any, tokens: Any, jan: None, db_session: Any) -> None:
     import rasterio
 
     from shared.incidents.store import import_file
 
     import_file(db_session, FEB, source="police")
     db_session.flush()
-    r = client.post("/surfaces", json={"radius_m": 300, "cell_m": 100, "to": "2022-01-31"},
-                    headers=tokens["analyst"])
+    r = client.post(
+        "/surfaces",
+        json={"radius_m": 300, "cell_m": 100, "to": "2022-01-31"},
+        headers=tokens["analyst"],
+    )
     run = r.json()
-    assert run["stats"]["incidents"] == db_session.scalar(text(
-        "SELECT count(*) FROM incidents.incidents WHERE occurred_at < '2022-02-01'"))
-    ev = client.post(f"/surfaces/{run['id']}/evaluate",
-                     json={"from": "2022-02-01", "to": "2022-02-28"}, headers=tokens["analyst"])
+    assert run["stats"]["incidents"] == db_session.scalar(
+        text("SELECT count(*) FROM incidents.incidents WHERE occurred_at < '2022-02-01'")
+    )
+    ev = client.post(
+        f"/surfaces/{run['id']}/evaluate",
+        json={"from": "2022-02-01", "to": "2022-02-28"},
+        headers=tokens["analyst"],
+    )
     assert ev.status_code == 200, ev.text
     rows = ev.json()["rows"]
     assert [round(x["area_fraction"], 2) for x in rows] == [0.01, 0.05, 0.10]
@@ -242,9 +254,12 @@ def test_evaluate_against_later_month(
     with rasterio.open(io.BytesIO(tif)) as src:
         arr = src.read(1).astype(np.float64)
         t = src.transform
-    feb = db_session.execute(text(
-        "SELECT ST_X(geom), ST_Y(geom) FROM incidents.incidents WHERE occurred_at >= '2022-02-01'"
-    )).all()
+    feb = db_session.execute(
+        text(
+            "SELECT ST_X(geom), ST_Y(geom) FROM incidents.incidents WHERE occurred_at >= "
+            "'2022-02-01'"
+        )
+    ).all()
     k = rows[2]["cells"]
     top = np.zeros(arr.size, bool)
     top[np.argsort(-arr.ravel(), kind="stable")[:k]] = True
@@ -256,17 +271,23 @@ def test_evaluate_against_later_month(
     assert rows[2]["hits"] == pytest.approx(hits, abs=2)  # ties at the cut may differ
     assert rows[2]["pai"] == pytest.approx(rows[2]["hit_rate"] / rows[2]["area_fraction"])
     assert rows[0]["pai"] > 1.0
-    bad = client.post(f"/surfaces/{run['id']}/evaluate",
-                      json={"from": "2022-03-01", "to": "2022-02-01"}, headers=tokens["analyst"])
+    bad = client.post(
+        f"/surfaces/{run['id']}/evaluate",
+        json={"from": "2022-03-01", "to": "2022-02-01"},
+        headers=tokens["analyst"],
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "to"
 
 
 def test_not_found_and_unfinished(client: Any, tokens: Any, db_session: Any) -> None:
     assert client.get("/surfaces/999999", headers=tokens["analyst"]).status_code == 404
     assert client.get("/surfaces/999999.tif", headers=tokens["analyst"]).status_code == 404
-    db_session.execute(text(
-        "INSERT INTO hotspots.surface_runs (id, status, progress, params, stats) "
-        "VALUES (888888, 'queued', 0, '{}', '{}')"))
+    db_session.execute(
+        text(
+            "INSERT INTO hotspots.surface_runs (id, status, progress, params, stats) "
+            "VALUES (888888, 'queued', 0, '{}', '{}')"
+        )
+    )
     r = client.get("/surfaces/888888.tif", headers=tokens["analyst"])
     assert r.status_code == 409
     assert client.get("/surfaces/888888/polygons", headers=tokens["analyst"]).status_code == 409
@@ -277,9 +298,12 @@ def test_tif_path_cannot_escape_the_output_folder(
 ) -> None:
     outside = tmp_path.parent / "secret.tif"
     outside.write_bytes(b"not for you")
-    db_session.execute(text(
-        "INSERT INTO hotspots.surface_runs (id, status, progress, params, stats, tif_path) "
-        "VALUES (777777, 'done', 1, '{}', '{}', '../secret.tif')"))
+    db_session.execute(
+        text(
+            "INSERT INTO hotspots.surface_runs (id, status, progress, params, stats, tif_path) "
+            "VALUES (777777, 'done', 1, '{}', '{}', '../secret.tif')"
+        )
+    )
     assert client.get("/surfaces/777777.tif", headers=tokens["analyst"]).status_code == 404
 
 
@@ -294,13 +318,19 @@ def test_all_real_police_incidents(db_session: Any, tmp_path: Path) -> None:
     for f in sorted(POLICE.glob("*.csv")):
         import_file(db_session, f, source="police")
     t_import = time.perf_counter() - t0
-    run, _ = create_run(db_session, body=SurfaceCreate(method="exact", sources=["police"]),
-                        actor="t", idempotency_key=None)
+    run, _ = create_run(
+        db_session,
+        body=SurfaceCreate(method="exact", sources=["police"]),
+        actor="t",
+        idempotency_key=None,
+    )
     t0 = time.perf_counter()
     done = run_surface(db_session, run.id, output_dir=tmp_path)
     t_run = time.perf_counter() - t0
-    print(f"import {t_import:.1f} s, run {t_run:.2f} s, kde {done.stats['compute_seconds']} s, "
-          f"grid {done.stats['nx']}x{done.stats['ny']}")
+    print(
+        f"import {t_import:.1f} s, run {t_run:.2f} s, kde {done.stats['compute_seconds']} s, "
+        f"grid {done.stats['nx']}x{done.stats['ny']}"
+    )
     assert done.status == "done", done.error
     assert done.stats["incidents"] == 26_961
     assert done.stats["hotspots"] > 0

@@ -26,12 +26,13 @@ intervals = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(intervals, st.integers(0, 300), st.integers(1, 400))
-def test_covered_seconds_matches_a_minute_grid(ivs: list[tuple[int, int]], start: int,
-                                               length: int) -> None:
+def test_covered_seconds_matches_a_minute_grid(
+    ivs: list[tuple[int, int]], start: int, length: int
+) -> None:
     grid = np.zeros(1000, dtype=bool)
     for a, b in ivs:
         grid[a:b] = True
-    expected = int(grid[start:start + length].sum()) * 60
+    expected = int(grid[start : start + length].sum()) * 60
     got = lc.covered_seconds([(_dt(a), _dt(b)) for a, b in ivs], _dt(start), _dt(start + length))
     assert got == expected
 

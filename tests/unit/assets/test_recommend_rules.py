@@ -11,10 +11,21 @@ T = Thresholds()
 
 
 def ev(i: int, **kw: object) -> Evidence:
-    base = Evidence(camera_id=i, asset_tag=f"T{i}", name=f"Cam {i}", technology="digital",
-                    deployment="fixed", installed_on=date(2020, 1, 1), expected_life_years=10,
-                    age_years=6.0, incidents=5, footage_requests=0, faults=0,
-                    downtime_hours=0.0, downtime_share=0.0)
+    base = Evidence(
+        camera_id=i,
+        asset_tag=f"T{i}",
+        name=f"Cam {i}",
+        technology="digital",
+        deployment="fixed",
+        installed_on=date(2020, 1, 1),
+        expected_life_years=10,
+        age_years=6.0,
+        incidents=5,
+        footage_requests=0,
+        faults=0,
+        downtime_hours=0.0,
+        downtime_share=0.0,
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
@@ -64,4 +75,5 @@ def test_end_of_life_poor_reliability_and_rapid_rules() -> None:
     used = ev(5, deployment="rapid", incidents=0, footage_requests=1)
     assert rules(recommend([used], [], T)) == {(5, "make_permanent", "rapid_in_use")}
     assert rules(recommend([idle], [], Thresholds(min_incidents=2))) == {
-        (4, "make_permanent", "rapid_in_use")}
+        (4, "make_permanent", "rapid_in_use")
+    }

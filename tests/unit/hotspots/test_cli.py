@@ -46,11 +46,30 @@ def test_kde_writes_cog_polygons_and_map(tmp_path: Path) -> None:
     from shapely.geometry import shape
 
     out, poly, html = tmp_path / "s.tif", tmp_path / "h.geojson", tmp_path / "m.html"
-    r = runner.invoke(_app(), [
-        "kde", "--input", str(JAN), "--format", "police", "--radius", "400", "--cell", "100",
-        "--categories", "Anti-social behaviour", "--out", str(out), "--polygons", str(poly),
-        "--map", str(html), "--percentile", "90",
-    ])
+    r = runner.invoke(
+        _app(),
+        [
+            "kde",
+            "--input",
+            str(JAN),
+            "--format",
+            "police",
+            "--radius",
+            "400",
+            "--cell",
+            "100",
+            "--categories",
+            "Anti-social behaviour",
+            "--out",
+            str(out),
+            "--polygons",
+            str(poly),
+            "--map",
+            str(html),
+            "--percentile",
+            "90",
+        ],
+    )
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     x, y = _police_xy(JAN, "Anti-social behaviour")
@@ -79,18 +98,46 @@ def test_kde_writes_cog_polygons_and_map(tmp_path: Path) -> None:
 
 def test_gistar_and_evaluate(tmp_path: Path) -> None:
     g_out, g_poly = tmp_path / "g.tif", tmp_path / "g.geojson"
-    r = runner.invoke(_app(), ["gistar", "--input", str(JAN), "--cell", "250",
-                               "--neighbourhood", "2", "--out", str(g_out),
-                               "--polygons", str(g_poly)])
+    r = runner.invoke(
+        _app(),
+        [
+            "gistar",
+            "--input",
+            str(JAN),
+            "--cell",
+            "250",
+            "--neighbourhood",
+            "2",
+            "--out",
+            str(g_out),
+            "--polygons",
+            str(g_poly),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(g_poly.read_text())["features"]
 
     out = tmp_path / "s.tif"
-    r = runner.invoke(_app(), ["kde", "--input", str(JAN), "--method", "fast", "--radius", "300",
-                               "--cell", "100", "--out", str(out)])
+    r = runner.invoke(
+        _app(),
+        [
+            "kde",
+            "--input",
+            str(JAN),
+            "--method",
+            "fast",
+            "--radius",
+            "300",
+            "--cell",
+            "100",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(_app(), ["evaluate", "--surface", str(out), "--input", str(FEB),
-                               "--format", "police"])
+    r = runner.invoke(
+        _app(), ["evaluate", "--surface", str(out), "--input", str(FEB), "--format", "police"]
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout.strip().splitlines()[-1])
     assert [round(x["area_fraction"], 2) for x in rows] == [0.01, 0.05, 0.1]
@@ -98,8 +145,20 @@ def test_gistar_and_evaluate(tmp_path: Path) -> None:
     assert hit == sorted(hit) and rows[0]["pai"] > 1
     assert "PAI" in r.stdout
     # --from/--to select nothing in February: one clear error line.
-    r = runner.invoke(_app(), ["evaluate", "--surface", str(out), "--input", str(FEB),
-                               "--from", "2023-01-01", "--to", "2023-01-31"])
+    r = runner.invoke(
+        _app(),
+        [
+            "evaluate",
+            "--surface",
+            str(out),
+            "--input",
+            str(FEB),
+            "--from",
+            "2023-01-01",
+            "--to",
+            "2023-01-31",
+        ],
+    )
     assert r.exit_code != 0 and "no incidents" in r.output
 
 
@@ -111,8 +170,22 @@ def test_sites_from_a_stats19_file(tmp_path: Path) -> None:
     rows = cluster(576_500, 167_500, 5, radius_m=15, seed=2)
     path = make_collisions_csv(tmp_path / "c.csv", rows, n=30, seed=5)
     out = tmp_path / "sites.geojson"
-    r = runner.invoke(_app(), ["sites", "--input", str(path), "--min-collisions", "4",
-                               "--radius", "50", "--years", "3", "--out", str(out)])
+    r = runner.invoke(
+        _app(),
+        [
+            "sites",
+            "--input",
+            str(path),
+            "--min-collisions",
+            "4",
+            "--radius",
+            "50",
+            "--years",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     fc = json.loads(out.read_text())
     lon, lat = to_wgs84(576_500, 167_500)
@@ -144,9 +217,16 @@ def test_help_is_fast_without_heavy_imports() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, csp.cli; "
-            "print(','.join(m for m in ('numba', 'rasterio', 'geopandas', 'folium') "
-            "if m in sys.modules))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[3], check=True)
+    code = (
+        "import sys, csp.cli; "
+        "print(','.join(m for m in ('numba', 'rasterio', 'geopandas', 'folium') "
+        "if m in sys.modules))"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+        check=True,
+    )
     assert "numba" not in res.stdout and "rasterio" not in res.stdout, res.stdout

@@ -23,14 +23,20 @@ MIGRATIONS = Path(__file__).resolve().parents[3] / "shared" / "migrations" / "ve
 def test_the_schema_literal_names_every_status_in_order() -> None:
     assert list(get_args(RunStatusName)) == list(RunStatus)
     schema = RunRead.model_json_schema()["properties"]["status"]
-    assert schema == {"enum": ["queued", "running", "done", "failed"], "title": "Status",
-                      "type": "string"}
+    assert schema == {
+        "enum": ["queued", "running", "done", "failed"],
+        "title": "Status",
+        "type": "string",
+    }
 
 
 def test_the_check_constraint_is_the_migrated_text() -> None:
     """The constraint built from the enum is the one migration 0003 created (no new migration)."""
-    (check,) = [c for c in SurfaceRun.__table__.constraints
-                if str(getattr(c, "sqltext", "")).startswith("status IN")]
+    (check,) = [
+        c
+        for c in SurfaceRun.__table__.constraints
+        if str(getattr(c, "sqltext", "")).startswith("status IN")
+    ]
     text = (MIGRATIONS / "0003_hotspots.py").read_text()
     migrated = re.findall(r"\"(status IN \([^)]*\))\"", text)
     assert [str(check.sqltext)] == migrated
@@ -39,8 +45,13 @@ def test_the_check_constraint_is_the_migrated_text() -> None:
 
 def _points(n: int) -> Points:
     rng = np.random.default_rng(1)
-    return Points(rng.uniform(575_000, 577_000, n), rng.uniform(167_000, 169_000, n),
-                  np.ones(n), np.zeros(n, "datetime64[s]"), np.array(["a"] * n))
+    return Points(
+        rng.uniform(575_000, 577_000, n),
+        rng.uniform(167_000, 169_000, n),
+        np.ones(n),
+        np.zeros(n, "datetime64[s]"),
+        np.array(["a"] * n),
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,8 +60,10 @@ def _points(n: int) -> Points:
         (lambda: compute_kde(_points(30), radius_m=-1.0, max_cells=10**6), "radius_m"),
         (lambda: compute_kde(_points(30), kernel="box", max_cells=10**6), "kernel"),
         (lambda: compute_kde(_points(0), radius_m=100.0, max_cells=10**6), "input"),
-        (lambda: compute_gistar(_points(30), neighbourhood_cells=0.5, max_cells=10**6),
-         "neighbourhood"),
+        (
+            lambda: compute_gistar(_points(30), neighbourhood_cells=0.5, max_cells=10**6),
+            "neighbourhood",
+        ),
     ],
 )
 def test_pure_code_raises_invalid_input_naming_the_field(call: object, field: str) -> None:

@@ -36,13 +36,13 @@ def _points(n: int, seed: int = 0) -> Points:
 
 
 def test_over_the_limit_is_refused_before_anything_is_allocated() -> None:
-    choose_grid(np.empty(0), np.empty(0), cell_m=100.0, pad_m=0.0, bbox_m=ALLOWED,
-                max_cells=LIMIT)  # imports done before memory is traced
+    choose_grid(
+        np.empty(0), np.empty(0), cell_m=100.0, pad_m=0.0, bbox_m=ALLOWED, max_cells=LIMIT
+    )  # imports done before memory is traced
     tracemalloc.start()
     try:
         with pytest.raises(GridTooLarge, match=r"limit is 4,000,000 cells.*CSP_MAX_GRID_CELLS"):
-            choose_grid(np.empty(0), np.empty(0), cell_m=1.0, pad_m=0.0, bbox_m=GB,
-                        max_cells=LIMIT)
+            choose_grid(np.empty(0), np.empty(0), cell_m=1.0, pad_m=0.0, bbox_m=GB, max_cells=LIMIT)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -60,8 +60,9 @@ def test_over_the_limit_is_refused_before_anything_is_allocated() -> None:
 def test_the_grid_at_the_limit_is_the_one_computed() -> None:
     pts = _points(200)
     res = compute_kde(pts, radius_m=500.0, cell_m=100.0, max_cells=LIMIT)
-    nx, ny = cells_for_bounds(pts.x.min() - 500, pts.y.min() - 500, pts.x.max() + 500,
-                              pts.y.max() + 500, 100.0)
+    nx, ny = cells_for_bounds(
+        pts.x.min() - 500, pts.y.min() - 500, pts.x.max() + 500, pts.y.max() + 500, 100.0
+    )
     assert (res.grid.nx, res.grid.ny) == (nx, ny)
     with pytest.raises(GridTooLarge):
         compute_kde(pts, radius_m=500.0, cell_m=100.0, max_cells=nx * ny - 1)
@@ -103,8 +104,9 @@ def test_water_count_table_is_bounded_and_built_for_the_site_asked() -> None:
     months = (2200 - 1900) * 12 + 12  # every month from the first to the last incident
     assert len(res.sites[1]["by_period"]) == months
     with pytest.raises(GridTooLarge, match="site count table"):
-        site_counts(sites, [1, 2, 1001], [0, 0, 0], sev, times, period="month",
-                    max_cells=months * 3 - 1)
+        site_counts(
+            sites, [1, 2, 1001], [0, 0, 0], sev, times, period="month", max_cells=months * 3 - 1
+        )
 
 
 WORST = textwrap.dedent(
@@ -155,8 +157,14 @@ def test_the_worst_request_stays_under_two_gigabytes() -> None:
     """Under RLIMIT_AS = 2 GB: the largest grids the limit allows are computed, larger ones are
     refused with the limit error (never a MemoryError or a kill)."""
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": "/tmp/numba"}
-    proc = subprocess.run([sys.executable, "-c", WORST], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-c", WORST],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     for name in ("gistar at limit", "fast at limit", "exact at limit"):
