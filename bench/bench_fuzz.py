@@ -104,9 +104,7 @@ def fuzz_service(service: str, url: str, args: argparse.Namespace, out_dir: Path
 
     from shared.db import make_engine
 
-    settings_cls = getattr(
-        importlib.import_module("shared.settings"), f"{service.capitalize()}Settings"
-    )
+    settings_cls = importlib.import_module("csp.services").SERVICES[service].settings
     settings = settings_cls(
         database_url=url,
         environment="test",

@@ -8,7 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from shared.settings import AssetsSettings, HotspotsSettings, PredictiveSettings, ServiceSettings
+from services.assets.settings import AssetsSettings
+from services.hotspots.settings import HotspotsSettings
+from services.predictive.settings import PredictiveSettings
+from shared.settings import ServiceSettings
 
 
 def _assets(settings: Any = None) -> FastAPI:

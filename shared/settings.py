@@ -89,43 +89,6 @@ class ServiceSettings(CommonSettings):
         return self.public_url or f"http://{self.host}:{self.port}"
 
 
-class AssetsSettings(ServiceSettings):
-    """Assets service settings (prefix ``ASSETS_``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="ASSETS_", env_file=".env", extra="ignore", populate_by_name=True
-    )
-    port: int = 8001
-    service_name: str = "assets"
-    review_interval_days: int = 365
-    recommend_window_days: int = 365
-    recommend_min_incidents: int = 3
-    recommend_min_footage_requests: int = 1
-    recommend_max_downtime_share: float = 0.25
-    recommend_max_faults: int = 4
-    recommend_overlap_share: float = 0.5
-
-
-class HotspotsSettings(ServiceSettings):
-    """Hotspots service settings (prefix ``HOTSPOTS_``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="HOTSPOTS_", env_file=".env", extra="ignore", populate_by_name=True
-    )
-    port: int = 8002
-    service_name: str = "hotspots"
-
-
-class PredictiveSettings(ServiceSettings):
-    """Predictive service settings (prefix ``PREDICTIVE_``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="PREDICTIVE_", env_file=".env", extra="ignore", populate_by_name=True
-    )
-    port: int = 8003
-    service_name: str = "predictive"
-
-
 @lru_cache(maxsize=1)
 def common_settings() -> CommonSettings:
     """The process-wide common settings (cached; tests build their own instances)."""

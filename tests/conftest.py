@@ -132,8 +132,7 @@ def make_client(engine: Any, db_session: Any) -> Iterator[Callable[..., Any]]:
     def build(service: str, **overrides: Any) -> Any:
         import importlib
 
-        settings_mod = importlib.import_module("shared.settings")
-        cls = getattr(settings_mod, f"{service.capitalize()}Settings")
+        cls = importlib.import_module("csp.services").SERVICES[service].settings
         settings = cls(
             database_url=TEST_DB,
             environment="test",

@@ -13,15 +13,15 @@ from rich.table import Table
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from shared.settings import AssetsSettings
+    from services.assets.settings import AssetsSettings
 
 app = typer.Typer(help="CCTV asset register.", no_args_is_help=True)
 console = Console(stderr=True)
 
 
 def _session() -> tuple[Session, AssetsSettings]:
+    from services.assets.settings import AssetsSettings
     from shared.db import make_engine, make_sessionmaker
-    from shared.settings import AssetsSettings
 
     settings = AssetsSettings()
     engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)

@@ -26,8 +26,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
+from services.assets.settings import AssetsSettings
 from shared.auth import Principal, require
-from shared.settings import AssetsSettings
 from shared.web.params import BBox, Page, bbox_query, paging
 
 OPERATORS = ("operator",)

@@ -8,8 +8,8 @@ import logging
 from fastapi import APIRouter, FastAPI
 
 from services.assets.api import router as api_router
+from services.assets.settings import AssetsSettings
 from shared.app import build_app
-from shared.settings import AssetsSettings
 
 log = logging.getLogger("csp.assets")
 

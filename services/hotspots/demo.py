@@ -13,8 +13,8 @@ from services.hotspots.models import SurfaceRun
 from services.hotspots.runs.execute import run_surface
 from services.hotspots.runs.service import create_run
 from services.hotspots.schemas import SurfaceCreate
+from services.hotspots.settings import HotspotsSettings
 from shared.incidents.models import Incident
-from shared.settings import HotspotsSettings
 
 DEMO_KEY = "demo-police-kde"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.hotspots import api, imports, ogc
+from services.hotspots.settings import HotspotsSettings
 from services.hotspots.web import pages
 from shared.app import build_app
-from shared.settings import HotspotsSettings
 
 
 def create_app(settings: HotspotsSettings | None = None) -> FastAPI:

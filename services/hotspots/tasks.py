@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from services.hotspots.limits import Limits
 from services.hotspots.runs.execute import run_surface
 from services.hotspots.runs.leases import new_owner, sweep_stale_runs
-from shared.settings import HotspotsSettings
+from services.hotspots.settings import HotspotsSettings
 from shared.tasks import background_task
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.predictive.settings import PredictiveSettings
 from shared.app import build_app
-from shared.settings import PredictiveSettings
 
 
 def create_app(settings: PredictiveSettings | None = None) -> FastAPI:

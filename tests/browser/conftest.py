@@ -60,7 +60,7 @@ def live_server(browser_db: str) -> Iterator[Callable[[str], str]]:
         if service in servers:
             return servers[service][2]
         port = _free_port()
-        cls = getattr(importlib.import_module("shared.settings"), f"{service.capitalize()}Settings")
+        cls = importlib.import_module("csp.services").SERVICES[service].settings
         settings = cls(
             database_url=browser_db,
             environment="test",

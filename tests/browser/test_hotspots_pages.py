@@ -12,9 +12,9 @@ def _seed(session: Any, db_url: str) -> tuple[str, int]:
     from services.hotspots.runs.execute import run_surface
     from services.hotspots.runs.service import create_run
     from services.hotspots.schemas import SurfaceCreate
+    from services.hotspots.settings import HotspotsSettings
     from shared.auth import create_token
     from shared.incidents.store import import_file
-    from shared.settings import HotspotsSettings
 
     import_file(
         session,

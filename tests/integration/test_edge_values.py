@@ -170,8 +170,7 @@ class _Clients(dict[str, Any]):
 
         from fastapi.testclient import TestClient
 
-        mod = importlib.import_module("shared.settings")
-        cls = getattr(mod, f"{service.capitalize()}Settings")
+        cls = importlib.import_module("csp.services").SERVICES[service].settings
         settings = cls(database_url=self.db, environment="test", log_json=False, celery_eager=True)
         app = importlib.import_module(f"services.{service}.main").create_app(settings)
         client = TestClient(app, raise_server_exceptions=False).__enter__()

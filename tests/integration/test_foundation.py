@@ -7,11 +7,11 @@ from fastapi import Depends
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from services.assets.settings import AssetsSettings
 from shared.app import build_app
 from shared.auth import Principal, lookup, require, revoke_token
 from shared.core.models import ApiToken
 from shared.db import get_session
-from shared.settings import AssetsSettings
 from tests.conftest import TEST_DB
 
 

@@ -513,8 +513,8 @@ def live(committed: Committed) -> Iterator[tuple[Any, dict[str, str], int]]:
     from fastapi.testclient import TestClient
 
     from services.assets.main import create_app
+    from services.assets.settings import AssetsSettings
     from shared.auth import create_token
-    from shared.settings import AssetsSettings
     from tests.conftest import TEST_DB
 
     with committed.factory() as s:

@@ -20,7 +20,7 @@ SERVICES = ("assets", "hotspots", "predictive")
 
 def current(service: str) -> dict[str, Any]:
     """The service's OpenAPI document as its app builds it now."""
-    cls = getattr(importlib.import_module("shared.settings"), f"{service.capitalize()}Settings")
+    cls = importlib.import_module("csp.services").SERVICES[service].settings
     app = importlib.import_module(f"services.{service}.main").create_app(cls(environment="test"))
     doc: dict[str, Any] = json.loads(json.dumps(app.openapi(), sort_keys=True))
     return doc

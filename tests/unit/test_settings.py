@@ -1,7 +1,10 @@
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import AssetsSettings, CommonSettings, HotspotsSettings, PredictiveSettings
+from services.assets.settings import AssetsSettings
+from services.hotspots.settings import HotspotsSettings
+from services.predictive.settings import PredictiveSettings
+from shared.settings import CommonSettings
 
 
 def test_defaults_ports_and_shared_urls(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,9 +14,9 @@ from services.assets.clock import aware, now_utc
 from services.assets.faults.availability import availability_from_faults, faults_overlapping
 from services.assets.models import Camera, FootageRequest
 from services.assets.recommendations.rules import Evidence, Recommendation, Thresholds, recommend
+from services.assets.settings import AssetsSettings
 from shared.errors import InvalidInput
 from shared.incidents.models import Incident
-from shared.settings import AssetsSettings
 
 # Radius used for incidents near a camera that has no recorded view (metres).
 DEFAULT_VIEW_RADIUS_M = 50.0

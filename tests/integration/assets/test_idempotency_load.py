@@ -35,9 +35,9 @@ def server(engine: Any) -> Iterator[tuple[str, dict[str, str], int]]:
     from services.assets.cameras.schemas import CameraCreate
     from services.assets.cameras.service import create_camera
     from services.assets.main import create_app
+    from services.assets.settings import AssetsSettings
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
-    from shared.settings import AssetsSettings
     from tests.conftest import TEST_DB
 
     setup = make_engine(TEST_DB, pool_size=2)

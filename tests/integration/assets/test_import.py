@@ -102,7 +102,7 @@ def test_cli_import_prints_warnings_and_each_bad_row(
 
     from csp.cli import app
     from services.assets import cli
-    from shared.settings import AssetsSettings
+    from services.assets.settings import AssetsSettings
 
     monkeypatch.setattr(cli, "_session", lambda: (db_session, AssetsSettings()))
     path = tmp_path / "register.csv"
