@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from shared.db import database_ready
+from shared.web.deps import AppSettings
 from shared.web.problems import problem
 
 router = APIRouter(tags=["health"])
@@ -27,9 +28,9 @@ def broker_ready(url: str) -> tuple[bool, str]:
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
-def healthz(request: Request) -> dict[str, str]:
+def healthz(settings: AppSettings) -> dict[str, str]:
     """Always 200 while the process runs."""
-    return {"status": "ok", "service": request.app.state.settings.service_name}
+    return {"status": "ok", "service": settings.service_name}
 
 
 @router.get(
@@ -39,9 +40,8 @@ def healthz(request: Request) -> dict[str, str]:
         503: {"description": "A dependency is down", "content": {"application/problem+json": {}}}
     },
 )
-async def readyz(request: Request) -> Any:
+async def readyz(request: Request, settings: AppSettings) -> Any:
     """200 when PostGIS and Redis answer, else 503 naming what is down."""
-    settings = request.app.state.settings
     db_ok, db_detail = await run_in_threadpool(database_ready, request.app.state.engine)
     if settings.celery_eager:
         br_ok, br_detail = True, "eager mode: no broker used"

@@ -24,10 +24,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header
 
 from services.assets.settings import AssetsSettings
 from shared.auth import Principal, require
+from shared.web.deps import AppSettings
 from shared.web.params import BBox, Page, bbox_query, paging
 
 OPERATORS = ("operator",)
@@ -68,10 +69,9 @@ def parse_if_match(header: str | None, current: int | None = None) -> int | None
     return -1
 
 
-def assets_settings(request: Request) -> AssetsSettings:
+def assets_settings(settings: AppSettings) -> AssetsSettings:
     """The app's settings (a default ``AssetsSettings`` when the app holds another kind)."""
-    s = request.app.state.settings
-    return s if isinstance(s, AssetsSettings) else AssetsSettings()
+    return settings if isinstance(settings, AssetsSettings) else AssetsSettings()
 
 
 SettingsDep = Annotated[AssetsSettings, Depends(assets_settings)]

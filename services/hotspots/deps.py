@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi import Path as PathParam
 
 from services.hotspots.limits import Limits
 from services.hotspots.models import MAX_ID
 from shared.auth import AnyRole, Principal, require
+from shared.web.deps import AppSettings
 
 __all__ = ["GEOJSON", "AnyRole", "Analyst", "LimitsDep", "OutputDir", "RunId", "SiteId"]
 
@@ -27,14 +28,14 @@ RunId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Surface run id")]
 SiteId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Water site id")]
 
 
-def limits_of(request: Request) -> Limits:
+def limits_of(settings: AppSettings) -> Limits:
     """The limits of the app's settings (CSP_MAX_GRID_CELLS, CSP_EXTENT_MARGIN_M, ...)."""
-    return Limits.of(request.app.state.settings)
+    return Limits.of(settings)
 
 
-def output_dir_of(request: Request) -> Path:
+def output_dir_of(settings: AppSettings) -> Path:
     """The app's output folder (run files live under it)."""
-    return Path(request.app.state.settings.output_dir)
+    return Path(settings.output_dir)
 
 
 LimitsDep = Annotated[Limits, Depends(limits_of)]

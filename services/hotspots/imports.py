@@ -27,6 +27,7 @@ from shared.incidents.parsers import parse_file
 from shared.incidents.parsers.results import FileRejected, ParseResult
 from shared.incidents.registry import SOURCES
 from shared.incidents.store import file_sha256, store_result
+from shared.web.deps import AppSettings
 
 router = APIRouter(tags=["incidents"])
 ERRORS_SHOWN = 1000
@@ -305,14 +306,13 @@ UPLOAD_BODY = {
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
 async def import_incidents(
-    request: Request, session: SessionDep, who: Analyst
+    request: Request, session: SessionDep, who: Analyst, settings: AppSettings
 ) -> IncidentImportReport:
     """Import one file (analyst); the report names every rejected line and why.
 
     A long file name is shortened (to 100 characters, keeping the extension). Rows outside the
     partnership's outline plus margin are rejected; rows in the margin are kept with a warning.
     """
-    settings = request.app.state.settings
     with tempfile.TemporaryDirectory(prefix="csp-import-") as tmp:
         up = await read_upload(request, Path(tmp), max_bytes=settings.max_upload_bytes)
         source = up.fields.get("source")

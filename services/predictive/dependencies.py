@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 
 from services.predictive.agencies.defaults import DEFAULTS
 from services.predictive.dates import today_london
 from services.predictive.limits import Limits
 from services.predictive.schemas import ListDate
 from shared.auth import Principal, require
+from shared.web.deps import AppSettings
 
 READ_LISTS = ("crew", "analyst")  # see lists and visits
 LOG_VISITS = ("crew",)  # analysts read lists, crews log visits
@@ -39,8 +40,8 @@ def allows(role: str, roles: tuple[str, ...]) -> bool:
     return role == "admin" or role in roles
 
 
-def _limits(request: Request) -> Limits:
-    return Limits.of(request.app.state.settings)
+def _limits(settings: AppSettings) -> Limits:
+    return Limits.of(settings)
 
 
 LimitsDep = Annotated[Limits, Depends(_limits)]

@@ -29,10 +29,11 @@ from sqlalchemy.orm import Session
 from services.assets import lifecycle as lc
 from services.assets.cameras import schemas as sc
 from services.assets.cameras import service as cameras_svc
-from services.assets.dependencies import FAULT_READERS, REVIEW_READERS
+from services.assets.dependencies import FAULT_READERS, REVIEW_READERS, SettingsDep
 from services.assets.faults import service as faults_svc
 from services.assets.models import Camera
 from services.assets.recommendations import service as recs_svc
+from services.assets.settings import AssetsSettings
 from services.assets.web.reviewmap import (
     HEALTH_STROKE,
     LIFECYCLE_COLOURS,
@@ -109,8 +110,7 @@ def _open_faults(session: Session) -> list[FaultView]:
     return out
 
 
-def _recommendations(request: Request, session: Session) -> list[RecView]:
-    settings = request.app.state.settings
+def _recommendations(settings: AssetsSettings, session: Session) -> list[RecView]:
     recs = recs_svc.recommendations(
         session, window_days=settings.recommend_window_days, settings=settings
     )
@@ -129,7 +129,9 @@ def _legend() -> dict[str, Any]:
 
 
 @router.get("/map", response_class=HTMLResponse)
-def review_map(request: Request, session: SessionDep, tiles: bool = True) -> Response:
+def review_map(
+    request: Request, session: SessionDep, settings: SettingsDep, tiles: bool = True
+) -> Response:
     """The SEG review map; more layers once signed in with a token."""
     who = _map_principal(request, session)
     public = who is None
@@ -137,7 +139,7 @@ def review_map(request: Request, session: SessionDep, tiles: bool = True) -> Res
     cams = [camera_view(c) for c in rows]
     # Faults are for the control room, the SEG and analysts (as GET /faults); not for crews.
     faults = _open_faults(session) if who and who.role in FAULT_ROLES else None
-    recs = _recommendations(request, session) if who and who.role in REC_ROLES else None
+    recs = _recommendations(settings, session) if who and who.role in REC_ROLES else None
     built = build_review_map(cams, faults=faults, recommendations=recs, tiles=tiles)
     names = {c.id: c.name for c in cams}
     context = {

@@ -25,6 +25,7 @@ from services.hotspots.schemas import (
 from shared.db import SessionDep
 from shared.errors import ServiceUnavailable
 from shared.idempotency import IdempotencyKey
+from shared.web.deps import AppSettings
 from shared.web.params import Page, paging
 
 router = APIRouter()
@@ -60,10 +61,10 @@ def run_read(run: SurfaceRun, base: str = "") -> RunRead:
 
 
 def _dispatch(
-    request: Request, session: SessionDep, run: SurfaceRun, output_dir: Path, limits: Limits
+    eager: bool, session: SessionDep, run: SurfaceRun, output_dir: Path, limits: Limits
 ) -> SurfaceRun:
     """Run in-process in eager (demo/test) mode, otherwise queue the Celery task."""
-    if request.app.state.settings.celery_eager:
+    if eager:
         return run_surface(session, run.id, output_dir=output_dir, limits=limits)
     from services.hotspots.tasks import compute_surface
 
@@ -86,6 +87,7 @@ def create_surface(
     who: Analyst,
     limits: LimitsDep,
     output_dir: OutputDir,
+    settings: AppSettings,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Start a KDE (or Gi*) surface run; 202 with the run and where to poll it."""
@@ -93,7 +95,7 @@ def create_surface(
         session, body=body, actor=who.actor, idempotency_key=idempotency_key, limits=limits
     )
     if created or run.status == RunStatus.QUEUED:
-        run = _dispatch(request, session, run, output_dir, limits)
+        run = _dispatch(settings.celery_eager, session, run, output_dir, limits)
     read = run_read(run)
     return JSONResponse(
         read.model_dump(mode="json"), status_code=202, headers={"Location": read.links["self"]}
