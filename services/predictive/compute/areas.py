@@ -67,7 +67,7 @@ class BadArea(ValueError):
 
 def _explain_invalid(geom: BaseGeometry) -> str:
     """GEOS's reason a polygon is invalid, in words, with the place as lon/lat."""
-    reason = shapely.is_valid_reason(geom)
+    reason = str(shapely.is_valid_reason(geom))
     m = _REASON.match(reason)
     if m is None:
         return reason

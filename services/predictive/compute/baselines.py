@@ -141,6 +141,8 @@ def smooth_cells(values: FloatArray, sigma_cells: float) -> FloatArray:
     """Gaussian smoothing of a (ny, nx) array over cells that keeps the array's total."""
     if sigma_cells <= 0:
         return values.copy()
-    out = ndimage.gaussian_filter(values, sigma_cells, mode="constant", cval=0.0, truncate=3.0)
+    out: FloatArray = ndimage.gaussian_filter(
+        values, sigma_cells, mode="constant", cval=0.0, truncate=3.0
+    )
     total, kept = float(values.sum()), float(out.sum())
     return out * (total / kept) if kept > 0 else out
