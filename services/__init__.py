@@ -1,0 +1,1 @@
+"""The three services: assets, hotspots, predictive (each owns a Postgres schema)."""

@@ -1,0 +1,1 @@
+"""Code the services share: settings, database, errors, auth, geometry, incidents, web kit."""

@@ -1,36 +1,33 @@
-"""OGC API - Features (Part 1: Core, GeoJSON, OAS 3.0) for any service's feature collections.
+"""OGC API - Features (Part 1: Core, GeoJSON, OAS 3.0), the framework-free core.
 
 A service describes each collection with a ``Collection`` (id, title, filters) and a
 ``FeatureSource`` that answers paged, filtered queries with RFC 7946 GeoJSON features in WGS84
-(CRS84, lon/lat). ``ogc_router`` turns a list of them into the landing page, conformance,
-collections and items routes. Query parameters are parsed and checked here, once, so every
-collection pages and filters the same way; bad ones are 400 problem+json, as the standard asks.
+(CRS84, lon/lat). Query parameters are parsed and checked here, once, so every collection pages
+and filters the same way; bad ones are ``BadQuery`` (400 problem+json, as the standard asks).
+The documents (landing page, collections, feature collections with paging links) are built here
+too; ``shared.web.ogc`` turns collections into routes.
 
 A bbox is clipped to the area where the storage CRS (EPSG:27700) is valid before any source sees
 it: clients send world or continental extents, which PostGIS cannot project to the British
 National Grid (it was a 500, or silently no features). A box outside that area matches nothing.
-Links are absolute URLs on the service's configured public URL (``ServiceSettings.base_url()``),
-never on the request's ``Host`` header, which any client sets.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pyproj import CRS
-from sqlalchemy.orm import Session
 
-from shared.db import SessionDep
-from shared.errors import AppError, NotFound
+from shared.errors import AppError
 from shared.geometry import BNG
-from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GEOJSON = "application/geo+json"
@@ -185,7 +182,8 @@ def parse_item_query(params: Mapping[str, str], collection: Collection) -> ItemQ
     )
 
 
-def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
+def link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
+    """A link object of an OGC document."""
     out = {"href": href, "rel": rel, "type": type_}
     if title:
         out["title"] = title
@@ -198,10 +196,10 @@ def landing_page(base: str, *, title: str, description: str, openapi_url: str) -
         "title": title,
         "description": description,
         "links": [
-            _link(base, "self", JSON, "This document"),
-            _link(openapi_url, "service-desc", OPENAPI_JSON, "The API definition"),
-            _link(f"{base}/conformance", "conformance", JSON, "Conformance classes"),
-            _link(f"{base}/collections", "data", JSON, "Feature collections"),
+            link(base, "self", JSON, "This document"),
+            link(openapi_url, "service-desc", OPENAPI_JSON, "The API definition"),
+            link(f"{base}/conformance", "conformance", JSON, "Conformance classes"),
+            link(f"{base}/collections", "data", JSON, "Feature collections"),
         ],
     }
 
@@ -221,8 +219,8 @@ def collection_doc(
         "storageCrs": CRS84,
         "extent": {"spatial": {"bbox": [list(extent or WORLD)], "crs": CRS84}},
         "links": [
-            _link(url, "self", JSON, collection.title),
-            _link(f"{url}/items", "items", GEOJSON, f"{collection.title} (GeoJSON)"),
+            link(url, "self", JSON, collection.title),
+            link(f"{url}/items", "items", GEOJSON, f"{collection.title} (GeoJSON)"),
         ],
     }
 
@@ -237,11 +235,11 @@ def page_links(
         kept.update(limit=str(q.limit), offset=str(offset))
         return f"{url}?{urlencode(kept)}"
 
-    links = [_link(href(q.offset), "self", GEOJSON, "This page")]
+    links = [link(href(q.offset), "self", GEOJSON, "This page")]
     if q.offset + returned < matched:
-        links.append(_link(href(q.offset + q.limit), "next", GEOJSON, "Next page"))
+        links.append(link(href(q.offset + q.limit), "next", GEOJSON, "Next page"))
     if q.offset > 0:
-        links.append(_link(href(max(q.offset - q.limit, 0)), "prev", GEOJSON, "Previous page"))
+        links.append(link(href(max(q.offset - q.limit, 0)), "prev", GEOJSON, "Previous page"))
     return links
 
 
@@ -257,209 +255,3 @@ def feature_collection(
         "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "links": links,
     }
-
-
-def _media_type(request: Request) -> str:
-    """GeoJSON unless the client asked for plain JSON and not GeoJSON."""
-    accept = request.headers.get("accept", "")
-    if JSON in accept and GEOJSON not in accept:
-        return JSON
-    return GEOJSON
-
-
-def public_root(request: Request) -> str:
-    """The service's public URL from its settings (``base_url()``), never from ``Host``."""
-    settings = getattr(request.app.state, "settings", None)
-    if not isinstance(settings, ServiceSettings):
-        return ""  # links relative to the server root rather than trusting the request
-    return settings.base_url().rstrip("/")
-
-
-def _base(request: Request, prefix: str) -> str:
-    return public_root(request) + prefix
-
-
-def _items_parameters(collection: Collection) -> list[dict[str, Any]]:
-    """OpenAPI parameter objects of an items route (declared, since they are read by hand)."""
-    params: list[dict[str, Any]] = [
-        {
-            "name": "bbox",
-            "in": "query",
-            "required": False,
-            "style": "form",
-            "explode": False,
-            "description": "minlon,minlat,maxlon,maxlat in CRS84",
-            "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
-        },
-        {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "description": f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})",
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_LIMIT,
-                "default": DEFAULT_LIMIT,
-            },
-        },
-        {
-            "name": "offset",
-            "in": "query",
-            "required": False,
-            "description": "Features to skip",
-            "schema": {"type": "integer", "minimum": 0, "default": 0},
-        },
-        {
-            "name": "f",
-            "in": "query",
-            "required": False,
-            "description": "Output format",
-            "schema": {"type": "string", "enum": ["json"]},
-        },
-    ]
-    for flt in collection.filters:
-        schema: dict[str, Any] = {"type": "string"}
-        if flt.values:
-            schema = {
-                "type": "string",
-                "pattern": "^(" + "|".join(flt.values) + ")(,(" + "|".join(flt.values) + "))*$",
-            }
-        params.append(
-            {
-                "name": flt.name,
-                "in": "query",
-                "required": False,
-                "description": flt.description + " (comma-separated to match any of several)",
-                "schema": schema,
-            }
-        )
-    return params
-
-
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid query parameter", "content": {"application/problem+json": {}}},
-    404: {"description": "Not found", "content": {"application/problem+json": {}}},
-}
-FC_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "GeoJSON features in CRS84",
-        "content": {GEOJSON: {"schema": {"type": "object"}}, JSON: {"schema": {"type": "object"}}},
-    },
-    **PROBLEM_RESPONSES,
-}
-
-
-def _collection(collections: Mapping[str, Collection], collection_id: str) -> Collection:
-    found = collections.get(collection_id)
-    if found is None:
-        raise NotFound(
-            f"No collection {collection_id!r}; there are: {', '.join(collections) or 'none'}"
-        )
-    return found
-
-
-def ogc_router(
-    collections: Sequence[Collection],
-    *,
-    title: str,
-    description: str,
-    prefix: str = "/ogc",
-    tag: str = "OGC API - Features",
-) -> APIRouter:
-    """Routes of an OGC API - Features endpoint at ``prefix`` serving ``collections``."""
-    by_id = {c.id: c for c in collections}
-    router = APIRouter(prefix=prefix, tags=[tag])
-
-    @router.get("", summary="Landing page", response_model=None)
-    def landing(request: Request) -> JSONResponse:
-        """Links to the API definition, conformance and the collections."""
-        openapi = public_root(request) + (request.app.openapi_url or "/openapi.json")
-        body = landing_page(
-            _base(request, prefix), title=title, description=description, openapi_url=openapi
-        )
-        return JSONResponse(body)
-
-    @router.get("/conformance", summary="Conformance classes", response_model=None)
-    def conformance() -> JSONResponse:
-        """The conformance classes implemented: core, GeoJSON and OpenAPI 3.0."""
-        return JSONResponse({"conformsTo": list(CONFORMANCE)})
-
-    @router.get("/collections", summary="Feature collections", response_model=None)
-    def list_collections(request: Request, session: SessionDep) -> JSONResponse:
-        """Every collection with its extent and items link."""
-        base = _base(request, prefix)
-        docs = [collection_doc(base, c, c.source.extent(session)) for c in collections]
-        links = [_link(f"{base}/collections", "self", JSON, "This document")]
-        return JSONResponse({"links": links, "collections": docs})
-
-    for coll in collections:
-        _add_collection_routes(router, coll, by_id, prefix)
-    return router
-
-
-def _add_collection_routes(
-    router: APIRouter, coll: Collection, by_id: Mapping[str, Collection], prefix: str
-) -> None:
-    path = f"/collections/{coll.id}"
-
-    @router.get(
-        path,
-        summary=f"{coll.title}: description",
-        response_model=None,
-        responses=PROBLEM_RESPONSES,
-        name=f"ogc_{coll.id}_collection",
-    )
-    def describe(request: Request, session: SessionDep) -> JSONResponse:
-        """The collection's description and extent."""
-        c = _collection(by_id, coll.id)
-        return JSONResponse(collection_doc(_base(request, prefix), c, c.source.extent(session)))
-
-    @router.get(
-        f"{path}/items",
-        summary=f"{coll.title}: features",
-        response_model=None,
-        responses=FC_RESPONSE,
-        name=f"ogc_{coll.id}_items",
-        openapi_extra={"parameters": _items_parameters(coll)},
-    )
-    def items(request: Request, session: SessionDep) -> JSONResponse:
-        """A page of features, filtered by bbox and properties."""
-        c = _collection(by_id, coll.id)
-        params = dict(request.query_params)
-        q = parse_item_query(params, c)
-        clipped = clip_bbox(q.bbox) if q.bbox is not None else None
-        features: list[dict[str, Any]]
-        if q.bbox is not None and clipped is None:
-            features, matched = [], 0
-        else:
-            features, matched = c.source.query(session, replace(q, bbox=clipped))
-        url = f"{_base(request, prefix)}{path}/items"
-        links = page_links(url, params, q, len(features), matched)
-        body = feature_collection(features, matched=matched, links=links)
-        return JSONResponse(body, media_type=_media_type(request))
-
-    @router.get(
-        f"{path}/items/{{feature_id}}",
-        summary=f"{coll.title}: one feature",
-        response_model=None,
-        responses=FC_RESPONSE,
-        name=f"ogc_{coll.id}_item",
-    )
-    def item(
-        request: Request, session: SessionDep, feature_id: str, f: str | None = None
-    ) -> JSONResponse:
-        """One feature by id, with links to itself and its collection."""
-        if f not in (None, "", "json", "geojson"):
-            raise BadQuery(f"f={f!r} is not offered; use f=json")
-        c = _collection(by_id, coll.id)
-        feature = c.source.get(session, feature_id)
-        if feature is None:
-            raise NotFound(f"No feature {feature_id!r} in collection {coll.id!r}")
-        base = f"{_base(request, prefix)}{path}"
-        feature = dict(feature)
-        feature["links"] = [
-            _link(f"{base}/items/{feature_id}", "self", GEOJSON, "This feature"),
-            _link(base, "collection", JSON, coll.title),
-        ]
-        return JSONResponse(feature, media_type=_media_type(request))

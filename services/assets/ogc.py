@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from services.assets import lifecycle as lc
 from services.assets.cameras.service import meets_wgs84_box
 from services.assets.models import Camera
-from shared.ogc import Collection, Filter, ItemQuery, ogc_router
+from shared.ogc import Collection, Filter, ItemQuery
+from shared.web.ogc import ogc_router
 
 WGS84 = 4326
 DECIMALS = 7  # about 1 cm in latitude

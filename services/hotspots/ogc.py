@@ -19,7 +19,8 @@ from services.hotspots.runs.service import latest_done_run_id
 from services.hotspots.sites.road import collisions_extent, road_sites_geojson
 from shared.auth import current_principal
 from shared.errors import AppError
-from shared.ogc import BadQuery, Collection, Filter, ItemQuery, ogc_router
+from shared.ogc import BadQuery, Collection, Filter, ItemQuery
+from shared.web.ogc import ogc_router
 
 T = TypeVar("T")
 
