@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.predictive.conftest import LSOAS, WARDS, synthetic_incidents, today
+from tests.factories import load_medway, make_list, store_incidents, synthetic_incidents, today
 
 # Lists are read, never made, by the page, and a visit logged "now" counts for today's list:
 # the module's fixture stores today's list as the nightly job would.
@@ -17,29 +17,15 @@ LIST_DAY = today()
 @pytest.fixture(scope="module")
 def crew_header(browser_db: str) -> dict[str, str]:
     """Boundaries, incidents, today's kfrs list and a crew token in the browser database."""
-    from services.predictive.agencies import service as agencies
-    from services.predictive.lists import service as lists
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
-    from tests.integration.predictive.conftest import store_rows
 
     eng = make_engine(browser_db)
     with make_sessionmaker(eng)() as s:
-        agencies.load_boundaries(s, wards_path=WARDS, outline_path=LSOAS)
-        agencies.ensure_agencies(s)
-        store_rows(
-            s,
-            synthetic_incidents(
-                source="fire",
-                categories=["deliberate_fire"],
-                month_only=False,
-                seed=11,
-                end=LIST_DAY,
-            ),
-            source="fire",
-        )
+        load_medway(s)
+        store_incidents(s, synthetic_incidents(seed=11, end=LIST_DAY), source="fire")
         s.commit()
-        lists.get_or_create_list(s, agency_code="kfrs", day=LIST_DAY, generated_by="nightly")
+        make_list(s, "kfrs", LIST_DAY)
         _, clear = create_token(s, name="browser crew", role="crew")
         s.commit()
     eng.dispose()

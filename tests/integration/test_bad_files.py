@@ -580,23 +580,18 @@ def formula_list(
     make_client: Callable[..., Any], tokens: Any, db_session: Any, tmp_path: Path
 ) -> tuple[Any, dict[str, str], int, set[str]]:
     """A kfrs list whose boxes lie in wards read from a boundaries file of formula names."""
-    from services.predictive.agencies import service as agencies
-    from services.predictive.lists import service as lists
-    from tests.integration.predictive.conftest import (
+    from tests.factories import (
         LIST_DAY,
-        LSOAS,
-        store_rows,
+        load_medway,
+        make_list,
+        store_incidents,
         synthetic_incidents,
     )
 
     wards, names = bf.formula_geojson(tmp_path, SAFE_TO_WRITE)
-    agencies.load_boundaries(db_session, wards_path=wards, outline_path=LSOAS)
-    agencies.ensure_agencies(db_session)
-    fire = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
-    store_rows(db_session, fire, source="fire")
-    lists.get_or_create_list(
-        db_session, agency_code="kfrs", day=LIST_DAY, generated_by="nightly"
-    )  # GETs only read lists
+    load_medway(db_session, wards_path=wards)
+    store_incidents(db_session, synthetic_incidents(), source="fire")
+    make_list(db_session, "kfrs", LIST_DAY)  # GETs only read lists
     client = make_client("predictive")
     q = {"agency": "kfrs", "date": LIST_DAY.isoformat()}
     body = client.get("/targets", params=q, headers=tokens["crew"]).json()

@@ -23,6 +23,10 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SHARED_DATA
+from tests.factories import WITH_VIEW, post_camera
+from tests.support import GILLINGHAM, savepoint_per_request
+
 SERVICES = ("assets", "hotspots", "predictive")
 PROBLEM_JSON = "application/problem+json"
 # Pages for people: their errors may be HTML (sign-in form), so only "no 5xx" is checked.
@@ -342,9 +346,6 @@ def _describe(case: Any, auth: dict[str, str]) -> str:
 # Seed data through the API (and the incident store), the same way in the test and the bench
 # ------------------------------------------------------------------------------------------
 
-GILLINGHAM = (0.5466, 51.3887)
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
 
 def _feature_ids(client: Any, auth: dict[str, str], collections: tuple[str, ...], k: Known) -> None:
     for c in collections:
@@ -358,19 +359,9 @@ def seed_assets(client: Any, session: Any, auth: dict[str, str]) -> Known:
     """Two cameras, a fault and a footage request; returns their ids and the ETag reader."""
     k = Known()
     for i in range(2):
-        body = {
-            "name": f"Fuzz camera {i}",
-            "lon": GILLINGHAM[0] + i / 100,
-            "lat": GILLINGHAM[1],
-            "technology": "digital",
-            "deployment": "fixed",
-            "bearing_deg": 90.0,
-            "fov_deg": 60.0,
-            "range_m": 80.0,
-        }
-        r = client.post("/cameras", json=body, headers=auth)
-        assert r.status_code == 201, r.text
-        cam = r.json()
+        cam = post_camera(
+            client, auth, name=f"Fuzz camera {i}", lon=GILLINGHAM[0] + i / 100, **WITH_VIEW
+        )
         k.add("camera_id", cam["id"])
         k.add("attribute[camera]", cam["asset_tag"])
         k.add("address_id", cam["asset_tag"])
@@ -429,23 +420,19 @@ def seed_hotspots(client: Any, session: Any, auth: dict[str, str]) -> Known:
 
 def seed_predictive(client: Any, session: Any, auth: dict[str, str]) -> Known:
     """Medway boundaries, both agencies, synthetic incidents and one stored list."""
-    from services.predictive.agencies import service as agencies
-    from services.predictive.lists import service as lists
-    from tests.integration.predictive.conftest import (
+    from tests.factories import (
         LIST_DAY,
-        LSOAS,
-        WARDS,
-        store_rows,
+        load_medway,
+        make_list,
+        store_incidents,
         synthetic_incidents,
     )
 
-    agencies.load_boundaries(session, wards_path=WARDS, outline_path=LSOAS)
-    agencies.ensure_agencies(session)
-    fire = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
-    store_rows(session, fire, source="fire")
+    load_medway(session)
+    store_incidents(session, synthetic_incidents(), source="fire")
     session.commit()
     # Lists are made by the nightly job (GETs only read), so make the one the fuzzer reads.
-    lists.get_or_create_list(session, agency_code="kfrs", day=LIST_DAY, generated_by="nightly")
+    make_list(session, "kfrs", LIST_DAY)
     session.commit()
     k = Known()
     for code in ("kfrs", "police"):
@@ -476,40 +463,17 @@ SEEDERS: dict[str, Callable[[Any, Any, dict[str, str]], Known]] = {
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture()
-def savepoint_sessions(db_session: Any) -> Callable[[Any], None]:
-    """Give an app one session per request (as in production), all rolled back at the end."""
-    from sqlalchemy.orm import Session
-
-    from shared.db import get_session
-
-    conn = db_session.connection()
-
-    def install(app: Any) -> None:
-        def _session() -> Iterator[Session]:
-            s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-            try:
-                yield s
-            finally:
-                s.close()
-
-        app.dependency_overrides[get_session] = _session
-
-    return install
-
-
 @pytest.mark.parametrize("service", SERVICES)
 def test_fuzz_openapi(
     service: str,
     make_client: Callable[..., Any],
     tokens: dict[str, dict[str, str]],
     db_session: Any,
-    savepoint_sessions: Callable[[Any], None],
     tmp_path: Path,
 ) -> None:
     overrides = {"output_dir": tmp_path} if service == "hotspots" else {}
     client = make_client(service, **overrides)
-    savepoint_sessions(client.app)
+    savepoint_per_request(client.app, db_session.connection())
     known = SEEDERS[service](client, db_session, tokens["admin"])
     bearer = {role: h["Authorization"] for role, h in tokens.items()}
     fuzzer = Fuzzer(service, client.app, bearer, known, max_seconds=TEST_BUDGET_S)

@@ -12,16 +12,8 @@ from typing import Any
 
 import pytest
 
-PROBLEM = "application/problem+json"
-GILLINGHAM = (0.5466, 51.3887)
-
-
-def _problem(r: Any, status: int) -> dict[str, Any]:
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"].startswith(PROBLEM), r.headers["content-type"]
-    body: dict[str, Any] = r.json()
-    assert body["status"] == status and body["type"] and body["title"]
-    return body
+from tests.factories import camera_body, post_camera
+from tests.support import problem, savepoint_per_request
 
 
 @pytest.fixture()
@@ -29,25 +21,10 @@ def client_of(make_client: Callable[..., Any], db_session: Any) -> Callable[[str
     """A service's client whose requests each get their own savepoint session, as in
     production each gets its own session: a request that fails in the database does not
     poison the next one (the shared test session would)."""
-    from collections.abc import Iterator
-
-    from sqlalchemy.orm import Session
-
-    from shared.db import get_session
-
-    conn = db_session.connection()
 
     def build(service: str) -> Any:
         client = make_client(service)
-
-        def _session() -> Iterator[Session]:
-            s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-            try:
-                yield s
-            finally:
-                s.close()
-
-        client.app.dependency_overrides[get_session] = _session
+        savepoint_per_request(client.app, db_session.connection())
         return client
 
     return build
@@ -60,17 +37,7 @@ def assets(client_of: Callable[[str], Any]) -> Any:
 
 @pytest.fixture()
 def camera(assets: Any, tokens: dict[str, dict[str, str]]) -> dict[str, Any]:
-    body = {
-        "name": "Regression camera",
-        "lon": GILLINGHAM[0],
-        "lat": GILLINGHAM[1],
-        "technology": "digital",
-        "deployment": "fixed",
-    }
-    r = assets.post("/cameras", json=body, headers=tokens["admin"])
-    assert r.status_code == 201, r.text
-    out: dict[str, Any] = r.json()
-    return out
+    return post_camera(assets, tokens["admin"], name="Regression camera")
 
 
 # ------------------------------------------------------------------ NUL characters (all services)
@@ -79,19 +46,7 @@ def camera(assets: Any, tokens: dict[str, dict[str, str]]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("method", "url", "kw"),
     [
-        (
-            "post",
-            "/cameras",
-            {
-                "json": {
-                    "name": "a\x00b",
-                    "lon": GILLINGHAM[0],
-                    "lat": GILLINGHAM[1],
-                    "technology": "digital",
-                    "deployment": "fixed",
-                }
-            },
-        ),
+        ("post", "/cameras", {"json": camera_body(name="a\x00b")}),
         ("get", "/cameras", {"params": {"ward": "a\x00"}}),
         ("get", "/open311/v2/requests.json", {"params": {"service_request_id": "F-\x00"}}),
     ],
@@ -100,7 +55,7 @@ def test_nul_in_text_is_422_not_500(
     assets: Any, tokens: dict[str, dict[str, str]], method: str, url: str, kw: dict[str, Any]
 ) -> None:
     r = getattr(assets, method)(url, headers=tokens["admin"], **kw)
-    body = _problem(r, 422)
+    body = problem(r, 422)
     assert "NUL" in body["detail"]
 
 
@@ -110,7 +65,7 @@ def test_nul_in_jsonb_is_422_not_500(
     """PostgreSQL refuses \\u0000 in JSONB with SQLSTATE 22P05 (a DataError, not a ValueError)."""
     client = client_of("predictive")
     r = client.patch("/agencies/kfrs", json={"categories": ["a\x00"]}, headers=tokens["admin"])
-    assert "NUL" in _problem(r, 422)["detail"]
+    assert "NUL" in problem(r, 422)["detail"]
     # The agency is untouched and the session still works.
     got = client.get("/agencies", headers=tokens["admin"])
     assert got.status_code == 200
@@ -125,15 +80,10 @@ def test_list_page_with_no_boxes_renders(
     client_of: Callable[[str], Any], tokens: dict[str, dict[str, str]], db_session: Any
 ) -> None:
     """No incidents before the date gives an empty list; its page was a 500 (folium tooltip)."""
-    from services.predictive.agencies import service as agencies
-    from services.predictive.lists import service as lists
-    from tests.integration.predictive.conftest import LSOAS, WARDS
+    from tests.factories import load_medway, make_list
 
-    agencies.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
-    agencies.ensure_agencies(db_session)
-    lists.get_or_create_list(
-        db_session, agency_code="police", day=date(2024, 5, 1), generated_by="nightly"
-    )
+    load_medway(db_session)
+    make_list(db_session, "police", date(2024, 5, 1))
     db_session.flush()
     client = client_of("predictive")
     r = client.get(
@@ -216,7 +166,7 @@ def test_offsets_postgres_refuses_are_converted_to_utc(
 def test_out_of_range_times_and_offsets_are_client_errors(
     assets: Any, tokens: dict[str, dict[str, str]], url: str, params: dict[str, str], status: int
 ) -> None:
-    _problem(assets.get(url, params=params, headers=tokens["admin"]), status)
+    problem(assets.get(url, params=params, headers=tokens["admin"]), status)
 
 
 # ------------------------------------------ predictive: UTC offsets, extreme dates, null settings
@@ -225,22 +175,11 @@ def test_out_of_range_times_and_offsets_are_client_errors(
 @pytest.fixture()
 def predictive(client_of: Callable[[str], Any], db_session: Any) -> Any:
     """The predictive app with Medway's boundaries, the agencies and a little fire history."""
-    from services.predictive.agencies import service as agencies
-    from services.predictive.lists import service as lists
-    from tests.integration.predictive.conftest import (
-        LSOAS,
-        WARDS,
-        store_rows,
-        synthetic_incidents,
-    )
+    from tests.factories import load_medway, make_list, store_incidents, synthetic_incidents
 
-    agencies.load_boundaries(db_session, wards_path=WARDS, outline_path=LSOAS)
-    agencies.ensure_agencies(db_session)
-    rows = synthetic_incidents(source="fire", categories=["deliberate_fire"], month_only=False)
-    store_rows(db_session, rows, source="fire")
-    lists.get_or_create_list(
-        db_session, agency_code="kfrs", day=date(2024, 5, 1), generated_by="nightly"
-    )
+    load_medway(db_session)
+    store_incidents(db_session, synthetic_incidents(), source="fire")
+    make_list(db_session, "kfrs", date(2024, 5, 1))
     return client_of("predictive")
 
 
@@ -300,7 +239,7 @@ def test_visit_with_offset_postgres_refuses_is_stored_in_utc(
 def test_extreme_dates_and_null_settings_are_422(
     predictive: Any, tokens: dict[str, dict[str, str]], method: str, url: str, kw: dict[str, Any]
 ) -> None:
-    _problem(getattr(predictive, method)(url, headers=tokens["admin"], **kw), 422)
+    problem(getattr(predictive, method)(url, headers=tokens["admin"], **kw), 422)
 
 
 # ------------------------------------------------------ hotspots: extreme days, paging offsets
@@ -324,4 +263,4 @@ def test_hotspots_extreme_days_and_offsets_are_422(
     kw: dict[str, Any],
 ) -> None:
     client = client_of("hotspots")
-    _problem(getattr(client, method)(url, headers=tokens["admin"], **kw), 422)
+    problem(getattr(client, method)(url, headers=tokens["admin"], **kw), 422)

@@ -9,61 +9,29 @@ the next one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-PROBLEM = "application/problem+json"
-GILLINGHAM = (0.5466, 51.3887)
-CAMERA = {
-    "name": "Robust camera",
-    "lon": GILLINGHAM[0],
-    "lat": GILLINGHAM[1],
-    "technology": "digital",
-    "deployment": "fixed",
-}
+from tests.factories import camera_body, post_camera
+from tests.support import problem, savepoint_per_request
 
-
-def _problem(r: Any, *statuses: int) -> dict[str, Any]:
-    assert r.status_code in statuses, (r.status_code, r.text[:400])
-    assert r.headers["content-type"].startswith(PROBLEM), r.headers["content-type"]
-    body: dict[str, Any] = r.json()
-    assert body["status"] == r.status_code and body["title"]
-    return body
+CAMERA = camera_body(name="Robust camera")
 
 
 @pytest.fixture()
 def client(make_client: Callable[..., Any], db_session: Any) -> Any:
     """The assets app with a savepoint session per request on the test's connection."""
-    from sqlalchemy.orm import Session
-
-    from shared.db import get_session
-
-    conn = db_session.connection()
     app_client = make_client("assets")
-
-    def _session() -> Iterator[Session]:
-        s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        try:
-            yield s
-        finally:
-            s.close()
-
-    app_client.app.dependency_overrides[get_session] = _session
+    savepoint_per_request(app_client.app, db_session.connection())
     return app_client
 
 
 @pytest.fixture()
 def camera(client: Any, tokens: dict[str, dict[str, str]]) -> dict[str, Any]:
-    r = client.post(
-        "/cameras", json=CAMERA | {"installed_on": "2020-06-01"}, headers=tokens["admin"]
-    )
-    assert r.status_code == 201, r.text
-    out: dict[str, Any] = r.json()
-    out["_etag"] = r.headers["etag"]
-    return out
+    return post_camera(client, tokens["admin"], **CAMERA, installed_on="2020-06-01")
 
 
 # ------------------------------------------------------------------ A3: 500s that are 4xx
@@ -82,7 +50,7 @@ def camera(client: Any, tokens: dict[str, dict[str, str]]) -> dict[str, Any]:
     ],
 )
 def test_a_camera_bbox_out_of_range_is_422_without_a_token(client: Any, bbox: str) -> None:
-    body = _problem(client.get("/cameras", params={"bbox": bbox}), 422)
+    body = problem(client.get("/cameras", params={"bbox": bbox}), 422)
     assert "bbox" in body["detail"]
 
 
@@ -123,7 +91,7 @@ def test_patching_a_required_field_to_null_is_422(
     url = f"/cameras/{camera['id']}"
     h = tokens["admin"] | {"If-Match": camera["_etag"]}
     for field in ("name",):
-        body = _problem(client.patch(url, json={field: None}, headers=h), 422)
+        body = problem(client.patch(url, json={field: None}, headers=h), 422)
         assert field in body["detail"]
     # Nullable fields still clear with null.
     r = client.patch(url, json={"ward": None}, headers=h)
@@ -141,7 +109,7 @@ def test_patching_a_required_field_to_null_is_422(
 def test_reviews_due_far_dates_are_422(
     client: Any, tokens: dict[str, dict[str, str]], params: dict[str, str]
 ) -> None:
-    _problem(client.get("/reviews/due", params=params, headers=tokens["seg"]), 422)
+    problem(client.get("/reviews/due", params=params, headers=tokens["seg"]), 422)
 
 
 @pytest.mark.parametrize("digits", [4301, 5000, 19])
@@ -149,7 +117,7 @@ def test_an_if_match_of_many_digits_is_412(
     client: Any, camera: dict[str, Any], tokens: dict[str, dict[str, str]], digits: int
 ) -> None:
     h = tokens["admin"] | {"If-Match": f'W/"{"9" * digits}"'}
-    _problem(client.patch(f"/cameras/{camera['id']}", json={"owner": "x"}, headers=h), 412)
+    problem(client.patch(f"/cameras/{camera['id']}", json={"owner": "x"}, headers=h), 412)
     r = client.patch(
         "/faults/1",
         json={"status": "fixed"},
@@ -169,7 +137,7 @@ def test_open311_camera_refs_take_ascii_digits_only(
 
     for ref in ("\u00b2", _arabic_indic(camera["id"]), "\uff11", "1\u00b2"):
         form = {"service_code": "power", "attribute[camera]": ref}
-        body = _problem(
+        body = problem(
             client.post("/open311/v2/requests.json", data=form, headers=tokens["operator"]), 400
         )
         assert "camera" in body["detail"]
@@ -210,7 +178,7 @@ def test_open311_camera_refs_take_ascii_digits_only(
 def test_a_camera_with_a_loosely_typed_or_blank_field_is_422(
     client: Any, tokens: dict[str, dict[str, str]], change: dict[str, Any]
 ) -> None:
-    body = _problem(client.post("/cameras", json=CAMERA | change, headers=tokens["admin"]), 422)
+    body = problem(client.post("/cameras", json=CAMERA | change, headers=tokens["admin"]), 422)
     assert next(iter(change)) in body["detail"]
 
 
@@ -241,7 +209,7 @@ def test_a_patch_with_a_loosely_typed_or_blank_field_is_422(
     change: dict[str, Any],
 ) -> None:
     h = tokens["admin"] | {"If-Match": camera["_etag"]}
-    _problem(client.patch(f"/cameras/{camera['id']}", json=change, headers=h), 422)
+    problem(client.patch(f"/cameras/{camera['id']}", json=change, headers=h), 422)
 
 
 @pytest.mark.parametrize("when", [123, "123", 1.5e9, True, "1714550400"])
@@ -250,7 +218,7 @@ def test_a_number_is_not_a_fault_time(
 ) -> None:
     body = {"category": "power", "description": "No power", "reported_at": when}
     r = client.post(f"/cameras/{camera['id']}/faults", json=body, headers=tokens["operator"])
-    assert "reported_at" in _problem(r, 422)["detail"]
+    assert "reported_at" in problem(r, 422)["detail"]
 
 
 @pytest.mark.parametrize(
@@ -269,7 +237,7 @@ def test_other_records_refuse_numbers_as_dates_and_blank_text(
     body: dict[str, Any],
 ) -> None:
     r = client.post(f"/cameras/{camera['id']}/{path}", json=body, headers=tokens["operator"])
-    _problem(r, 422)
+    problem(r, 422)
 
 
 def test_a_number_is_not_a_query_time(
@@ -280,7 +248,7 @@ def test_a_number_is_not_a_query_time(
         params={"start": "0", "end": "1714550400"},
         headers=tokens["analyst"],
     )
-    _problem(r, 422)
+    problem(r, 422)
 
 
 def test_a_decision_refuses_bool_numbers(
@@ -295,9 +263,9 @@ def test_a_decision_refuses_bool_numbers(
         "lat": 51.38,
     }
     h = tokens["seg"] | {"If-Match": camera["_etag"]}
-    _problem(client.post(f"/cameras/{camera['id']}/decisions", json=body, headers=h), 422)
+    problem(client.post(f"/cameras/{camera['id']}/decisions", json=body, headers=h), 422)
     body |= {"lon": 0.5466, "keep_under_review": "yes", "decision": "retain"}
-    _problem(client.post(f"/cameras/{camera['id']}/decisions", json=body, headers=h), 422)
+    problem(client.post(f"/cameras/{camera['id']}/decisions", json=body, headers=h), 422)
 
 
 # ------------------------------------------------------------------ D8: the fault time window
@@ -312,7 +280,7 @@ def test_a_fault_before_the_window_is_422_naming_it(
 ) -> None:
     body = {"category": "power", "description": "Old", "reported_at": when}
     r = client.post(f"/cameras/{camera['id']}/faults", json=body, headers=tokens["operator"])
-    detail = _problem(r, 422)["detail"]
+    detail = problem(r, 422)["detail"]
     # The camera was installed on 2020-06-01, later than 2000-01-01: that is the window's start.
     assert "2020-06-01" in detail
 
@@ -323,7 +291,7 @@ def test_a_fault_far_in_the_future_is_422(
     when = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     body = {"category": "power", "description": "Later", "reported_at": when}
     r = client.post(f"/cameras/{camera['id']}/faults", json=body, headers=tokens["operator"])
-    assert "future" in _problem(r, 422)["detail"]
+    assert "future" in problem(r, 422)["detail"]
 
 
 def test_a_fault_inside_the_window_is_logged(
@@ -338,12 +306,12 @@ def test_a_fault_inside_the_window_is_logged(
 def test_a_camera_without_an_install_date_keeps_the_2000_floor(
     client: Any, tokens: dict[str, dict[str, str]]
 ) -> None:
-    cam = client.post("/cameras", json=CAMERA, headers=tokens["admin"]).json()
+    cam = post_camera(client, tokens["admin"], **CAMERA)
     url = f"/cameras/{cam['id']}/faults"
     old = {"category": "power", "description": "Old", "reported_at": "1999-06-01T00:00:00Z"}
     assert (
         "2000-01-01"
-        in _problem(client.post(url, json=old, headers=tokens["operator"]), 422)["detail"]
+        in problem(client.post(url, json=old, headers=tokens["operator"]), 422)["detail"]
     )
     ok = old | {"reported_at": "2000-01-01T00:00:00Z"}
     assert client.post(url, json=ok, headers=tokens["operator"]).status_code == 201
@@ -364,7 +332,7 @@ def test_a_status_change_in_the_future_is_422(
         json={"status": "fixed", "at": later},
         headers=tokens["operator"],
     )
-    assert "future" in _problem(r, 422)["detail"]
+    assert "future" in problem(r, 422)["detail"]
 
 
 # ------------------------------------------------------------------ D12: LIKE wildcards
@@ -374,9 +342,7 @@ def test_q_matches_wildcards_literally(client: Any, tokens: dict[str, dict[str, 
     names = ["Alpha Street", "100% Corner", "Under_score Lane", "Back\\slash Row", "Plain"]
     ids = {}
     for name in names:
-        r = client.post("/cameras", json=CAMERA | {"name": name}, headers=tokens["admin"])
-        assert r.status_code == 201, r.text
-        ids[name] = r.json()["id"]
+        ids[name] = post_camera(client, tokens["admin"], name=name)["id"]
 
     def found(q: str) -> set[str]:
         r = client.get("/cameras", params={"q": q, "limit": 1000}, headers=tokens["analyst"])

@@ -7,15 +7,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.integration.predictive.conftest import today
+from tests.factories import today
+from tests.support import CHATHAM
 
 # Great Britain's rectangle in WGS84 (the area that took the service to 21 GB).
 WHOLE_GB = {
     "type": "Polygon",
     "coordinates": [[[-8.65, 49.86], [1.77, 49.86], [1.77, 60.86], [-8.65, 60.86], [-8.65, 49.86]]],
 }
-# A box around Chatham and Gillingham, well inside Medway.
-CHATHAM = [[0.50, 51.36], [0.58, 51.36], [0.58, 51.40], [0.50, 51.40], [0.50, 51.36]]
 
 
 def _patch(client: Any, tokens: Any, body: Any, code: str = "kfrs") -> Any:
@@ -196,18 +195,12 @@ def test_incident_extent_grid_is_clipped_to_the_partnership(
 ) -> None:
     """No boundaries loaded: the grid covers the incidents, but never beyond the extent."""
     from services.predictive.lists import service as lists
-    from shared.geometry import point_to_bng
-    from tests.integration.predictive.conftest import store_rows, synthetic_incidents
+    from tests.factories import incident_row, store_incidents, synthetic_incidents
 
-    rows = synthetic_incidents(
-        source="fire", categories=["deliberate_fire"], month_only=False, end=today(), seed=17
-    )
+    rows = synthetic_incidents(end=today(), seed=17)
     # One stray row in Birmingham: the old grid stretched 180 km to reach it (960,000 cells).
-    far = rows[0].__class__(
-        "fire", "far-away", "deliberate_fire", rows[-1].occurred_at, "exact", -1.9, 52.48,
-        *point_to_bng(-1.9, 52.48), 1.0, {},
-    )  # fmt: skip
-    store_rows(db_session, [*rows, far], source="fire")
+    far = incident_row(lon=-1.9, lat=52.48, occurred_at=rows[-1].occurred_at, source_id="far-away")
+    store_incidents(db_session, [*rows, far], source="fire")
     stored = "SELECT count(*) FROM incidents.incidents WHERE source_id = 'far-away'"
     assert db_session.execute(text(stored)).scalar_one() == 1
     view, _ = lists.get_or_create_list(db_session, agency_code="kfrs", day=today())

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import SHARED_DATA
-from tests.integration.predictive.conftest import LIST_DAY
+from tests.factories import LIST_DAY
 
 
 def test_demo_is_idempotent(db_session: Any, incidents: Any) -> None:

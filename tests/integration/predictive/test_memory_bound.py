@@ -38,7 +38,7 @@ from services.predictive.lists.service import request_list
 from shared.db import make_engine
 from shared.extent import GridTooLarge, partnership_extent
 from shared.geometry import to_wgs84
-from tests.integration.predictive.conftest import store_rows, synthetic_incidents
+from tests.factories import store_incidents, synthetic_incidents
 
 url, case = sys.argv[1], sys.argv[2]
 limits = Limits(max_cells=4_000_000, margin_m=15_000.0)
@@ -50,10 +50,7 @@ out = {}
 try:
     ensure_agencies(session)
     day = today_london()
-    rows = synthetic_incidents(
-        source="fire", categories=["deliberate_fire"], month_only=False, end=day, seed=23
-    )
-    store_rows(session, rows, source="fire")
+    store_incidents(session, synthetic_incidents(end=day, seed=23), source="fire")
     if case == "whole_gb":
         # Stored before the checks existed (PATCH refuses it now): 700 x 1,250 km at 25 m.
         session.execute(

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import text
 
-from tests.integration.predictive.conftest import LIST_DAY
+from tests.factories import LIST_DAY
 
 
 @pytest.fixture()

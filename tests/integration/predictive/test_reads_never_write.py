@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.integration.predictive.conftest import LIST_DAY, today
+from tests.factories import LIST_DAY, today
 
 COUNT_LISTS = "SELECT count(*) FROM predictive.target_lists"
 COUNT_AGENCIES = "SELECT count(*) FROM predictive.agencies"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.integration.predictive.conftest import LIST_DAY
+from tests.factories import LIST_DAY
 
 AGENCIES = ("kfrs", "police")
 

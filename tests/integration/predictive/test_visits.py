@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.predictive.conftest import LIST_DAY
+from tests.factories import LIST_DAY
 
 
 @pytest.fixture(autouse=True)
@@ -129,16 +129,22 @@ def test_incidents_on_the_list_date_are_not_used(
     from datetime import UTC, datetime, timedelta
 
     from services.predictive.lists import service as lists
-    from tests.integration.predictive.conftest import store_rows
+    from tests.factories import incident_row, store_incidents
 
     before = _list(client, tokens, "kfrs")
-    template = incidents["fire"][-1]
-    on_day = [template.__class__(
-        "fire", f"late-{i}", "deliberate_fire",
-        datetime(LIST_DAY.year, LIST_DAY.month, LIST_DAY.day, 1, tzinfo=UTC)
-        + timedelta(minutes=i), "exact", template.lon, template.lat, template.x, template.y,
-        1.0, {}) for i in range(50)]  # fmt: skip
-    store_rows(db_session, on_day, source="fire")
+    at = incidents["fire"][-1]
+    first = datetime(LIST_DAY.year, LIST_DAY.month, LIST_DAY.day, 1, tzinfo=UTC)
+    on_day = [
+        incident_row(
+            lon=at.lon,
+            lat=at.lat,
+            xy=(at.x, at.y),
+            occurred_at=first + timedelta(minutes=i),
+            source_id=f"late-{i}",
+        )
+        for i in range(50)
+    ]
+    store_incidents(db_session, on_day, source="fire")
     view, _ = lists.get_or_create_list(db_session, agency_code="kfrs", day=LIST_DAY, force=True)
     assert view.target_list.n_events == before["n_events"]
     assert [b.score for b in view.boxes] == pytest.approx(

@@ -19,8 +19,7 @@ from services.predictive.compute.areas import (
     check_area_cells,
 )
 from shared.extent import GridTooLarge
-
-CHATHAM = [[0.50, 51.36], [0.58, 51.36], [0.58, 51.40], [0.50, 51.40], [0.50, 51.36]]
+from tests.support import CHATHAM
 
 
 def test_area_in_metres_matches_the_geodesic_area() -> None:
