@@ -12,14 +12,16 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "changeme", "secret", "dev-secret", "please-change"}
 )
 
+DEV_DB_PASSWORD = "csp"  # noqa: S105 - the local stack's, refused in production
 DEFAULT_DB = "postgresql+psycopg2://csp:csp@127.0.0.1:5433/csp"
 DEFAULT_REDIS = "redis://127.0.0.1:6380/0"
 
@@ -40,7 +42,6 @@ class CommonSettings(BaseSettings):
     redis_url: str = Field(
         DEFAULT_REDIS, validation_alias=AliasChoices("REDIS_URL", "CSP_REDIS_URL")
     )
-    secret_key: SecretStr = Field(SecretStr("change-me"), validation_alias="CSP_SECRET_KEY")
     celery_eager: bool = Field(False, validation_alias="CSP_CELERY_EAGER")
     log_level: str = Field("INFO", validation_alias="CSP_LOG_LEVEL")
     log_json: bool = Field(True, validation_alias="CSP_LOG_JSON")
@@ -65,10 +66,11 @@ class CommonSettings(BaseSettings):
     def _refuse_placeholders(self) -> CommonSettings:
         """Refuse placeholder secrets anywhere but development and test."""
         if self.environment == "production":
-            if self.secret_key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
-                raise ValueError("CSP_SECRET_KEY is a placeholder; set a real secret in production")
-            if ":csp@" in self.database_url:
+            password = urlsplit(self.database_url).password or ""
+            if password == DEV_DB_PASSWORD:
                 raise ValueError("DATABASE_URL uses the development password; set a real one")
+            if password.strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("DATABASE_URL's password is a placeholder; set a real one")
             if self.celery_eager:
                 raise ValueError(
                     "CSP_CELERY_EAGER is only for the demo; use a broker in production"

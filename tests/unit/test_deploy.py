@@ -27,7 +27,7 @@ def _compose_cmd() -> list[str]:
 
 
 def test_compose_config_validates() -> None:
-    env = dict(os.environ, CSP_SECRET_KEY="test-secret-value", POSTGRES_PASSWORD="pw")
+    env = dict(os.environ, POSTGRES_PASSWORD="pw")
     out = subprocess.run(
         [*_compose_cmd(), "-f", str(ROOT / "docker-compose.yml"), "config"],
         capture_output=True,
@@ -50,7 +50,7 @@ def test_compose_config_validates() -> None:
 
 
 def test_compose_refuses_missing_secrets() -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("CSP_SECRET_KEY", "POSTGRES_PASSWORD")}
+    env = {k: v for k, v in os.environ.items() if k != "POSTGRES_PASSWORD"}
     out = subprocess.run(
         [*_compose_cmd(), "-f", str(ROOT / "docker-compose.yml"), "config"],
         capture_output=True,
