@@ -130,17 +130,9 @@ def make_client(engine: Any, db_session: Any) -> Iterator[Callable[..., Any]]:
     clients: list[Any] = []
 
     def build(service: str, **overrides: Any) -> Any:
-        import importlib
+        from tests.support import service_app
 
-        cls = importlib.import_module("csp.services").SERVICES[service].settings
-        settings = cls(
-            database_url=TEST_DB,
-            environment="test",
-            log_json=False,
-            celery_eager=True,
-            **overrides,
-        )
-        app = importlib.import_module(f"services.{service}.main").create_app(settings)
+        app = service_app(service, TEST_DB, **overrides)
         app.state.engine = engine
 
         def _session() -> Iterator[Any]:

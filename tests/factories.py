@@ -58,15 +58,48 @@ def make_camera(
     review_interval_days: int | None = None,
     **overrides: Any,
 ) -> Camera:
-    """Register a ``camera_body`` camera through ``create_camera``; returns the Camera."""
-    from services.assets.cameras.schemas import CameraCreate
-    from services.assets.cameras.service import create_camera
+    """Register a ``camera_body`` camera through ``create_camera``; returns the Camera.
 
+    A ``lifecycle`` the register does not take (``in_store``, ``decommissioned`` ...) is
+    reached by the shortest run of allowed transitions from one it takes (these commit).
+    """
+    from services.assets.cameras.schemas import CameraCreate
+    from services.assets.cameras.service import create_camera, transition_camera
+
+    path = lifecycle_path(overrides.pop("lifecycle", "active"))
     extra: dict[str, Any] = (
         {} if review_interval_days is None else {"review_interval_days": review_interval_days}
     )
-    data = CameraCreate(**camera_body(**overrides))
-    return create_camera(session, data=data, actor=actor, commit=commit, **extra)
+    data = CameraCreate(**camera_body(lifecycle=path[0], **overrides))
+    camera = create_camera(session, data=data, actor=actor, commit=commit, **extra)
+    for to in path[1:]:
+        camera = transition_camera(
+            session,
+            camera_id=camera.id,
+            to=to,
+            reason="test set-up",
+            expected_version=camera.version,
+            actor=actor,
+            **extra,
+        )
+    return camera
+
+
+def lifecycle_path(target: str) -> list[str]:
+    """The shortest run of lifecycles from a registerable one to ``target`` (both included)."""
+    from services.assets import lifecycle as lc
+
+    paths = [[str(start)] for start in lc.REGISTERABLE]
+    seen = {p[0] for p in paths}
+    while paths:
+        path = paths.pop(0)
+        if path[-1] == target:
+            return path
+        for nxt in lc.TRANSITIONS[path[-1]]:
+            if nxt not in seen:
+                seen.add(str(nxt))
+                paths.append([*path, str(nxt)])
+    raise ValueError(f"no lifecycle path to {target!r}")
 
 
 def log_fault(session: Session, camera: Camera | int, **overrides: Any) -> Fault:
@@ -131,21 +164,37 @@ def load_medway(session: Session, *, wards_path: Path = WARDS) -> Session:
 
 def incident_row(
     *,
-    lon: float,
-    lat: float,
     occurred_at: datetime,
+    lon: float | None = None,
+    lat: float | None = None,
+    xy: tuple[float, float] | None = None,
     source: str = "fire",
     source_id: str = "test-1",
     category: str = "deliberate_fire",
-    xy: tuple[float, float] | None = None,
+    time_precision: str = "exact",
 ) -> IncidentRow:
-    """One exact-time incident at (lon, lat); its EPSG:27700 position projected unless given."""
-    from shared.geometry import point_to_bng
+    """One incident at WGS84 (lon, lat) or EPSG:27700 ``xy``; the other is projected."""
+    from shared.geometry import point_to_bng, point_to_wgs84
     from shared.incidents.parsers.results import IncidentRow
 
-    x, y = xy if xy is not None else point_to_bng(lon, lat)
+    if xy is None:
+        assert lon is not None and lat is not None, "give lon and lat, or xy"
+        xy = point_to_bng(lon, lat)
+    if lon is None or lat is None:
+        lon, lat = point_to_wgs84(*xy)
+    x, y = xy
     return IncidentRow(
-        source, source_id, category, occurred_at, "exact", lon, lat, float(x), float(y), 1.0, {}
+        source,
+        source_id,
+        category,
+        occurred_at,
+        time_precision,
+        float(lon),
+        float(lat),
+        float(x),
+        float(y),
+        1.0,
+        {},
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from shared.auth import ROLES, revoke_token
+from tests.factories import post_camera
 
 # Routes readable without a token (camera locations and the standards' discovery documents are
 # public; pages answer with their own sign-in form).
@@ -182,19 +183,7 @@ def test_sensitive_reads_admit_only_the_roles_that_need_them(
     """Footage requests, decisions, the audit trail and faults, on real records: the roles in
     LEAST_PRIVILEGE (and admin) read them, every other role, crews included, gets 403."""
     client = make_client("assets")
-    cam = client.post(
-        "/cameras",
-        headers=tokens["admin"],
-        json={
-            "name": "Matrix camera",
-            "lon": 0.5466,
-            "lat": 51.3887,
-            "technology": "analogue",
-            "deployment": "fixed",
-        },
-    )
-    assert cam.status_code == 201, cam.text
-    cid = cam.json()["id"]
+    cid = post_camera(client, tokens["admin"], name="Matrix camera", technology="analogue")["id"]
     fault = client.post(
         f"/cameras/{cid}/faults",
         headers=tokens["operator"],

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from tests.factories import WITH_VIEW, camera_body
 from tests.integration.test_fuzz import check_response
+from tests.support import service_app
 
 SERVICES = ("assets", "hotspots", "predictive")
 BIG = "9" * 5000
@@ -166,13 +168,9 @@ class _Clients(dict[str, Any]):
         self.db = db
 
     def __missing__(self, service: str) -> Any:
-        import importlib
-
         from fastapi.testclient import TestClient
 
-        cls = importlib.import_module("csp.services").SERVICES[service].settings
-        settings = cls(database_url=self.db, environment="test", log_json=False, celery_eager=True)
-        app = importlib.import_module(f"services.{service}.main").create_app(settings)
+        app = service_app(service, self.db)
         client = TestClient(app, raise_server_exceptions=False).__enter__()
         self[service] = client
         return client
@@ -266,16 +264,7 @@ def _raw(body: dict[str, Any]) -> str:
     return json.dumps(body)
 
 
-CAMERA = {
-    "name": "Edge camera",
-    "lon": 0.5466,
-    "lat": 51.3887,
-    "technology": "digital",
-    "deployment": "fixed",
-    "bearing_deg": 90.0,
-    "fov_deg": 60.0,
-    "range_m": 80.0,
-}
+CAMERA = camera_body(name="Edge camera", **WITH_VIEW)
 SQUARE = [[0.52, 51.37], [0.56, 51.37], [0.56, 51.40], [0.52, 51.40], [0.52, 51.37]]
 BODIES: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
     ("assets", "POST", "/cameras", CAMERA, ["lon", "lat", "bearing_deg", "fov_deg", "range_m"]),

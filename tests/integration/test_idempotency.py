@@ -12,16 +12,23 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from shared.idempotency import scoped_key
+from tests.factories import (
+    LIST_DAY,
+    WITH_VIEW,
+    delete_cameras,
+    log_fault,
+    make_camera,
+    post_camera,
+)
+from tests.support import service_app
 
-GILLINGHAM = (0.5466, 51.3887)
-LIST_DAY = date(2024, 5, 1)
 CELLS = ("150m_100_200", "150m_100_201")
 THREADS = 20
 PROBLEM = "application/problem+json"
@@ -55,19 +62,7 @@ class Kind:
 
 
 def _camera(client: Any, tokens: dict[str, dict[str, str]], name: str = "Idem camera") -> int:
-    body = {
-        "name": name,
-        "lon": GILLINGHAM[0],
-        "lat": GILLINGHAM[1],
-        "technology": "digital",
-        "deployment": "fixed",
-        "bearing_deg": 90.0,
-        "fov_deg": 60.0,
-        "range_m": 80.0,
-    }
-    r = client.post("/cameras", json=body, headers=tokens["admin"])
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
+    return int(post_camera(client, tokens["admin"], name=name, **WITH_VIEW)["id"])
 
 
 def _target_list(session: Any) -> int:
@@ -249,21 +244,9 @@ def test_stored_keys_are_fixed_length_digests_scoped_by_token_id() -> None:
 
 def test_fault_keys_are_scoped_by_token_id_not_name(db_session: Any) -> None:
     """Two tokens whose callers print the same (name, role) no longer share a key (S3/D10)."""
-    from services.assets.cameras.schemas import CameraCreate
-    from services.assets.cameras.service import create_camera
     from services.assets.faults.service import log_fault_once
 
-    cam = create_camera(
-        db_session,
-        data=CameraCreate(
-            name="Scope",
-            lon=GILLINGHAM[0],
-            lat=GILLINGHAM[1],
-            technology="digital",
-            deployment="fixed",
-        ),
-        actor="t",
-    )
+    cam = make_camera(db_session, name="Scope")
     made = [
         log_fault_once(
             db_session,
@@ -400,24 +383,12 @@ def test_a_repeated_visit_matches_across_both_routes(
 def test_a_clash_on_another_unique_constraint_is_not_taken_for_a_repeat(db_session: Any) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from services.assets.cameras.schemas import CameraCreate
-    from services.assets.cameras.service import create_camera
-    from services.assets.faults.service import get_fault, log_fault
+    from services.assets.faults.service import get_fault
     from services.assets.models import Fault
     from shared.idempotency import insert_once
 
-    cam = create_camera(
-        db_session,
-        data=CameraCreate(
-            name="Clash",
-            lon=GILLINGHAM[0],
-            lat=GILLINGHAM[1],
-            technology="digital",
-            deployment="fixed",
-        ),
-        actor="t",
-    )
-    fault = log_fault(db_session, camera_id=cam.id, category="power", description="x", actor="t")
+    cam = make_camera(db_session, name="Clash")
+    fault = log_fault(db_session, cam, category="power", description="x", actor="t")
     twin = Fault(
         number=fault.number,
         camera_id=cam.id,
@@ -451,8 +422,6 @@ class Committed:
 @pytest.fixture()
 def committed(engine: Any) -> Iterator[Committed]:
     """Real sessions (one connection per thread); the camera, list and their rows go after."""
-    from services.assets.cameras.schemas import CameraCreate
-    from services.assets.cameras.service import create_camera
     from shared.db import make_engine, make_sessionmaker
 
     eng = make_engine(engine.url.render_as_string(hide_password=False), pool_size=THREADS)
@@ -460,19 +429,7 @@ def committed(engine: Any) -> Iterator[Committed]:
     with factory() as s:
         agencies = set(s.execute(text("SELECT id FROM predictive.agencies")).scalars())
         cams = [
-            create_camera(
-                s,
-                data=CameraCreate(
-                    name=f"Idem race {i}",
-                    lon=GILLINGHAM[0],
-                    lat=GILLINGHAM[1],
-                    technology="digital",
-                    deployment="fixed",
-                    asset_tag=f"IDEM-RACE-{i}",
-                ),
-                actor="setup",
-            ).id
-            for i in (1, 2)
+            make_camera(s, name=f"Idem race {i}", asset_tag=f"IDEM-RACE-{i}").id for i in (1, 2)
         ]
         lid = _target_list(s)
         s.commit()
@@ -480,24 +437,7 @@ def committed(engine: Any) -> Iterator[Committed]:
         yield Committed(factory, cams[0], cams[1], lid)
     finally:
         with eng.begin() as conn:
-            conn.execute(
-                text(
-                    "DELETE FROM assets.fault_events WHERE fault_id IN "
-                    "(SELECT id FROM assets.faults WHERE camera_id = ANY(:c))"
-                ),
-                {"c": cams},
-            )
-            for table in (
-                "faults",
-                "footage_requests",
-                "audit_log",
-                "camera_devices",
-                "camera_positions",
-            ):
-                conn.execute(
-                    text(f"DELETE FROM assets.{table} WHERE camera_id = ANY(:c)"), {"c": cams}
-                )
-            conn.execute(text("DELETE FROM assets.cameras WHERE id = ANY(:c)"), {"c": cams})
+            delete_cameras(conn, cams)
             conn.execute(text("DELETE FROM predictive.visits WHERE list_id=:l"), {"l": lid})
             conn.execute(text("DELETE FROM predictive.target_lists WHERE id=:l"), {"l": lid})
             conn.execute(
@@ -512,8 +452,6 @@ def live(committed: Committed) -> Iterator[tuple[Any, dict[str, str], int]]:
     """The assets app with a session per request that commits for real, and a token for it."""
     from fastapi.testclient import TestClient
 
-    from services.assets.main import create_app
-    from services.assets.settings import AssetsSettings
     from shared.auth import create_token
     from tests.conftest import TEST_DB
 
@@ -521,9 +459,7 @@ def live(committed: Committed) -> Iterator[tuple[Any, dict[str, str], int]]:
         token, clear = create_token(s, name="idem race", role="operator")
         s.commit()
         token_id = token.id
-    app = create_app(
-        AssetsSettings(database_url=TEST_DB, environment="test", log_json=False, celery_eager=True)
-    )
+    app = service_app("assets", TEST_DB)
     app.state.engine = committed.factory.kw["bind"]
     app.state.sessionmaker = committed.factory
     try:

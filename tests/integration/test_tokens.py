@@ -13,8 +13,7 @@ from shared import auth
 from shared.auth import Principal, create_token, lookup, revoke_token
 from shared.core.models import ApiToken
 from shared.errors import Conflict, InvalidInput, NotFound
-
-GILLINGHAM = (0.5466, 51.3887)
+from tests.factories import post_camera
 
 
 def _active(session: Any) -> list[tuple[str, str]]:
@@ -118,25 +117,12 @@ def test_actor_names_the_token_not_only_the_holder(db_session: Any) -> None:
     assert pb.actor == f"Desk 1 (operator, token #{b.id})"
 
 
-def _camera(client: Any, admin: dict[str, str]) -> int:
-    body = {
-        "name": "Token camera",
-        "lon": GILLINGHAM[0],
-        "lat": GILLINGHAM[1],
-        "technology": "digital",
-        "deployment": "fixed",
-    }
-    r = client.post("/cameras", json=body, headers=admin)
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
-
-
 def test_a_new_holder_of_a_revoked_name_neither_replays_nor_shares_the_audit(
     make_client: Callable[..., Any], tokens: dict[str, dict[str, str]], db_session: Any
 ) -> None:
     """Desk 1's token is revoked and a new one named Desk 1 made: the old key is not theirs."""
     client = make_client("assets")
-    cam = _camera(client, tokens["admin"])
+    cam = int(post_camera(client, tokens["admin"], name="Token camera")["id"])
     old, old_clear = create_token(db_session, name="Desk 1", role="operator")
     body = {"category": "no_picture", "description": "Dark"}
     key = {"Idempotency-Key": "form-1"}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-GILLINGHAM = (0.5466, 51.3887)
+from tests.factories import WITH_VIEW, post_camera
 
 
 @pytest.fixture()
@@ -17,25 +18,12 @@ def client(make_client: Callable[..., Any]) -> Any:
 
 @pytest.fixture()
 def new_camera(client: Any, tokens: dict[str, dict[str, str]]) -> Callable[..., dict[str, Any]]:
-    """POST a camera as admin and return the JSON body (with its ETag under ``_etag``)."""
-    counter = {"n": 0}
+    """POST a camera with a view as admin and return the JSON body (its ETag under ``_etag``)."""
+    numbers = itertools.count(1)
 
     def make(**kw: Any) -> dict[str, Any]:
-        counter["n"] += 1
-        body = {
-            "name": f"Test camera {counter['n']}",
-            "lon": GILLINGHAM[0],
-            "lat": GILLINGHAM[1],
-            "technology": "digital",
-            "deployment": "fixed",
-            "bearing_deg": 90.0,
-            "fov_deg": 60.0,
-            "range_m": 80.0,
-        } | kw
-        r = client.post("/cameras", json=body, headers=tokens["admin"])
-        assert r.status_code == 201, r.text
-        out: dict[str, Any] = r.json()
-        out["_etag"] = r.headers["etag"]
-        return out
+        return post_camera(
+            client, tokens["admin"], **(WITH_VIEW | {"name": f"Test camera {next(numbers)}"} | kw)
+        )
 
     return make

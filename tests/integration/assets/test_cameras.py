@@ -9,8 +9,10 @@ from shapely.geometry import Point, shape
 from shapely.ops import transform
 
 from shared.geometry import point_to_bng, to_bng
+from tests.factories import camera_body
+from tests.support import GILLINGHAM
 
-GB = {"lon": 0.5466, "lat": 51.3887}
+GB = {"lon": GILLINGHAM[0], "lat": GILLINGHAM[1]}
 
 
 def test_create_round_trips_wgs84_and_stores_bng(
@@ -106,36 +108,19 @@ def test_get_returns_etag(client: Any, tokens: Any, new_camera: Any) -> None:
 def test_duplicate_asset_tag_conflicts(client: Any, new_camera: Any, tokens: Any) -> None:
     new_camera(asset_tag="DUP-1")
     r = client.post(
-        "/cameras",
-        json={
-            "name": "x",
-            **GB,
-            "technology": "digital",
-            "deployment": "fixed",
-            "asset_tag": "DUP-1",
-        },
-        headers=tokens["admin"],
+        "/cameras", json=camera_body(name="x", asset_tag="DUP-1"), headers=tokens["admin"]
     )
     assert r.status_code == 409
 
 
 def test_create_rejects_swapped_coordinates(client: Any, tokens: Any) -> None:
-    r = client.post(
-        "/cameras",
-        json={
-            "name": "x",
-            "lon": 51.3887,
-            "lat": 0.5466,
-            "technology": "digital",
-            "deployment": "fixed",
-        },
-        headers=tokens["admin"],
-    )
+    swapped = camera_body(name="x", lon=GILLINGHAM[1], lat=GILLINGHAM[0])
+    r = client.post("/cameras", json=swapped, headers=tokens["admin"])
     assert r.status_code == 422
 
 
 def test_roles_on_register(client: Any, tokens: Any, new_camera: Any) -> None:
-    body = {"name": "x", **GB, "technology": "digital", "deployment": "fixed"}
+    body = camera_body(name="x")
     assert client.post("/cameras", json=body).status_code == 401
     for role in ("operator", "seg", "crew", "analyst"):
         assert client.post("/cameras", json=body, headers=tokens[role]).status_code == 403

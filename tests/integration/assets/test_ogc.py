@@ -79,17 +79,6 @@ def seed_cameras(session: Any, prefix: str = "") -> dict[str, Camera]:
 
 
 @pytest.fixture()
-def client(make_client: Any, db_session: Any) -> Any:
-    c = make_client("assets")
-    if not any(getattr(r, "path", "") == "/ogc" for r in c.app.routes):
-        from services.assets.ogc import router
-
-        c.app.include_router(router)
-        c.app.openapi_schema = None
-    return c
-
-
-@pytest.fixture()
 def cams(db_session: Any) -> dict[str, Camera]:
     return seed_cameras(db_session)
 

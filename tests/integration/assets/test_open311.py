@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from geoalchemy2.elements import WKTElement
 from pyproj import Transformer
 from sqlalchemy import select
 
 from services.assets.lifecycle import FAULT_CATEGORIES
 from services.assets.models import Camera, Fault
+from tests.factories import make_camera
 
 BNG_TO_WGS = Transformer.from_crs(27700, 4326, always_xy=True)
 BASE = "/open311/v2"
@@ -25,32 +25,13 @@ SEED = [
 
 
 @pytest.fixture()
-def client(make_client: Any) -> Any:
-    c = make_client("assets")
-    if not any(getattr(r, "path", "").startswith(BASE) for r in c.app.routes):
-        from services.assets.open311 import router
-
-        c.app.include_router(router)
-        c.app.openapi_schema = None
-    return c
-
-
-@pytest.fixture()
 def cams(db_session: Any) -> dict[str, Camera]:
     out = {}
     for tag, x, y, life in SEED:
-        cam = Camera(
-            asset_tag=tag,
-            name=f"Camera {tag}",
-            technology="digital",
-            deployment="fixed",
-            geom=WKTElement(f"POINT({x} {y})", srid=27700),
-            lifecycle=life,
-            health="online",
+        lon, lat = _lonlat(x, y)
+        out[tag] = make_camera(
+            db_session, asset_tag=tag, name=f"Camera {tag}", lon=lon, lat=lat, lifecycle=life
         )
-        db_session.add(cam)
-        out[tag] = cam
-    db_session.flush()
     return out
 
 

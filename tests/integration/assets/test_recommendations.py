@@ -6,32 +6,28 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from geoalchemy2.shape import from_shape
-from shapely.geometry import Point, shape
+from shapely.geometry import shape
 from shapely.ops import transform
 
 from shared.geometry import point_to_bng, point_to_wgs84, to_bng
-from shared.incidents.models import Incident
+from tests.factories import incident_row, post_camera, store_incidents
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 BASE = (0.6150, 51.3660)
 
 
 def _add_incidents(db: Any, x: float, y: float, n: int, when: datetime, tag: str) -> None:
-    for i in range(n):
-        db.add(
-            Incident(
-                source="test",
-                source_id=f"{tag}-{i}",
-                category="Anti-social behaviour",
-                occurred_at=when,
-                time_precision="exact",
-                geom=from_shape(Point(x, y), srid=27700),
-                weight=1.0,
-                attributes={},
-            )
+    rows = [
+        incident_row(
+            xy=(x, y),
+            occurred_at=when,
+            source="test",
+            source_id=f"{tag}-{i}",
+            category="Anti-social behaviour",
         )
-    db.flush()
+        for i in range(n)
+    ]
+    store_incidents(db, rows, source="test")
 
 
 def _recs(client: Any, tokens: Any, role: str = "seg", **params: Any) -> Any:
@@ -105,21 +101,17 @@ def test_footage_requests_make_a_rapid_camera_in_use(
 
 def test_threshold_is_configurable(make_client: Any, tokens: Any, db_session: Any) -> None:
     client = make_client("assets", recommend_min_incidents=1)
-    r = client.post(
-        "/cameras",
-        headers=tokens["admin"],
-        json={
-            "name": "Rapid",
-            "lon": BASE[0],
-            "lat": BASE[1],
-            "technology": "digital",
-            "deployment": "rapid",
-            "bearing_deg": 0.0,
-            "fov_deg": 90.0,
-            "range_m": 50.0,
-        },
+    cam = post_camera(
+        client,
+        tokens["admin"],
+        name="Rapid",
+        lon=BASE[0],
+        lat=BASE[1],
+        deployment="rapid",
+        bearing_deg=0.0,
+        fov_deg=90.0,
+        range_m=50.0,
     )
-    cam = r.json()
     fx, fy = _ahead(BASE[0], BASE[1], 0.0, 20.0)
     _add_incidents(db_session, fx, fy, 1, AS_OF - timedelta(days=3), "cfg")
     assert _by_camera(_recs(client, tokens).json())[cam["id"]] == [

@@ -4,6 +4,7 @@ partnership's extent for water sites and default surfaces (D1), bounded banks (A
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ import shapely
 from sqlalchemy import text
 
 from shared.extent import partnership_extent
-from shared.geometry import point_to_bng, to_wgs84
+from shared.geometry import to_wgs84
 from tests.conftest import SHARED_DATA
+from tests.factories import incident_row, store_incidents
 
 JAN = SHARED_DATA / "police" / "2022-01-kent-street-medway.csv"
 ALLOWED = partnership_extent(15_000.0).allowed.bounds
@@ -152,16 +154,12 @@ def test_road_sites_and_water_counts_are_bounded_by_the_setting(
             "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
         },
     ).json()
-    db_session.execute(
-        text(
-            "INSERT INTO incidents.incidents (source, source_id, category, occurred_at, "
-            "time_precision, geom, weight, attributes) VALUES "
-            "('water', 'w1', 'rescue', '1901-01-01T00:00Z', 'exact', "
-            "ST_SetSRID(ST_MakePoint(575000, 169000), 27700), 1, '{}'), "
-            "('water', 'w2', 'rescue', '2199-01-01T00:00Z', 'exact', "
-            "ST_SetSRID(ST_MakePoint(575001, 169000), 27700), 1, '{}')"
-        )
-    )
+    first, last = datetime(1901, 1, 1, tzinfo=UTC), datetime(2199, 1, 1, tzinfo=UTC)
+    rows = [
+        incident_row(xy=xy, occurred_at=at, source="water", source_id=sid, category="rescue")
+        for sid, xy, at in [("w1", (575_000, 169_000), first), ("w2", (575_001, 169_000), last)]
+    ]
+    store_incidents(db_session, rows, source="water")
     # 298 years of months for one site and one severity: 3,577 cells
     r = make_client("hotspots", max_grid_cells=3_576).get(
         f"/water/sites/{site['id']}/counts?period=month", headers=tokens["crew"]
@@ -254,17 +252,19 @@ def test_rows_stored_before_the_extent_do_not_stretch_a_default_surface(
 ) -> None:
     """Two sea rows (stored before the check existed) stretched the data extent to 460 km and
     coarsened every default surface; the surface now covers the partnership's incidents."""
-    for i, (lon, lat) in enumerate([(2.0, 55.5), (-1.5, 50.2)]):
-        x, y = point_to_bng(lon, lat)
-        db_session.execute(
-            text(
-                "INSERT INTO incidents.incidents (source, source_id, category, occurred_at, "
-                "time_precision, geom, weight, attributes) VALUES ('police', :id, "
-                "'Anti-social behaviour', '2022-01-01T00:00Z', 'month', "
-                "ST_SetSRID(ST_MakePoint(:x, :y), 27700), 1, '{}')"
-            ),
-            {"id": f"sea-{i}", "x": x, "y": y},
+    sea = [
+        incident_row(
+            lon=lon,
+            lat=lat,
+            occurred_at=datetime(2022, 1, 1, tzinfo=UTC),
+            time_precision="month",
+            source="police",
+            source_id=f"sea-{i}",
+            category="Anti-social behaviour",
         )
+        for i, (lon, lat) in enumerate([(2.0, 55.5), (-1.5, 50.2)])
+    ]
+    store_incidents(db_session, sea, source="police")
     client = make_client("hotspots", output_dir=tmp_path)
     run = client.post(
         "/surfaces", json={"categories": ["Anti-social behaviour"]}, headers=tokens["analyst"]
@@ -325,16 +325,17 @@ def test_a_bank_over_the_vertex_limit_is_refused_and_one_at_it_is_quick(
     made = client.post("/water/sites", json=at, headers=tokens["analyst"])
     assert made.status_code == 201, made.text[:300]
     rng = np.random.default_rng(3)
-    for i in range(60):
-        x, y = 570_000 + rng.uniform(0, 8_000), 168_000 + rng.normal(0, 30)
-        db_session.execute(
-            text(
-                "INSERT INTO incidents.incidents (source, source_id, category, occurred_at, "
-                "time_precision, geom, weight, attributes) VALUES ('water', :id, 'rescue', "
-                "'2023-01-01T00:00Z', 'exact', ST_SetSRID(ST_MakePoint(:x, :y), 27700), 1, '{}')"
-            ),
-            {"id": f"bank-{i}", "x": x, "y": y},
+    on_bank = [
+        incident_row(
+            xy=(570_000 + rng.uniform(0, 8_000), 168_000 + rng.normal(0, 30)),
+            occurred_at=datetime(2023, 1, 1, tzinfo=UTC),
+            source="water",
+            source_id=f"bank-{i}",
+            category="rescue",
         )
+        for i in range(60)
+    ]
+    store_incidents(db_session, on_bank, source="water")
     t0 = time.perf_counter()
     d = client.get(
         f"/water/sites/{made.json()['id']}/density?step_m=1&bandwidth_m=150", headers=tokens["crew"]
