@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 # Gillingham High Street (lon, lat, WGS84): inside Medway, where most test cameras stand.
@@ -74,22 +73,9 @@ def savepoint_per_request(app: Any, conn: Any) -> None:
     app.dependency_overrides[get_session] = _session
 
 
-@dataclass
-class LiveServer:
-    """An app served by uvicorn in a daemon thread."""
-
-    url: str
-    server: Any
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        """Ask the server to exit and wait for its thread."""
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def start_server(app: Any, *, port: int | None = None, timeout_s: float = 20.0) -> LiveServer:
-    """Serve ``app`` on 127.0.0.1 (a free port unless given), its lifespan run, once it is up."""
+@contextlib.contextmanager
+def serving(app: Any, *, port: int | None = None, timeout_s: float = 20.0) -> Iterator[str]:
+    """Serve ``app`` (its lifespan run) with uvicorn in a thread; yields its base URL once up."""
     import uvicorn
 
     port = port or free_port()
@@ -99,13 +85,12 @@ def start_server(app: Any, *, port: int | None = None, timeout_s: float = 20.0) 
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    live = LiveServer(f"http://127.0.0.1:{port}", server, thread)
     try:
         wait_for(lambda: bool(server.started), timeout_s, f"a server on port {port}", every_s=0.05)
-    except AssertionError:
-        live.stop()
-        raise
-    return live
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 PROBLEM = "application/problem+json"

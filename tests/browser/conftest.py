@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from tests.support import free_port, service_app, serving
 
 BROWSER_DB = (
     os.environ.get(
@@ -30,12 +30,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def browser_db() -> Iterator[str]:
     """A fresh database for pages: browser tests commit, so they keep away from csp_test."""
@@ -50,44 +44,17 @@ def browser_db() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def live_server(browser_db: str) -> Iterator[Callable[[str], str]]:
     """Start a service on a free port (once per session) and return its base URL."""
-    import importlib
+    urls: dict[str, str] = {}
+    with contextlib.ExitStack() as running:
 
-    import uvicorn
+        def start(service: str) -> str:
+            if service not in urls:
+                port = free_port()
+                app = service_app(service, browser_db, port=port)
+                urls[service] = running.enter_context(serving(app, port=port))
+            return urls[service]
 
-    servers: dict[str, tuple[Any, threading.Thread, str]] = {}
-
-    def start(service: str) -> str:
-        if service in servers:
-            return servers[service][2]
-        port = _free_port()
-        cls = importlib.import_module("csp.services").SERVICES[service].settings
-        settings = cls(
-            database_url=browser_db,
-            environment="test",
-            log_json=False,
-            celery_eager=True,
-            port=port,
-        )
-        app = importlib.import_module(f"services.{service}.main").create_app(settings)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", log_config=None
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not server.started:
-            raise RuntimeError(f"{service} did not start")
-        url = f"http://127.0.0.1:{port}"
-        servers[service] = (server, thread, url)
-        return url
-
-    yield start
-    for server, thread, _ in servers.values():
-        server.should_exit = True
-        thread.join(timeout=10)
+        yield start
 
 
 @pytest.fixture(scope="session")

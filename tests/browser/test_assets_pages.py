@@ -10,43 +10,39 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.conftest import wait_js
+from tests.factories import log_fault, make_camera
 
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 TRICKY_NAME = "Quote `tick` ${alert(1)} <b>bold</b> \\ back"
 
-# tag, lon, lat, lifecycle path from "active" (or "proposed"), technology, deployment, bearing
+# tag, lon, lat, lifecycle (reached by the factory's transitions), technology, deployment, bearing
 SEED = [
-    ("BRW-001", 0.5230, 51.3830, [], "digital", "fixed", 90.0),
-    ("BRW-002", 0.5262, 51.3841, [], "analogue", "fixed", 200.0),
-    ("BRW-003", 0.5301, 51.3866, [], "digital", "rapid", 10.0),
-    ("BRW-004", 0.5204, 51.3811, ["under_review"], "analogue", "fixed", 300.0),
-    ("BRW-005", 0.5322, 51.3799, ["in_store"], "digital", "rapid", None),
-    ("BRW-006", 0.5180, 51.3858, ["decommissioning"], "analogue", "fixed", 45.0),
+    ("BRW-001", 0.5230, 51.3830, "active", "digital", "fixed", 90.0),
+    ("BRW-002", 0.5262, 51.3841, "active", "analogue", "fixed", 200.0),
+    ("BRW-003", 0.5301, 51.3866, "active", "digital", "rapid", 10.0),
+    ("BRW-004", 0.5204, 51.3811, "under_review", "analogue", "fixed", 300.0),
+    ("BRW-005", 0.5322, 51.3799, "in_store", "digital", "rapid", None),
+    ("BRW-006", 0.5180, 51.3858, "decommissioning", "analogue", "fixed", 45.0),
     ("BRW-007", 0.5345, 51.3880, "proposed", "digital", "fixed", 135.0),
-    ("BRW-008", 0.5280, 51.3905, ["decommissioning", "decommissioned"], "analogue", "fixed", 0.0),
+    ("BRW-008", 0.5280, 51.3905, "decommissioned", "analogue", "fixed", 0.0),
 ]
 PUBLIC = {"active", "under_review", "decommissioning"}
-
-
-def _final_lifecycle(path: Any) -> str:
-    return "proposed" if path == "proposed" else (path[-1] if path else "active")
 
 
 @pytest.fixture(scope="module")
 def seeded(browser_db: str) -> dict[str, Any]:
     """Cameras in every interesting state, one open fault, and tokens, committed."""
-    from services.assets.cameras.schemas import CameraCreate
-    from services.assets.cameras.service import create_camera, transition_camera
-    from services.assets.faults.service import log_fault
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
 
     eng = make_engine(browser_db)
     out: dict[str, Any] = {"cams": {}}
     with make_sessionmaker(eng)() as s:
-        for i, (tag, lon, lat, path, tech, dep, bearing) in enumerate(SEED):
-            data = CameraCreate(
+        for i, (tag, lon, lat, life, tech, dep, bearing) in enumerate(SEED):
+            viewed = bearing is not None
+            cam = make_camera(
+                s,
                 asset_tag=tag,
                 name=TRICKY_NAME if i == 1 else f"Chatham camera {tag}",
                 lon=lon,
@@ -55,26 +51,16 @@ def seeded(browser_db: str) -> dict[str, Any]:
                 deployment=dep,
                 ward="Chatham Central",
                 bearing_deg=bearing,
-                fov_deg=70.0 if bearing is not None else None,
-                range_m=60.0 if bearing is not None else None,
-                lifecycle="proposed" if path == "proposed" else "active",
-                installed_on=None,
+                fov_deg=70.0 if viewed else None,
+                range_m=60.0 if viewed else None,
+                lifecycle=life,
                 expected_life_years=10,
+                actor="browser seed",
             )
-            cam = create_camera(s, data=data, actor="browser seed")
-            for to in [] if path == "proposed" else path:
-                cam = transition_camera(
-                    s,
-                    camera_id=cam.id,
-                    to=to,
-                    reason="seed",
-                    expected_version=cam.version,
-                    actor="browser seed",
-                )
-            out["cams"][tag] = (cam.id, _final_lifecycle(path), bearing is not None)
+            out["cams"][tag] = (cam.id, life, viewed)
         fault = log_fault(
             s,
-            camera_id=out["cams"]["BRW-003"][0],
+            out["cams"]["BRW-003"][0],
             category="vandalism",
             description="Dome sprayed with paint",
             actor="browser seed",

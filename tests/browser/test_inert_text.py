@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import wait_js
+from tests.factories import log_fault, make_camera
 
 PAYLOADS = [
     "PID-{{ cycler.__init__.__globals__.os.getpid() }}-END",
@@ -29,9 +30,6 @@ PAYLOADS = [
 @pytest.fixture(scope="module")
 def hostile(browser_db: str) -> dict[str, Any]:
     """One camera per payload (name, tag and ward all hostile), each with a hostile fault."""
-    from services.assets.cameras.schemas import CameraCreate
-    from services.assets.cameras.service import create_camera
-    from services.assets.faults.service import log_fault
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
 
@@ -39,32 +37,17 @@ def hostile(browser_db: str) -> dict[str, Any]:
     out: dict[str, Any] = {"cams": []}
     with make_sessionmaker(eng)() as s:
         for i, text in enumerate(PAYLOADS):
-            cam = create_camera(
+            cam = make_camera(
                 s,
-                data=CameraCreate(
-                    asset_tag=f"X{i}-{text}"[:60],
-                    name=f"N{i} {text}",
-                    ward=f"W{i} {text}"[:120],
-                    lon=0.5600 + i * 0.0012,
-                    lat=51.4000,
-                    technology="digital",
-                    deployment="fixed",
-                    lifecycle="active",
-                    bearing_deg=None,
-                    fov_deg=None,
-                    range_m=None,
-                    installed_on=None,
-                    expected_life_years=10,
-                ),
+                asset_tag=f"X{i}-{text}"[:60],
+                name=f"N{i} {text}",
+                ward=f"W{i} {text}"[:120],
+                lon=0.5600 + i * 0.0012,
+                lat=51.4000,
+                expected_life_years=10,
                 actor="inert seed",
             )
-            log_fault(
-                s,
-                camera_id=cam.id,
-                category="no_picture",
-                description=f"D{i} {text}",
-                actor="inert seed",
-            )
+            log_fault(s, cam, category="no_picture", description=f"D{i} {text}", actor="inert seed")
             out["cams"].append((cam.id, cam.name, cam.asset_tag, cam.ward, f"D{i} {text}"))
         _, out["seg"] = create_token(s, name=f"inert seg {os.getpid()}", role="seg")
         _, out["operator"] = create_token(s, name=f"inert operator {os.getpid()}", role="operator")

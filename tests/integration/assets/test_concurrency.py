@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from services.assets.cameras.schemas import CameraCreate, CameraPatch
-from services.assets.cameras.service import create_camera, get_camera, update_camera
-from services.assets.faults.service import log_fault, update_fault_status
+from services.assets.cameras.schemas import CameraPatch
+from services.assets.cameras.service import get_camera, update_camera
+from services.assets.faults.service import update_fault_status
 from shared.errors import Conflict, PreconditionFailed
+from tests.factories import delete_cameras, log_fault, make_camera
 
 WRITERS = 50
 
@@ -27,34 +28,13 @@ def committed(engine: Any) -> Iterator[tuple[Callable[[], Any], list[int]]]:
     cameras: list[int] = []
     yield make_sessionmaker(eng), cameras
     with eng.begin() as conn:
-        for cam in cameras:
-            conn.execute(
-                text(
-                    "DELETE FROM assets.fault_events WHERE fault_id IN "
-                    "(SELECT id FROM assets.faults WHERE camera_id=:c)"
-                ),
-                {"c": cam},
-            )
-            for table in ("faults", "audit_log", "camera_devices", "camera_positions"):
-                conn.execute(text(f"DELETE FROM assets.{table} WHERE camera_id=:c"), {"c": cam})
-            conn.execute(text("DELETE FROM assets.cameras WHERE id=:c"), {"c": cam})
+        delete_cameras(conn, cameras)
     eng.dispose()
 
 
 def _camera(factory: Callable[[], Any], cameras: list[int], tag: str) -> int:
     with factory() as s:
-        cam = create_camera(
-            s,
-            data=CameraCreate(
-                name=tag,
-                lon=0.52,
-                lat=51.38,
-                technology="digital",
-                deployment="fixed",
-                asset_tag=tag,
-            ),
-            actor="setup",
-        )
+        cam = make_camera(s, name=tag, lon=0.52, lat=51.38, asset_tag=tag, actor="setup")
         cameras.append(cam.id)
         return int(cam.id)
 
@@ -158,7 +138,7 @@ def test_fifty_operators_closing_one_fault_close_it_once(committed: Any) -> None
     factory, cameras = committed
     cam = _camera(factory, cameras, "CONC-FAULT")
     with factory() as s:
-        fault_id = log_fault(s, camera_id=cam, category="other", description="x", actor="op").id
+        fault_id = log_fault(s, cam, description="x", actor="op").id
 
     def close(i: int) -> str:
         with factory() as s:
@@ -187,11 +167,7 @@ def test_fifty_faults_on_five_cameras_all_numbered_and_audited(committed: Any) -
 
     def log(i: int) -> str:
         with factory() as s:
-            return str(
-                log_fault(
-                    s, camera_id=cams[i % 5], category="other", description=f"w{i}", actor=f"w{i}"
-                ).number
-            )
+            return str(log_fault(s, cams[i % 5], description=f"w{i}", actor=f"w{i}").number)
 
     numbers = _run_all(log)
     assert all(isinstance(n, str) for n in numbers), numbers

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from tests.factories import delete_cameras, log_fault, make_camera
+
 
 def _log(
     client: Any,
@@ -237,33 +239,16 @@ def test_footage_requests(client: Any, tokens: Any, new_camera: Any) -> None:
 def test_fifty_concurrent_fault_writers_never_share_a_number(engine: Any) -> None:
     """50 sessions log faults on one camera at once; numbers stay unique and the camera's
     version rises by exactly the number of health changes (no lost update, no error)."""
-    from services.assets.cameras.schemas import CameraCreate
-    from services.assets.cameras.service import create_camera
-    from services.assets.faults.service import log_fault
     from shared.db import make_engine, make_sessionmaker
 
     eng = make_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=50)
     factory = make_sessionmaker(eng)
     with factory() as s:
-        cam = create_camera(
-            s,
-            data=CameraCreate(
-                name="Concurrency",
-                lon=0.55,
-                lat=51.38,
-                technology="digital",
-                deployment="fixed",
-                asset_tag="CONC-1",
-            ),
-            actor="test",
-        )
-        cam_id = cam.id
+        cam_id = make_camera(s, name="Concurrency", lon=0.55, lat=51.38, asset_tag="CONC-1").id
 
     def write(i: int) -> str:
         with factory() as s:
-            return log_fault(
-                s, camera_id=cam_id, category="other", description=f"w{i}", actor=f"w{i}"
-            ).number
+            return str(log_fault(s, cam_id, description=f"w{i}", actor=f"w{i}").number)
 
     try:
         with ThreadPoolExecutor(max_workers=50) as pool:
@@ -283,14 +268,5 @@ def test_fifty_concurrent_fault_writers_never_share_a_number(engine: Any) -> Non
         assert health == "degraded" and version == 2
     finally:
         with eng.begin() as conn:
-            conn.execute(
-                text(
-                    "DELETE FROM assets.fault_events WHERE fault_id IN "
-                    "(SELECT id FROM assets.faults WHERE camera_id=:c)"
-                ),
-                {"c": cam_id},
-            )
-            for table in ("faults", "audit_log", "camera_devices", "camera_positions"):
-                conn.execute(text(f"DELETE FROM assets.{table} WHERE camera_id=:c"), {"c": cam_id})
-            conn.execute(text("DELETE FROM assets.cameras WHERE id=:c"), {"c": cam_id})
+            delete_cameras(conn, [cam_id])
         eng.dispose()

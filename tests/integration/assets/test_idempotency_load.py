@@ -7,7 +7,6 @@ an unrelated ``GET /cameras`` stuck behind it, as it did in the outside test (28
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,26 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
+from tests.factories import delete_cameras, make_camera
+from tests.support import service_app, serving
+
 REPEATS = 50
-GILLINGHAM = (0.5466, 51.3887)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture()
 def server(engine: Any) -> Iterator[tuple[str, dict[str, str], int]]:
     """The assets app under uvicorn on the test database; an operator token and a camera."""
-    from services.assets.cameras.schemas import CameraCreate
-    from services.assets.cameras.service import create_camera
-    from services.assets.main import create_app
-    from services.assets.settings import AssetsSettings
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
     from tests.conftest import TEST_DB
@@ -43,55 +33,15 @@ def server(engine: Any) -> Iterator[tuple[str, dict[str, str], int]]:
     setup = make_engine(TEST_DB, pool_size=2)
     with make_sessionmaker(setup)() as s:
         token, clear = create_token(s, name="load test", role="operator")
-        cam = create_camera(
-            s,
-            data=CameraCreate(
-                name="Load camera",
-                lon=GILLINGHAM[0],
-                lat=GILLINGHAM[1],
-                technology="digital",
-                deployment="fixed",
-                asset_tag="LOAD-1",
-            ),
-            actor="setup",
-        )
+        cam = make_camera(s, name="Load camera", asset_tag="LOAD-1", actor="setup")
         s.commit()
         token_id, cam_id = token.id, cam.id
-    port = _free_port()
-    settings = AssetsSettings(
-        database_url=TEST_DB, environment="test", log_json=False, celery_eager=True
-    )
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {clear}"}, cam_id
+        with serving(service_app("assets", TEST_DB), timeout_s=10) as url:
+            yield url, {"Authorization": f"Bearer {clear}"}, cam_id
     finally:
-        srv.should_exit = True
-        thread.join(10)
         with setup.begin() as conn:
-            conn.execute(
-                text(
-                    "DELETE FROM assets.fault_events WHERE fault_id IN "
-                    "(SELECT id FROM assets.faults WHERE camera_id=:c)"
-                ),
-                {"c": cam_id},
-            )
-            for table in (
-                "faults",
-                "footage_requests",
-                "audit_log",
-                "camera_devices",
-                "camera_positions",
-            ):
-                conn.execute(text(f"DELETE FROM assets.{table} WHERE camera_id=:c"), {"c": cam_id})
-            conn.execute(text("DELETE FROM assets.cameras WHERE id=:c"), {"c": cam_id})
+            delete_cameras(conn, [cam_id])
             conn.execute(text("DELETE FROM core.api_tokens WHERE id=:t"), {"t": token_id})
         setup.dispose()
 

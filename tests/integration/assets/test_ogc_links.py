@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.factories import make_camera
+
 PUBLIC_URL = "https://cctv.medway.example/assets"
 EVIL = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
 
@@ -45,24 +47,7 @@ def _documents(client: Any, headers: dict[str, str], collection: str) -> list[An
 
 @pytest.fixture()
 def camera(db_session: Any) -> int:
-    from services.assets.cameras.schemas import CameraCreate
-    from services.assets.cameras.service import create_camera
-
-    cams = [
-        create_camera(
-            db_session,
-            data=CameraCreate(
-                name=f"Link camera {i}",
-                lon=0.5466,
-                lat=51.3887,
-                technology="digital",
-                deployment="fixed",
-            ),
-            actor="t",
-            commit=False,
-        )
-        for i in range(2)
-    ]
+    cams = [make_camera(db_session, name=f"Link camera {i}", commit=False) for i in range(2)]
     db_session.flush()
     return int(cams[0].id)
 

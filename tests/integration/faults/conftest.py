@@ -11,11 +11,9 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -25,6 +23,8 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, SHARED_DATA
+from tests.factories import make_camera
+from tests.support import free_port, wait_for
 
 PGBIN = Path("/usr/lib/postgresql/15/bin")
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -33,24 +33,6 @@ SERVICES = ("assets", "hotspots", "predictive")
 VISIBILITY_TIMEOUT_S = 6
 # Cameras in Medway town centres (lon, lat).
 CAMERAS = [(0.5270, 51.3830), (0.5490, 51.3880), (0.4850, 51.3940), (0.6110, 51.3620)]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.1) -> None:
-    """Poll ``check`` until it is true; fail the test after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def _as_pg(cmd: list[str]) -> list[str]:
@@ -410,8 +392,6 @@ def _seed(db_url: str) -> tuple[dict[str, dict[str, str]], list[int]]:
     """Import three real police months, create tokens and a few cameras."""
     from sqlalchemy import text
 
-    from services.assets.cameras.schemas import CameraCreate
-    from services.assets.cameras.service import create_camera
     from shared.auth import create_token
     from shared.db import make_engine, make_sessionmaker
     from shared.incidents.store import import_file
@@ -428,15 +408,11 @@ def _seed(db_url: str) -> tuple[dict[str, dict[str, str]], list[int]]:
             s.commit()
             ids = []
             for i, (lon, lat) in enumerate(CAMERAS):
-                cam = create_camera(
+                cam = make_camera(
                     s,
-                    data=CameraCreate(
-                        lon=lon,
-                        lat=lat,
-                        name=f"Fault test {i}",
-                        technology="digital",
-                        deployment="fixed",
-                    ),
+                    lon=lon,
+                    lat=lat,
+                    name=f"Fault test {i}",
                     actor="faults",
                     review_interval_days=365,
                 )

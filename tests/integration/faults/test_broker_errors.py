@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from celery import Celery
 
-from tests.integration.faults.conftest import free_port
+from tests.support import free_port
 
 
 @pytest.fixture()

@@ -18,7 +18,8 @@ from sqlalchemy import text
 
 from shared.db import SessionDep, make_engine, make_sessionmaker
 from shared.web.problems import PROBLEM_JSON, install_error_handlers
-from tests.integration.faults.conftest import FaultStack, free_port
+from tests.integration.faults.conftest import FaultStack
+from tests.support import free_port
 
 
 def _app(engine: Any) -> FastAPI:

@@ -24,12 +24,8 @@ import httpx
 import numpy as np
 
 from tests.conftest import ROOT
-from tests.integration.faults.conftest import (
-    VENV_BIN,
-    VISIBILITY_TIMEOUT_S,
-    FaultStack,
-    wait_for,
-)
+from tests.integration.faults.conftest import VENV_BIN, VISIBILITY_TIMEOUT_S, FaultStack
+from tests.support import wait_for
 
 PROBLEM = "application/problem+json"
 # A request may wait for one failed connect (connect_timeout 3 s) plus its work; never a hang.
