@@ -157,7 +157,18 @@ csp() { "$ROOT/.venv/bin/csp" "$@"; }
 
 migrate() { (cd "$ROOT" && csp db upgrade head); }
 
+# This checkout runs the local development stack: say so in .env (read by every csp process
+# started here), so `.venv/bin/csp token create ...` by hand works like the services do. An
+# unset CSP_ENVIRONMENT means production, which refuses the development database password.
+local_env() {
+  local env="$ROOT/.env"
+  if [ ! -f "$env" ] || ! grep -q '^CSP_ENVIRONMENT=' "$env"; then
+    printf '# written by make demo: this checkout is a local development stack\nCSP_ENVIRONMENT=development\n' >>"$env"
+  fi
+}
+
 up() {
+  local_env
   install_system; install_python; pg_start; redis_start; migrate
   (cd "$ROOT" && csp demo load)
   start_bg assets "$ROOT/.venv/bin/csp" serve assets --port "$ASSETS_PORT"

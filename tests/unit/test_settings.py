@@ -72,5 +72,5 @@ def test_unset_environment_is_production(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("CSP_ENVIRONMENT", raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://csp:csp@db/csp")
     with pytest.raises(ValidationError, match="development password"):
-        CommonSettings()
+        CommonSettings(_env_file=None)  # not the .env make demo writes
     assert CommonSettings(environment="test").environment == "test"
