@@ -7,6 +7,13 @@ from services.predictive.settings import PredictiveSettings
 from shared.settings import CommonSettings
 
 
+@pytest.fixture(autouse=True)
+def _no_port_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shell may set the ports (``ASSETS_PORT=9001 make test``): these tests need defaults."""
+    for name in ("ASSETS_PORT", "HOTSPOTS_PORT", "PREDICTIVE_PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def test_defaults_ports_and_shared_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://u:p@db:5432/x")
     monkeypatch.setenv("REDIS_URL", "redis://r:6379/1")
