@@ -29,14 +29,14 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 # Pages ship their own Leaflet (shared/static/vendor) and inline scripts; map tiles come from OSM.
-# Swagger UI and ReDoc (/docs, /redoc) load FastAPI's CDN assets, so they are left out.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob: https://tile.openstreetmap.org https://*.tile.openstreetmap.org; "
     "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'self'"
 )
-CSP_EXEMPT = ("/docs", "/redoc")
+CSP_EXEMPT: tuple[str, ...] = ()  # every page, /docs included, works under the policy
+SWAGGER_UI = "/static/vendor/swagger-ui"
 
 
 class SecurityHeadersMiddleware(BaseHTTPMiddleware):
@@ -135,7 +135,16 @@ def build_app(
 
     if settings.log_json is not None:
         configure_logging(settings.log_level, json_lines=settings.log_json)
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    # /docs is served with the suite's own copy of Swagger UI: FastAPI's default loads it from a
+    # CDN, which left a blank page on a control-room network closed to the internet.
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.engine = None
     app.add_middleware(StreamedBodyLimit, max_body=settings.max_upload_bytes)
@@ -145,4 +154,21 @@ def build_app(
     app.include_router(health_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _add_docs(app, title)
     return app
+
+
+def _add_docs(app: FastAPI, title: str) -> None:
+    """``/docs``: Swagger UI from ``/static/vendor/swagger-ui``, nothing from another host."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{title} - API",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+        )

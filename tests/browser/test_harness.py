@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def test_chromium_renders_inline_html(page: Any) -> None:
@@ -19,7 +20,13 @@ def test_live_service_answers(live_server: Any, page: Any, artifacts_dir: Path) 
     assert page.evaluate("JSON.parse(document.body.innerText).service") == "assets"
     resp = page.goto(base + "/readyz")
     assert resp is not None and resp.status == 200, page.content()
+    hosts: set[str] = set()
+    page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or ""))
     page.goto(base + "/docs")
-    # Swagger UI loads its bundle from a CDN; the title is enough to prove the page was served.
+    # Swagger UI is the suite's own copy: the operations render with nothing from another host
+    # (it came from a CDN, and /docs was a blank page without the internet).
+    page.wait_for_selector(".opblock", timeout=15_000)
+    assert page.locator(".opblock").count() > 10
     assert "CSP assets" in page.title()
+    assert hosts <= {"127.0.0.1", "localhost", ""}, hosts
     page.screenshot(path=str(artifacts_dir / "harness_docs.png"))

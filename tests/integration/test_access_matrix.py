@@ -13,11 +13,12 @@ from shared.auth import ROLES, revoke_token
 from tests.factories import post_camera
 
 # Routes readable without a token (camera locations and the standards' discovery documents are
-# public; pages answer with their own sign-in form).
+# public, as is the API documentation page; pages answer with their own sign-in form).
 PUBLIC = {
     "assets": {
         "/healthz",
         "/readyz",
+        "/docs",
         "/cameras",
         "/cameras/{camera_id}",
         "/map",
@@ -25,8 +26,8 @@ PUBLIC = {
         "/open311/v2/services.json",
         "/open311/v2/services/{service_code}.json",
     },
-    "hotspots": {"/healthz", "/readyz", "/map"},
-    "predictive": {"/healthz", "/readyz", "/targets/page", "/targets/page.csv"},
+    "hotspots": {"/healthz", "/readyz", "/docs", "/map"},
+    "predictive": {"/healthz", "/readyz", "/docs", "/targets/page", "/targets/page.csv"},
 }
 PUBLIC_PREFIXES = {"assets": ("/ogc",), "hotspots": (), "predictive": ()}
 COOKIE_PAGES = {"/map/sign-in", "/map/sign-out", "/targets/sign-in"}

@@ -155,7 +155,8 @@ def test_postgis_present(engine: Any) -> None:
 
 
 def test_pages_carry_a_content_security_policy(make_client: Any) -> None:
-    """HTML pages get a CSP that forbids foreign scripts and framing; the docs keep their CDN."""
+    """HTML pages get a CSP that forbids foreign scripts and framing, /docs included (its
+    Swagger UI is the suite's own copy, no longer a CDN's)."""
     client = make_client("assets")
     page = client.get("/map")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -163,7 +164,9 @@ def test_pages_carry_a_content_security_policy(make_client: Any) -> None:
     assert "script-src 'self' 'unsafe-inline';" in csp and "frame-ancestors 'self'" in csp
     assert "object-src 'none'" in csp
     docs = client.get("/docs")
-    assert docs.status_code == 200 and "content-security-policy" not in docs.headers
+    assert docs.status_code == 200 and docs.headers["content-security-policy"] == csp
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
     assert "content-security-policy" not in client.get("/healthz").headers
 
 
