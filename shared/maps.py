@@ -25,6 +25,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import folium
@@ -187,13 +188,15 @@ def make_map(
     bounds: tuple[float, float, float, float] | None = None,
     zoom_start: int = 13,
     tiles: bool = True,
+    outline: bool = True,
     background: str = PLAIN_BACKGROUND,
     **kw: Any,
 ) -> folium.Map:
     """A folium map centred on (lon, lat) or fitted to bounds (minlon, minlat, maxlon, maxlat).
 
     Scripts and styles point at ``/static/vendor``; an OSM layer is added when ``tiles`` is true,
-    over a plain ``background`` that is what people see when the tiles cannot load.
+    over a plain ``background``; the partnership's outline (``outline``) is drawn as a vector,
+    so a map without tiles (no internet) still shows where Medway is.
     """
     if location_lonlat is None and bounds is None:
         raise ValueError("make_map needs a location (lon, lat) or bounds")
@@ -218,10 +221,39 @@ def make_map(
     root = m.get_root()
     if isinstance(root, Figure):
         root.header.add_child(RawHtml(style), name="csp_plain_background")
+    if outline:
+        _add_outline(m)
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         m.add_child(_FitBounds([[miny, minx], [maxy, maxx]]))
     return m
+
+
+@lru_cache(maxsize=1)
+def _outline_geometry() -> dict[str, Any]:
+    """The bundled partnership outline (WGS84 GeoJSON geometry), geometry only."""
+    from shared.extent import OUTLINE_PATH
+
+    data = json.loads(OUTLINE_PATH.read_text(encoding="utf-8"))
+    geometry: dict[str, Any] = data["features"][0]["geometry"]
+    return geometry
+
+
+def _add_outline(m: folium.Map) -> None:
+    """The partnership's outline as a vector layer: drawn even when no tile can load."""
+    folium.GeoJson(
+        {"type": "Feature", "properties": {}, "geometry": _outline_geometry()},
+        name="Medway boundary",
+        style_function=lambda _f: {
+            "color": "#114b7a",
+            "weight": 2,
+            "fill": True,
+            "fillColor": "#ffffff",
+            "fillOpacity": 0.35,
+        },
+        control=True,
+        interactive=False,  # never in the way of a click on a camera or a box
+    ).add_to(m)
 
 
 class _FitBounds(MacroElement):

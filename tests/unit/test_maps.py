@@ -191,3 +191,17 @@ def test_json_for_script_round_trips_hostile_text() -> None:
     out = json_for_script({"t": text})
     assert "</" not in out and "<" not in out and "\u2028" not in out
     assert json.loads(out) == {"t": text}
+
+
+def test_every_map_draws_the_partnership_outline_without_tiles() -> None:
+    """Without tiles (no internet) a map was grey dots on grey: the outline is a vector layer."""
+    m = make_map((0.53, 51.39), tiles=False)
+    html = render_map_html(m)
+    layers = [e for e in m._children.values() if isinstance(e, folium.GeoJson)]
+    data = layers[0].data
+    geometry = data["geometry"] if "geometry" in data else data["features"][0]["geometry"]
+    assert len(layers) == 1 and geometry["type"] == "MultiPolygon"
+    first = geometry["coordinates"][0][0][0]
+    assert json.dumps(first[0]) in html and '"interactive": false' in html
+    bare = make_map((0.53, 51.39), outline=False)
+    assert not [e for e in bare._children.values() if isinstance(e, folium.GeoJson)]
