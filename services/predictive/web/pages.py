@@ -6,7 +6,7 @@ import secrets
 from datetime import date as date_cls
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,7 +23,13 @@ from services.predictive.visits.service import log_visit_for_list, visit_window_
 from shared.auth import Principal
 from shared.db import SessionDep
 from shared.errors import Forbidden, InvalidInput, Unauthorized
-from shared.pages import page_principal, safe_next, sign_in_page, sign_in_response
+from shared.pages import (
+    check_same_origin,
+    page_principal,
+    safe_next,
+    sign_in_page,
+    sign_in_response,
+)
 
 router = APIRouter(tags=["pages"])
 _env = Environment(
@@ -187,7 +193,7 @@ def targets_page_visit(
         raise Unauthorized("Sign in on the list page first")
     if not allows(who.role, LOG_VISITS):
         raise Forbidden(f"Role '{who.role}' may not log visits; crew may")
-    _same_site(request)
+    check_same_origin(request, what="Visits")
     if not crew.strip():
         raise InvalidInput("Say which crew visited", errors=[{"field": "crew", "message": "empty"}])
     # visited_at None: now; the same form sent again (a double press, a resend after a lost
@@ -207,15 +213,6 @@ def targets_page_visit(
     return RedirectResponse(
         f"{target}{sep}{urlencode({'logged': cell_id})}#box-{cell_id}", status_code=303
     )
-
-
-def _same_site(request: Request) -> None:
-    """Forbidden unless the request's Origin (or, without one, its Referer) is this host."""
-    source = request.headers.get("origin") or request.headers.get("referer")
-    if source is None:
-        return  # not a browser form (browsers send Origin on POST); the cookie is Lax anyway
-    if source == "null" or urlsplit(source).netloc != request.headers.get("host"):
-        raise Forbidden("Visits can be logged only from this site's list page")
 
 
 @router.post("/targets/sign-in", include_in_schema=False)
