@@ -4,8 +4,8 @@ One definition each, so ``limit``/``offset`` have one ceiling (``MAX_OFFSET``: P
 bigint ``OFFSET`` overflowed on larger values) and a ``bbox`` goes through one strict parser.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: ``paging`` builds its parameters' annotations
+# from its own arguments, which FastAPI must see as objects, not as strings it cannot resolve.
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,16 +30,12 @@ class Page:
 def paging(*, default: int, maximum: int) -> Callable[..., Page]:
     """A dependency reading ``limit`` (1..maximum, default) and ``offset`` (0..MAX_OFFSET)."""
 
-    def page_params(limit: int = default, offset: int = 0) -> Page:
+    def page_params(
+        limit: Annotated[int, Query(ge=1, le=maximum)] = default,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    ) -> Page:
         return Page(limit=limit, offset=offset)
 
-    # Real annotation objects (this module's annotations are strings, and ``maximum`` is local:
-    # FastAPI could not resolve it from the module's globals).
-    page_params.__annotations__ = {
-        "limit": Annotated[int, Query(ge=1, le=maximum)],
-        "offset": Annotated[int, Query(ge=0, le=MAX_OFFSET)],
-        "return": Page,
-    }
     return page_params
 
 
