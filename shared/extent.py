@@ -21,6 +21,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from shared.geometry import to_bng
+from shared.grid import Grid
 
 OUTLINE_PATH = Path(__file__).resolve().parent / "boundaries" / "medway_outline.geojson"
 DEFAULT_MARGIN_M = 15_000.0
@@ -109,11 +110,10 @@ def check_cells(nx: int, ny: int, max_cells: int, *, what: str = "grid") -> None
 def cells_for_bounds(
     minx: float, miny: float, maxx: float, maxy: float, cell_size_m: float
 ) -> tuple[int, int]:
-    """(nx, ny) of the aligned grid covering the box, computed without allocating it."""
+    """(nx, ny) of the aligned grid covering the box; a ``Grid`` holds no array, so this
+    allocates nothing however large the box."""
     vals = (minx, miny, maxx, maxy, cell_size_m)
     if not all(np.isfinite(v) for v in vals) or not cell_size_m > 0:
         raise ValueError("bounds and cell size must be finite numbers, cell size above 0")
-    c = float(cell_size_m)
-    nx = max(1, int(np.floor(maxx / c) - np.floor(minx / c)) + 1)
-    ny = max(1, int(np.floor(maxy / c) - np.floor(miny / c)) + 1)
-    return nx, ny
+    grid = Grid.covering(minx, miny, maxx, maxy, cell_size_m)
+    return grid.nx, grid.ny
