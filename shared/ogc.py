@@ -108,6 +108,21 @@ class Collection:
     keywords: tuple[str, ...] = ()
 
 
+MAX_FEATURE_ID = 2**31 - 1  # ids are PostgreSQL integers
+
+
+def int_feature_id(feature_id: str) -> int | None:
+    """A feature id as an int4, or None when it cannot be one.
+
+    ASCII digits only ("²" and "٣٣" are digits to ``str.isdigit`` but not to PostgreSQL), and
+    the length is checked before ``int()`` (which refuses over 4,300 digits).
+    """
+    if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 10:
+        return None
+    value = int(feature_id)
+    return value if value <= MAX_FEATURE_ID else None
+
+
 def clip_bbox(bbox: Bbox, area: Bbox = STORAGE_AREA) -> Bbox | None:
     """``bbox`` cut to ``area`` (both lon/lat), or None when they do not overlap."""
     minx, miny = max(bbox[0], area[0]), max(bbox[1], area[1])

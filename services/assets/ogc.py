@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.assets import lifecycle as lc
 from services.assets.cameras.service import meets_wgs84_box
 from services.assets.models import Camera
-from shared.ogc import Collection, Filter, ItemQuery
+from shared.ogc import Collection, Filter, ItemQuery, int_feature_id
 from shared.web.ogc import ogc_router
 
 WGS84 = 4326
@@ -98,11 +98,11 @@ class CameraSource:
 
     def get(self, session: Session, feature_id: str) -> dict[str, Any] | None:
         """One public camera by id."""
-        # ASCII digits only: "²" is a digit to str.isdigit() but not to int() (it was a 500).
-        if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 12:
+        camera_id = int_feature_id(feature_id)
+        if camera_id is None:
             return None
         stmt = self._select().where(
-            Camera.id == int(feature_id), Camera.lifecycle.in_(lc.PUBLIC_LIFECYCLES)
+            Camera.id == camera_id, Camera.lifecycle.in_(lc.PUBLIC_LIFECYCLES)
         )
         row = session.execute(stmt).first()
         return None if row is None else _feature(row, row.gj)

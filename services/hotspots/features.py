@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from services.hotspots.models import MAX_ID
-from shared.ogc import ItemQuery
+from shared.ogc import ItemQuery, int_feature_id
 
 WGS84 = 4326
 BNG = 27700
@@ -36,11 +35,6 @@ class FeatureTable:
     properties: Mapping[str, Column]
     order_by: tuple[Column, ...]
     filters: Mapping[str, Column] = field(default_factory=dict)
-
-
-def is_id(feature_id: str) -> bool:
-    """An int4 id in ASCII digits ("²" and "٣٣" are digits to str.isdigit, not to PostgreSQL)."""
-    return feature_id.isascii() and feature_id.isdigit() and int(feature_id) <= MAX_ID
 
 
 def in_bbox(geom: Column, bbox: Bbox) -> ColumnElement[bool]:
@@ -95,9 +89,10 @@ class TableSource:
 
     def get(self, session: Session, feature_id: str) -> dict[str, Any] | None:
         """One feature by id (any id, in scope or not), or None."""
-        if not is_id(feature_id):
+        row_id = int_feature_id(feature_id)
+        if row_id is None:
             return None
-        r = session.execute(self._select().where(self.table.id == int(feature_id))).first()
+        r = session.execute(self._select().where(self.table.id == row_id)).first()
         return None if r is None else self._feature(r)
 
     def extent(self, session: Session) -> Bbox | None:

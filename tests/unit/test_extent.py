@@ -76,3 +76,11 @@ def test_check_cells_names_the_limit() -> None:
         check_cells(1001, 1000, 1_000_000)
     with pytest.raises(ValueError):
         cells_for_bounds(0, 0, float("nan"), 1, 150)
+
+
+def test_feature_ids_are_int4_in_ascii_digits() -> None:
+    from shared.ogc import MAX_FEATURE_ID, int_feature_id
+
+    assert int_feature_id("42") == 42 and int_feature_id(str(MAX_FEATURE_ID)) == MAX_FEATURE_ID
+    for bad in ("", "²", "٣٣", "-1", "1.0", str(MAX_FEATURE_ID + 1), "9" * 5000, " 1"):
+        assert int_feature_id(bad) is None, bad
