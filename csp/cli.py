@@ -13,6 +13,7 @@ import services.hotspots.cli
 import services.predictive.cli
 import shared.backup
 import shared.incidents.cli
+import shared.users_cli
 from csp.services import SERVICES
 from shared.cli import ROOT, _database, console, db_app, fail, run, token_app
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(shared.users_cli.app, name="user")
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(shared.incidents.cli.app, name="incidents")

@@ -17,7 +17,10 @@ from shared.errors import PayloadTooLarge
 from shared.health import router as health_router
 from shared.logs import RequestIdMiddleware, configure_logging
 from shared.settings import ServiceSettings
+from shared.web.oidc import router as oidc_router
+from shared.web.pages import install_page_handlers
 from shared.web.problems import install_error_handlers, problem
+from shared.web.signin import router as signin_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -152,6 +155,9 @@ def build_app(
     app.add_middleware(RequestIdMiddleware, service=settings.service_name)
     install_error_handlers(app)
     app.include_router(health_router)
+    install_page_handlers(app)
+    app.include_router(signin_router)
+    app.include_router(oidc_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_docs(app, title)

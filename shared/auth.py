@@ -1,4 +1,4 @@
-"""API tokens with roles: create, revoke, and FastAPI dependencies that check them."""
+"""Who is calling: API tokens (create, revoke) or a person's session, and the role checks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hmac
 import secrets
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.core.models import TOKEN_NAME_MAX, ApiToken
+from shared.core.models import TOKEN_NAME_MAX, ApiToken, User
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from shared.web import sessions
 
 ROLES = ("operator", "seg", "crew", "analyst", "admin")
 TOKEN_PREFIX = "csp_"  # noqa: S105 - a prefix, not a secret
@@ -32,16 +33,44 @@ _bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: B
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: token id (the identity), name and role."""
+    """Who is calling: a person signed in (``kind`` "user") or an API token ("token").
 
-    token_id: int
+    ``id`` is the account's or the token's id; ``agency`` limits a crew member to one agency's
+    lists (None: every agency). ``csrf`` is the session's CSRF token for pages (None for tokens).
+    """
+
+    id: int
     name: str
     role: str
+    kind: str = "token"
+    username: str | None = None
+    agency: str | None = None
+    csrf: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def token_id(self) -> int | None:
+        """The token's id, None for a person."""
+        return self.id if self.kind == "token" else None
+
+    @property
+    def caller(self) -> int | str:
+        """A key unique to this caller (idempotency keys are scoped by it)."""
+        return self.id if self.kind == "token" else f"user:{self.id}"
 
     @property
     def actor(self) -> str:
-        """Name used in audit trails; the token id makes it unique to one token."""
-        return f"{self.name} ({self.role}, token #{self.token_id})"
+        """Name used in audit trails: the person (username, role), or the token (its id)."""
+        if self.kind == "user":
+            return f"{self.name} ({self.username}, {self.role})"
+        return f"{self.name} ({self.role}, token #{self.id})"
+
+    def holds(self, *roles: str) -> bool:
+        """Whether this caller holds one of ``roles`` (an admin holds every role)."""
+        return self.role == "admin" or self.role in roles
+
+    def may_see_agency(self, code: str) -> bool:
+        """Whether this caller may see an agency's lists (crew only their own agency's)."""
+        return self.agency is None or self.role != "crew" or self.agency == code.lower()
 
 
 def hash_token(token: str) -> str:
@@ -147,15 +176,54 @@ def lookup(session: Session, clear: str) -> Principal | None:
     ).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    return Principal(token_id=row.id, name=row.name, role=row.role)
+    return Principal(id=row.id, name=row.name, role=row.role)
+
+
+async def form_csrf(request: Request) -> str | None:
+    """The ``csrf_token`` field of a form body (parsed once; FastAPI reuses the parse)."""
+    if request.method in sessions.SAFE_METHODS or sessions.COOKIE not in request.cookies:
+        return None
+    kind = request.headers.get("content-type", "")
+    if not kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return None
+    value = (await request.form()).get(sessions.CSRF_FIELD)
+    return value if isinstance(value, str) else None
+
+
+def user_principal(user: User, csrf: str | None = None) -> Principal:
+    """The principal of a signed-in person."""
+    return Principal(
+        id=user.id,
+        name=user.full_name,
+        role=user.role,
+        kind="user",
+        username=user.username,
+        agency=user.agency_code,
+        csrf=csrf,
+    )
+
+
+def session_principal(request: Request, session: Session) -> Principal | None:
+    """The person signed in by the session cookie, or None (no cookie, ended or timed out)."""
+    clear = request.cookies.get(sessions.COOKIE)
+    if not clear:
+        return None
+    signed_in = sessions.resolve(session, clear, request.app.state.settings)
+    if signed_in is None:
+        return None
+    return user_principal(signed_in.user, signed_in.row.csrf_token)
 
 
 def optional_principal(
     request: Request,
     session: SessionDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    form_token: Annotated[str | None, Depends(form_csrf)],
 ) -> Principal | None:
-    """The caller, or None when no token was sent; a bad token is still a 401."""
+    """The caller: a Bearer token, else the session cookie; None for neither.
+
+    A bad token is a 401. A change sent with the session cookie must pass the CSRF check.
+    """
     if creds is None:
         header = request.headers.get("authorization")
         if header:
@@ -163,7 +231,14 @@ def optional_principal(
                 "Malformed Authorization header; send 'Bearer <token>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        return None
+        clear = request.cookies.get(sessions.COOKIE)
+        if not clear:
+            return None
+        signed_in = sessions.resolve(session, clear, request.app.state.settings)
+        if signed_in is None:
+            return None
+        sessions.check_csrf(request, signed_in, form_token)
+        return user_principal(signed_in.user, signed_in.row.csrf_token)
     principal = lookup(session, creds.credentials)
     if principal is None:
         raise Unauthorized(
@@ -179,7 +254,7 @@ def current_principal(
     """The caller; 401 without a token."""
     if principal is None:
         raise Unauthorized(
-            "This needs an API token: send 'Authorization: Bearer <token>'",
+            "This needs you signed in, or an API token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return principal

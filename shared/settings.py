@@ -62,6 +62,40 @@ class CommonSettings(BaseSettings):
     # Incidents and areas must lie within the partnership's outline plus this margin.
     extent_margin_m: float = Field(15_000.0, ge=0, validation_alias="CSP_EXTENT_MARGIN_M")
 
+    # People's sessions (shared.web.sessions): idle timeout and absolute lifetime.
+    session_idle_minutes: int = Field(60, ge=1, validation_alias="CSP_SESSION_IDLE_MINUTES")
+    session_max_hours: int = Field(12, ge=1, validation_alias="CSP_SESSION_MAX_HOURS")
+    # Password sign-in (shared.accounts): after `slow_after` failures each further attempt waits
+    # `slow_seconds` more; at `max_failures` the account locks for `lock_minutes`.
+    sign_in_slow_after: int = Field(3, ge=1, validation_alias="CSP_SIGN_IN_SLOW_AFTER")
+    sign_in_slow_seconds: int = Field(5, ge=0, validation_alias="CSP_SIGN_IN_SLOW_SECONDS")
+    sign_in_max_failures: int = Field(6, ge=1, validation_alias="CSP_SIGN_IN_MAX_FAILURES")
+    sign_in_lock_minutes: int = Field(15, ge=1, validation_alias="CSP_SIGN_IN_LOCK_MINUTES")
+    # Where people reach each service (the page header links them); one host or one proxy, so
+    # the session cookie reaches all three.
+    assets_url: str = Field("http://127.0.0.1:8001", validation_alias="CSP_ASSETS_URL")
+    hotspots_url: str = Field("http://127.0.0.1:8002", validation_alias="CSP_HOTSPOTS_URL")
+    predictive_url: str = Field("http://127.0.0.1:8003", validation_alias="CSP_PREDICTIVE_URL")
+    # Map tiles: an XYZ URL template; empty turns tiles off (maps keep the suite's boundaries).
+    tile_url: str = Field(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png", validation_alias="CSP_TILE_URL"
+    )
+    tile_attribution: str = Field(
+        "&copy; OpenStreetMap contributors", validation_alias="CSP_TILE_ATTRIBUTION"
+    )
+    # Single sign-on (OpenID Connect, authorization code with PKCE); off while issuer is empty.
+    oidc_issuer: str = Field("", validation_alias="CSP_OIDC_ISSUER")
+    oidc_client_id: str = Field("", validation_alias="CSP_OIDC_CLIENT_ID")
+    oidc_client_secret: str = Field("", validation_alias="CSP_OIDC_CLIENT_SECRET")
+    # The claim naming the person's groups, and each group's "role" or "role:agency".
+    oidc_role_claim: str = Field("groups", validation_alias="CSP_OIDC_ROLE_CLAIM")
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict, validation_alias="CSP_OIDC_ROLE_MAP"
+    )
+    oidc_button_label: str = Field(
+        "Sign in with the partnership account", validation_alias="CSP_OIDC_BUTTON_LABEL"
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> CommonSettings:
         """Refuse placeholder secrets anywhere but development and test."""

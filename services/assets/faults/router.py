@@ -94,7 +94,7 @@ def log_fault(
         description=body.description,
         reported_at=body.reported_at,
         actor=who.actor,
-        caller=who.token_id,
+        caller=who.caller,
         idempotency_key=idempotency_key,
     )
     mark_replay(response, created)

@@ -45,7 +45,7 @@ def add_footage(
         outcome=body.outcome,
         note=body.note,
         actor=who.actor,
-        caller=who.token_id,
+        caller=who.caller,
         idempotency_key=idempotency_key,
     )
     mark_replay(response, created)
