@@ -41,6 +41,7 @@ install_system() {
   command -v redis-server >/dev/null || need+=(redis-server)
   command -v chromium >/dev/null || need+=(chromium)
   command -v ogrinfo >/dev/null || need+=(gdal-bin)
+  command -v npm >/dev/null || need+=(nodejs npm)
   command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
   command -v "$PY" >/dev/null || need+=(python3.11 python3.11-venv)
   if [ ${#need[@]} -gt 0 ]; then
@@ -61,6 +62,16 @@ install_python() {
   if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     say "installing Python packages into .venv"
     "$ROOT/.venv/bin/pip" install -q -e "$ROOT[dev]" >"$RUN/logs/pip.log" 2>&1 || { tail -n 20 "$RUN/logs/pip.log"; exit 1; }
+    touch "$stamp"
+  fi
+}
+
+install_node() {
+  # Test-only tools from npm (tests/node): axe-core and oidc-provider, pinned by the lock file.
+  local dir="$ROOT/tests/node" stamp="$ROOT/tests/node/node_modules/.installed"
+  if [ ! -f "$stamp" ] || [ "$dir/package-lock.json" -nt "$stamp" ]; then
+    say "installing test tools from npm into tests/node"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >"$RUN/logs/npm.log" 2>&1) || { tail -n 20 "$RUN/logs/npm.log"; exit 1; }
     touch "$stamp"
   fi
 }
@@ -211,7 +222,7 @@ status() {
   printf "\nTokens: .venv/bin/csp token create --role operator --name 'Control room'\n"
 }
 
-test_env() { install_system; install_python; pg_start; redis_start; }
+test_env() { install_system; install_python; install_node; pg_start; redis_start; }
 
 # Sourced (tests call start_bg and friends): define the functions, run nothing.
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
