@@ -41,20 +41,72 @@ def browser_db() -> Iterator[str]:
     drop_database(BROWSER_DB)
 
 
+SERVICES = ("assets", "hotspots", "predictive")
+
+
 @pytest.fixture(scope="session")
 def live_server(browser_db: str) -> Iterator[Callable[[str], str]]:
-    """Start a service on a free port (once per session) and return its base URL."""
+    """Start a service on its port (once per session) and return its base URL.
+
+    The three ports are chosen up front, so every service's header links the others and a
+    session started on one is valid on all (one host: the browser sends the cookie to each).
+    """
+    ports = {s: free_port() for s in SERVICES}
+    links = {f"{s}_url": f"http://127.0.0.1:{p}" for s, p in ports.items()}
     urls: dict[str, str] = {}
     with contextlib.ExitStack() as running:
 
         def start(service: str) -> str:
             if service not in urls:
-                port = free_port()
-                app = service_app(service, browser_db, port=port)
+                port = ports[service]
+                app = service_app(service, browser_db, port=port, **links)
                 urls[service] = running.enter_context(serving(app, port=port))
             return urls[service]
 
         yield start
+
+
+PASSWORD = "browser-test-password"  # noqa: S105 - a test account's
+
+
+@pytest.fixture(scope="session")
+def people(browser_db: str) -> Callable[..., str]:
+    """Make (once) a person account in the browser database; returns the username."""
+    from shared import accounts
+    from shared.db import make_engine, make_sessionmaker
+
+    made: set[str] = set()
+
+    def make(username: str, role: str, agency: str | None = None, name: str | None = None) -> str:
+        if username not in made:
+            eng = make_engine(browser_db)
+            with make_sessionmaker(eng)() as s:
+                if accounts.find_user(s, username) is None:
+                    accounts.create_user(
+                        s,
+                        username=username,
+                        role=role,
+                        agency=agency,
+                        full_name=name or username.replace(".", " ").title(),
+                        password=PASSWORD,
+                    )
+                    s.commit()
+            eng.dispose()
+            made.add(username)
+        return username
+
+    return make
+
+
+def sign_in(page: Any, base_url: str, username: str, *, next_path: str = "/") -> None:
+    """Sign in through the form as a person would (the suite's data-testid hooks)."""
+    from urllib.parse import quote
+
+    page.goto(f"{base_url}/sign-in?next={quote(next_path)}")
+    page.get_by_test_id("signin-username").fill(username)
+    page.get_by_test_id("signin-password").fill(PASSWORD)
+    page.get_by_test_id("signin-submit").click()
+    page.wait_for_load_state("load")
 
 
 @pytest.fixture(scope="session")
