@@ -5,12 +5,14 @@ from __future__ import annotations
 import services.assets.models
 import services.hotspots.models
 import services.predictive.models
+import shared.boundaries.models
 import shared.core.models
 import shared.incidents.models
 from shared.db import Base
 
 MODEL_MODULES = (
     shared.core.models,
+    shared.boundaries.models,
     shared.incidents.models,
     services.assets.models,
     services.hotspots.models,

@@ -1,0 +1,1 @@
+"""Boundary areas (the Medway outline, wards, LSOAs): stored, loaded, served and drawn on maps."""
