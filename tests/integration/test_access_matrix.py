@@ -29,7 +29,15 @@ PUBLIC = {
     "hotspots": {"/healthz", "/readyz", "/docs", "/map"},
     "predictive": {"/healthz", "/readyz", "/docs", "/targets/page", "/targets/page.csv"},
 }
-PUBLIC_PREFIXES = {"assets": ("/ogc",), "hotspots": (), "predictive": ()}
+# The front door (shared.web.signin, shared.web.oidc) on every service: home, sign-in, SSO.
+FRONT = {"/", "/sign-in", "/sign-out", "/sso/start", "/sso/callback"}
+for _paths in PUBLIC.values():
+    _paths |= FRONT
+PUBLIC_PREFIXES = {
+    "assets": ("/ogc", "/boundaries/"),
+    "hotspots": ("/boundaries/",),
+    "predictive": ("/boundaries/",),
+}
 COOKIE_PAGES = {"/map/sign-in", "/map/sign-out", "/targets/sign-in"}
 # Routes that check their token themselves (Open311 also takes it as the api_key form field):
 # (method, path) -> roles admitted (None: any valid token).
@@ -63,6 +71,37 @@ FORMS = {
     "/open311/v2/requests.json": OPEN311_FORM,
     "/targets/page/visit": {"list_id": "1", "cell_id": "150m_1_1", "crew": "matrix"},
 }
+
+
+@pytest.fixture()
+def people(db_session: Any) -> dict[str, dict[str, str]]:
+    """One signed-in person per role: headers a browser on the suite's own page would send."""
+    from sqlalchemy import select
+
+    from shared import accounts
+    from shared.core.models import WebSession
+    from shared.web import sessions
+    from tests.support import service_settings
+
+    settings = service_settings("assets", "postgresql://unused")
+    out = {}
+    for role in ROLES:
+        user = accounts.create_user(
+            db_session,
+            username=f"matrix.{role}",
+            role=role,
+            agency="kfrs" if role == "crew" else None,
+            password="matrix-password",
+        )
+        clear = sessions.start(db_session, user, via="password", settings=settings)
+        row = db_session.scalars(select(WebSession).where(WebSession.user_id == user.id)).one()
+        out[role] = {
+            "Cookie": f"{sessions.COOKIE}={clear}",
+            "X-CSRF-Token": row.csrf_token,
+            "Origin": "http://testserver",
+        }
+    db_session.flush()
+    return out
 
 
 def _roles_of(dependant: Any) -> set[str] | None:
@@ -128,7 +167,7 @@ def _url(path: str) -> str:
 
 @pytest.mark.parametrize("service", ["assets", "hotspots", "predictive"])
 def test_every_route_every_role(
-    service: str, make_client: Any, tokens: dict, db_session: Any
+    service: str, make_client: Any, tokens: dict, people: dict, db_session: Any
 ) -> None:
     client = make_client(service)
     checked = 0
@@ -151,13 +190,19 @@ def test_every_route_every_role(
         for bad in ({"Authorization": "Bearer csp_not-a-token"}, {"Authorization": "Token x"}):
             assert client.request(method, url, headers=bad, data=form).status_code == 401, path
         for role in ROLES:
-            r = client.request(method, url, headers=tokens[role], data=form)
-            may = allowed is None or role == "admin" or role in allowed
-            if may:
-                assert r.status_code not in (401, 403), f"{role} refused on {method} {path}"
-                assert r.status_code < 500, f"{role} on {method} {path}: {r.status_code} {r.text}"
-            else:
-                assert r.status_code == 403, f"{role} on {method} {path} gave {r.status_code}"
+            # The same role as an API token and as a person signed in (cookie + CSRF token).
+            for how, headers in (("token", tokens[role]), ("session", people[role])):
+                client.cookies.clear()
+                r = client.request(method, url, headers=headers, data=form)
+                may = allowed is None or role == "admin" or role in allowed
+                who = f"{role} ({how})"
+                if may:
+                    assert r.status_code not in (401, 403), f"{who} refused on {method} {path}"
+                    assert r.status_code < 500, (
+                        f"{who} on {method} {path}: {r.status_code} {r.text}"
+                    )
+                else:
+                    assert r.status_code == 403, f"{who} on {method} {path} gave {r.status_code}"
         checked += 1
     assert checked >= MIN_CHECKED[service], checked
 

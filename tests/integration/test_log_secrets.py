@@ -42,8 +42,13 @@ def captured() -> Any:
 
 
 def test_tokens_and_passwords_stay_out_of_logs(
-    make_client: Any, tokens: dict[str, dict[str, str]], captured: Any
+    make_client: Any, tokens: dict[str, dict[str, str]], captured: Any, db_session: Any
 ) -> None:
+    from shared import accounts
+
+    person_password = "Pa55word-kept-out-of-logs"
+    accounts.create_user(db_session, username="log.seg", role="seg", password=person_password)
+    db_session.flush()
     secrets = {role: h["Authorization"].split(" ", 1)[1] for role, h in tokens.items()}
     wrong = "csp_" + "x" * 40
     assets = make_client("assets")
@@ -55,14 +60,14 @@ def test_tokens_and_passwords_stay_out_of_logs(
     assert assets.get("/cameras", headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
     assert hotspots.get("/surfaces", headers=tokens["crew"]).status_code < 500
     assert predictive.get("/targets?agency=kfrs", headers=tokens["crew"]).status_code < 500
-    r = assets.post("/map/sign-in", data={"token": secrets["seg"]}, follow_redirects=False)
+    form = {"username": "log.seg", "password": person_password, "next": "/map"}
+    r = assets.post("/sign-in", data=form, follow_redirects=False)
     assert r.status_code == 303
-    assets.post("/map/sign-in", data={"token": wrong}, follow_redirects=False)
-    predictive.post(
-        "/targets/sign-in",
-        data={"token": secrets["crew"], "agency": "kfrs"},
-        follow_redirects=False,
-    )
+    session_cookie = r.cookies.get("csp_session")
+    assert session_cookie and assets.get("/map").status_code == 200
+    predictive.post("/sign-in", data={**form, "password": "wrong " + person_password})
+    predictive.post("/sign-in", data={"username": secrets["crew"], "password": secrets["admin"]})
+    secrets = {**secrets, "password": person_password, "session": session_cookie}
     # A token pasted where an id belongs, and into a JSON body that fails validation.
     assets.get(f"/cameras/{secrets['admin']}", headers=tokens["admin"])
     assets.post("/cameras", headers=tokens["admin"], json={"camera_id": secrets["analyst"]})

@@ -1,4 +1,4 @@
-"""S4: a cross-site form post cannot sign a victim in with the attacker's token (login CSRF)."""
+"""Login CSRF: a cross-site form post cannot sign a victim in (or out) on any service."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-ROUTES = [
-    ("assets", "/map/sign-in", {}),
-    ("predictive", "/targets/sign-in", {"next": "/targets/page?agency=kfrs"}),
-]
+from shared import accounts
+
+SERVICES = ("assets", "hotspots", "predictive")
 CROSS = [
     {"Origin": "https://attacker.example"},
     {"Origin": "null"},
@@ -18,26 +17,28 @@ CROSS = [
     {"Sec-Fetch-Site": "cross-site"},
     {"Origin": "http://testserver.attacker.example"},
 ]
+PASSWORD = "login-csrf-password"
 
 
-def _bearer(tokens: dict[str, dict[str, str]], role: str) -> str:
-    return tokens[role]["Authorization"].removeprefix("Bearer ")
+@pytest.fixture()
+def person(db_session: Any) -> str:
+    """An account the attacker would sign the victim into."""
+    accounts.create_user(
+        db_session, username="attacker.crew", role="crew", agency="kfrs", password=PASSWORD
+    )
+    db_session.flush()
+    return "attacker.crew"
 
 
-@pytest.mark.parametrize(("service", "path", "extra"), ROUTES, ids=["map", "targets"])
+@pytest.mark.parametrize("service", SERVICES)
 @pytest.mark.parametrize("headers", CROSS, ids=[next(iter(h.items()))[1][:20] for h in CROSS])
 def test_cross_site_sign_in_is_refused(
-    make_client: Callable[..., Any],
-    tokens: dict[str, dict[str, str]],
-    service: str,
-    path: str,
-    extra: dict[str, str],
-    headers: dict[str, str],
+    make_client: Callable[..., Any], person: str, service: str, headers: dict[str, str]
 ) -> None:
     client = make_client(service)
     r = client.post(
-        path,
-        data={"token": _bearer(tokens, "crew"), **extra},
+        "/sign-in",
+        data={"username": person, "password": PASSWORD},
         headers=headers,
         follow_redirects=False,
     )
@@ -46,28 +47,24 @@ def test_cross_site_sign_in_is_refused(
     assert "set-cookie" not in r.headers
 
 
-@pytest.mark.parametrize(("service", "path", "extra"), ROUTES, ids=["map", "targets"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_same_site_sign_in_works(
-    make_client: Callable[..., Any],
-    tokens: dict[str, dict[str, str]],
-    service: str,
-    path: str,
-    extra: dict[str, str],
+    make_client: Callable[..., Any], person: str, service: str
 ) -> None:
     client = make_client(service)
     r = client.post(
-        path,
-        data={"token": _bearer(tokens, "crew"), **extra},
+        "/sign-in",
+        data={"username": person, "password": PASSWORD},
         headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
-    assert "set-cookie" in r.headers
+    assert "csp_session=" in r.headers["set-cookie"]
 
 
 def test_cross_site_sign_out_is_refused(make_client: Callable[..., Any]) -> None:
     client = make_client("assets")
     r = client.post(
-        "/map/sign-out", headers={"Origin": "https://attacker.example"}, follow_redirects=False
+        "/sign-out", headers={"Origin": "https://attacker.example"}, follow_redirects=False
     )
     assert r.status_code == 403
