@@ -105,9 +105,11 @@ def demo_load(
     import services.assets.demo
     import services.hotspots.demo
     import services.predictive.demo
+    import shared.demo_people
     import shared.incidents.demo
 
     loaders = (
+        shared.demo_people,
         shared.incidents.demo,
         services.assets.demo,
         services.hotspots.demo,

@@ -16,6 +16,10 @@ PREDICTIVE_PORT=${PREDICTIVE_PORT:-8003}
 export DATABASE_URL=${DATABASE_URL:-postgresql+psycopg2://csp:csp@127.0.0.1:$PG_PORT/csp}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
 export ASSETS_PORT HOTSPOTS_PORT PREDICTIVE_PORT
+# Each page's header links the other services; one host, so one session cookie reaches all three.
+export CSP_ASSETS_URL=${CSP_ASSETS_URL:-http://127.0.0.1:$ASSETS_PORT}
+export CSP_HOTSPOTS_URL=${CSP_HOTSPOTS_URL:-http://127.0.0.1:$HOTSPOTS_PORT}
+export CSP_PREDICTIVE_URL=${CSP_PREDICTIVE_URL:-http://127.0.0.1:$PREDICTIVE_PORT}
 # The local stack uses the development password and eager demo settings: say so explicitly
 # (unset means production, which refuses them).
 export CSP_ENVIRONMENT=${CSP_ENVIRONMENT:-development}
@@ -219,7 +223,10 @@ status() {
   done
   printf "$fmt" "worker" "$(state worker)" "celery, logs in .run/logs/worker.log"
   printf "$fmt" "beat" "$(state beat)" "nightly lists 00:05 Europe/London; stale hotspot runs swept every 10 min"
-  printf "\nTokens: .venv/bin/csp token create --role operator --name 'Control room'\n"
+  printf "\nStart here: http://127.0.0.1:%s/ (sign in once; every service's pages are linked)\n" "$ASSETS_PORT"
+  [ -f "$RUN/demo-accounts.txt" ] && printf "Demo accounts (one per role): %s\n" "$RUN/demo-accounts.txt"
+  printf "People: .venv/bin/csp user create --username U --role R [--agency kfrs] --name 'Full Name'\n"
+  printf "Scripts: .venv/bin/csp token create --role operator --name 'Control room'\n"
 }
 
 test_env() { install_system; install_python; install_node; pg_start; redis_start; }
