@@ -61,16 +61,48 @@ class NavItem:
     roles: tuple[str, ...]
     agency: str | None = None
     public: bool = False
+    about: str = ""
 
 
 # The suite's pages for people, in header order. Roles as the pages check them (admin sees all).
 NAV: tuple[NavItem, ...] = (
-    NavItem("assets", "/map", "Camera map", ("operator", "seg", "crew", "analyst"), public=True),
-    NavItem("assets", "/control-room", "Control room", ("operator",)),
-    NavItem("hotspots", "/map", "Hotspots", ("analyst", "seg")),
-    NavItem("predictive", "/targets/page?agency=kfrs", "KFRS boxes", ("crew", "analyst"), "kfrs"),
     NavItem(
-        "predictive", "/targets/page?agency=police", "Police boxes", ("crew", "analyst"), "police"
+        "assets",
+        "/map",
+        "Camera map",
+        ("operator", "seg", "crew", "analyst"),
+        public=True,
+        about="Public-space cameras, their faults and the SEG's recommendations",
+    ),
+    NavItem(
+        "assets",
+        "/control-room",
+        "Control room",
+        ("operator",),
+        about="Log, update and close camera faults",
+    ),
+    NavItem(
+        "hotspots",
+        "/map",
+        "Hotspots",
+        ("analyst", "seg"),
+        about="Incident hotspots: run a surface, see its map",
+    ),
+    NavItem(
+        "predictive",
+        "/targets/page?agency=kfrs",
+        "KFRS boxes",
+        ("crew", "analyst"),
+        "kfrs",
+        about="Today's target boxes for fire and rescue crews",
+    ),
+    NavItem(
+        "predictive",
+        "/targets/page?agency=police",
+        "Police boxes",
+        ("crew", "analyst"),
+        "police",
+        about="Today's target boxes for police patrols",
     ),
 )
 DOCS: tuple[tuple[str, str], ...] = (
@@ -105,6 +137,7 @@ class Link:
     href: str
     current: bool = False
     service: str = ""
+    about: str = ""
 
 
 @dataclass
@@ -131,7 +164,7 @@ def page_links(request: Request, who: Principal | None) -> list[Link]:
         if may_open(who, item):
             base = service_url(request, item.service)
             current = item.service == me and here.startswith(item.path)
-            out.append(Link(item.label, base + item.path, current, item.service))
+            out.append(Link(item.label, base + item.path, current, item.service, item.about))
     return out
 
 

@@ -1,0 +1,166 @@
+"""The front door, as a person uses it: sign in once, every page of the three services, sign out.
+
+Every request to another host is blocked (a control-room network closed to the internet), and
+no page may fail a request of its own. Screenshots of each page are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser.axe import assert_accessible
+from tests.browser.conftest import sign_in
+
+SERVICES = ("assets", "hotspots", "predictive")
+
+
+@pytest.fixture()
+def suite(live_server: Callable[[str], str]) -> dict[str, str]:
+    """The three services' base URLs (started once per test session)."""
+    return {s: live_server(s) for s in SERVICES}
+
+
+class Offline:
+    """Blocks every request to another host and records what failed on the suite's own."""
+
+    def __init__(self, page: Any) -> None:
+        self.blocked: list[str] = []
+        self.failed: list[str] = []
+        page.route(re.compile(r"^(?!https?://127\.0\.0\.1[:/]).*"), self._block)
+        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
+        page.on("response", self._response)
+
+    def _block(self, route: Any) -> None:
+        if not route.request.url.startswith(("data:", "blob:", "about:")):
+            self.blocked.append(route.request.url)
+        route.abort()
+
+    def _response(self, response: Any) -> None:
+        # The page itself may be a 401 sign-in or 403/404 page; what it loads must not fail.
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.failed.append(f"{response.url} -> {response.status}")
+
+    def check(self, what: str) -> None:
+        """No request left the suite and none of its own failed."""
+        assert not self.blocked, f"{what}: requests to other hosts: {self.blocked[:5]}"
+        assert not self.failed, f"{what}: failed requests: {self.failed[:5]}"
+
+
+@pytest.fixture()
+def offline(page: Any) -> Iterator[Offline]:
+    """The page with the internet cut off."""
+    yield Offline(page)
+
+
+def _header_links(page: Any) -> list[tuple[str, str]]:
+    return [
+        (a.inner_text().strip(), a.get_attribute("href"))
+        for a in page.locator("header.top nav a").all()
+    ]
+
+
+def _shot(page: Any, artifacts_dir: Any, name: str) -> None:
+    page.screenshot(path=str(artifacts_dir / f"front-door-{name}.png"), full_page=True)
+
+
+def test_sign_in_once_every_page_then_sign_out_everywhere(
+    page: Any, offline: Offline, suite: dict[str, str], people: Any, artifacts_dir: Any
+) -> None:
+    user = people("front.admin", "admin", name="Alex Admin")
+    page.goto(suite["assets"] + "/")
+    assert page.get_by_test_id("signin-link").is_visible()
+    _shot(page, artifacts_dir, "home-signed-out")
+    sign_in(page, suite["assets"], user)
+    assert "Alex Admin" in page.get_by_test_id("signed-in-as").inner_text()
+    _shot(page, artifacts_dir, "home-signed-in")
+    links = _header_links(page)
+    hosts = {urlsplit(href).netloc for _, href in links}
+    assert len(hosts) == 3, f"the header should link all three services: {links}"
+    visited = []
+    for label, href in links:
+        page.goto(href)
+        page.wait_for_load_state("networkidle")
+        assert page.get_by_test_id("signin-password").count() == 0, f"{label} asked to sign in"
+        assert "Alex Admin" in page.get_by_test_id("signed-in-as").inner_text(), label
+        name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+        _shot(page, artifacts_dir, name)
+        assert_accessible(page, label)
+        visited.append(label)
+    for service, base in suite.items():
+        page.goto(base + "/docs")
+        page.wait_for_selector(".swagger-ui .information-container", timeout=15_000)
+        _shot(page, artifacts_dir, f"docs-{service}")
+        page.goto(base + "/")
+        assert "Alex Admin" in page.get_by_test_id("signed-in-as").inner_text(), service
+    offline.check("signed-in tour")
+    assert len(visited) >= 5, visited
+
+    # One sign-out, on predictive: every service asks again.
+    page.goto(suite["predictive"] + "/")
+    page.get_by_test_id("signout").click()
+    page.wait_for_load_state("load")
+    assert page.get_by_test_id("signin-password").is_visible()
+    for label, href in links:
+        if "/map" in href and urlsplit(href).netloc == urlsplit(suite["assets"]).netloc:
+            continue  # the public camera map stays open, without the signed-in layers
+        response = page.goto(href)
+        assert response is not None and response.status == 401, (
+            label,
+            response and response.status,
+        )
+        assert page.get_by_test_id("signin-password").is_visible(), label
+    page.goto(suite["assets"] + "/")
+    assert page.get_by_test_id("signin-link").is_visible()
+    _shot(page, artifacts_dir, "signed-out-again")
+    assert_accessible(page, "sign-in page")
+    offline.check("after sign-out")
+
+
+def test_crew_sees_only_their_agency(
+    page: Any, offline: Offline, suite: dict[str, str], people: Any, artifacts_dir: Any
+) -> None:
+    user = people("front.kfrs", "crew", agency="kfrs", name="Kit Crew")
+    sign_in(page, suite["predictive"], user)
+    labels = [label for label, _ in _header_links(page)]
+    assert "KFRS boxes" in labels and "Police boxes" not in labels, labels
+    assert "Control room" not in labels and "Hotspots" not in labels, labels
+    response = page.goto(suite["predictive"] + "/targets/page?agency=police")
+    assert response is not None and response.status == 403
+    _shot(page, artifacts_dir, "crew-police-list-403")
+    assert_accessible(page, "403 page")
+    api = page.request.get(suite["predictive"] + "/targets?agency=police")
+    assert api.status == 403
+    response = page.goto(suite["assets"] + "/control-room")
+    assert response is not None and response.status == 403
+    assert "operator" in page.get_by_test_id("forbidden-reason").inner_text()
+    offline.check("crew tour")
+
+
+def test_cross_site_post_with_the_session_cookie_is_refused(
+    page: Any, suite: dict[str, str], people: Any
+) -> None:
+    user = people("front.operator", "operator", name="Oli Operator")
+    sign_in(page, suite["assets"], user)
+    # The browser context holds the session cookie; a form post from another site carries it
+    # only if SameSite allowed it, and the suite refuses it anyway: no Origin of its own, no token.
+    for headers in (
+        {"Origin": "https://attacker.example"},
+        {"Origin": suite["assets"]},  # same origin but without the session's CSRF token
+    ):
+        r = page.request.post(
+            suite["assets"] + "/cameras/1/faults",
+            data='{"category": "power", "description": "forged"}',
+            headers={"Content-Type": "application/json", **headers},
+        )
+        assert r.status == 403, (headers, r.status, r.text()[:200])
+    r = page.request.post(
+        suite["assets"] + "/sign-out", headers={"Origin": "https://attacker.example"}
+    )
+    assert r.status == 403
+    page.goto(suite["assets"] + "/")
+    assert "Oli Operator" in page.get_by_test_id("signed-in-as").inner_text()
