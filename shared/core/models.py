@@ -94,3 +94,21 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     via: Mapped[str] = mapped_column(String(10))
+
+
+class SsoAttempt(Base):
+    """A single sign-on under way: what the callback needs, kept across the provider's redirect.
+
+    The browser carries the clear ``state`` (the query and a short-lived cookie); only its
+    SHA-256 digest is kept. The callback deletes the row as it reads it (one use); rows older
+    than ``shared.web.oidc.ATTEMPT_TTL`` are refused and swept when new attempts start.
+    """
+
+    __tablename__ = "sso_attempts"
+    __table_args__ = ({"schema": "core"},)
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str] = mapped_column(String(64))
+    next_url: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
