@@ -162,3 +162,30 @@ def test_next_never_leaves_the_site(make_client: Any, person: Any) -> None:
             follow_redirects=False,
         )
         assert r.status_code == 303 and r.headers["location"] == "/", bad
+
+
+def test_audit_names_the_person_and_the_token(
+    make_client: Any, db_session: Any, tokens: dict[str, dict[str, str]]
+) -> None:
+    from tests.factories import post_camera
+
+    accounts.create_user(
+        db_session, username="ada", role="admin", full_name="Ada Admin", password=PASSWORD
+    )
+    db_session.flush()
+    client = make_client("assets")
+    assert sign_in(client, username="ada").status_code == 303
+    token = client.get("/").text.split('name="csrf-token" content="')[1].split('"')[0]
+    person = {"Origin": str(client.base_url), "X-CSRF-Token": token}
+    cam = post_camera(client, person, name="Audit camera")
+    client.cookies.clear()
+    r = client.patch(
+        f"/cameras/{cam['id']}",
+        json={"name": "Audit camera renamed", "reason": "test"},
+        headers={**tokens["admin"], "If-Match": cam["_etag"]},
+    )
+    assert r.status_code == 200, r.text
+    history = client.get(f"/cameras/{cam['id']}/history", headers=tokens["admin"]).json()
+    actors = [h["actor"] for h in history]
+    assert "Ada Admin (ada, admin)" in actors, actors
+    assert any(a.startswith("test admin (admin, token #") for a in actors), actors
