@@ -12,6 +12,7 @@ import services.assets.cli
 import services.hotspots.cli
 import services.predictive.cli
 import shared.backup
+import shared.boundaries.cli
 import shared.incidents.cli
 import shared.users_cli
 from csp.services import SERVICES
@@ -32,6 +33,7 @@ app.add_typer(services.assets.cli.app, name="assets")
 app.add_typer(services.hotspots.cli.app, name="hotspots")
 app.add_typer(services.predictive.cli.app, name="predict")
 app.add_typer(shared.backup.app, name="backup")
+app.add_typer(shared.boundaries.cli.app, name="boundaries")
 
 
 @app.command("serve")
@@ -105,11 +107,13 @@ def demo_load(
     import services.assets.demo
     import services.hotspots.demo
     import services.predictive.demo
+    import shared.boundaries.demo
     import shared.demo_people
     import shared.incidents.demo
 
     loaders = (
         shared.demo_people,
+        shared.boundaries.demo,
         shared.incidents.demo,
         services.assets.demo,
         services.hotspots.demo,
