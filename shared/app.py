@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
@@ -17,6 +19,7 @@ from shared.errors import PayloadTooLarge
 from shared.health import router as health_router
 from shared.logs import RequestIdMiddleware, configure_logging
 from shared.settings import ServiceSettings
+from shared.web.boundaries import router as boundaries_router
 from shared.web.oidc import router as oidc_router
 from shared.web.pages import install_page_handlers
 from shared.web.problems import install_error_handlers, problem
@@ -31,23 +34,56 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "geolocation=(self), camera=(), microphone=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-# Pages ship their own Leaflet (shared/static/vendor) and inline scripts; map tiles come from OSM.
-CONTENT_SECURITY_POLICY = (
+# Pages ship their own Leaflet (shared/static/vendor) and inline scripts; map tiles may come from
+# the configured tile host only (settings.tile_url), and from nowhere when tiles are off.
+_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob: https://tile.openstreetmap.org https://*.tile.openstreetmap.org; "
-    "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "img-src {img_src}; "
+    "connect-src 'self'; font-src 'self' data:; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'self'"
 )
+DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+def tile_source(tile_url: str) -> str | None:
+    """The CSP source admitting an XYZ tile template's host ({s}.host -> *.host); None if none."""
+    parts = urlsplit(tile_url.strip())
+    host = parts.netloc.rsplit("@", 1)[-1]
+    if parts.scheme not in ("http", "https") or not host:
+        return None  # no tiles, or a path on the suite itself ('self' covers it)
+    labels = host.split(".")
+    templated = [i for i, label in enumerate(labels) if "{" in label or "}" in label]
+    if templated:  # a wildcard may only stand for the leftmost labels
+        rest = labels[templated[-1] + 1 :]
+        if len(rest) < 2 or any(c in ".".join(rest) for c in "{}"):
+            return None
+        host = "*." + ".".join(rest)
+    if not re.fullmatch(r"[A-Za-z0-9.*-]+(:\d{1,5})?", host):
+        return None
+    return f"{parts.scheme}://{host}"
+
+
+def content_security_policy(tile_url: str) -> str:
+    """The pages' Content-Security-Policy, with the tile host of ``tile_url`` in img-src."""
+    source = tile_source(tile_url)
+    img_src = "'self' data: blob:" + (f" {source}" if source else "")
+    return _POLICY.format(img_src=img_src)
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(DEFAULT_TILE_URL)
 CSP_EXEMPT: tuple[str, ...] = ()  # every page, /docs included, works under the policy
 SWAGGER_UI = "/static/vendor/swagger-ui"
+REDOC = "/static/vendor/redoc"
 
 
 class SecurityHeadersMiddleware(BaseHTTPMiddleware):
     """Add security headers to every response and refuse bodies over the upload limit."""
 
-    def __init__(self, app: object, max_body: int) -> None:
+    def __init__(self, app: object, max_body: int, policy: str = CONTENT_SECURITY_POLICY) -> None:
         super().__init__(app)  # type: ignore[arg-type]
         self.max_body = max_body
+        self.policy = policy
 
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -65,7 +101,7 @@ class SecurityHeadersMiddleware(BaseHTTPMiddleware):
             response.headers.setdefault(k, v)
         is_html = response.headers.get("content-type", "").startswith("text/html")
         if is_html and not request.url.path.startswith(CSP_EXEMPT):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
 
 
@@ -151,13 +187,18 @@ def build_app(
     app.state.settings = settings
     app.state.engine = None
     app.add_middleware(StreamedBodyLimit, max_body=settings.max_upload_bytes)
-    app.add_middleware(SecurityHeadersMiddleware, max_body=settings.max_upload_bytes)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        max_body=settings.max_upload_bytes,
+        policy=content_security_policy(settings.tile_url),
+    )
     app.add_middleware(RequestIdMiddleware, service=settings.service_name)
     install_error_handlers(app)
     app.include_router(health_router)
     install_page_handlers(app)
     app.include_router(signin_router)
     app.include_router(oidc_router)
+    app.include_router(boundaries_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_docs(app, title)
@@ -165,8 +206,8 @@ def build_app(
 
 
 def _add_docs(app: FastAPI, title: str) -> None:
-    """``/docs``: Swagger UI from ``/static/vendor/swagger-ui``, nothing from another host."""
-    from fastapi.openapi.docs import get_swagger_ui_html
+    """``/docs`` (Swagger UI) and ``/redoc`` (ReDoc), served from ``/static/vendor``."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
     from fastapi.responses import HTMLResponse
 
     @app.get("/docs", include_in_schema=False)
@@ -177,4 +218,15 @@ def _add_docs(app: FastAPI, title: str) -> None:
             swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
             swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
             swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        # No Google fonts: the page uses the system fonts, like every page of the suite.
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{title} - API reference",
+            redoc_js_url=f"{REDOC}/redoc.standalone.js",
+            redoc_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+            with_google_fonts=False,
         )

@@ -30,3 +30,15 @@ def test_live_service_answers(live_server: Any, page: Any, artifacts_dir: Path) 
     assert "CSP assets" in page.title()
     assert hosts <= {"127.0.0.1", "localhost", ""}, hosts
     page.screenshot(path=str(artifacts_dir / "harness_docs.png"))
+
+
+def test_redoc_renders_offline(live_server: Any, page: Any, artifacts_dir: Path) -> None:
+    base = live_server("hotspots")
+    hosts: set[str] = set()
+    page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or ""))
+    page.goto(base + "/redoc")
+    # ReDoc draws the operations' menu once it has read the OpenAPI document.
+    page.wait_for_selector("[role=menuitem], .menu-content li", timeout=20_000)
+    assert page.locator("h1").first.inner_text().strip() != ""
+    assert hosts <= {"127.0.0.1", "localhost", ""}, hosts
+    page.screenshot(path=str(artifacts_dir / "harness_redoc.png"))

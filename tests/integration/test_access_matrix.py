@@ -30,7 +30,7 @@ PUBLIC = {
     "predictive": {"/healthz", "/readyz", "/docs", "/targets/page", "/targets/page.csv"},
 }
 # The front door (shared.web.signin, shared.web.oidc) on every service: home, sign-in, SSO.
-FRONT = {"/", "/sign-in", "/sign-out", "/sso/start", "/sso/callback"}
+FRONT = {"/", "/sign-in", "/sign-out", "/sso/start", "/sso/callback", "/redoc"}
 for _paths in PUBLIC.values():
     _paths |= FRONT
 PUBLIC_PREFIXES = {
