@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from geoalchemy2.shape import from_shape
+from geoalchemy2.shape import from_shape, to_shape
 from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 from sqlalchemy.orm import Session
 
+from shared.boundaries.geojson import Feature
 from shared.boundaries.layers import Layer
 from shared.boundaries.models import BoundaryArea
 from shared.boundaries.reader import BoundaryFileError, RowProblem, read_boundaries
@@ -128,6 +129,27 @@ def list_layers(session: Session) -> list[LayerSummary]:
     ).all()
     found = {r[0]: LayerSummary(r[0], int(r[1]), str(r[2] or ""), r[3]) for r in rows}
     return [found.get(v.value, LayerSummary(v.value, 0, "", None)) for v in Layer]
+
+
+def layer_version(session: Session, layer: Layer | str) -> str:
+    """A cheap fingerprint of a stored layer that changes with every load (ids are new)."""
+    kind = _layer(layer).value
+    n, top, when = session.execute(
+        select(func.count(), func.max(BoundaryArea.id), func.max(BoundaryArea.loaded_at)).where(
+            BoundaryArea.layer == kind
+        )
+    ).one()
+    return f"{kind}:{n}:{top}:{when.isoformat() if when else ''}"
+
+
+def layer_features(session: Session, layer: Layer | str) -> list[Feature]:
+    """Every area of ``layer`` (EPSG:27700), ordered by code."""
+    rows = session.execute(
+        select(BoundaryArea.code, BoundaryArea.name, BoundaryArea.geom)
+        .where(BoundaryArea.layer == _layer(layer).value)
+        .order_by(BoundaryArea.code)
+    ).all()
+    return [Feature(r.code, r.name, to_shape(r.geom)) for r in rows]
 
 
 _AREA_FOR_POINTS = text(
