@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shared import accounts
 from shared.db import SessionDep
+from shared.oidc import SSO_MESSAGES
 from shared.web import sessions
 from shared.web.pages import page_caller, page_links, render, sign_in_page
 from shared.web.sessions import check_same_origin, safe_next
@@ -40,10 +41,7 @@ def sign_in_form(
     target = safe_next(next)
     if page_caller(request, session) is not None:
         return RedirectResponse(target, status_code=303)
-    message = {
-        "sso": "Single sign-on did not complete; try again or use your password.",
-        "sso-disabled": "This account is disabled; ask an administrator.",
-    }.get(error or "")
+    message = SSO_MESSAGES.get(error or "")
     return sign_in_page(request, next_url=target, error=message, status_code=200)
 
 
