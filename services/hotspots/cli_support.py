@@ -209,18 +209,23 @@ def write_outputs(
         polygons.write_text(json.dumps(gj))
         console.print(f"polygons: {polygons} ({len(gj['features'])} hotspots)")
     if map_html:
-        from shared.maps import render_map_html
+        from services.hotspots.web.maps import accessible_document
+        from shared.maps import Bindings, render_map_html
 
+        bindings = Bindings()
+        title = result.kind.upper()
         m = surface_map(
             result.surface,
             result.grid,
             gj,
-            title=result.kind.upper(),
+            title=title,
             units=str(result.stats.get("units", "")),
             diverging=result.kind == "gistar",
+            bindings=bindings,
         )
         map_html.parent.mkdir(parents=True, exist_ok=True)
-        map_html.write_text(render_map_html(m))
+        doc = render_map_html(m, bindings)
+        map_html.write_text(accessible_document(doc, title=f"{title}: hotspot map"))
         console.print(f"map: {map_html}")
 
 

@@ -136,3 +136,45 @@ class WaterSiteRead(BaseModel):
     warnings: list[str] = Field(
         default_factory=list, description="Notes on the registration (a site in the margin)"
     )
+
+
+class SourcePeriodRead(BaseModel):
+    """The days one incident source covers (UTC days) and how many incidents it holds."""
+
+    source: str
+    label: str = Field(description='Its plain name ("Crime and ASB" for police)')
+    first_day: date
+    last_day: date = Field(
+        description="Last day covered: for a month-only source, the last day of its newest month"
+    )
+    newest_day: date = Field(
+        description="Day the newest incident is dated on (month-only data: the 1st of its month)"
+    )
+    by_month: bool = Field(description="Every time is a month (each incident dated the 1st)")
+    incidents: int
+
+
+class CoverageWindowRead(BaseModel):
+    """The window asked about: incidents in it, and where the newest data are if it has none."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date | None = Field(None, alias="from")
+    to: date | None
+    sources: list[str]
+    categories: list[str]
+    incidents: int = Field(description="Incidents a run with these filters would read")
+    newest_day: date | None = Field(
+        description="Newest day with incidents of these sources and categories (None: none)"
+    )
+    suggested_from: date | None = Field(
+        description="When the window has no incidents: the same length ending on newest_day"
+    )
+    suggested_to: date | None
+
+
+class CoverageRead(BaseModel):
+    """What the incident data cover, per source, and what a chosen window of days holds."""
+
+    sources: list[SourcePeriodRead]
+    window: CoverageWindowRead

@@ -5,21 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from services.hotspots.deps import GEOJSON, Analyst, AnyRole, LimitsDep, OutputDir, RunId
 from services.hotspots.enums import RunStatus
 from services.hotspots.limits import Limits
 from services.hotspots.models import SurfaceRun
-from services.hotspots.runs import service
+from services.hotspots.runs import coverage, service
 from services.hotspots.runs.execute import run_surface
 from services.hotspots.runs.leases import run_message
 from services.hotspots.schemas import (
+    CoverageRead,
+    CoverageWindowRead,
+    Day,
     EvaluateRequest,
     EvaluationRead,
     RunPage,
     RunRead,
+    SourcePeriodRead,
     SurfaceCreate,
 )
 from shared.db import SessionDep
@@ -157,4 +161,42 @@ def evaluate_surface(
     """Hit rate and PAI at 1%, 5%, 10% of the area against incidents in [from, to]."""
     return service.evaluate_run(
         session, run_id=run_id, body=body, output_dir=output_dir, limits=limits
+    )
+
+
+@router.get("/incidents/coverage", response_model=CoverageRead, tags=["surfaces"])
+def incident_coverage(
+    session: SessionDep,
+    who: AnyRole,
+    limits: LimitsDep,
+    from_: Annotated[Day | None, Query(alias="from", description="First day, inclusive")] = None,
+    to: Annotated[Day | None, Query(description="Last day, inclusive")] = None,
+    sources: Annotated[list[str] | None, Query(max_length=10, description="Sources")] = None,
+    categories: Annotated[
+        list[str] | None, Query(max_length=100, description="Categories (crime types)")
+    ] = None,
+) -> CoverageRead:
+    """The period each incident source covers, and how many incidents a run's window holds.
+
+    A window with none names the newest day with data and the window of the same length
+    ending on it (``suggested_from``/``suggested_to``), as the analyst map offers.
+    """
+    coverage.check_filters(sources=sources, from_=from_, to=to)
+    box = limits.allowed_box()
+    periods = coverage.source_periods(session, box=box)
+    win = coverage.check_window(
+        session, sources=sources, categories=categories, from_=from_, to=to, box=box
+    )
+    return CoverageRead(
+        sources=[SourcePeriodRead(**vars(p)) for p in periods],
+        window=CoverageWindowRead(
+            from_=win.from_,
+            to=win.to,
+            sources=list(sources or []),
+            categories=list(categories or []),
+            incidents=win.incidents,
+            newest_day=win.newest_day,
+            suggested_from=win.suggested_from,
+            suggested_to=win.suggested_to,
+        ),
     )

@@ -19,13 +19,15 @@ from services.hotspots.compute.surfaces import HotspotShape, choose_grid, kde_ra
 from services.hotspots.enums import RunStatus
 from services.hotspots.limits import Limits
 from services.hotspots.models import HotspotPolygon, SurfaceRun
+from services.hotspots.runs.coverage import check_filters, incident_filters
 from services.hotspots.schemas import EvaluateRequest, SurfaceCreate
+from shared.boundaries.service import ward_for_points
 from shared.errors import Conflict, NotFound
 from shared.extent import GridTooLarge
 from shared.idempotency import scoped_key
 from shared.incidents.models import Incident
-from shared.incidents.registry import SOURCES
 from shared.incidents.store import load_points
+from shared.osgrid import grid_ref
 
 RUNS_DIR = "hotspots"
 Box = tuple[float, float, float, float]
@@ -45,11 +47,7 @@ def search_box(bbox_m: Box | None, limits: Limits) -> Box:
 
 
 def _check_create(body: SurfaceCreate) -> None:
-    if body.from_ and body.to and body.to < body.from_:
-        raise field_error("to", "must not be before from")
-    for s in body.sources or []:
-        if s not in SOURCES:
-            raise field_error("sources", f"unknown source {s!r}; choose from {', '.join(SOURCES)}")
+    check_filters(sources=body.sources, from_=body.from_, to=body.to)
     if body.bbox is not None:
         bbox_to_bng(body.bbox)
 
@@ -70,15 +68,15 @@ def _check_grid(session: Session, body: SurfaceCreate, limits: Limits) -> None:
     )
     bbox_m = bbox_to_bng(body.bbox) if body.bbox else None
     box = search_box(bbox_m, limits)
-    if body.sources:
-        q = q.where(Incident.source.in_(body.sources))
-    if body.categories:
-        q = q.where(Incident.category.in_(body.categories))
-    if body.from_:
-        q = q.where(Incident.occurred_at >= day_start(body.from_))
-    if body.to:
-        q = q.where(Incident.occurred_at < day_after(body.to))
-    q = q.where(g.intersects(func.ST_MakeEnvelope(*box, 27700)))
+    q = q.where(
+        *incident_filters(
+            sources=body.sources,
+            categories=body.categories,
+            from_=body.from_,
+            to=body.to,
+            box=box,
+        )
+    )
     n, minx, miny, maxx, maxy = session.execute(q).one()
     if not n:
         raise field_error("filters", "no incidents match these sources, categories, dates and bbox")
@@ -212,9 +210,24 @@ def run_polygons(session: Session, *, run_id: int) -> dict[str, Any]:
         select(HotspotPolygon).where(HotspotPolygon.run_id == run_id).order_by(HotspotPolygon.rank)
     )
     shapes = [HotspotShape(r.rank, r.peak, r.mean, r.area_m2, to_shape(r.geom)) for r in rows]
-    return shapes_geojson(
+    gj = shapes_geojson(
         shapes, {**run.params, **(run.stats or {}).get("computed", {})}, run_id=run_id
     )
+    _place(session, gj["features"], [s.geom for s in shapes])
+    return gj
+
+
+def _place(session: Session, features: list[dict[str, Any]], geoms: list[Any]) -> None:
+    """Add each hotspot's centroid (EPSG:27700 metres), its OS grid reference and its ward."""
+    centroids = [(float(g.centroid.x), float(g.centroid.y)) for g in geoms]
+    wards = ward_for_points(session, centroids)
+    for f, (x, y), ward in zip(features, centroids, wards, strict=True):
+        f["properties"].update(
+            centroid_x_27700=round(x, 1),
+            centroid_y_27700=round(y, 1),
+            grid_ref=grid_ref(x, y),
+            ward=ward,
+        )
 
 
 def evaluate_run(

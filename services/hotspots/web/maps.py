@@ -7,8 +7,9 @@ import base64
 import html
 import io
 import math
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -17,6 +18,9 @@ from services.hotspots.compute.points import FloatArray
 from services.hotspots.compute.raster import read_surface_tif
 from services.hotspots.runs import service
 from shared.grid import Grid
+
+if TYPE_CHECKING:
+    from shared.maps import Bindings
 
 
 def surface_png_wgs84(
@@ -78,20 +82,30 @@ def surface_map(
     title: str,
     units: str,
     diverging: bool = False,
+    tile_url: str = "",
+    bindings: Bindings | None = None,
 ) -> Any:
     """A folium map: the surface as a warped image overlay, hotspot outlines and a legend.
 
     Folium gets geometry and numbers only (a run's parameters hold people's text, such as
-    categories); the legend is escaped markup added verbatim (``shared.maps.RawHtml``).
+    categories, and a ward's name comes from an imported boundary file): each hotspot's
+    tooltip (rank, ward, grid reference, peak, area) travels as data in ``bindings`` (render
+    the map with them); the legend is escaped markup added verbatim (``shared.maps.RawHtml``).
+    Tiles come from ``tile_url`` (empty: none, the suite's own boundaries only).
     """
     import folium
 
     from shared.maps import RawHtml, make_map
 
     url, (w, s, e, n), (lo, hi) = surface_png_wgs84(surface, grid, diverging=diverging)
-    m = make_map(bounds=(w, s, e, n))
+    m = make_map(bounds=(w, s, e, n), tiles=tile_url)
     folium.raster_layers.ImageOverlay(
-        image=url, bounds=[[s, w], [n, e]], name="surface", opacity=0.85, interactive=False
+        image=url,
+        bounds=[[s, w], [n, e]],
+        name="surface",
+        opacity=0.85,
+        interactive=False,
+        alt="The surface: colours as in the legend",
     ).add_to(m)
     keep = ("rank", "peak", "area_m2")
     shapes = [
@@ -103,17 +117,34 @@ def surface_map(
         for f in polygons_geojson.get("features", [])
     ]
     if shapes:
-        folium.GeoJson(
+        layer = folium.GeoJson(
             {"type": "FeatureCollection", "features": shapes},
             name="hotspots",
             style_function=lambda _f: {"color": "#5a0a6b", "weight": 2, "fillOpacity": 0.0},
-            tooltip=folium.GeoJsonTooltip(
-                fields=["rank", "peak", "area_m2"], aliases=["rank", "peak", "area m²"]
-            ),
         ).add_to(m)
+        if bindings is not None:
+            props = [f.get("properties", {}) for f in polygons_geojson.get("features", [])]
+            tips = {p.get("rank"): {"tooltip": hotspot_tip(p, units)} for p in props}
+            bindings.bind_features(layer, key="rank", entries=tips)
     folium.LayerControl(collapsed=True).add_to(m)
     m.get_root().html.add_child(RawHtml(_legend(title, units, lo, hi, diverging)))  # type: ignore[attr-defined]
     return m
+
+
+def hotspot_tip(props: dict[str, Any], units: str) -> list[Any]:
+    """A hotspot's tooltip as data: rank, ward, OS grid reference, peak and area."""
+    from shared.maps import h
+
+    rank, peak, area = (_number(props.get(k)) for k in ("rank", "peak", "area_m2"))
+    lines: list[Any] = [h("b", f"Hotspot {rank}")]
+    where = [str(v) for v in (props.get("ward"), props.get("grid_ref")) if v]
+    if where:
+        lines += [h("br"), " · ".join(where)]
+    if peak is not None:
+        lines += [h("br"), f"peak {peak:.3g} {units}".rstrip()]
+    if area is not None:
+        lines += [h("br"), f"area {area / 10_000:.2f} ha"]
+    return h("div", *lines)
 
 
 def _legend(title: str, units: str, lo: float, hi: float, diverging: bool) -> str:
@@ -147,12 +178,14 @@ def _esc(s: str) -> str:
     return html.escape(s, quote=True)
 
 
-def run_map_html(session: Session, *, run_id: int, output_dir: Path, max_cells: int) -> str:
+def run_map_html(
+    session: Session, *, run_id: int, output_dir: Path, max_cells: int, tile_url: str = ""
+) -> str:
     """A standalone folium map of a finished run: surface overlay, polygons and legend.
 
     A surface over ``max_cells`` (one stored before the limit) is refused before it is read.
     """
-    from shared.maps import render_map_html
+    from shared.maps import Bindings, render_map_html
 
     run = service.get_run(session, run_id=run_id)
     arr, grid, tags = read_surface_tif(
@@ -160,12 +193,30 @@ def run_map_html(session: Session, *, run_id: int, output_dir: Path, max_cells: 
     )
     gj = service.run_polygons(session, run_id=run_id)
     kind = tags.get("kind", "kde")
+    bindings = Bindings()
+    title = f"Run {run_id}: {'Gi*' if kind == 'gistar' else kind.upper()}"
     m = surface_map(
         arr,
         grid,
         gj,
-        title=f"Run {run_id}: {kind.upper()}",
+        title=title,
         units=tags.get("units", ""),
         diverging=kind == "gistar",
+        tile_url=tile_url,
+        bindings=bindings,
     )
-    return render_map_html(m)
+    return accessible_document(render_map_html(m, bindings), title=f"{title}: hotspot map")
+
+
+# folium's map header forbids zooming the page (``maximum-scale=1.0, user-scalable=no``): people
+# who pinch to read must be able to (WCAG 1.4.4); and its document has no language or title.
+_NO_ZOOM = re.compile(r",?\s*maximum-scale=[0-9.]+\s*,?\s*user-scalable=no")
+
+
+def accessible_document(doc: str, *, title: str) -> str:
+    """The map's document with a language, a title and a viewport that lets people zoom."""
+    doc = _NO_ZOOM.sub("", doc, count=1)
+    doc = doc.replace("<html>", '<html lang="en-GB">', 1)
+    if "<title>" not in doc:
+        doc = doc.replace("<head>", f"<head>\n<title>{_esc(title)}</title>", 1)
+    return doc

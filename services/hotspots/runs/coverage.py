@@ -1,0 +1,184 @@
+"""What incident data a run can read: the period each source covers, and whether a window of days
+holds any incident (with the same filters a run's check uses, so "no incidents" here is exactly
+the 422 a POST would meet), and the window of the same length ending on the newest day with data.
+
+Days are UTC days, as a run's ``from``/``to`` are. A month-only source (data.police.uk) dates
+each incident on the 1st of its month, so its data cover up to the last day of its newest month
+while the newest *day* with data is that month's 1st.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from services.hotspots.compute.errors import field_error
+from services.hotspots.compute.points import day_after, day_start
+from shared.incidents.models import Incident
+from shared.incidents.registry import SOURCES, Precision
+
+Box = tuple[float, float, float, float]
+
+# How a page names each source of the incident registry (a test holds it to the registry).
+SOURCE_LABELS: dict[str, str] = {
+    "police": "Crime and ASB",
+    "stats19": "Road collisions",
+    "water": "Water incidents",
+    "fire": "Fires",
+    "generic": "Other incidents",
+}
+# A suggested window when the chosen one has an open end: this many days.
+DEFAULT_WINDOW_DAYS = 90
+
+
+def source_label(source: str) -> str:
+    """The plain name of an incident source ("Crime and ASB" for police)."""
+    return SOURCE_LABELS.get(source, source)
+
+
+def check_filters(*, sources: Sequence[str] | None, from_: date | None, to: date | None) -> None:
+    """Refuse (422) a window ending before it starts and a source the registry does not know."""
+    if from_ and to and to < from_:
+        raise field_error("to", "must not be before from")
+    for s in sources or []:
+        if s not in SOURCES:
+            raise field_error("sources", f"unknown source {s!r}; choose from {', '.join(SOURCES)}")
+
+
+def incident_filters(
+    *,
+    sources: Sequence[str] | None,
+    categories: Sequence[str] | None,
+    from_: date | None,
+    to: date | None,
+    box: Box,
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses over ``incidents.incidents`` for a run's filters (``to`` inclusive)."""
+    out: list[ColumnElement[bool]] = [Incident.geom.intersects(func.ST_MakeEnvelope(*box, 27700))]
+    if sources:
+        out.append(Incident.source.in_(list(sources)))
+    if categories:
+        out.append(Incident.category.in_(list(categories)))
+    if from_ is not None:
+        out.append(Incident.occurred_at >= day_start(from_))
+    if to is not None:
+        out.append(Incident.occurred_at < day_after(to))
+    return out
+
+
+@dataclass(frozen=True)
+class SourcePeriod:
+    """The days one source's incidents cover and how many there are."""
+
+    source: str
+    label: str
+    first_day: date
+    last_day: date  # the last day covered: a month-only source's newest month's last day
+    newest_day: date  # the day the newest incident is dated on
+    by_month: bool
+    incidents: int
+
+
+def _utc_day(column: Any) -> Any:
+    return cast(func.timezone("UTC", column), Date)
+
+
+def source_periods(session: Session, *, box: Box) -> list[SourcePeriod]:
+    """Each source with incidents (inside ``box``), in the registry's order."""
+    monthly = Incident.time_precision == Precision.MONTH.value
+    q = (
+        select(
+            Incident.source,
+            func.count(),
+            func.min(_utc_day(Incident.occurred_at)),
+            func.max(_utc_day(Incident.occurred_at)),
+            func.bool_and(monthly),
+            func.max(case((monthly, _utc_day(Incident.occurred_at)))),
+        )
+        .where(Incident.geom.intersects(func.ST_MakeEnvelope(*box, 27700)))
+        .group_by(Incident.source)
+    )
+    order = {name: i for i, name in enumerate(SOURCES)}
+    out = []
+    for source, n, first, newest, all_monthly, newest_month in session.execute(q):
+        last = newest
+        if newest_month is not None:
+            last = max(last, _month_end(newest_month))
+        out.append(
+            SourcePeriod(
+                source=source,
+                label=source_label(source),
+                first_day=first,
+                last_day=last,
+                newest_day=newest,
+                by_month=bool(all_monthly),
+                incidents=int(n),
+            )
+        )
+    return sorted(out, key=lambda p: (order.get(p.source, len(order)), p.source))
+
+
+def _month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def category_counts(session: Session, *, box: Box) -> dict[str, list[tuple[str, int]]]:
+    """Per source, its categories (crime types) with their counts, most frequent first."""
+    q = (
+        select(Incident.source, Incident.category, func.count())
+        .where(Incident.geom.intersects(func.ST_MakeEnvelope(*box, 27700)))
+        .group_by(Incident.source, Incident.category)
+        .order_by(Incident.source, func.count().desc(), Incident.category)
+    )
+    out: dict[str, list[tuple[str, int]]] = {}
+    for source, category, n in session.execute(q):
+        out.setdefault(source, []).append((category, int(n)))
+    return out
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window of days checked for incidents, and where the newest data are if it has none."""
+
+    from_: date | None
+    to: date | None
+    incidents: int
+    newest_day: date | None  # newest day with data for these sources and categories
+    suggested_from: date | None  # the window's length ending on newest_day (when it has none)
+    suggested_to: date | None
+
+
+def check_window(
+    session: Session,
+    *,
+    sources: Sequence[str] | None,
+    categories: Sequence[str] | None,
+    from_: date | None,
+    to: date | None,
+    box: Box,
+) -> Window:
+    """How many incidents the window holds; if none, the same-length window ending on the
+    newest day with data for these sources and categories (90 days for an open-ended one)."""
+    where = incident_filters(sources=sources, categories=categories, from_=from_, to=to, box=box)
+    n = int(session.scalar(select(func.count()).select_from(Incident).where(*where)) or 0)
+    any_time = incident_filters(
+        sources=sources, categories=categories, from_=None, to=None, box=box
+    )
+    newest = session.scalar(select(func.max(_utc_day(Incident.occurred_at))).where(*any_time))
+    s_from = s_to = None
+    if n == 0 and newest is not None:
+        s_from, s_to = suggest_window(from_, to, newest)
+    return Window(from_, to, n, newest, s_from, s_to)
+
+
+def suggest_window(from_: date | None, to: date | None, newest: date) -> tuple[date, date]:
+    """The window of the same length as [from_, to] ending on ``newest`` (inclusive days)."""
+    days = (to - from_).days + 1 if from_ is not None and to is not None else DEFAULT_WINDOW_DAYS
+    days = max(days, 1)
+    return newest - timedelta(days=days - 1), newest
