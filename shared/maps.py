@@ -7,8 +7,11 @@ Font Awesome fonts are dropped: nothing we draw needs them (``folium.Icon`` stil
 coloured pin, just without a glyph). An element whose script is not vendored makes rendering
 fail loudly rather than silently reaching for a CDN.
 
-The OpenStreetMap tile layer is kept for places with internet; without it the map shows a plain
-background and every feature is still drawn, since features are vectors, not tiles.
+Tiles are a setting (``tiles``: True for OpenStreetMap, an XYZ URL template, or off); under
+them a plain background, and over them the suite's own context as vectors that print: the
+partnership's outline (embedded) and the ward lines with their names and, close in, LSOA
+outlines (fetched from ``/boundaries`` by ``/static/csp/context.js``), so a map without tiles
+is still readable.
 
 User text never goes through folium. branca renders each element's macro and then compiles the
 output *again* as a Jinja template (``Element(script(self, kwargs))``), so a camera named
@@ -21,6 +24,7 @@ block, and ``/static/csp/maps.js`` turns it into DOM text nodes in the browser. 
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -32,6 +36,14 @@ import folium
 from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
+
+from shared.boundaries.maplayer import (
+    BOUNDARIES_URL,
+    CONTEXT_STYLE,
+    OUTLINE_PANE,
+    OUTLINE_Z,
+    BoundaryContext,
+)
 
 VENDOR_URL = "/static/vendor"
 MAPS_JS = "/static/csp/maps.js"
@@ -65,6 +77,7 @@ OSM_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
 PLAIN_BACKGROUND = "#e9eef0"
+MAX_ZOOM = 19
 
 _EXTERNAL_ASSET = re.compile(
     r"<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*[\"']((?:https?:)?//[^\"']+)", re.IGNORECASE
@@ -187,16 +200,21 @@ def make_map(
     *,
     bounds: tuple[float, float, float, float] | None = None,
     zoom_start: int = 13,
-    tiles: bool = True,
+    tiles: bool | str = True,
+    tile_attribution: str | None = None,
     outline: bool = True,
+    context: bool = True,
+    boundaries_url: str = BOUNDARIES_URL,
     background: str = PLAIN_BACKGROUND,
     **kw: Any,
 ) -> folium.Map:
     """A folium map centred on (lon, lat) or fitted to bounds (minlon, minlat, maxlon, maxlat).
 
-    Scripts and styles point at ``/static/vendor``; an OSM layer is added when ``tiles`` is true,
-    over a plain ``background``; the partnership's outline (``outline``) is drawn as a vector,
-    so a map without tiles (no internet) still shows where Medway is.
+    Scripts and styles point at ``/static/vendor``. ``tiles``: True = OpenStreetMap, a string =
+    that XYZ URL template (pass ``settings.tile_url``), "" or False = none, over a plain
+    ``background``. The partnership's outline (``outline``) and the ward lines, names and LSOAs
+    from ``boundaries_url`` (``context``) are drawn as vectors under the data layers, never
+    clickable, so a map without tiles (no internet) is still readable.
     """
     if location_lonlat is None and bounds is None:
         raise ValueError("make_map needs a location (lon, lat) or bounds")
@@ -209,11 +227,14 @@ def make_map(
         assert location_lonlat is not None
         centre = (location_lonlat[1], location_lonlat[0])
     kw.setdefault("control_scale", True)
+    kw.setdefault("max_zoom", MAX_ZOOM)
     m = folium.Map(location=list(centre), zoom_start=zoom_start, tiles=None, **kw)
     _use_local_assets(m)
-    if tiles:
+    layer = tile_layer(tiles, tile_attribution)
+    if layer is not None:
+        url, attribution = layer
         folium.TileLayer(
-            OSM_TILES, attr=OSM_ATTRIBUTION, name="OpenStreetMap", max_zoom=19, overlay=False
+            url, attr=attribution, name="Map tiles", max_zoom=MAX_ZOOM, overlay=False
         ).add_to(m)
     if not re.fullmatch(r"#[0-9a-fA-F]{3,8}", background):
         raise ValueError(f"background must be a #rgb colour, got {background!r}")
@@ -221,12 +242,37 @@ def make_map(
     root = m.get_root()
     if isinstance(root, Figure):
         root.header.add_child(RawHtml(style), name="csp_plain_background")
+        if context:
+            root.header.add_child(RawHtml(CONTEXT_STYLE), name="csp_context_style")
     if outline:
         _add_outline(m)
+    if context:
+        m.add_child(BoundaryContext(base_url=boundaries_url))
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         m.add_child(_FitBounds([[miny, minx], [maxy, maxx]]))
     return m
+
+
+def tile_layer(tiles: bool | str, attribution: str | None = None) -> tuple[str, str] | None:
+    """The (URL template, attribution) of ``tiles`` (True = OSM, a URL, "" or False = none)."""
+    if tiles is True:
+        url = OSM_TILES
+    elif not tiles:
+        return None
+    else:
+        url = str(tiles).strip()
+        if not url:
+            return None
+    if not all(k in url for k in ("{z}", "{x}", "{y}")):
+        raise ValueError(f"tiles must be an XYZ URL template with {{z}}/{{x}}/{{y}}, got {url!r}")
+    if not (re.match(r"https?://[^/\s]+/", url) or re.match(r"/(?!/)", url)):
+        raise ValueError(f"tiles must be an http(s) URL or a path on this site, got {url!r}")
+    if attribution:
+        return url, attribution
+    if url == OSM_TILES:
+        return url, OSM_ATTRIBUTION
+    return url, html.escape(re.sub(r"^https?://", "", url).split("/", 1)[0]) or "Map tiles"
 
 
 @lru_cache(maxsize=1)
@@ -241,6 +287,8 @@ def _outline_geometry() -> dict[str, Any]:
 
 def _add_outline(m: folium.Map) -> None:
     """The partnership's outline as a vector layer: drawn even when no tile can load."""
+    # Its own pane, under the ward lines (its light fill would wash them out) and the data.
+    folium.map.CustomPane(OUTLINE_PANE, z_index=OUTLINE_Z, pointer_events=False).add_to(m)
     folium.GeoJson(
         {"type": "Feature", "properties": {}, "geometry": _outline_geometry()},
         name="Medway boundary",
@@ -253,6 +301,7 @@ def _add_outline(m: folium.Map) -> None:
         },
         control=True,
         interactive=False,  # never in the way of a click on a camera or a box
+        pane=OUTLINE_PANE,
     ).add_to(m)
 
 
