@@ -26,6 +26,7 @@ from services.assets.fields import (
 )
 from services.assets.models import AuditEntry, Camera, CameraPosition
 from shared.geometry import point_to_wgs84, to_wgs84
+from shared.osgrid import grid_ref
 
 
 class Position(InputModel):
@@ -109,6 +110,9 @@ class CameraPublic(BaseModel):
     purpose: str | None
     lon: float
     lat: float
+    grid_ref: str | None = Field(
+        None, description="Ordnance Survey grid reference of the position, e.g. TQ 7581 6823"
+    )
     technology: TechnologyName
     deployment: DeploymentName
 
@@ -222,6 +226,12 @@ def camera_lonlat(camera: Camera) -> tuple[float, float]:
     return point_to_wgs84(p.x, p.y)
 
 
+def camera_grid_ref(camera: Camera) -> str | None:
+    """The camera's Ordnance Survey grid reference (8 figures: ``TQ 7581 6823``)."""
+    p = to_shape(camera.geom)
+    return grid_ref(p.x, p.y)
+
+
 def camera_view_geojson(camera: Camera) -> dict[str, Any] | None:
     """The view polygon as a GeoJSON geometry in WGS84, or None."""
     if camera.view_geom is None:
@@ -244,6 +254,7 @@ def camera_public(camera: Camera) -> CameraPublic:
         purpose=camera.purpose,
         lon=round(lon, 6),
         lat=round(lat, 6),
+        grid_ref=camera_grid_ref(camera),
         technology=camera.technology,
         deployment=camera.deployment,
     )

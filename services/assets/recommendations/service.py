@@ -135,10 +135,17 @@ def recommendations(
     window_days: int,
     settings: AssetsSettings,
     as_of: datetime | None = None,
+    start: datetime | None = None,
     camera_ids: Sequence[int] | None = None,
 ) -> list[Recommendation]:
-    """Advice for the SEG over the ``window_days`` before ``as_of``, each with its evidence."""
-    start, end = window(window_days=window_days, as_of=as_of)
+    """Advice for the SEG over the ``window_days`` before ``as_of``, each with its evidence.
+
+    ``start`` overrides where the window begins (a page counts whole London days back).
+    """
+    first, end = window(window_days=window_days, as_of=as_of)
+    start = aware(start) if start is not None else first
+    if start >= end:
+        raise InvalidInput("the window must start before it ends")
     evidence, pairs = gather_evidence(session, start=start, end=end, camera_ids=camera_ids)
     by_id = {e.camera_id: e for e in evidence}
     for a, b, share in pairs:

@@ -1,17 +1,17 @@
-"""Pages for people: the SEG review map (``/map``) and the control-room fault log.
+"""Pages for people: the SEG review map (``/map``) and the control room (``/control-room``).
 
-Auth design. Both page shells are served to anyone and hold no restricted data by themselves.
+Both render through the suite's page kit (``shared.web.pages``: one template environment, the
+base template's header with the person signed in, navigation and sign-out) and read the
+person from the suite's one sign-in (the session cookie valid on the three services).
 
-- ``/map`` is rendered on the server. Without a token it shows what the OGC API publishes
-  (cameras on the street, their health and view cones). Signing in (``POST /map/sign-in`` with an
-  API token) validates the token and keeps it in an ``HttpOnly``, ``SameSite=Strict`` cookie
-  scoped to ``/map``; the map then adds every lifecycle, open faults in the popups and (for
-  seg, analyst and admin tokens) the recommendations with their evidence. The cookie is read
-  only by these read-only GET pages, never by the JSON API, so it cannot be used to change data
-  (no CSRF surface). ``POST /map/sign-out`` clears it.
-- ``/control-room`` is a static shell; its script calls the JSON API with the operator's token
-  as ``Authorization: Bearer``. The token is pasted once and kept in the browser's
-  ``localStorage`` (per device; "Forget token" clears it).
+- ``/map`` is open to anyone. Nobody signed in sees what the OGC API publishes (cameras on the
+  street, their health and view cones) and a "Sign in" link in the header. Signed in, the map
+  adds every lifecycle, open faults (fault readers) and the recommendations with their evidence
+  (review readers), saying what period the incident data cover and offering the window ending
+  on the newest day with data when the chosen window has none (``?as_of=YYYY-MM-DD``).
+- ``/control-room`` needs an operator (or admin): anyone else gets the sign-in page (401) or a
+  page naming the role (403). Its script calls the JSON API with the session cookie and the
+  page's CSRF token (``X-CSRF-Token`` from ``<meta name="csrf-token">``); no token anywhere.
 """
 
 from __future__ import annotations
@@ -20,20 +20,21 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from services.assets import lifecycle as lc
 from services.assets.cameras import schemas as sc
 from services.assets.cameras import service as cameras_svc
-from services.assets.dependencies import FAULT_READERS, REVIEW_READERS, SettingsDep
+from services.assets.clock import now_utc
+from services.assets.dependencies import FAULT_READERS, OPERATORS, REVIEW_READERS, SettingsDep
 from services.assets.faults import service as faults_svc
 from services.assets.models import Camera
 from services.assets.recommendations import service as recs_svc
+from services.assets.recommendations.coverage import EvidenceWindow
 from services.assets.settings import AssetsSettings
+from services.assets.web.evidence import EvidenceNote, evidence_note, parse_day
 from services.assets.web.reviewmap import (
     HEALTH_STROKE,
     LIFECYCLE_COLOURS,
@@ -44,30 +45,19 @@ from services.assets.web.reviewmap import (
     RecView,
     build_review_map,
 )
-from shared.auth import Principal, lookup
+from shared.auth import Principal
 from shared.db import SessionDep
-from shared.pages import check_same_origin
+from shared.web.pages import page_caller, page_user, register_templates, render
 
 HERE = Path(__file__).resolve().parent
-SHARED_TEMPLATES = HERE.parents[2] / "shared" / "templates"
-COOKIE = "csp_map_token"
-COOKIE_MAX_AGE_S = 12 * 3600
-# The map shows what the API lets each role read (admins read everything).
-REC_ROLES = (*REVIEW_READERS, "admin")
-FAULT_ROLES = (*FAULT_READERS, "admin")
+register_templates("assets", HERE / "templates")
 MAX_CAMERAS = 5000
-
-_env = Environment(
-    loader=ChoiceLoader([FileSystemLoader(HERE / "templates"), FileSystemLoader(SHARED_TEMPLATES)]),
-    autoescape=select_autoescape(["html"]),
-)
-templates = Jinja2Templates(env=_env)
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 def camera_view(camera: Camera) -> CameraView:
-    """The map's view of a camera row (WGS84)."""
+    """The map's view of a camera row (WGS84, with its OS grid reference)."""
     lon, lat = sc.camera_lonlat(camera)
     due = camera.next_review_due.isoformat() if camera.next_review_due else None
     return CameraView(
@@ -83,17 +73,8 @@ def camera_view(camera: Camera) -> CameraView:
         lat=lat,
         cone=sc.camera_view_geojson(camera),
         next_review_due=due,
+        grid_ref=sc.camera_grid_ref(camera),
     )
-
-
-def _cookie_path(request: Request) -> str:
-    """The map's path (``/map`` unless the app is mounted under a prefix)."""
-    return request.url_for("review_map").path
-
-
-def _map_principal(request: Request, session: Session) -> Principal | None:
-    token = request.cookies.get(COOKIE)
-    return lookup(session, token) if token else None
 
 
 def _open_faults(session: Session) -> list[FaultView]:
@@ -110,9 +91,15 @@ def _open_faults(session: Session) -> list[FaultView]:
     return out
 
 
-def _recommendations(settings: AssetsSettings, session: Session) -> list[RecView]:
+def _recommendations(
+    settings: AssetsSettings, session: Session, window: EvidenceWindow
+) -> list[RecView]:
     recs = recs_svc.recommendations(
-        session, window_days=settings.recommend_window_days, settings=settings
+        session,
+        window_days=settings.recommend_window_days,
+        settings=settings,
+        as_of=window.end,
+        start=window.start,
     )
     return [
         RecView(r.camera_id, r.action, r.rule, r.reason, r.evidence, r.related_camera_id)
@@ -128,74 +115,60 @@ def _legend() -> dict[str, Any]:
     }
 
 
+def _may(who: Principal | None, roles: tuple[str, ...]) -> bool:
+    return who is not None and who.holds(*roles)
+
+
 @router.get("/map", response_class=HTMLResponse)
 def review_map(
-    request: Request, session: SessionDep, settings: SettingsDep, tiles: bool = True
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    tiles: bool = True,
+    as_of: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    """The SEG review map; more layers once signed in with a token."""
-    who = _map_principal(request, session)
-    public = who is None
-    rows, _ = cameras_svc.list_cameras(session, public=public, limit=MAX_CAMERAS)
+    """The SEG review map; more layers for people signed in (faults, recommendations)."""
+    who = page_caller(request, session)
+    rows, _ = cameras_svc.list_cameras(session, public=who is None, limit=MAX_CAMERAS)
     cams = [camera_view(c) for c in rows]
-    # Faults are for the control room, the SEG and analysts (as GET /faults); not for crews.
-    faults = _open_faults(session) if who and who.role in FAULT_ROLES else None
-    recs = _recommendations(settings, session) if who and who.role in REC_ROLES else None
-    built = build_review_map(cams, faults=faults, recommendations=recs, tiles=tiles)
-    names = {c.id: c.name for c in cams}
+    faults = _open_faults(session) if _may(who, FAULT_READERS) else None
+    note: EvidenceNote | None = None
+    recs: list[RecView] | None = None
+    if _may(who, REVIEW_READERS):
+        day, day_error = parse_day(as_of)
+        note = evidence_note(
+            session,
+            window_days=settings.recommend_window_days,
+            as_of=day,
+            day_error=day_error,
+            now=now_utc(),
+            map_path=request.url_for("review_map").path,
+            tiles=tiles,
+        )
+        recs = _recommendations(settings, session, note.window)
+    built = build_review_map(
+        cams, faults=faults, recommendations=recs, tiles=settings.tile_url if tiles else ""
+    )
+    by_id = {c.id: c for c in cams}
     context = {
-        "who": who,
         "map": built,
         "cameras": cams,
+        "places": by_id,
         "faults": faults or [],
         "faults_allowed": faults is not None,
-        "recs": [
-            (i, r, names.get(r.camera_id, f"camera {r.camera_id}"))
-            for i, r in enumerate(recs or [])
-        ],
+        "recs": [(i, r, by_id.get(r.camera_id)) for i, r in enumerate(recs or [])],
         "recs_allowed": recs is not None,
+        "evidence": note,
         "legend": _legend(),
         "colours": LIFECYCLE_COLOURS,
-        "error": request.query_params.get("error"),
     }
-    response = templates.TemplateResponse(request, "map.html", context)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@router.post("/map/sign-in")
-def map_sign_in(
-    request: Request, session: SessionDep, token: Annotated[str, Form(max_length=200)]
-) -> Response:
-    """Check the token and keep it in an HttpOnly cookie for the map."""
-    check_same_origin(request, what="Sign-in")
-    target = request.url_for("review_map").path  # a path: never a host taken from the request
-    if lookup(session, token.strip()) is None:
-        return RedirectResponse(target + "?error=token", status_code=303)
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        COOKIE,
-        token.strip(),
-        max_age=COOKIE_MAX_AGE_S,
-        path=_cookie_path(request),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-    return response
-
-
-@router.post("/map/sign-out")
-def map_sign_out(request: Request) -> Response:
-    """Forget the map's token cookie."""
-    check_same_origin(request, what="Sign-out")
-    response = RedirectResponse(request.url_for("review_map").path, status_code=303)
-    response.delete_cookie(COOKIE, path=_cookie_path(request))
-    return response
+    return render(request, "assets/map.html", context, who=who)
 
 
 @router.get("/control-room", response_class=HTMLResponse)
-def control_room(request: Request) -> Response:
-    """Log, update and close faults without page reloads (the JSON API, Bearer token)."""
+def control_room(request: Request, session: SessionDep) -> Response:
+    """Log, update and close faults without page reloads (operators; the session, no token)."""
+    who = page_user(request, session, *OPERATORS, what="The control room")
     api_root = request.url_for("list_cameras").path.removesuffix("/cameras")
     categories = [(c, c.replace("_", " ").capitalize()) for c in lc.FAULT_CATEGORIES]
     context = {
@@ -204,4 +177,4 @@ def control_room(request: Request) -> Response:
         "transitions": lc.FAULT_TRANSITIONS,
         "sla_hours": lc.SLA_HOURS,
     }
-    return templates.TemplateResponse(request, "control_room.html", context)
+    return render(request, "assets/control_room.html", context, who=who)

@@ -68,6 +68,17 @@ class CameraView:
     lat: float
     cone: dict[str, Any] | None  # GeoJSON Polygon in WGS84
     next_review_due: str | None = None
+    grid_ref: str | None = None  # Ordnance Survey grid reference ("TQ 7581 6823")
+
+    @property
+    def place(self) -> str:
+        """Where it is, for lists: its ward and its grid reference."""
+        return place_text(self.ward, self.grid_ref)
+
+
+def place_text(ward: str | None, grid: str | None) -> str:
+    """``"Chatham Central · TQ 7581 6823"``; says so when the ward is not recorded."""
+    return f"{ward or 'Ward not recorded'} \u00b7 {grid or 'no grid reference'}"
 
 
 @dataclass(frozen=True)
@@ -148,7 +159,7 @@ def _fault_node(faults: Sequence[FaultView]) -> Node:
 
 def camera_popup(c: CameraView, faults: Sequence[FaultView] | None, signed_in: bool) -> Node:
     """What a camera's popup says, as data: name, tag, lifecycle, health, kind, ward, faults."""
-    kind = f"{c.technology}, {c.deployment}" + (f", {c.ward}" if c.ward else "")
+    kind = f"{c.technology}, {c.deployment}"
     parts: list[Node] = [
         h("b", c.name),
         " ",
@@ -159,6 +170,7 @@ def camera_popup(c: CameraView, faults: Sequence[FaultView] | None, signed_in: b
             " \u00b7 ",
             h("span", c.health, class_=f"badge health-{css_word(c.health)}"),
         ),
+        h("div", h("small", c.place), class_="csp-place"),
         h("div", h("small", kind)),
     ]
     if c.next_review_due:
@@ -205,6 +217,10 @@ def rec_popup(r: RecView, cams: dict[int, CameraView]) -> Node:
         ": ",
         name,
         h("br"),
+    ]
+    if cam:
+        parts += [h("small", cam.place, class_="csp-place"), h("br")]
+    parts += [
         h("small", f"Rule: {r.rule.replace('_', ' ')}"),
         h("p", r.reason),
     ]
@@ -219,12 +235,12 @@ def build_review_map(
     *,
     faults: Sequence[FaultView] | None = None,
     recommendations: Sequence[RecView] | None = None,
-    tiles: bool = True,
+    tiles: str = "",
 ) -> ReviewMap:
     """The folium map: a layer per lifecycle, view cones, and (when given) recommendations.
 
-    ``faults`` and ``recommendations`` are None for visitors without a token; then neither
-    the popups nor the layers mention them.
+    ``faults`` and ``recommendations`` are None for people who may not read them; then neither
+    the popups nor the layers mention them. ``tiles`` is the tile URL ("" draws none).
     """
     bounds = _bounds(cameras)
     m = make_map(MEDWAY_LONLAT, bounds=bounds, zoom_start=12, tiles=tiles)
