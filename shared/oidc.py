@@ -115,7 +115,9 @@ def provider_info(issuer: str) -> ProviderInfo:
             authorization_endpoint=str(doc["authorization_endpoint"]),
             token_endpoint=str(doc["token_endpoint"]),
             jwks_uri=str(doc["jwks_uri"]),
-            userinfo_endpoint=doc.get("userinfo_endpoint"),
+            userinfo_endpoint=str(doc["userinfo_endpoint"])
+            if doc.get("userinfo_endpoint")
+            else None,
             token_auth_methods=tuple(
                 doc.get("token_endpoint_auth_methods_supported") or ("client_secret_basic",)
             ),
@@ -149,7 +151,11 @@ def verify_id_token(
     nonce: str,
     algorithms: tuple[str, ...] = ID_TOKEN_ALGS,
 ) -> dict[str, Any]:
-    """The ID token's claims once its signature, iss, aud, azp, exp, iat and nonce hold."""
+    """The ID token's claims once its signature, iss, aud, azp, exp, iat and nonce hold.
+
+    Raises SsoFailed, or joserfc's InvalidKeyIdError when no key bears the token's ``kid``
+    (the caller fetches the provider's keys again: a rotation).
+    """
     try:
         token = jwt.decode(id_token, keys, algorithms=list(algorithms))
         jwt.JWTClaimsRegistry(
@@ -177,7 +183,8 @@ def verify_id_token(
 def map_role(claims: dict[str, Any], *, claim: str, role_map: dict[str, str]) -> tuple[str, str]:
     """The (role, agency or "") of the first entry of ``role_map`` the claim holds, or ("", "")."""
     held = claims.get(claim)
-    values = {held} if isinstance(held, str) else set(held) if isinstance(held, list) else set()
+    listed = held if isinstance(held, list) else [held]
+    values = {v for v in listed if isinstance(v, str)}
     for value, target in role_map.items():
         if value in values:
             role, _, agency = target.partition(":")

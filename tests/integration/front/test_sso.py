@@ -354,3 +354,19 @@ def test_button_when_configured_and_none_when_off(suite: Any, make_client: Any) 
     assert 'data-testid="signin-sso"' not in off.get("/sign-in").text
     refused(off.get("/sso/start", follow_redirects=False), "sso-off", off)
     refused(off.get("/sso/callback?code=x&state=y", follow_redirects=False), "sso-off", off)
+
+
+def test_claim_shapes() -> None:
+    """A role claim may be one string or a list holding other things; names may be unusable."""
+    role_map = {"a": "analyst", "k": "crew:kfrs"}
+    assert oidc.map_role({"g": "k"}, claim="g", role_map=role_map) == ("crew", "kfrs")
+    assert oidc.map_role({"g": [{"x": 1}, "k", "a"]}, claim="g", role_map=role_map) == (
+        "analyst",
+        "",
+    )
+    assert oidc.map_role({"g": 7}, claim="g", role_map=role_map) == ("", "")
+    spaced = {"preferred_username": "Ann Smith", "email": "Ann@Medway.example", "sub": "s"}
+    assert oidc.pick_username(spaced) == "ann@medway.example"
+    assert oidc.pick_username({"sub": "x" * 300}) is None
+    assert oidc.full_name({"given_name": "Ann", "family_name": "Smith"}) == "Ann Smith"
+    assert oidc.full_name({"name": "bad\u202ename"}) == ""
