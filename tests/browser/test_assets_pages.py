@@ -20,6 +20,7 @@ import pytest
 from shared.geometry import point_to_bng
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in, wait_js
+from tests.conftest import SHARED_DATA
 from tests.factories import log_fault, make_camera
 
 LAPTOP = {"width": 1280, "height": 800}
@@ -30,6 +31,9 @@ WARD = "Chatham Central"
 BLANK_TILE = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII="
 )
+WARDS_PATH = SHARED_DATA / "boundaries" / "medway_wards_martinjc.geojson"
+WARD_LINES = ".leaflet-csp-wards-pane path.csp-ward"
+WARD_NAMES = ".leaflet-csp-labels-pane .csp-area-name"
 TILE_URL = re.compile(r"^https?://[^/]+/\d+/\d+/\d+\.png$")
 
 # tag, lon, lat, lifecycle (reached by the factory's transitions), technology, deployment, bearing
@@ -54,14 +58,20 @@ def grid_ref_by_hand(lon: float, lat: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def seeded(browser_db: str, people: Any) -> dict[str, Any]:
-    """Cameras in every interesting state, one open fault, people, and a token for checks."""
+def seeded(browser_db: str, people: Any) -> Iterator[dict[str, Any]]:
+    """Cameras in every interesting state, one open fault, people, a token for checks, and
+    Medway's wards (when ../shared/data has them; removed again afterwards)."""
+    from sqlalchemy import text
+
     from shared.auth import create_token
+    from shared.boundaries.service import load_layer
     from shared.db import make_engine, make_sessionmaker
 
     eng = make_engine(browser_db)
-    out: dict[str, Any] = {"cams": {}, "places": {}}
+    out: dict[str, Any] = {"cams": {}, "places": {}, "wards": WARDS_PATH.is_file()}
     with make_sessionmaker(eng)() as s:
+        if out["wards"]:
+            load_layer(s, WARDS_PATH, layer="ward", source="browser assets wards")
         for i, (tag, lon, lat, life, tech, dep, bearing) in enumerate(SEED):
             viewed = bearing is not None
             cam = make_camera(
@@ -93,11 +103,17 @@ def seeded(browser_db: str, people: Any) -> dict[str, Any]:
         # The test's own reads of the API (never the page's): a script's token.
         _, out["checker"] = create_token(s, name="browser assets checker", role="operator")
         s.commit()
-    eng.dispose()
     out["operator"] = people("assets.operator", "operator", name="Olive Operator")
     out["seg"] = people("assets.seg", "seg", name="Sam Seg")
     out["crew"] = people("assets.crew", "crew", agency="kfrs", name="Chris Crew")
-    return out
+    try:
+        yield out
+    finally:
+        with eng.begin() as conn:
+            conn.execute(
+                text("DELETE FROM core.boundary_areas WHERE source = 'browser assets wards'")
+            )
+        eng.dispose()
 
 
 @dataclass
@@ -107,12 +123,15 @@ class Offline:
     tiles: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    bad_status: list[tuple[int, str]] = field(default_factory=list)
     expected_failures: int = 0
 
-    def check(self) -> None:
-        """Nothing but tiles left the machine and no request failed."""
+    def check(self, *, expected_status: tuple[tuple[int, str], ...] = ()) -> None:
+        """Nothing but tiles left the machine, no request failed, no answer was an error
+        (other than ``expected_status``: (status, path) pairs the test provoked)."""
         assert self.blocked == [], self.blocked
         assert len(self.failed) == self.expected_failures, self.failed
+        assert [b for b in self.bad_status if b not in expected_status] == [], self.bad_status
 
 
 @pytest.fixture()
@@ -133,6 +152,12 @@ def offline(page: Any) -> Iterator[Offline]:
 
     page.route("**/*", handle)
     page.on("requestfailed", lambda r: seen.failed.append(f"{r.url} {r.failure}"))
+    page.on(
+        "response",
+        lambda r: (
+            seen.bad_status.append((r.status, urlsplit(r.url).path)) if r.status >= 400 else None
+        ),
+    )
     yield seen
 
 
@@ -218,6 +243,10 @@ def test_signed_in_map_shows_faults_and_recommendations(
     assert urlsplit(page.url).path == "/map"
     assert "Sam Seg" in page.get_by_test_id("signed-in-as").inner_text()
     wait_js(page, "window.CSP_CAMERAS !== undefined")
+    if seeded["wards"]:  # the suite's ward lines and names, drawn from its own /boundaries
+        wait_js(page, "document.querySelector('.folium-map').dataset.cspContext === 'ready'")
+        assert page.locator(WARD_LINES).count() == 22
+        assert WARD in page.locator(WARD_NAMES).all_text_contents()
     for tag, (cam_id, _life, _viewed) in seeded["cams"].items():
         assert page.evaluate(f"window.CSP_CAMERAS['{cam_id}'] !== undefined"), tag
     # Health drawn on the marker: the camera with the open vandalism fault is not online.
@@ -262,7 +291,7 @@ def test_signed_in_map_shows_faults_and_recommendations(
     page.wait_for_load_state("load")
     page.goto(base + "/map")
     page.get_by_test_id("public-note").wait_for()
-    offline.check()
+    offline.check(expected_status=((401, "/sign-in"),))
 
 
 def test_map_without_incident_data_in_the_window_offers_the_newest_day(
@@ -329,6 +358,10 @@ def _api_headers(page: Any, base: str) -> list[dict[str, str]]:
 
     page.on("request", note)
     return sent
+
+
+# /control-room before signing in: the sign-in page, answered 401.
+SIGN_IN_FIRST = ((401, "/control-room"),)
 
 
 def _open_control_room(page: Any, base: str, username: str) -> None:
@@ -409,7 +442,7 @@ def test_control_room_logs_updates_and_closes_a_fault(
     assert csrf and all(h.get("x-csrf-token") == csrf for h in changes)
     assert page.evaluate("window.localStorage.length + window.sessionStorage.length") == 0
     assert errors == []
-    offline.check()
+    offline.check(expected_status=SIGN_IN_FIRST)
 
 
 def test_control_room_retry_after_a_lost_answer_logs_the_fault_once(
@@ -451,7 +484,7 @@ def test_control_room_retry_after_a_lost_answer_logs_the_fault_once(
     assert len(posts) == 4 and len({posts[0], posts[2], posts[3]}) == 3, posts
     assert errors == []
     offline.expected_failures = 2  # the two answers this test threw away, nothing else
-    offline.check()
+    offline.check(expected_status=SIGN_IN_FIRST)
 
 
 def test_control_room_after_the_session_ends_asks_to_sign_in_again(
@@ -475,7 +508,7 @@ def test_control_room_after_the_session_ends_asks_to_sign_in_again(
     assert urlsplit(page.url).path == "/control-room"
     wait_js(page, "document.querySelectorAll('#open-faults li').length > 0")
     assert errors == []
-    offline.check()
+    offline.check(expected_status=(*SIGN_IN_FIRST, (401, "/faults")))
 
 
 def test_crew_gets_the_page_naming_the_operator_role(
@@ -499,7 +532,7 @@ def test_crew_gets_the_page_naming_the_operator_role(
     page.screenshot(path=str(artifacts_dir / "assets_control_room_403.png"))
     assert_accessible(page, "the control room's 403 page")
     assert errors == []
-    offline.check()
+    offline.check(expected_status=((403, "/control-room"),))
 
 
 def _health(base: str, seeded: dict[str, Any], cam_id: int) -> str:
@@ -567,4 +600,4 @@ def test_control_room_stale_fault_is_refused_and_reloaded(
     ).wait_for()
     assert _fault_status(base, seeded, number) == "in_progress"
     assert errors == []
-    offline.check()
+    offline.check(expected_status=(*SIGN_IN_FIRST, (412, f"/faults/{fault_id}")))

@@ -63,7 +63,12 @@ def hostile(browser_db: str, people: Any) -> dict[str, Any]:
 
 def _watch(page: Any) -> list[str]:
     fired: list[str] = []
-    page.on("dialog", lambda d: (fired.append(d.message), d.dismiss()))
+
+    def dialog(d: Any) -> None:
+        fired.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", dialog)
     return fired
 
 

@@ -147,7 +147,11 @@ def review_map(
         )
         recs = _recommendations(settings, session, note.window)
     built = build_review_map(
-        cams, faults=faults, recommendations=recs, tiles=settings.tile_url if tiles else ""
+        cams,
+        faults=faults,
+        recommendations=recs,
+        tiles=settings.tile_url if tiles else "",
+        tile_attribution=settings.tile_attribution,
     )
     by_id = {c.id: c for c in cams}
     context = {

@@ -236,14 +236,22 @@ def build_review_map(
     faults: Sequence[FaultView] | None = None,
     recommendations: Sequence[RecView] | None = None,
     tiles: str = "",
+    tile_attribution: str | None = None,
 ) -> ReviewMap:
     """The folium map: a layer per lifecycle, view cones, and (when given) recommendations.
 
     ``faults`` and ``recommendations`` are None for people who may not read them; then neither
-    the popups nor the layers mention them. ``tiles`` is the tile URL ("" draws none).
+    the popups nor the layers mention them. ``tiles`` is the tile URL template ("" draws none),
+    ``tile_attribution`` its credit line.
     """
     bounds = _bounds(cameras)
-    m = make_map(MEDWAY_LONLAT, bounds=bounds, zoom_start=12, tiles=tiles)
+    m = make_map(
+        MEDWAY_LONLAT,
+        bounds=bounds,
+        zoom_start=12,
+        tiles=tiles,
+        tile_attribution=tile_attribution or None,
+    )
     by_camera: dict[int, list[FaultView]] = defaultdict(list)
     for f in faults or ():
         by_camera[f.camera_id].append(f)
