@@ -89,6 +89,7 @@ def test_wards_and_names_drawn_without_tiles_or_internet(
     assert "img-src 'self' data: blob:;" in policy  # tiles off: no tile host admitted
 
     wait_js(page, f"{MAP}.getAttribute('data-csp-context') === 'ready'")
+    _zoom(page, 12)  # district zoom, whatever the page fitted to (its cameras, if any)
     ward_names = _names(WARDS, "WD13NM")
     assert page.locator(WARD_PATHS).count() == len(ward_names) == 22
     assert page.locator(".leaflet-tile").count() == 0
