@@ -141,7 +141,7 @@ def hotspot_tip(props: dict[str, Any], units: str) -> list[Any]:
     if where:
         lines += [h("br"), " · ".join(where)]
     if peak is not None:
-        lines += [h("br"), f"peak {peak:.3g} {units}".rstrip()]
+        lines += [h("br"), f"peak {_nice(peak)} {units}".rstrip()]
     if area is not None:
         lines += [h("br"), f"area {area / 10_000:.2f} ha"]
     return h("div", *lines)
@@ -161,11 +161,16 @@ def _legend(title: str, units: str, lo: float, hi: float, diverging: bool) -> st
         'box-shadow:0 1px 4px rgba(0,0,0,.3);max-width:60%">'
         f"<div><b>{_esc(title)}</b></div>"
         f'<div style="height:10px;background:linear-gradient(to right,{stops})"></div>'
-        f'<div style="display:flex;justify-content:space-between;gap:8px"><span>{lo:.3g}</span>'
-        f"<span>{_esc(units)}</span><span>{hi:.3g}</span></div>"
+        f'<div style="display:flex;justify-content:space-between;gap:8px"><span>{_nice(lo)}</span>'
+        f"<span>{_esc(units)}</span><span>{_nice(hi)}</span></div>"
         '<div><span style="display:inline-block;width:12px;height:8px;border:2px solid #5a0a6b">'
         "</span> hotspot</div></div>"
     )
+
+
+def _nice(value: float) -> str:
+    """A number as people read it: whole with thousands commas from 100, else 3 figures."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def _number(value: Any) -> float | int | None:
