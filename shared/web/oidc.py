@@ -20,7 +20,7 @@ import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi import APIRouter, Query, Request
@@ -56,6 +56,19 @@ SCOPE = "openid profile email"
 
 def _digest(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
+
+
+def _callback_url(request: Request) -> str:
+    """Where the provider sends the browser back: this service as people reach it."""
+    public = getattr(request.app.state.settings, "public_url", None)
+    if public:
+        return str(public).rstrip("/") + CALLBACK_PATH
+    return str(request.url_for("sso_callback"))
+
+
+def _state_path(request: Request) -> str:
+    """The state cookie's path: the callback's, as the browser sees it (behind a proxy too)."""
+    return urlsplit(_callback_url(request)).path
 
 
 def _back(request: Request, key: str, next_url: str) -> RedirectResponse:
@@ -96,7 +109,7 @@ def sso_start(
         {
             "response_type": "code",
             "client_id": settings.oidc_client_id,
-            "redirect_uri": str(request.url_for("sso_callback")),
+            "redirect_uri": _callback_url(request),
             "scope": SCOPE,
             "state": state,
             "nonce": nonce,
@@ -110,10 +123,11 @@ def sso_start(
         STATE_COOKIE,
         state,
         max_age=int(ATTEMPT_TTL.total_seconds()),
-        path=CALLBACK_PATH,
+        path=_state_path(request),
         httponly=True,
         samesite="lax",
-        secure=settings.environment == "production" or request.url.scheme == "https",
+        secure=settings.environment == "production"
+        or "https" in (request.url.scheme, urlsplit(_callback_url(request)).scheme),
     )
     return response
 
@@ -150,7 +164,7 @@ def sso_callback(
         session.commit()
         response = RedirectResponse(target, status_code=303)
         sessions.set_cookie(response, clear, request=request, settings=settings)
-    response.delete_cookie(STATE_COOKIE, path=CALLBACK_PATH)
+    response.delete_cookie(STATE_COOKIE, path=_state_path(request))
     return response
 
 
@@ -188,7 +202,7 @@ def _sign_in(
         info,
         code=code,
         verifier=attempt.code_verifier,
-        redirect_uri=str(request.url_for("sso_callback")),
+        redirect_uri=_callback_url(request),
         client_id=settings.oidc_client_id,
         client_secret=settings.oidc_client_secret,
     )

@@ -370,3 +370,13 @@ def test_claim_shapes() -> None:
     assert oidc.pick_username({"sub": "x" * 300}) is None
     assert oidc.full_name({"given_name": "Ann", "family_name": "Smith"}) == "Ann Smith"
     assert oidc.full_name({"name": "bad\u202ename"}) == ""
+
+
+def test_behind_a_proxy_the_callback_is_the_public_url(suite: Any) -> None:
+    app = suite(public_url="https://cctv.medway.example/assets/")
+    r = app.get("/sso/start", follow_redirects=False)
+    sent = parse_qs(urlsplit(r.headers["location"]).query)
+    assert sent["redirect_uri"] == ["https://cctv.medway.example/assets/sso/callback"]
+    cookie = r.headers["set-cookie"].lower()
+    assert "path=/assets/sso/callback" in cookie and "httponly" in cookie and "secure" in cookie
+    assert sent["code_challenge_method"] == ["S256"] and len(sent["code_challenge"][0]) == 43
