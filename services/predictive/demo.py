@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlencode
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.predictive.agencies.service import district_outline, ensure_agencies, load_boundaries
-from services.predictive.dates import LONDON, today_london
-from services.predictive.lists.service import generate_for_all
-from shared.incidents.models import Incident
+from services.predictive.dates import today_london
+from services.predictive.lists.period import agency_period
+from services.predictive.lists.service import generate_for_all, get_or_create_list
+from shared.errors import InvalidInput
+from shared.extent import GridTooLarge
+
+log = logging.getLogger("csp.predictive")
 
 
-def _after_latest_incident(session: Session) -> date | None:
-    """First day of the month after the newest police crime (police files give only months)."""
-    newest = select(func.max(Incident.occurred_at))
-    latest = session.scalar(newest.where(Incident.source == "police")) or session.scalar(newest)
-    if latest is None:
-        return None
-    d = latest.astimezone(LONDON).date()
-    return date(d.year + d.month // 12, d.month % 12 + 1, 1)
+def crews_page(agency: str, day: date) -> str:
+    """The path of an agency's list page for a day."""
+    return "/targets/page?" + urlencode({"agency": agency, "date": day.isoformat()})
+
+
+def newest_data_days(session: Session) -> dict[str, date]:
+    """Per agency, the newest day whose list can use all its incidents (at most today)."""
+    out = {}
+    for agency in ensure_agencies(session):
+        nxt = agency_period(session, agency=agency).next_day
+        if nxt is not None:
+            out[agency.code] = min(nxt, today_london())
+    return out
 
 
 def load_demo(session: Session, *, shared_data: Path) -> str:
     """Ensure both agencies and the Medway boundaries, and make lists (idempotent, quick).
 
-    Lists are made for today and, since the real police files are historical, for the first
-    day after the newest incident, where the data say something.
+    Lists are made for today and, since the real police files are historical, for each
+    agency's newest day with incident data; the message names those pages, where the crews'
+    lists say something.
     """
     ensure_agencies(session)
     wards = shared_data / "boundaries" / "medway_wards_martinjc.geojson"
@@ -42,9 +53,27 @@ def load_demo(session: Session, *, shared_data: Path) -> str:
     else:
         notes.append(f"no boundaries under {shared_data / 'boundaries'}")
     session.commit()
-    days = dict.fromkeys([today_london(), _after_latest_incident(session)])
-    for day in (d for d in days if d is not None):
-        done = generate_for_all(session, day=day, generated_by="demo")
-        made = sum(1 for _, _, created in done if created)
-        notes.append(f"lists for {day}: {made} made, {len(done) - made} already there")
+    today = today_london()
+    done = generate_for_all(session, day=today, generated_by="demo")
+    made = sum(1 for _, _, created in done if created)
+    notes.append(f"lists for {today}: {made} made, {len(done) - made} already there")
+    pages = []
+    for code, day in newest_data_days(session).items():
+        try:
+            _, created = get_or_create_list(
+                session, agency_code=code, day=day, generated_by="demo"
+            )
+        except (InvalidInput, GridTooLarge) as exc:
+            session.rollback()
+            log.error("no demo list for %s on %s: %s", code, day, exc)
+            continue
+        if day != today:
+            notes.append(f"{code} list for {day} (newest day with data) {_state(created)}")
+        pages.append(crews_page(code, day))
+    if pages:
+        notes.append("crews' lists with data: " + " ".join(pages))
     return "; ".join(notes)
+
+
+def _state(created: bool) -> str:
+    return "made" if created else "already there"

@@ -79,7 +79,8 @@ class EtasScorer:
         if not quality.usable_for_temporal:
             warnings.append(f"ETAS fitted on unsuitable timestamps: {quality.reason}")
         if len(ev) < MIN_EVENTS_ETAS:
-            warnings.append(f"only {len(ev)} events: ETAS parameters are unreliable")
+            word = "event" if len(ev) == 1 else "events"
+            warnings.append(f"only {len(ev)} {word}: ETAS parameters are unreliable")
         if ev.weights is not None and not np.allclose(ev.weights, 1.0):
             warnings.append("ETAS counts events; weights were ignored")
         self._cells, self._t, self._grid, self._as_of = cells, ev.t_days, grid, as_of_days

@@ -56,6 +56,8 @@ def training_cells(
     row, col, inside = grid.cell_index(ev.x, ev.y)
     warnings = []
     if not inside.all():
-        warnings.append(f"{int((~inside).sum())} events outside the grid were left out")
+        n = int((~inside).sum())
+        what = "1 event outside the grid was" if n == 1 else f"{n} events outside the grid were"
+        warnings.append(f"{what} left out")
     ev = ev.select(inside)
     return ev, grid.flat_index(row[inside], col[inside]), warnings

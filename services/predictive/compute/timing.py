@@ -99,7 +99,8 @@ def timestamp_quality(
         reason = "timestamps give only the month (all on the 1st at 00:00)"
         usable = False
     elif distinct < min_distinct:
-        reason = f"only {distinct} distinct timestamps (need {min_distinct})"
+        word = "timestamp" if distinct == 1 else "timestamps"
+        reason = f"only {distinct} distinct {word} (need {min_distinct})"
         usable = False
     elif ties > max_tie_share:
         reason = f"{ties:.0%} of gaps {where} are ties (limit {max_tie_share:.0%})"

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from services.predictive.dates import today_london
-from services.predictive.dependencies import AgencyQ, Analyst, DateQ, LimitsDep, Reader
+from services.predictive.dependencies import AgencyQ, AgencyReader, Analyst, DateQ, LimitsDep
 from services.predictive.lists import export
 from services.predictive.lists.service import ListView, get_list, request_list
 from services.predictive.schemas import ListRequest
@@ -41,8 +41,11 @@ def csv_response(view: ListView) -> Response:
 
 
 @router.get("/targets", summary="Daily list as GeoJSON (WGS84)")
-def targets(session: SessionDep, _: Reader, agency: AgencyQ, date: DateQ = None) -> Response:
-    """The agency's stored boxes for the date (404 when no list was made for it)."""
+def targets(session: SessionDep, _: AgencyReader, agency: AgencyQ, date: DateQ = None) -> Response:
+    """The agency's stored boxes for the date (404 when no list was made for it).
+
+    A crew member sees their own agency's lists only (403 for another agency's).
+    """
     return _geojson(_view(session, agency, date))
 
 
@@ -67,6 +70,9 @@ def make_targets(session: SessionDep, _: Analyst, limits: LimitsDep, body: ListR
 
 
 @router.get("/targets.csv", summary="Daily list as CSV")
-def targets_csv(session: SessionDep, _: Reader, agency: AgencyQ, date: DateQ = None) -> Response:
-    """The same stored list as CSV (one row per box, formulas neutralised)."""
+def targets_csv(
+    session: SessionDep, _: AgencyReader, agency: AgencyQ, date: DateQ = None
+) -> Response:
+    """The same stored list as CSV (one row per box with its OS grid reference; formulas
+    neutralised). A crew member sees their own agency's lists only."""
     return csv_response(_view(session, agency, date))

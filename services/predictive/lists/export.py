@@ -9,6 +9,7 @@ from typing import Any
 from services.predictive.dates import LONDON
 from shared.geometry import point_to_wgs84, to_wgs84
 from shared.grid import parse_cell_id
+from shared.osgrid import grid_ref
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
@@ -23,6 +24,7 @@ CSV_COLUMNS = (
     "miny",
     "maxx",
     "maxy",
+    "grid_ref",  # added after the others, so readers by position keep working
 )
 
 
@@ -32,11 +34,15 @@ def _ring(minx: float, miny: float, maxx: float, maxy: float) -> list[list[float
 
 
 def box_rows(view: Any) -> list[dict[str, Any]]:
-    """One dict per box, by rank: ids, score, ward, EPSG:27700 bounds, WGS84 centre, visits."""
+    """One dict per box, by rank: ids, score, ward, EPSG:27700 bounds, WGS84 centre, visits.
+
+    ``grid_ref`` is the Ordnance Survey grid reference of the box's centre ("TQ 7581 6823").
+    """
     rows = []
     for b in view.boxes:
         size, minx, miny = parse_cell_id(b.cell_id)
-        lon, lat = point_to_wgs84(minx + size / 2, miny + size / 2)
+        cx, cy = minx + size / 2, miny + size / 2
+        lon, lat = point_to_wgs84(cx, cy)
         rows.append(
             {
                 "rank": b.rank,
@@ -50,6 +56,7 @@ def box_rows(view: Any) -> list[dict[str, Any]]:
                 "miny": miny,
                 "maxx": minx + size,
                 "maxy": miny + size,
+                "grid_ref": grid_ref(cx, cy),
             }
         )
     return rows
@@ -79,7 +86,7 @@ def list_meta(view: Any) -> dict[str, Any]:
 
 
 def to_geojson(view: Any) -> dict[str, Any]:
-    """The list as a FeatureCollection of WGS84 box polygons with rank, score, ward and centre."""
+    """The list as WGS84 box polygons with rank, score, ward, centre and grid reference."""
     features = []
     for r in box_rows(view):
         features.append(
@@ -96,6 +103,7 @@ def to_geojson(view: Any) -> dict[str, Any]:
                     "ward": r["ward"],
                     "cell_id": r["cell_id"],
                     "centre": [r["centre_lon"], r["centre_lat"]],
+                    "grid_ref": r["grid_ref"],
                     "visits": r["visits"],
                 },
             }

@@ -82,7 +82,8 @@ def generate_list(
     order = ranked_cells(fc.scores, agency.boxes_per_day)
     order = order[fc.scores.ravel()[order] > 0]
     if order.size < agency.boxes_per_day:
-        warnings.append(f"only {order.size} boxes have a score above zero")
+        has = "box has" if order.size == 1 else "boxes have"
+        warnings.append(f"only {order.size} {has} a score above zero")
     lst = into or TargetList(agency_id=agency.id, list_date=day)
     lst.method, lst.requested_method = fc.method, fc.requested
     lst.params, lst.warnings = fc.params, [*warnings, *fc.warnings]

@@ -64,6 +64,18 @@ def find_list(session: Session, *, agency: Agency | None, day: date) -> TargetLi
     ).first()
 
 
+def list_agency_code(session: Session, *, list_id: int) -> str:
+    """The code of the agency a stored list is for; NotFound for an unknown list."""
+    code = session.scalar(
+        select(Agency.code)
+        .join(TargetList, TargetList.agency_id == Agency.id)
+        .where(TargetList.id == list_id)
+    )
+    if code is None:
+        raise NotFound(f"No target list {list_id}")
+    return code
+
+
 def list_dates(session: Session, *, agency: Agency | None, limit: int = 14) -> list[date]:
     """The latest ``limit`` dates with a stored list for ``agency``, newest first."""
     if agency is None or agency.id is None:

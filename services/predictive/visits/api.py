@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from services.predictive.dependencies import AgencyQ, Crew, DateRangeQ, Reader
+from services.predictive.dependencies import AgencyQ, AgencyReader, Crew, DateRangeQ, check_agency
+from services.predictive.lists.service import list_agency_code
 from services.predictive.schemas import VisitCreate, VisitForBox, VisitPage, VisitRead
 from services.predictive.visits.service import list_visits, log_visit, log_visit_for_list
 from shared.db import SessionDep
@@ -32,7 +33,11 @@ def visit_box(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    """Record that a crew visited a box (crew and admin); retry with the same Idempotency-Key."""
+    """Record that a crew visited a box (crew and admin); retry with the same Idempotency-Key.
+
+    A crew member logs visits to their own agency's lists only (403 for another agency's).
+    """
+    check_agency(who, list_agency_code(session, list_id=list_id))
     row, created = log_visit_for_list(
         session,
         list_id=list_id,
@@ -42,6 +47,7 @@ def visit_box(
         notes=body.notes,
         actor=who.actor,
         idempotency_key=idempotency_key,
+        caller=who.caller,
     )
     mark_replay(response, created)
     return row
@@ -61,7 +67,11 @@ def visit(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    """Record a visit by agency, list date and box; retry with the same Idempotency-Key."""
+    """Record a visit by agency, list date and box; retry with the same Idempotency-Key.
+
+    A crew member logs visits to their own agency's lists only (403 for another agency's).
+    """
+    check_agency(who, body.agency)
     row, created = log_visit(
         session,
         agency_code=body.agency,
@@ -72,6 +82,7 @@ def visit(
         notes=body.notes,
         actor=who.actor,
         idempotency_key=idempotency_key,
+        caller=who.caller,
     )
     mark_replay(response, created)
     return row
@@ -83,8 +94,9 @@ def visit(
     response_model_by_alias=True,
     summary="Visits logged against an agency's lists",
 )
-def visits(session: SessionDep, _: Reader, agency: AgencyQ, dates: DateRangeQ) -> Any:
-    """Visits for lists dated from..to (default: the last 28 days)."""
+def visits(session: SessionDep, _: AgencyReader, agency: AgencyQ, dates: DateRangeQ) -> Any:
+    """Visits for lists dated from..to (default: the last 28 days); a crew member's own
+    agency's only."""
     ag, rows = list_visits(session, agency_code=agency, date_from=dates.start, date_to=dates.end)
     return VisitPage(
         agency=ag.code,

@@ -36,6 +36,7 @@ def log_visit(
     notes: str | None,
     actor: str,
     idempotency_key: str | None = None,
+    caller: int | str | None = None,
 ) -> tuple[Visit, bool]:
     """Record a visit to a box of (agency, day)'s list: (visit, whether it is new)."""
     lst = stored_list(session, agency_code=agency_code, day=day)
@@ -48,6 +49,7 @@ def log_visit(
         notes=notes,
         actor=actor,
         idempotency_key=idempotency_key,
+        caller=caller,
     )
 
 
@@ -61,6 +63,7 @@ def log_visit_for_list(
     notes: str | None,
     actor: str,
     idempotency_key: str | None = None,
+    caller: int | str | None = None,
 ) -> tuple[Visit, bool]:
     """Record a visit to box ``cell_id`` of list ``list_id``: (visit, whether it is new).
 
@@ -78,6 +81,7 @@ def log_visit_for_list(
         notes=notes,
         actor=actor,
         idempotency_key=idempotency_key,
+        caller=caller,
     )
 
 
@@ -91,10 +95,15 @@ def _add_visit(
     notes: str | None,
     actor: str,
     idempotency_key: str | None,
+    caller: int | str | None,
 ) -> tuple[Visit, bool]:
-    """Add the visit unless this caller's key already did (either route): (visit, is new)."""
+    """Add the visit unless this caller's key already did (either route): (visit, is new).
+
+    Keys are scoped by ``caller`` (``Principal.caller``: a token id or the person), else by
+    ``actor``.
+    """
     now = datetime.now(UTC)
-    key = scoped_key(actor, idempotency_key)
+    key = scoped_key(caller if caller is not None else actor, idempotency_key)
     by_key = select(Visit).where(Visit.idempotency_key == key)
     same: dict[str, Any] = {
         "agency_id": lst.agency_id,

@@ -1,4 +1,9 @@
-"""The daily list page: a map and the ranked boxes, readable on a phone and printable."""
+"""The crews' daily list page: a map and the ranked boxes, readable on a phone and printable.
+
+People sign in once for the whole suite (``shared.web``): the page asks for a person holding a
+list-reading role (``page_user``), and a crew member sees their own agency's lists only. The
+visit form posts with the session's CSRF token, checked by the shared caller dependency.
+"""
 
 from __future__ import annotations
 
@@ -10,192 +15,287 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from services.predictive.dates import today_london
-from services.predictive.dependencies import LOG_VISITS, READ_LISTS, allows
+from services.predictive.agencies.defaults import DEFAULTS
+from services.predictive.agencies.service import find_agency
+from services.predictive.dates import LONDON, today_london
+from services.predictive.dependencies import LOG_VISITS, READ_LISTS, check_agency
 from services.predictive.lists import export
 from services.predictive.lists.api import csv_response
-from services.predictive.lists.service import ListView, NoList, get_list
+from services.predictive.lists.period import (
+    DataPeriod,
+    agency_period,
+    incident_period,
+    list_period,
+    newest_list_with_data,
+)
+from services.predictive.lists.service import (
+    ListView,
+    NoList,
+    find_list,
+    get_list,
+    list_agency_code,
+    list_window,
+)
+from services.predictive.models import Agency
 from services.predictive.schemas import YEARS, in_years
 from services.predictive.visits.service import log_visit_for_list, visit_window_open
-from shared.auth import Principal
+from services.predictive.web.maps import build_map, rank_colour, rank_ink, second_head
+from services.predictive.web.wording import count, headline, long_date, short_params
+from shared.auth import MaybePrincipal, Principal
 from shared.db import SessionDep
-from shared.errors import Forbidden, InvalidInput, Unauthorized
-from shared.pages import (
-    check_same_origin,
-    page_principal,
-    safe_next,
-    sign_in_page,
-    sign_in_response,
-)
+from shared.errors import InvalidInput, NotFound
+from shared.web.pages import PageForbidden, page_user, register_templates, render, sign_in_page
+from shared.web.sessions import check_same_origin, safe_next
+
+__all__ = ["build_map", "router"]
 
 router = APIRouter(tags=["pages"])
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
-RANK_COLOURS = ((3, "#b2182b"), (10, "#ef8a62"), (10_000, "#fddbc7"))
+register_templates("predictive", Path(__file__).parent / "templates")
+PAGE = "/targets/page"
+WHAT = "The crews' target boxes"
 
 
-def _colour(rank: int) -> str:
-    return next(c for limit, c in RANK_COLOURS if rank <= limit)
+def page_url(agency: str, day: date_cls | None = None) -> str:
+    """The list page of ``agency`` (for ``day``; without one, today's)."""
+    query = {"agency": agency} | ({"date": day.isoformat()} if day else {})
+    return f"{PAGE}?{urlencode(query)}"
 
 
-def build_map(geojson: dict[str, Any]) -> Any:
-    """A folium map of the boxes, coloured by rank, each labelled with its rank.
-
-    Folium gets the box outlines and ranks (numbers) only; what a tooltip says (rank, ward, box
-    id) is bound in the browser as text (``shared.maps.Bindings``), never compiled by folium.
-    """
-    import folium
-
-    from shared.maps import Bindings, h, make_map, map_parts
-
-    feats = geojson["features"]
-    if not feats:
-        # An empty list (no incidents before the date): the page shows the district map alone.
-        return map_parts(make_map((0.55, 51.39), zoom_start=11))
-    lons = [p[0] for f in feats for p in f["geometry"]["coordinates"][0]]
-    lats = [p[1] for f in feats for p in f["geometry"]["coordinates"][0]]
-    pad = 0.003
-    m = make_map(bounds=(min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad))
-    shapes = [
-        {
-            "type": "Feature",
-            "geometry": f["geometry"],
-            "properties": {"rank": int(f["properties"]["rank"])},
-        }
-        for f in feats
-    ]
-    layer = folium.GeoJson(
-        {"type": "FeatureCollection", "features": shapes},
-        name="boxes",
-        style_function=lambda f: {
-            "color": "#222",
-            "weight": 1.5,
-            "fillOpacity": 0.6,
-            "fillColor": _colour(int(f["properties"]["rank"])),
-        },
-    ).add_to(m)
-    bindings = Bindings()
-    bindings.bind_features(
-        layer,
-        key="rank",
-        entries={
-            int(f["properties"]["rank"]): {
-                "tooltip": h(
-                    "span",
-                    h("b", f"Rank {int(f['properties']['rank'])}"),
-                    h("br"),
-                    f"Ward: {f['properties'].get('ward') or 'none'}",
-                    h("br"),
-                    f"Box: {f['properties']['cell_id']}",
-                )
-            }
-            for f in feats
-        },
-    )
-    for f in feats:
-        lon, lat = f["properties"]["centre"]
-        folium.Marker(
-            [float(lat), float(lon)],
-            icon=folium.DivIcon(
-                html=f'<div class="rank-label">{int(f["properties"]["rank"])}</div>',
-                icon_size=(26, 26),
-                icon_anchor=(13, 13),
-            ),
-        ).add_to(m)
-    return map_parts(m, bindings)
-
-
-@router.get("/targets/page", response_class=HTMLResponse, summary="Printable daily list")
+@router.get(PAGE, response_class=HTMLResponse, summary="Printable daily list")
 def targets_page(
     request: Request,
     session: SessionDep,
     agency: Annotated[str, Query(min_length=1, max_length=20)],
     date: Annotated[Any, Query(description="YYYY-MM-DD (default today)")] = None,
 ) -> HTMLResponse:
-    """The agency's list for the date as a page: map, ranked boxes, print styles.
-
-    A phone cannot send a Bearer header: without one the page asks for the token once and
-    keeps it in an HttpOnly cookie (see ``shared.pages``).
-    """
-    who = page_principal(request, session)
-    if who is None:
-        query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "error"])
-        here = request.url.path + (f"?{query}" if query else "")
-        return sign_in_page(
-            action=str(request.url_for("targets_sign_in").path),
-            next_url=here,
-            title="Daily target boxes",
-            error="That token was not accepted." if request.query_params.get("error") else None,
-        )
+    """The agency's list for the date as a page: map, ranked boxes, print styles."""
+    who = page_user(request, session, *READ_LISTS, what=WHAT)
+    if not who.may_see_agency(agency):
+        return _wrong_agency_page(request, session, who, agency, date)
+    day = _day(date)
     try:
-        view = _list_view(session, who, agency, date)
+        view = get_list(session, agency_code=agency, day=day)
     except NoList as missing:
-        return _no_list_page(request, missing)
+        return _no_list_page(request, session, who, missing)
+    except NotFound:
+        return _unknown_agency_page(request, who, agency, day)
+    return _list_page(request, session, who, view)
+
+
+def _list_page(request: Request, session: Session, who: Principal, view: ListView) -> HTMLResponse:
+    lst = view.target_list
     geojson = export.to_geojson(view)
-    parts = build_map(geojson)
+    tiles = request.app.state.settings.tile_url
+    screen = build_map(geojson, tiles=tiles)
+    printed = build_map(geojson, tiles=tiles, for_print=True)
     rows = export.box_rows(view)
+    meta = export.list_meta(view)
     logged = request.query_params.get("logged")
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "logged"])
-    html = _env.get_template("targets.html").render(
-        meta=export.list_meta(view),
-        rows=rows,
-        parts=parts,
-        colour=_colour,
-        params=_short_params(view.target_list.params),
-        list_id=view.target_list.id,
+    period = list_period(session, target_list=lst)
+    context = {
+        "meta": meta,
+        "rows": rows,
+        "map": screen,
+        "print_map": printed,
+        "print_map_head": second_head(screen.head, printed.head),
+        "colour": rank_colour,
+        "ink": rank_ink,
+        "count": count,
+        "params": short_params(lst.params),
+        "day_text": long_date(lst.list_date),
+        "headline": headline(
+            n_boxes=len(rows),
+            cell_size_m=lst.cell_size_m,
+            shift_start=lst.shift_start.astimezone(LONDON),
+            shift_end=lst.shift_end.astimezone(LONDON),
+            method=lst.method,
+            params=lst.params,
+            day=lst.list_date,
+        ),
+        "period_text": _period_text(period, before=lst.list_date),
+        "fresh": _freshness(session, view.agency, lst.list_date, period),
+        "csv_href": "page.csv?" + urlencode({"agency": view.agency.code, "date": lst.list_date}),
         # Only while a visit made now could count for this list (the day before to the day
         # after its date); older lists are for reading.
-        can_log=allows(who.role, LOG_VISITS) and visit_window_open(view.target_list.list_date),
+        "can_log": who.holds(*LOG_VISITS) and visit_window_open(lst.list_date),
         # One key per box and page view: pressing "Log visit" twice (or resending the form
         # after a lost answer) logs one visit.
-        keys={r["cell_id"]: secrets.token_hex(16) for r in rows},
-        back=request.url.path + (f"?{query}" if query else ""),
-        logged=next((r for r in rows if r["cell_id"] == logged), None),
+        "keys": {r["cell_id"]: secrets.token_hex(16) for r in rows},
+        "back": request.url.path + (f"?{query}" if query else ""),
+        "logged": next((r for r in rows if r["cell_id"] == logged), None),
+    }
+    return render(request, "predictive/targets.html", context, who=who)
+
+
+def _period_text(period: DataPeriod, *, before: date_cls | None = None) -> str:
+    """ "Incidents up to 30 September 2022.", or that there are none."""
+    if period.last is None:
+        if before is None:
+            return "No incidents of this agency's kinds are held yet."
+        return f"No incidents of this list's kinds are held before {long_date(before)}."
+    if before is None and period.first is not None:
+        return f"Incidents from {long_date(period.first)} to {long_date(period.last)}."
+    return f"Incidents up to {long_date(period.last)}."
+
+
+def _freshness(
+    session: Session, agency: Agency, day: date_cls, period: DataPeriod
+) -> dict[str, Any]:
+    """Whether the list's day has incident data near it; if not, why and where the data are."""
+    if period.near(day):
+        return {"near": True}
+    gap = period.days_before(day)
+    if gap is None:
+        why = f"No incident this list could use was recorded before {long_date(day)}."
+    else:
+        assert period.last is not None
+        why = (
+            f"The newest incident this list could use is from {long_date(period.last)}, "
+            f"{count(gap, 'day')} before {long_date(day)}: these boxes do not show where "
+            "incidents are likely now."
+        )
+    overall = agency_period(session, agency=agency)
+    newest = overall.next_day
+    out: dict[str, Any] = {"near": False, "why": why, "newest_href": None, "how_to_make": None}
+    if newest is None:
+        out["why"] = why + " No incidents of this agency's kinds are held at all."
+        return out
+    with_data = newest_list_with_data(session, agency=agency, period=overall)
+    if with_data is not None and with_data != day:
+        out["newest_href"] = page_url(agency.code, with_data)
+        out["newest_label"] = (
+            f"Open the list for {long_date(with_data)}, the newest day with incident data"
+            if with_data == newest
+            else f"Open the list for {long_date(with_data)}, the newest list with incident data"
+        )
+    if with_data != newest:
+        out["how_to_make"] = (
+            f"The newest day with incident data is {long_date(newest)}, and it has no list yet. "
+            + how_to_make(agency.code, newest)
+        )
+    return out
+
+
+def how_to_make(agency: str, day: date_cls) -> str:
+    """How a list for ``agency`` on ``day`` is made, in a sentence."""
+    cli = f"csp predict generate --agency {agency} --date {day.isoformat()}"
+    lo, hi = list_window()
+    if lo <= day <= hi:
+        return (
+            "An analyst can make it (POST /targets with the agency and that date), or an "
+            f"administrator on the server with: {cli}"
+        )
+    return (
+        f"An administrator can make it on the server with: {cli} (lists are made on request "
+        "only up to a year back)."
     )
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
-def _no_list_page(request: Request, missing: NoList) -> HTMLResponse:
+def _no_list_page(
+    request: Request, session: Session, who: Principal, missing: NoList
+) -> HTMLResponse:
     """A readable 404 page: no list for this date, how lists are made, and dates that have one."""
-    links = []
-    for d in missing.dates:
-        query = urlencode({"agency": missing.agency_code, "date": d.isoformat()})
-        links.append((d.isoformat(), f"{request.url.path}?{query}"))
-    html = _env.get_template("no_list.html").render(
-        agency=missing.agency_code, date=missing.day.isoformat(), links=links
-    )
-    return HTMLResponse(html, status_code=404, headers={"Cache-Control": "no-store"})
+    agency = find_agency(session, code=missing.agency_code)
+    links = [(d.isoformat(), page_url(missing.agency_code, d), long_date(d)) for d in missing.dates]
+    defaults = DEFAULTS[missing.agency_code]
+    categories = list(agency.categories) if agency else list(defaults.categories)
+    period = incident_period(session, categories=categories)
+    newest_data = None
+    if period.next_day is not None:
+        has = find_list(session, agency=agency, day=period.next_day) is not None
+        newest_data = {
+            "label": long_date(period.next_day),
+            "href": page_url(missing.agency_code, period.next_day) if has else None,
+            "how_to_make": "It has no list yet. "
+            + how_to_make(missing.agency_code, period.next_day),
+        }
+    context = {
+        "agency": missing.agency_code,
+        "agency_name": agency.name if agency else defaults.name,
+        "day_iso": missing.day.isoformat(),
+        "day_text": long_date(missing.day),
+        "links": links,
+        "period_text": _period_text(period),
+        "newest_data": newest_data,
+        "unknown_agency": False,
+        "known": sorted(DEFAULTS),
+    }
+    return render(request, "predictive/no_list.html", context, who=who, status_code=404)
 
 
-@router.post("/targets/page/visit", include_in_schema=False)
+def _unknown_agency_page(
+    request: Request, who: Principal, agency: str, day: date_cls
+) -> HTMLResponse:
+    context = {
+        "agency": agency,
+        "agency_name": agency,
+        "day_iso": day.isoformat(),
+        "day_text": long_date(day),
+        "links": [],
+        "period_text": "",
+        "newest_data": None,
+        "unknown_agency": True,
+        "known": sorted(DEFAULTS),
+    }
+    return render(request, "predictive/no_list.html", context, who=who, status_code=404)
+
+
+def _agency_name(session: Session, code: str) -> str:
+    try:
+        agency = find_agency(session, code=code)
+    except NotFound:
+        return code
+    if agency is not None:
+        return agency.name
+    return DEFAULTS[code].name
+
+
+def _wrong_agency_page(
+    request: Request, session: Session, who: Principal, asked: str, date: str | None
+) -> HTMLResponse:
+    """403: a crew member asked for another agency's list; a link to their own."""
+    own = who.agency or ""
+    query = {"agency": own} | ({"date": date} if date else {})
+    context = {
+        "own": own,
+        "own_name": _agency_name(session, own),
+        "asked": asked,
+        "asked_name": _agency_name(session, asked),
+        "own_href": f"{PAGE}?{urlencode(query)}",
+    }
+    return render(request, "predictive/wrong_agency.html", context, who=who, status_code=403)
+
+
+@router.post(f"{PAGE}/visit", include_in_schema=False)
 def targets_page_visit(
     request: Request,
     session: SessionDep,
+    who: MaybePrincipal,
     list_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
     cell_id: Annotated[str, Form(min_length=1, max_length=40)],
     crew: Annotated[str, Form(max_length=120)],
     notes: Annotated[str, Form(max_length=2000)] = "",
     key: Annotated[str, Form(max_length=64, pattern=r"^[0-9a-f]*$")] = "",
-    back: Annotated[str, Form(max_length=500)] = "/targets/page",
+    back: Annotated[str, Form(max_length=500)] = PAGE,
 ) -> Response:
-    """Log a visit from the list page (a crew signed in on the page), then show the list again.
+    """Log a visit from the list page (a crew member signed in), then show the list again.
 
-    The page cookie is SameSite=Lax, so other sites' forms do not carry it; the Origin (or
-    Referer) must also be this site. This is the only write the page cookie allows.
+    The caller comes from the shared dependency: with the session cookie it has already checked
+    that the form comes from the suite and carries the session's CSRF token (403 if not). The
+    same-origin check is made here for Bearer callers too.
     """
-    who = page_principal(request, session)
     if who is None:
-        raise Unauthorized("Sign in on the list page first")
-    if not allows(who.role, LOG_VISITS):
-        raise Forbidden(f"Role '{who.role}' may not log visits; crew may")
+        message = "Your sign-in has ended. Sign in again, then log the visit again."
+        return sign_in_page(request, next_url=_back(back), message=message)
+    if not who.holds(*LOG_VISITS):
+        raise PageForbidden(who, LOG_VISITS, "Logging a visit")
     check_same_origin(request, what="Visits")
     if not crew.strip():
         raise InvalidInput("Say which crew visited", errors=[{"field": "crew", "message": "empty"}])
+    check_agency(who, list_agency_code(session, list_id=list_id))
     # visited_at None: now; the same form sent again (a double press, a resend after a lost
     # answer) carries the same key and gets the first visit back.
     log_visit_for_list(
@@ -207,66 +307,42 @@ def targets_page_visit(
         notes=notes.strip() or None,
         actor=who.actor,
         idempotency_key=key or None,
+        caller=who.caller,
     )
-    target = safe_next(back, prefix="/targets/page")
+    target = _back(back)
     sep = "&" if "?" in target else "?"
     return RedirectResponse(
         f"{target}{sep}{urlencode({'logged': cell_id})}#box-{cell_id}", status_code=303
     )
 
 
-@router.post("/targets/sign-in", include_in_schema=False)
-def targets_sign_in(
-    request: Request,
-    session: SessionDep,
-    token: Annotated[str, Form(max_length=200)],
-    next: Annotated[str, Form(max_length=500)] = "/targets/page",
-) -> Response:
-    """Check the token and keep it in the page cookie for ``/targets``."""
-    return sign_in_response(
-        request,
-        session,
-        token=token,
-        next_url=safe_next(next, prefix="/targets"),
-        cookie_path="/targets",
-    )
+def _back(value: str) -> str:
+    """Where a visit form returns to: a list page on this site, else the list page."""
+    target = safe_next(value, default=PAGE)
+    return target if target == PAGE or target.startswith(PAGE + "?") else PAGE
 
 
-@router.get("/targets/page.csv", include_in_schema=False)
+@router.get(f"{PAGE}.csv", include_in_schema=False)
 def targets_page_csv(
     request: Request,
     session: SessionDep,
     agency: Annotated[str, Query(min_length=1, max_length=20)],
     date: Annotated[Any, Query(description="YYYY-MM-DD (default today)")] = None,
 ) -> Response:
-    """The page's list as CSV for a signed-in phone (the page cookie; formulas neutralised)."""
-    who = page_principal(request, session)
-    if who is None:
-        raise Unauthorized("Sign in on the list page first")
-    return csv_response(_list_view(session, who, agency, date))
+    """The page's list as CSV for the person signed in (formulas neutralised)."""
+    who = page_user(request, session, *READ_LISTS, what=WHAT)
+    if not who.may_see_agency(agency):
+        return _wrong_agency_page(request, session, who, agency, date)
+    # Reading never writes: a missing list is NoList (a 404 problem).
+    return csv_response(get_list(session, agency_code=agency, day=_day(date)))
 
 
-def _list_view(session: Session, who: Principal, agency: str, date: str | None) -> ListView:
-    """The agency's list for ``date`` (default today), for a caller allowed to see it."""
-    if not allows(who.role, READ_LISTS):
-        raise Forbidden(f"Role '{who.role}' may not see target lists; crew or analyst may")
+def _day(date: str | None) -> date_cls:
+    """The date asked for (default today), or InvalidInput naming the accepted years."""
     try:
-        day = in_years(date_cls.fromisoformat(date)) if date else today_london()
+        return in_years(date_cls.fromisoformat(date)) if date else today_london()
     except ValueError as exc:
         raise InvalidInput(
             f"date must be YYYY-MM-DD in the years {YEARS[0]} to {YEARS[1]}",
             errors=[{"field": "date", "message": str(exc)}],
         ) from exc
-    # Reading never writes: a missing list is NoList (the page shows it, the CSV is a 404).
-    return get_list(session, agency_code=agency, day=day)
-
-
-def _short_params(params: dict[str, Any]) -> list[tuple[str, str]]:
-    keys = ("theta", "omega_per_day", "background_per_day", "window_days", "radius_m")
-    out = []
-    for k in keys:
-        v = params.get(k)
-        if v is None:
-            continue
-        out.append((k, f"{v:.3g}" if isinstance(v, float) else str(v)))
-    return out

@@ -60,3 +60,36 @@ def today_list(medway: Any, make_list: Callable[..., Any]) -> Any:
 def client(make_client: Callable[..., Any], incidents: Any) -> Any:
     """The predictive app on the rolled-back session, with incidents and boundaries."""
     return make_client("predictive")
+
+
+PASSWORD = "predictive crew password"  # noqa: S105 - a test account's
+
+
+@pytest.fixture()
+def signed_in(make_client: Callable[..., Any], db_session: Any, incidents: Any) -> Any:
+    """``signed_in(username, role, agency=None)``: a predictive client with that person's
+    session, signed in through ``POST /sign-in`` as a browser on this site would."""
+    from shared import accounts
+
+    def sign_in(username: str, role: str, agency: str | None = None) -> Any:
+        accounts.create_user(
+            db_session,
+            username=username,
+            role=role,
+            agency=agency,
+            full_name=username.replace(".", " ").title(),
+            password=PASSWORD,
+        )
+        db_session.flush()
+        client = make_client("predictive")
+        r = client.post(
+            "/sign-in",
+            data={"username": username, "password": PASSWORD, "next": "/"},
+            headers={"Origin": str(client.base_url)},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        assert client.cookies.get("csp_session")
+        return client
+
+    return sign_in

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 
 from tests.conftest import SHARED_DATA
 from tests.factories import LIST_DAY
+
+LONDON = ZoneInfo("Europe/London")
 
 
 def test_demo_is_idempotent(db_session: Any, incidents: Any) -> None:
@@ -36,6 +39,34 @@ def test_demo_is_idempotent(db_session: Any, incidents: Any) -> None:
         {"d": today_london()},
     ).scalars()
     assert list(todays) == ["kfrs", "police"]
+
+
+def test_demo_opens_the_crews_lists_on_a_day_with_data(
+    db_session: Any, incidents: dict[str, list[Any]], make_client: Any, tokens: Any
+) -> None:
+    """The demo's incidents end before today: it makes each agency's list for the day after its
+    newest incident and prints that page's address, where the list has data near it."""
+    import re
+
+    from services.predictive.agencies.defaults import DEFAULTS
+    from services.predictive.demo import load_demo
+
+    message = load_demo(db_session, shared_data=SHARED_DATA)
+    client = make_client("predictive")
+    for agency, defaults in DEFAULTS.items():
+        # The newest incident of the agency's kinds, from the rows the fixture stored.
+        rows = [r for rs in incidents.values() for r in rs if r.category in defaults.categories]
+        newest = max(rows, key=lambda r: r.occurred_at)
+        last = newest.occurred_at.astimezone(LONDON).date()
+        if newest.time_precision == "month":  # a police month stands for its every day
+            last = (last.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        day = last + timedelta(days=1)
+        url = f"/targets/page?agency={agency}&date={day.isoformat()}"
+        assert url in message, (url, message)
+        r = client.get(url, headers=tokens["crew"])
+        assert r.status_code == 200, r.text[:300]
+        assert 'data-testid="stale-data"' not in r.text and 'data-testid="box-1"' in r.text
+    assert len(re.findall(r"/targets/page\?agency=\w+&date=", message)) == len(DEFAULTS)
 
 
 def test_diagnostics_stability_is_the_overlap_of_consecutive_lists(

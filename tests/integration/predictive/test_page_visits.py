@@ -1,7 +1,8 @@
-"""Crews log visits from the list page (a plain HTML form with the page's sign-in)."""
+"""Crews log visits from the list page: an HTML form, the person's session and its CSRF token."""
 
 from __future__ import annotations
 
+import html as html_text
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,18 +20,25 @@ def page(today_list: Any) -> str:
     return f"/targets/page?agency=kfrs&date={today_list.target_list.list_date.isoformat()}"
 
 
-def _page(client: Any, headers: dict[str, str], url: str) -> str:
-    r = client.get(url, headers=headers)
-    assert r.status_code == 200, r.text
+def _page(client: Any, url: str, status: int = 200) -> str:
+    r = client.get(url)
+    assert r.status_code == status, r.text
     return str(r.text)
 
 
 def _form(html: str, rank: int) -> dict[str, str]:
     """The hidden fields of the visit form of the box at ``rank`` (1-based)."""
     forms = re.findall(r'<form method="post" action="page/visit".*?</form>', html, re.S)
-    fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', forms[rank - 1]))
-    assert set(fields) == {"list_id", "cell_id", "key", "back"}, fields
+    found = re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', forms[rank - 1])
+    fields = {k: html_text.unescape(v) for k, v in found}  # as a browser sends them
+    assert set(fields) == {"csrf_token", "list_id", "cell_id", "key", "back"}, fields
     return fields
+
+
+def _meta_csrf(html: str) -> str:
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert found, "the signed-in page carries the session's CSRF token"
+    return found.group(1)
 
 
 def _visits(db: Any) -> list[tuple[str, str, str | None, str]]:
@@ -42,14 +50,23 @@ def _visits(db: Any) -> list[tuple[str, str, str | None, str]]:
     ]
 
 
-def test_crew_logs_a_visit_and_sees_it(
-    client: Any, tokens: Any, db_session: Any, page: str
-) -> None:
-    crew = tokens["crew"]
-    form = _form(_page(client, crew, page), 2)
-    assert form["back"] in (page, page.replace("&", "&amp;"))
-    sent = {**form, "back": page, "crew": "  Chatham Blue Watch ", "notes": "youths moved on"}
-    r = client.post("/targets/page/visit", data=sent, headers=crew, follow_redirects=False)
+def _post(client: Any, form: dict[str, str], **headers: str) -> Any:
+    return client.post(
+        "/targets/page/visit",
+        data=form,
+        headers={"Origin": str(client.base_url), **headers},
+        follow_redirects=False,
+    )
+
+
+def test_crew_logs_a_visit_and_sees_it(signed_in: Any, db_session: Any, page: str) -> None:
+    crew = signed_in("kit.crew", "crew", agency="kfrs")
+    html = _page(crew, page)
+    form = _form(html, 2)
+    assert form["csrf_token"] == _meta_csrf(html)  # the session's token, in each form
+    assert form["back"] == page
+    sent = {**form, "crew": "  Chatham Blue Watch ", "notes": "youths moved on"}
+    r = _post(crew, sent)
     assert r.status_code == 303, r.text
     where = urlsplit(r.headers["location"])
     assert where.path == "/targets/page" and where.fragment == f"box-{form['cell_id']}"
@@ -57,79 +74,84 @@ def test_crew_logs_a_visit_and_sees_it(
     assert [v[:3] for v in _visits(db_session)] == [
         (form["cell_id"], "Chatham Blue Watch", "youths moved on")
     ]
-    assert _visits(db_session)[0][3].startswith("test crew (crew")
-    shown = _page(client, crew, f"{where.path}?{where.query}")
-    assert "Visit logged for box 2" in shown and "visited 1&times;" in shown
+    # The audit names the person, not a token.
+    assert _visits(db_session)[0][3] == "Kit Crew (kit.crew, crew)"
+    shown = _page(crew, f"{where.path}?{where.query}")
+    assert "Visit logged for box 2" in shown and "Visited 1 time<" in shown
     # The same form sent again (double press, resend after a lost answer): still one visit.
-    again = client.post("/targets/page/visit", data=sent, headers=crew, follow_redirects=False)
-    assert again.status_code == 303 and len(_visits(db_session)) == 1
+    assert _post(crew, sent).status_code == 303 and len(_visits(db_session)) == 1
     # The key with other notes is not a resend: refused, nothing changed.
-    other = client.post(
-        "/targets/page/visit",
-        data={**sent, "notes": "something else"},
-        headers=crew,
-        follow_redirects=False,
-    )
+    other = _post(crew, {**sent, "notes": "something else"})
     assert other.status_code == 409 and len(_visits(db_session)) == 1
     # A fresh page has fresh keys: a second visit to the box is a second visit.
-    form2 = _form(_page(client, crew, page), 2)
+    form2 = _form(_page(crew, page), 2)
     assert form2["key"] != form["key"]
-    r = client.post(
-        "/targets/page/visit",
-        data={**form2, "crew": "Red Watch"},
-        headers=crew,
-        follow_redirects=False,
-    )
+    r = _post(crew, {**form2, "crew": "Red Watch"})
     assert r.status_code == 303 and len(_visits(db_session)) == 2
+    assert "Visited 2 times<" in _page(crew, page)
 
 
-def test_only_crews_from_this_site_may_log(
-    client: Any, tokens: Any, db_session: Any, page: str
+def test_the_form_needs_the_session_token_and_this_site(
+    signed_in: Any, make_client: Any, tokens: Any, db_session: Any, page: str
 ) -> None:
-    form = {**_form(_page(client, tokens["crew"], page), 1), "crew": "Green Watch"}
-    assert client.post("/targets/page/visit", data=form).status_code == 401
-    for role in ("analyst", "operator", "seg"):
-        r = client.post("/targets/page/visit", data=form, headers=tokens[role])
-        assert r.status_code == 403, (role, r.text)
-    assert "Log visit" not in _page(client, tokens["analyst"], page)  # analysts read, no forms
-    for origin in ("https://evil.example", "null"):
-        r = client.post(
-            "/targets/page/visit", data=form, headers={**tokens["crew"], "Origin": origin}
-        )
+    crew = signed_in("kit.crew", "crew", agency="kfrs")
+    form = {**_form(_page(crew, page), 1), "crew": "Green Watch"}
+    # Signed out (another browser): the sign-in page, coming back to the list.
+    nobody = make_client("predictive")
+    r = _post(nobody, form)
+    assert r.status_code == 401 and r.headers["content-type"].startswith("text/html")
+    assert 'data-testid="signin-username"' in r.text and "log the visit again" in r.text
+    # Back to the list the form came from, not to the form's address.
+    assert f'name="next" value="{html_text.escape(page)}"' in r.text
+    # The session cookie without the page's CSRF token, or with another, is refused.
+    for bad in ("", "not-the-token"):
+        r = _post(crew, {**form, "csrf_token": bad})
+        assert r.status_code == 403, (bad, r.text)
+    # Another site's page posting with the crew's cookie (and even the token) is refused.
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"}):
+        r = crew.post("/targets/page/visit", data=form, headers=headers)
         assert r.status_code == 403 and r.headers["content-type"].startswith(
             "application/problem+json"
         )
-    r = client.post(
-        "/targets/page/visit",
-        data=form,
-        headers={**tokens["crew"], "Referer": "https://evil.example/x"},
-    )
+    r = crew.post("/targets/page/visit", data=form, headers={"Referer": "https://evil.example/x"})
     assert r.status_code == 403
     assert _visits(db_session) == []
-    r = client.post(
-        "/targets/page/visit", data={**form, "cell_id": "150m_1_1"}, headers=tokens["crew"]
-    )
+    # Analysts read lists but log no visits: no forms, and a 403 page for a forged post.
+    analyst = signed_in("ann.analyst", "analyst")
+    html = _page(analyst, page)
+    assert "Log visit" not in html and 'data-testid="box-1"' in html
+    r = _post(analyst, {**form, "csrf_token": _meta_csrf(html)})
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
+    assert "Logging a visit needs the role" in r.text
+    # A crew member of the police cannot log a visit to a KFRS list.
+    police = signed_in("pat.police", "crew", agency="police")
+    token = _meta_csrf(_page(police, "/targets/page?agency=police&date=2150-01-01", 404))
+    assert _post(police, {**form, "csrf_token": token}).status_code == 403
+    # Scripts with a crew token still post (no cookie, so no CSRF token), same site only.
+    script = make_client("predictive")
+    r = _post(script, form, **tokens["crew"], Origin="https://evil.example")
+    assert r.status_code == 403
+    assert _visits(db_session) == []
+    r = _post(crew, {**form, "cell_id": "150m_1_1"})
     assert r.status_code == 404
     # Same site, and a "back" that points elsewhere stays on the list page.
-    r = client.post(
-        "/targets/page/visit",
-        data={**form, "back": "https://evil.example/"},
-        headers={**tokens["crew"], "Origin": "http://testserver"},
-        follow_redirects=False,
-    )
+    r = _post(crew, {**form, "back": "https://evil.example/"})
     assert r.status_code == 303 and r.headers["location"].startswith("/targets/page?")
     assert len(_visits(db_session)) == 1
 
 
-def test_an_old_list_is_for_reading(
-    client: Any, tokens: Any, db_session: Any, make_list: Any
-) -> None:
+def test_an_old_list_is_for_reading(signed_in: Any, db_session: Any, make_list: Any) -> None:
     """'Visited now' on a list of 2024 would log a visit years after its day: no forms, 422."""
     old = make_list("kfrs", LIST_DAY)
-    url = f"/targets/page?agency=kfrs&date={LIST_DAY.isoformat()}"
-    html = _page(client, tokens["crew"], url)
+    crew = signed_in("kit.crew", "crew", agency="kfrs")
+    html = _page(crew, f"/targets/page?agency=kfrs&date={LIST_DAY.isoformat()}")
     assert html.count('<li data-cell="') == 20 and "Log visit" not in html
-    form = {"list_id": str(old.target_list.id), "cell_id": old.boxes[0].cell_id, "crew": "Blue"}
-    r = client.post("/targets/page/visit", data=form, headers=tokens["crew"])
+    form = {
+        "csrf_token": _meta_csrf(html),
+        "list_id": str(old.target_list.id),
+        "cell_id": old.boxes[0].cell_id,
+        "crew": "Blue",
+    }
+    r = _post(crew, form)
     assert r.status_code == 422 and "2024-05-01" in r.json()["detail"]
     assert _visits(db_session) == []

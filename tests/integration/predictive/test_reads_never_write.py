@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -38,21 +39,16 @@ def test_gets_for_a_date_without_a_list_store_nothing(
     assert _count(db_session, COUNT_LISTS) == 0
 
 
-def test_a_cross_site_navigation_cannot_make_a_list(
-    client: Any, tokens: Any, db_session: Any
-) -> None:
-    """A link on another site opening the page with the crew's cookie reads, never writes."""
-    token = tokens["crew"]["Authorization"].split()[1]
-    signed = client.post(
-        "/targets/sign-in", data={"token": token, "next": "/targets/page"}, follow_redirects=False
-    )
-    assert signed.status_code == 303
-    r = client.get(
+def test_a_cross_site_navigation_cannot_make_a_list(signed_in: Any, db_session: Any) -> None:
+    """A link on another site opening the page with the crew's session reads, never writes."""
+    crew = signed_in("pat.police", "crew", agency="police")
+    r = crew.get(
         "/targets/page",
         params={"agency": "police", "date": "2150-06-01"},
         headers={"Referer": "https://evil.example/", "Sec-Fetch-Site": "cross-site"},
     )
-    assert r.status_code == 404
+    assert r.status_code == 404 and 'data-testid="no-list"' in r.text
+    assert "Pat Police" in r.text  # the session was read: the person is named in the header
     assert _count(db_session, COUNT_LISTS) == 0
 
 
@@ -71,9 +67,12 @@ def test_the_page_says_there_is_no_list_and_links_the_dates_that_have_one(
     html = r.text
     assert f"No list for kfrs on {asked.isoformat()}" in html
     assert 'data-testid="no-list"' in html and "POST /targets" in html
+    dates = html[html.index('data-testid="list-dates"') :]
     for d in made:  # newest first, each a link to its page
-        assert f'<a href="/targets/page?agency=kfrs&amp;date={d.isoformat()}">' in html
-    assert html.index(made[1].isoformat()) < html.index(f"date={made[0].isoformat()}")
+        assert f'<a href="/targets/page?agency=kfrs&amp;date={d.isoformat()}">' in dates
+    assert dates.index(made[1].isoformat()) < dates.index(f"date={made[0].isoformat()}")
+    newest = re.search(r'<a class="newest" href="([^"]+)" data-testid="newest-list-link">', html)
+    assert newest and newest.group(1) == f"/targets/page?agency=kfrs&amp;date={made[1]}"
     # The problem for the API carries the same dates.
     api = client.get(
         "/targets", params={"agency": "kfrs", "date": asked.isoformat()}, headers=tokens["crew"]
