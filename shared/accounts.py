@@ -267,7 +267,8 @@ def sso_account(
     """The account linked to this identity-provider subject, made on first sign-in.
 
     The role and agency follow the provider's claims at every sign-in. A disabled account is
-    refused; a password account of the same username is linked only on the first SSO sign-in.
+    refused; an account made without a password (``--sso-only``) of the same username is linked
+    on the first SSO sign-in, a password account never.
     """
     role, code = check_role(role, agency)
     row = session.scalars(
@@ -279,6 +280,13 @@ def sso_account(
         if row is not None and row.sso_subject is not None:
             return SignInRefused(
                 f"The username {clean!r} belongs to another single sign-on identity."
+            )
+        if row is not None and row.password_hash is not None:
+            # A provider that lets people choose their username must not hand over a password
+            # account: only an account made for SSO (`csp user create --sso-only`) is linked.
+            return SignInRefused(
+                f"The username {clean!r} is a password account here; sign in with the password, "
+                "or ask an administrator to make it a single sign-on account."
             )
         if row is None:
             row = User(username=clean, full_name=check_full_name(full_name or clean), role=role)

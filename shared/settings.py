@@ -92,6 +92,7 @@ class CommonSettings(BaseSettings):
     oidc_role_map: dict[str, str] = Field(
         default_factory=dict, validation_alias="CSP_OIDC_ROLE_MAP"
     )
+    oidc_scope: str = Field("openid profile email", validation_alias="CSP_OIDC_SCOPE")
     oidc_button_label: str = Field(
         "Sign in with the partnership account", validation_alias="CSP_OIDC_BUTTON_LABEL"
     )
@@ -105,6 +106,8 @@ class CommonSettings(BaseSettings):
                 raise ValueError("DATABASE_URL uses the development password; set a real one")
             if password.strip().lower() in PLACEHOLDER_SECRETS:
                 raise ValueError("DATABASE_URL's password is a placeholder; set a real one")
+            if self.oidc_issuer and not self.oidc_issuer.startswith("https://"):
+                raise ValueError("CSP_OIDC_ISSUER must be an https:// URL in production")
             if self.celery_eager:
                 raise ValueError(
                     "CSP_CELERY_EAGER is only for the demo; use a broker in production"

@@ -51,7 +51,6 @@ log = logging.getLogger("csp.sso")
 ATTEMPT_TTL = timedelta(minutes=10)
 STATE_COOKIE = "csp_sso_state"
 CALLBACK_PATH = "/sso/callback"
-SCOPE = "openid profile email"
 
 
 def _digest(state: str) -> str:
@@ -110,7 +109,7 @@ def sso_start(
             "response_type": "code",
             "client_id": settings.oidc_client_id,
             "redirect_uri": _callback_url(request),
-            "scope": SCOPE,
+            "scope": settings.oidc_scope,
             "state": state,
             "nonce": nonce,
             "code_challenge": create_s256_code_challenge(verifier),

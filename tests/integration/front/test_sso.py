@@ -380,3 +380,34 @@ def test_behind_a_proxy_the_callback_is_the_public_url(suite: Any) -> None:
     cookie = r.headers["set-cookie"].lower()
     assert "path=/assets/sso/callback" in cookie and "httponly" in cookie and "secure" in cookie
     assert sent["code_challenge_method"] == ["S256"] and len(sent["code_challenge"][0]) == 43
+
+
+def test_a_password_account_is_never_taken_over_by_sso(suite: Any, db_session: Any) -> None:
+    # A provider where people pick their own username could name someone else's account.
+    accounts.create_user(
+        db_session, username="ann.crew", role="admin", full_name="Real Ann", password="x" * 12
+    )
+    db_session.flush()
+    app = suite()
+    refused(sso(app, "ann-sub"), "sso-account", app)
+    user = accounts.find_user(db_session, "ann.crew")
+    assert user is not None and user.sso_subject is None and user.role == "admin"
+
+
+def test_an_account_made_for_sso_is_linked_on_first_sign_in(suite: Any, db_session: Any) -> None:
+    accounts.create_user(db_session, username="ann.crew", role="seg", full_name="Ann")
+    db_session.flush()
+    assert sso(suite(), "ann-sub").status_code == 303
+    user = accounts.find_user(db_session, "ann.crew")
+    assert user is not None and user.sso_subject == "ann-sub" and user.role == "crew"
+
+
+def test_production_refuses_a_plain_http_issuer() -> None:
+    from pydantic import ValidationError
+
+    from shared.settings import CommonSettings
+
+    good = "postgresql+psycopg2://csp:a-real-password@db/csp"
+    with pytest.raises(ValidationError, match="https"):
+        CommonSettings(environment="production", database_url=good, oidc_issuer="http://idp")
+    assert CommonSettings(environment="production", database_url=good, oidc_issuer="https://idp")
