@@ -50,9 +50,13 @@ def live_server(browser_db: str) -> Iterator[Callable[[str], str]]:
 
     The three ports are chosen up front, so every service's header links the others and a
     session started on one is valid on all (one host: the browser sends the cookie to each).
+    Tiles are off, as on a closed network.
     """
     ports = {s: free_port() for s in SERVICES}
     links = {f"{s}_url": f"http://127.0.0.1:{p}" for s, p in ports.items()}
+    # A control-room network closed to the internet: no tile source (maps draw the suite's
+    # boundaries instead), so a page that reaches for another host fails its test.
+    links["tile_url"] = ""
     urls: dict[str, str] = {}
     with contextlib.ExitStack() as running:
 
