@@ -19,10 +19,38 @@ from tests.browser.conftest import sign_in
 SERVICES = ("assets", "hotspots", "predictive")
 
 
+@pytest.fixture(scope="module")
+def wards(browser_db: str) -> int:
+    """The Medway wards in the browser database (what an admin's import would hold)."""
+    from shared.boundaries.demo import WARDS_FILE
+    from shared.boundaries.service import load_layer
+    from shared.db import make_engine, make_sessionmaker
+    from tests.conftest import SHARED_DATA
+
+    eng = make_engine(browser_db)
+    with make_sessionmaker(eng)() as s:
+        report = load_layer(s, SHARED_DATA / WARDS_FILE, layer="ward", source="front door test")
+        s.commit()
+    eng.dispose()
+    return int(report.loaded)
+
+
 @pytest.fixture()
-def suite(live_server: Callable[[str], str]) -> dict[str, str]:
-    """The three services' base URLs (started once per test session)."""
+def suite(live_server: Callable[[str], str], wards: int) -> dict[str, str]:
+    """The three services' base URLs (started once per test session), wards loaded."""
     return {s: live_server(s) for s in SERVICES}
+
+
+def _check_map_context(page: Any, label: str) -> None:
+    """A page with a map draws the ward lines and some ward names, with no tiles at all."""
+    if page.locator(".leaflet-container").count() == 0:
+        return
+    page.wait_for_selector("[data-csp-context=ready]", timeout=10_000)
+    drawn = int(page.locator("[data-csp-wards]").first.get_attribute("data-csp-wards") or 0)
+    assert drawn >= 20, f"{label}: {drawn} ward lines"
+    names = [n for n in page.locator(".csp-area-name").all_inner_texts() if n.strip()]
+    assert len(names) >= 5, f"{label}: ward names {names}"
+    assert page.locator("img.leaflet-tile").count() == 0, f"{label}: tiles drawn"
 
 
 class Offline:
@@ -87,6 +115,7 @@ def test_sign_in_once_every_page_then_sign_out_everywhere(
         page.wait_for_load_state("networkidle")
         assert page.get_by_test_id("signin-password").count() == 0, f"{label} asked to sign in"
         assert "Alex Admin" in page.get_by_test_id("signed-in-as").inner_text(), label
+        _check_map_context(page, label)
         name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
         _shot(page, artifacts_dir, name)
         assert_accessible(page, label)
