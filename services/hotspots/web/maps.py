@@ -83,6 +83,7 @@ def surface_map(
     units: str,
     diverging: bool = False,
     tile_url: str = "",
+    tile_attribution: str | None = None,
     bindings: Bindings | None = None,
 ) -> Any:
     """A folium map: the surface as a warped image overlay, hotspot outlines and a legend.
@@ -91,14 +92,15 @@ def surface_map(
     categories, and a ward's name comes from an imported boundary file): each hotspot's
     tooltip (rank, ward, grid reference, peak, area) travels as data in ``bindings`` (render
     the map with them); the legend is escaped markup added verbatim (``shared.maps.RawHtml``).
-    Tiles come from ``tile_url`` (empty: none, the suite's own boundaries only).
+    Tiles come from ``tile_url`` (empty: none; the outline, wards and LSOAs the suite holds are
+    drawn either way, by ``shared.maps.make_map``).
     """
     import folium
 
     from shared.maps import RawHtml, make_map
 
     url, (w, s, e, n), (lo, hi) = surface_png_wgs84(surface, grid, diverging=diverging)
-    m = make_map(bounds=(w, s, e, n), tiles=tile_url)
+    m = make_map(bounds=(w, s, e, n), tiles=tile_url, tile_attribution=tile_attribution)
     folium.raster_layers.ImageOverlay(
         image=url,
         bounds=[[s, w], [n, e]],
@@ -184,7 +186,13 @@ def _esc(s: str) -> str:
 
 
 def run_map_html(
-    session: Session, *, run_id: int, output_dir: Path, max_cells: int, tile_url: str = ""
+    session: Session,
+    *,
+    run_id: int,
+    output_dir: Path,
+    max_cells: int,
+    tile_url: str = "",
+    tile_attribution: str | None = None,
 ) -> str:
     """A standalone folium map of a finished run: surface overlay, polygons and legend.
 
@@ -208,6 +216,7 @@ def run_map_html(
         units=tags.get("units", ""),
         diverging=kind == "gistar",
         tile_url=tile_url,
+        tile_attribution=tile_attribution,
         bindings=bindings,
     )
     return accessible_document(render_map_html(m, bindings), title=f"{title}: hotspot map")

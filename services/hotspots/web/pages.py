@@ -91,5 +91,6 @@ def surface_map(
         output_dir=output_dir,
         max_cells=limits.max_cells,
         tile_url=settings.tile_url,
+        tile_attribution=settings.tile_attribution,
     )
     return HTMLResponse(html)

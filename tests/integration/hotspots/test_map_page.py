@@ -321,3 +321,54 @@ def test_polygons_carry_ward_and_grid_reference_of_their_centroid(
     top = fc["features"][0]["properties"]
     tip = json.dumps(entries[str(top["rank"])]["tooltip"], ensure_ascii=False)
     assert f"{top['ward']} · {top['grid_ref']}" in tip and f"Hotspot {top['rank']}" in tip
+
+
+@pytest.mark.parametrize(
+    ("tile_url", "expect"),
+    [
+        ("", None),
+        ("https://tiles.partnership.example/{z}/{x}/{y}.png", "tiles.partnership.example"),
+        ("/tiles/{z}/{x}/{y}.png", "/tiles/{z}/{x}/{y}.png"),
+    ],
+    ids=["no-tiles", "own-server", "same-site"],
+)
+def test_run_map_tiles_follow_the_setting(
+    make_client: Any, tmp_path: Path, tokens: Any, police: None, tile_url: str, expect: str | None
+) -> None:
+    client = make_client("hotspots", output_dir=tmp_path, tile_url=tile_url)
+    a = tokens["analyst"]
+    run = client.post(
+        "/surfaces", json={"method": "fast", "cell_m": 200, "radius_m": 400}, headers=a
+    )
+    doc = client.get(f"/surfaces/{run.json()['id']}/map", headers=a).text
+    assert "tile.openstreetmap.org" not in doc  # the default is not used behind the setting
+    layers = re.findall(r"L\.tileLayer\(\s*\"([^\"]+)\"", doc)
+    assert layers == ([] if expect is None else [tile_url])
+    # The suite's own context is drawn with or without tiles.
+    assert "/static/csp/context.js" in doc and "CSP_CONTEXT" in doc
+
+
+def test_incident_text_reaches_the_page_only_as_data(client: Any, db_session: Any) -> None:
+    """A category from an incident file is JSON in a data block, never markup or template."""
+    hostile = '</script><img src=x onerror="window.__pwned=1">{{ 7*7 }}{% raw %}'
+    row = incident_row(
+        occurred_at=datetime(2023, 1, 5, tzinfo=UTC),
+        xy=(575_800.0, 168_200.0),
+        source="fire",
+        source_id="hostile-1",
+        category=hostile,
+    )
+    store_incidents(db_session, [row], source="fire")
+    person(db_session, "ann.analyst", "analyst")
+    sign_in(client, "ann.analyst")
+    page = client.get("/map")
+    assert page.status_code == 200
+    assert hostile not in page.text and "<img src=x" not in page.text
+    block = re.search(
+        r'<script type="application/json" id="hotspots-data">(.*?)</script>', page.text, re.S
+    )
+    assert block
+    assert json.loads(block.group(1))["categories"]["fire"] == [[hostile, 1]]
+    # Nowhere else on the page, and not run as a template ({{ 7*7 }} kept verbatim).
+    rest = page.text.replace(block.group(0), "")
+    assert "onerror" not in rest and "7*7" not in rest
