@@ -60,9 +60,7 @@ def load_demo(session: Session, *, shared_data: Path) -> str:
     pages = []
     for code, day in newest_data_days(session).items():
         try:
-            _, created = get_or_create_list(
-                session, agency_code=code, day=day, generated_by="demo"
-            )
+            _, created = get_or_create_list(session, agency_code=code, day=day, generated_by="demo")
         except (InvalidInput, GridTooLarge) as exc:
             session.rollback()
             log.error("no demo list for %s on %s: %s", code, day, exc)

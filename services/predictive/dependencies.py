@@ -65,11 +65,6 @@ def _agency_reader(who: Reader, agency: AgencyQ) -> Principal:
 AgencyReader = Annotated[Principal, Depends(_agency_reader)]
 
 
-def allows(role: str, roles: tuple[str, ...]) -> bool:
-    """Whether a caller with ``role`` holds one of ``roles`` (an admin holds every role)."""
-    return role == "admin" or role in roles
-
-
 def _limits(settings: AppSettings) -> Limits:
     return Limits.of(settings)
 

@@ -65,20 +65,23 @@ def _tooltip(props: dict[str, Any]) -> Any:
 
 
 def build_map(
-    geojson: dict[str, Any], *, for_print: bool = False, tiles: str | None = None
+    geojson: dict[str, Any],
+    *,
+    for_print: bool = False,
+    tiles: bool | str = True,
+    tile_attribution: str | None = None,
 ) -> MapParts:
     """A folium map of the boxes, coloured by rank, each labelled with its rank.
 
     ``for_print``: the fixed-size map without controls or tooltips that the page prints.
-    ``tiles``: the tile URL template (None: ``shared.maps.make_map``'s default).
+    ``tiles``, ``tile_attribution``: as ``shared.maps.make_map`` takes them (the settings'
+    ``tile_url``; "" for none).
     """
     import folium
 
     from shared.maps import Bindings, make_map, map_parts
 
-    options: dict[str, Any] = {}
-    if tiles is not None:
-        options["tiles"] = tiles
+    options: dict[str, Any] = {"tiles": tiles, "tile_attribution": tile_attribution}
     if for_print:
         width, height = PRINT_SIZE_PX
         options |= {"width": width, "height": height, "zoom_control": False}

@@ -87,9 +87,10 @@ def targets_page(
 def _list_page(request: Request, session: Session, who: Principal, view: ListView) -> HTMLResponse:
     lst = view.target_list
     geojson = export.to_geojson(view)
-    tiles = request.app.state.settings.tile_url
-    screen = build_map(geojson, tiles=tiles)
-    printed = build_map(geojson, tiles=tiles, for_print=True)
+    settings = request.app.state.settings
+    tiles, credit = str(settings.tile_url), settings.tile_attribution or None
+    screen = build_map(geojson, tiles=tiles, tile_attribution=credit)
+    printed = build_map(geojson, for_print=True, tiles=tiles, tile_attribution=credit)
     rows = export.box_rows(view)
     meta = export.list_meta(view)
     logged = request.query_params.get("logged")
@@ -149,12 +150,12 @@ def _freshness(
         return {"near": True}
     gap = period.days_before(day)
     if gap is None:
-        why = f"No incident this list could use was recorded before {long_date(day)}."
+        why = f"No incident of this list's kinds was recorded before {long_date(day)}."
     else:
         assert period.last is not None
         why = (
-            f"The newest incident this list could use is from {long_date(period.last)}, "
-            f"{count(gap, 'day')} before {long_date(day)}: these boxes do not show where "
+            f"The newest incident of this list's kinds is from {long_date(period.last)}, "
+            f"{count(gap, 'day')} before {long_date(day)}: this list does not show where "
             "incidents are likely now."
         )
     overall = agency_period(session, agency=agency)

@@ -65,7 +65,7 @@ def test_the_page_says_there_is_no_list_and_links_the_dates_that_have_one(
     )  # fmt: skip
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
     html = r.text
-    assert f"No list for kfrs on {asked.isoformat()}" in html
+    assert f"No list for Kent Fire and Rescue Service on {asked.day} {asked:%B %Y}" in html
     assert 'data-testid="no-list"' in html and "POST /targets" in html
     dates = html[html.index('data-testid="list-dates"') :]
     for d in made:  # newest first, each a link to its page
