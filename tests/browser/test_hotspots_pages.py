@@ -236,7 +236,7 @@ def test_analyst_starts_a_run_and_opens_its_map_with_the_session_only(
     offered_from = newest - timedelta(days=30)  # the same 31 days, ending on the newest day
     assert offer.inner_text() == f"Use {long_date(offered_from)} to {long_date(newest)}"
     page.screenshot(path=str(artifacts_dir / "hotspots_map_empty_window.png"), full_page=True)
-    assert_accessible(page, "/map with an empty window", exclude=("iframe",))
+    assert_accessible(page, "/map with an empty window")
     offer.click()
     assert page.get_by_test_id("run-from").input_value() == offered_from.isoformat()
     assert page.get_by_test_id("run-to").input_value() == newest.isoformat()
@@ -298,7 +298,7 @@ def test_analyst_starts_a_run_and_opens_its_map_with_the_session_only(
     page.screenshot(path=str(artifacts_dir / "hotspots_map_laptop.png"), full_page=True)
     page.locator(".side").evaluate("(el) => { el.scrollTop = el.scrollHeight; }")
     page.screenshot(path=str(artifacts_dir / "hotspots_map_laptop_hotspots.png"))
-    assert_accessible(page, "/map with a run", exclude=("iframe",))
+    assert_accessible(page, "/map with a run")
 
     # The run's own map opens in a new tab with nothing but the session cookie.
     link = page.get_by_test_id("open-map")
@@ -326,7 +326,7 @@ def test_analyst_starts_a_run_and_opens_its_map_with_the_session_only(
     assert box is not None and box["width"] <= PHONE["width"] and box["height"] > 300
     page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts_dir / "hotspots_map_phone.png"), full_page=True)
-    assert_accessible(page, "/map on a phone", exclude=("iframe",))
+    assert_accessible(page, "/map on a phone")
 
     # The session ends (signed out elsewhere): the next call says so and links to the sign-in.
     page.context.clear_cookies()
@@ -359,7 +359,7 @@ def test_seg_may_look_but_not_start(
     page.get_by_test_id("hotspot-row").first.wait_for()
     page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts_dir / "hotspots_map_seg.png"), full_page=True)
-    assert_accessible(page, "/map for SEG", exclude=("iframe",))
+    assert_accessible(page, "/map for SEG")
     assert errors == []
     offline.check("/map for SEG")
 

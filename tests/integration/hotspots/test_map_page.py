@@ -372,3 +372,11 @@ def test_incident_text_reaches_the_page_only_as_data(client: Any, db_session: An
     # Nowhere else on the page, and not run as a template ({{ 7*7 }} kept verbatim).
     rest = page.text.replace(block.group(0), "")
     assert "onerror" not in rest and "7*7" not in rest
+
+
+def test_every_incident_source_has_a_plain_name() -> None:
+    from services.hotspots.runs.coverage import SOURCE_LABELS, source_label
+    from shared.incidents.registry import SOURCES
+
+    assert set(SOURCE_LABELS) == set(SOURCES)
+    assert all(source_label(s) and source_label(s) != s for s in SOURCES)
