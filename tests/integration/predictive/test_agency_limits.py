@@ -86,3 +86,10 @@ def test_analysts_admins_and_tokens_see_every_agency(
             for path in ("/targets", "/targets.csv", "/targets/page", "/visits"):
                 r = client.get(path, params=_q(agency), headers=headers)
                 assert r.status_code == 200, (agency, path, r.status_code)
+
+
+def test_an_unknown_agency_is_a_readable_page(signed_in: Any) -> None:
+    analyst = signed_in("ann.analyst", "analyst")
+    r = analyst.get("/targets/page", params=_q("coastguard"))
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert 'There is no agency "coastguard"' in r.text and "kfrs, police" in r.text
