@@ -185,7 +185,7 @@ local_env() {
 up() {
   local_env
   install_system; install_python; pg_start; redis_start; migrate
-  (cd "$ROOT" && csp demo load)
+  (cd "$ROOT" && csp demo load) 2>&1 | tee "$RUN/demo-load.txt"
   start_bg assets "$ROOT/.venv/bin/csp" serve assets --port "$ASSETS_PORT"
   start_bg hotspots "$ROOT/.venv/bin/csp" serve hotspots --port "$HOTSPOTS_PORT"
   start_bg predictive "$ROOT/.venv/bin/csp" serve predictive --port "$PREDICTIVE_PORT"
@@ -208,6 +208,12 @@ state() {  # running | exited (crashed: see its log) | stopped
   if alive "$1"; then echo running; elif exited "$1"; then echo exited; else echo stopped; fi
 }
 
+demo_lists() {  # the crews' lists on the newest day with incident data (the demo made them)
+  local found=""
+  [ -f "$RUN/demo-load.txt" ] && found=$(grep -o '/targets/page?agency=[a-z0-9_-]*&date=[0-9-]*' "$RUN/demo-load.txt" | sort -u | tr '\n' ' ')
+  echo "${found:-/targets/page?agency=kfrs /targets/page?agency=police}"
+}
+
 status() {
   local fmt="  %-11s %-8s %s\n"
   printf "\nCSP suite (%s)\n" "$ROOT"
@@ -215,7 +221,7 @@ status() {
   printf "$fmt" "redis" "$(redis_running && echo running || echo stopped)" "127.0.0.1:$REDIS_PORT"
   for spec in "assets:$ASSETS_PORT:/map /control-room /ogc /open311/v2/services.json" \
               "hotspots:$HOTSPOTS_PORT:/map /ogc" \
-              "predictive:$PREDICTIVE_PORT:/targets/page?agency=kfrs /targets/page?agency=police"; do
+              "predictive:$PREDICTIVE_PORT:$(demo_lists)"; do
     IFS=: read -r n p pages <<<"$spec"
     local st; st=$(state "$n")
     printf "$fmt" "$n" "$st" "http://127.0.0.1:$p/docs"

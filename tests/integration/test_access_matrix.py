@@ -38,7 +38,6 @@ PUBLIC_PREFIXES = {
     "hotspots": ("/boundaries/",),
     "predictive": ("/boundaries/",),
 }
-COOKIE_PAGES = {"/map/sign-in", "/map/sign-out", "/targets/sign-in"}
 # Routes that check their token themselves (Open311 also takes it as the api_key form field):
 # (method, path) -> roles admitted (None: any valid token).
 # Least privilege (issue 11, S7): who reads police footage requests, SEG decisions, the audit
@@ -172,8 +171,6 @@ def test_every_route_every_role(
     client = make_client(service)
     checked = 0
     for method, path, route in _routes(client.app):
-        if path in COOKIE_PAGES:
-            continue
         public = path in PUBLIC[service] or path.startswith(PUBLIC_PREFIXES[service])
         manual = (method, path) in MANUAL
         needs = manual or _needs_token(route.dependant)
@@ -218,7 +215,7 @@ def test_revoked_token_refused_everywhere(make_client: Any, tokens: dict, db_ses
     for service in ("assets", "hotspots", "predictive"):
         client = make_client(service)
         for method, path, route in _routes(client.app):
-            if _needs_token(route.dependant) and path not in COOKIE_PAGES:
+            if _needs_token(route.dependant):
                 r = client.request(method, _url(path), headers=tokens["admin"])
                 assert r.status_code == 401, (service, method, path, r.status_code)
 
