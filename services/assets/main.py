@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 
 from fastapi import APIRouter, FastAPI
 
@@ -11,26 +10,21 @@ from services.assets.api import router as api_router
 from services.assets.settings import AssetsSettings
 from shared.app import build_app
 
-log = logging.getLogger("csp.assets")
-
-# Routers written alongside the core API (OGC API Features, Open311, pages); each may still be
-# a stub, so a missing module or router is skipped rather than breaking the service.
-OPTIONAL_ROUTERS = (
+# Routers beside the core API: OGC API - Features, Open311 and the pages for people.
+ROUTER_MODULES = (
     "services.assets.ogc",
     "services.assets.open311",
     "services.assets.web.pages",
+    "services.assets.web.control_room",
 )
 
 
-def _optional_router(module: str) -> APIRouter | None:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
-            return None
-        raise
-    router = getattr(mod, "router", None)
-    return router if isinstance(router, APIRouter) else None
+def _router(module: str) -> APIRouter:
+    """The ``router`` of a module (a missing one is an error, never skipped)."""
+    router = getattr(importlib.import_module(module), "router", None)
+    if not isinstance(router, APIRouter):
+        raise TypeError(f"{module} has no APIRouter named router")
+    return router
 
 
 def create_app(settings: AssetsSettings | None = None) -> FastAPI:
@@ -38,12 +32,8 @@ def create_app(settings: AssetsSettings | None = None) -> FastAPI:
     settings = settings or AssetsSettings()
     app = build_app(settings, title="CSP assets", description=DESCRIPTION)
     app.include_router(api_router)
-    for module in OPTIONAL_ROUTERS:
-        router = _optional_router(module)
-        if router is not None:
-            app.include_router(router)
-        else:
-            log.info("optional router %s not present", module)
+    for module in ROUTER_MODULES:
+        app.include_router(_router(module))
     return app
 
 

@@ -1,6 +1,6 @@
-"""Pages for people: the SEG review map (``/map``) and the control room (``/control-room``).
+"""The SEG review map (``/map``); the control room is in ``services.assets.web.control_room``.
 
-Both render through the suite's page kit (``shared.web.pages``: one template environment, the
+Pages render through the suite's page kit (``shared.web.pages``: one template environment, the
 base template's header with the person signed in, navigation and sign-out) and read the
 person from the suite's one sign-in (the session cookie valid on the three services).
 
@@ -28,7 +28,7 @@ from services.assets import lifecycle as lc
 from services.assets.cameras import schemas as sc
 from services.assets.cameras import service as cameras_svc
 from services.assets.clock import now_utc
-from services.assets.dependencies import FAULT_READERS, OPERATORS, REVIEW_READERS, SettingsDep
+from services.assets.dependencies import FAULT_READERS, REVIEW_READERS, SettingsDep
 from services.assets.faults import service as faults_svc
 from services.assets.models import Camera
 from services.assets.recommendations import service as recs_svc
@@ -47,7 +47,7 @@ from services.assets.web.reviewmap import (
 )
 from shared.auth import Principal
 from shared.db import SessionDep
-from shared.web.pages import page_caller, page_user, register_templates, render
+from shared.web.pages import page_caller, register_templates, render
 
 HERE = Path(__file__).resolve().parent
 register_templates("assets", HERE / "templates")
@@ -167,18 +167,3 @@ def review_map(
         "colours": LIFECYCLE_COLOURS,
     }
     return render(request, "assets/map.html", context, who=who)
-
-
-@router.get("/control-room", response_class=HTMLResponse)
-def control_room(request: Request, session: SessionDep) -> Response:
-    """Log, update and close faults without page reloads (operators; the session, no token)."""
-    who = page_user(request, session, *OPERATORS, what="The control room")
-    api_root = request.url_for("list_cameras").path.removesuffix("/cameras")
-    categories = [(c, c.replace("_", " ").capitalize()) for c in lc.FAULT_CATEGORIES]
-    context = {
-        "api_root": api_root,
-        "categories": categories,
-        "transitions": lc.FAULT_TRANSITIONS,
-        "sla_hours": lc.SLA_HOURS,
-    }
-    return render(request, "assets/control_room.html", context, who=who)

@@ -364,7 +364,7 @@ def _runs_for_key(stack: FaultStack, key: str) -> list[tuple[Any, ...]]:
     tid, name, role = stack.engine_rows(
         "SELECT id, name, role FROM core.api_tokens WHERE token_hash = :h", h=hash_token(clear)
     )[0]
-    actor = Principal(token_id=tid, name=name, role=role).actor
+    actor = Principal(id=tid, name=name, role=role).actor
     return stack.engine_rows(
         "SELECT id, status FROM hotspots.surface_runs WHERE idempotency_key = :k",
         k=scoped_key(actor, key),
