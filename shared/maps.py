@@ -419,6 +419,9 @@ def render_map_html(m: folium.Map, bindings: Bindings | None = None) -> str:
     return html
 
 
+_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>', re.S)
+
+
 def map_parts(m: folium.Map, bindings: Bindings | None = None) -> MapParts:
     """Render ``m`` and split it into head, body and script for a page template."""
     assert_no_template_text(m)
@@ -428,7 +431,9 @@ def map_parts(m: folium.Map, bindings: Bindings | None = None) -> MapParts:
         raise TypeError("map_parts needs a map inside a folium Figure")
     root.render()  # populates header and script with every element's links and code
     parts = MapParts(
-        head=root.header.render(),
+        # folium's own viewport forbids pinch zoom (maximum-scale=1.0, user-scalable=no); the
+        # page's base template sets one that allows it, so folium's is dropped.
+        head=_FOLIUM_VIEWPORT.sub("", root.header.render()),
         body=root.html.render(),
         script=root.script.render(),
         map_var=m.get_name(),
