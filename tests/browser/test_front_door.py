@@ -103,9 +103,11 @@ def test_sign_in_once_every_page_then_sign_out_everywhere(
     page.goto(suite["assets"] + "/")
     assert page.get_by_test_id("signin-link").is_visible()
     _shot(page, artifacts_dir, "home-signed-out")
+    assert_accessible(page, "home page, signed out")
     sign_in(page, suite["assets"], user)
     assert "Alex Admin" in page.get_by_test_id("signed-in-as").inner_text()
     _shot(page, artifacts_dir, "home-signed-in")
+    assert_accessible(page, "home page")
     links = _header_links(page)
     hosts = {urlsplit(href).netloc for _, href in links}
     assert len(hosts) == 3, f"the header should link all three services: {links}"
