@@ -136,6 +136,9 @@ class Fault(Base):
     __tablename__ = "faults"
     __table_args__ = (
         CheckConstraint(check_in("status", FaultStatus), name="status"),
+        CheckConstraint(
+            "started_at IS NULL OR started_at <= reported_at", name="started_before_report"
+        ),
         Index("ix_faults_camera_id", "camera_id"),
         Index("ix_faults_status", "status"),
         UniqueConstraint("idempotency_key", name="uq_faults_idempotency_key"),
@@ -149,6 +152,9 @@ class Fault(Base):
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the fault began, if before the report (None: at the report). Downtime counts from
+    # it; the SLA from the report (migration 0013).
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reported_by: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20))
@@ -158,10 +164,15 @@ class Fault(Base):
 
 
 class FaultEvent(Base):
-    """One status change of a fault: from, to, when, who and a note."""
+    """One status change of a fault (from, to, when, who, a note), or a note alone (the same
+    status before and after)."""
 
     __tablename__ = "fault_events"
-    __table_args__ = (Index("ix_fault_events_fault_id", "fault_id"), {"schema": SCHEMA})
+    __table_args__ = (
+        Index("ix_fault_events_fault_id", "fault_id"),
+        UniqueConstraint("idempotency_key", name="uq_fault_events_idempotency_key"),
+        {"schema": SCHEMA},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     fault_id: Mapped[int] = mapped_column(ForeignKey(f"{SCHEMA}.faults.id"))
@@ -170,13 +181,20 @@ class FaultEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
+    # Of a note added on its own (shared.idempotency; migration 0013).
+    idempotency_key: Mapped[str | None] = mapped_column(String(300))
 
 
 class FootageRequest(Base):
-    """A police request for footage from a camera: date, reference and outcome."""
+    """A police request for footage from a camera: date, reference, the time window asked for,
+    the officer, outcome and how long the footage is kept as evidence."""
 
     __tablename__ = "footage_requests"
     __table_args__ = (
+        CheckConstraint(
+            "window_start IS NULL OR window_end IS NULL OR window_end > window_start",
+            name="window_order",
+        ),
         Index("ix_footage_requests_camera_id", "camera_id"),
         UniqueConstraint("idempotency_key", name="uq_footage_requests_idempotency_key"),
         {"schema": SCHEMA},
@@ -191,6 +209,13 @@ class FootageRequest(Base):
     recorded_by: Mapped[str] = mapped_column(String(200))
     idempotency_key: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Migration 0013: the footage asked for, who asked, kept until; a version for If-Match.
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    officer: Mapped[str | None] = mapped_column(String(200))
+    retain_until: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
 
 class Decision(Base):
