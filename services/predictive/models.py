@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from geoalchemy2 import Geometry
@@ -14,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -147,3 +149,50 @@ class Visit(Base):
     # f"{actor}:{Idempotency-Key}" of the request that logged it (shared.idempotency).
     idempotency_key: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BacktestStatus(StrEnum):
+    """Where a backtest job is: waiting for a worker, computing, finished, or failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class BacktestJob(Base):
+    """A rolling-origin backtest of one agency over a period of origin days, run in the background.
+
+    ``origins_done`` of ``origins_total`` is its progress; ``results`` holds the table of methods,
+    the hit-rate curves and the boxes per ward once done, ``plot_png`` the plot.
+    """
+
+    __tablename__ = "backtest_jobs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ",".join(f"'{s}'" for s in BacktestStatus) + ")", name="status"
+        ),
+        CheckConstraint("date_from <= date_to", name="period"),
+        CheckConstraint("origins_done BETWEEN 0 AND origins_total", name="origins_done"),
+        UniqueConstraint("idempotency_key", name="uq_backtest_jobs_idempotency_key"),
+        Index("ix_backtest_jobs_agency_id_created_at", "agency_id", "created_at"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey(f"{SCHEMA}.agencies.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default=BacktestStatus.QUEUED)
+    date_from: Mapped[date] = mapped_column(Date)
+    date_to: Mapped[date] = mapped_column(Date)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    origins_total: Mapped[int] = mapped_column(Integer)
+    origins_done: Mapped[int] = mapped_column(Integer, default=0)
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    plot_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(240))
+    # scoped_key(caller, Idempotency-Key) of the request that asked for it (shared.idempotency).
+    idempotency_key: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
