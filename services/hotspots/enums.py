@@ -16,6 +16,16 @@ class RunStatus(StrEnum):
     FAILED = "failed"
 
 
+class Change(StrEnum):
+    """What became of a hotspot between two periods (a comparison's areas)."""
+
+    APPEARED = "appeared"
+    GREW = "grew"
+    SHRANK = "shrank"
+    GONE = "gone"
+    STAYED = "stayed"
+
+
 # A finished run is never computed again.
 FINISHED = (RunStatus.DONE, RunStatus.FAILED)
 
