@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.axe import assert_accessible
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, wait_js
 from tests.conftest import SHARED_DATA
 from tests.factories import load_medway, make_list, store_incidents, synthetic_incidents, today
 
@@ -137,11 +137,21 @@ def _open(page: Any, base: str, user: str, agency: str, day: date, status: int =
     path = f"/targets/page?agency={agency}&date={day.isoformat()}"
     sign_in(page, base, user, next_path=path)
     assert page.url == base + path, page.url
+    _settle(page)  # leaving the page mid-fetch would cancel its map's ward request
     response = page.goto(base + path)  # the status of the page itself
     assert response is not None and response.status == status, page.content()[:500]
     if status == 200:
         page.wait_for_selector("#map-wrap .leaflet-container", timeout=15_000)
         page.wait_for_load_state("networkidle")
+
+
+def _settle(page: Any) -> None:
+    """Wait until every map on the page has its ward context (or said it failed).
+
+    Navigating away while ``/boundaries/ward.geojson`` is in flight cancels it, which the
+    browser reports as a failed request (net::ERR_ABORTED).
+    """
+    wait_js(page, "!document.querySelector('.leaflet-container:not([data-csp-context])')")
 
 
 def _shot(page: Any, artifacts_dir: Path, name: str) -> None:
@@ -358,6 +368,7 @@ def test_a_day_without_recent_data_says_so_and_links_the_newest(
     assert "1 October 2022" in link.inner_text()
     assert_accessible(page, "list without recent data")
     _shot(page, artifacts_dir, "targets-stale-phone")
+    _settle(page)
     link.click()
     page.wait_for_selector("#map-wrap .leaflet-container")
     assert page.url.endswith(f"/targets/page?agency=police&date={POLICE_DATA_DAY}")
