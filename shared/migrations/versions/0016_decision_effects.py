@@ -2,7 +2,8 @@
 
 ``decision_effects`` (one row per decision): the day it takes effect on its camera
 (``effective_on``), whether it has (``applied``, ``applied_at``) or waits for that day
-(``scheduled``: a replacement or relocation decided ahead of the works), the other camera of a
+(``scheduled``: a replacement or relocation decided ahead of the works) or ``lapsed`` (its day
+came but the camera no longer allowed it), the other camera of a
 redundant pair decided together (``related_camera_id``), the recommendation it answers
 (action and rule), and the caller's Idempotency-Key digest (unique) so a retried POST records
 one decision. At most one scheduled change per camera (partial unique index). Decisions
@@ -23,8 +24,9 @@ branch_labels = None
 depends_on = None
 
 S = "assets"
-# As services.assets.lifecycle.DecisionStatus (a migration never imports the app's code).
-STATUSES = ("scheduled", "applied")
+# As services.assets.lifecycle.DecisionStatus (a migration never imports the app's code);
+# lapsed: its day came but the camera no longer allowed it.
+STATUSES = ("scheduled", "applied", "lapsed")
 
 
 def upgrade() -> None:
