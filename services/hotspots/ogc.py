@@ -1,69 +1,118 @@
-"""OGC API - Features collections of the hotspots service: hotspots, road-sites, water-sites.
+"""OGC API - Features collections of the hotspots service: hotspots, runs, road and water sites.
 
-The collections are described here; their features come from table-driven sources
-(``features.TableSource``) and the road-sites service. Every route needs a token (any role).
+``hotspots`` holds the polygons of the newest finished run (``run=<id>`` picks another, a
+parameter GDAL passes in the URL), and every finished run is a collection of its own,
+``hotspots-run-<id>``, listed in ``/collections`` (the newest ``MAX_RUN_COLLECTIONS``) and
+reachable by id whatever its age. ``road-sites`` are computed from the STATS19 collisions with
+the parameters given (``min_collisions``, ``radius_m``, ``years``, ``end``); ``water-sites`` is
+the register, ``kind=`` one set of it. Every route needs a caller: Bearer, HTTP Basic with a token
+as password (QGIS, GDAL) or a session (``shared.web.desktop_auth``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import ColumnElement
+from pyproj import Transformer
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from services.hotspots.features import FeatureTable, TableSource
-from services.hotspots.models import SITE_KINDS, HotspotPolygon, WaterSite
+from services.hotspots.models import SITE_KINDS, HotspotPolygon, SurfaceRun, WaterSite
 from services.hotspots.runs.service import latest_done_run_id
 from services.hotspots.sites.road import collisions_extent, road_sites_geojson
-from shared.auth import current_principal
+from shared.cql import Queryable
 from shared.errors import AppError
-from shared.ogc import BadQuery, Collection, Filter, ItemQuery
+from shared.ogc import WGS84_SRID, BadQuery, Collection, Filter, ItemQuery, clip_bbox
+from shared.ogc_sql import SqlSource, SqlTable
+from shared.web.desktop_auth import desktop_principal
 from shared.web.ogc import ogc_router
 
 T = TypeVar("T")
+RUN_PREFIX = "hotspots-run-"
+MAX_RUN_COLLECTIONS = 50
+BNG = 27700
 
 
 def _one(q: ItemQuery, name: str, cast: Callable[[str], T], default: T) -> T:
-    """The first value of filter ``name`` as a number, ``default`` without one (400 if bad)."""
+    """The first value of filter ``name`` cast (400 if it cannot be), ``default`` without one."""
     values = q.filters.get(name)
     if not values:
         return default
     try:
         return cast(values[0])
     except ValueError:
-        raise BadQuery(f"{name} must be a number, got {values[0]!r}") from None
+        raise BadQuery(f"{name} must be a {cast.__name__}, got {values[0]!r}") from None
 
 
-def _run_scope(session: Session, q: ItemQuery) -> Sequence[ColumnElement[bool]] | None:
-    """Polygons of the ``run`` asked for, or of the latest finished run (None: no run yet)."""
+RUN_FINISHED = (
+    select(SurfaceRun.finished_at).where(SurfaceRun.id == HotspotPolygon.run_id).scalar_subquery()
+)
+HOTSPOT_PROPS: dict[str, Any] = {
+    "run": HotspotPolygon.run_id,
+    "kind": HotspotPolygon.kind,
+    "rank": HotspotPolygon.rank,
+    "peak": HotspotPolygon.peak,
+    "mean": HotspotPolygon.mean,
+    "area_m2": HotspotPolygon.area_m2,
+    "run_finished_at": RUN_FINISHED,
+}
+HOTSPOT_QUERYABLES = (
+    Queryable("geometry", "geometry", "The hotspot's outline"),
+    Queryable("run", "integer", "Surface run id"),
+    Queryable("kind", "string", "Surface kind"),
+    Queryable("rank", "integer", "Rank (1 = highest peak)"),
+    Queryable("peak", "number", "Peak density"),
+    Queryable("mean", "number", "Mean density"),
+    Queryable("area_m2", "number", "Area, square metres"),
+    Queryable("run_finished_at", "datetime", "When the run finished"),
+)
+WATER_PROPS: dict[str, Any] = {
+    "name": WaterSite.name,
+    "kind": WaterSite.kind,
+    "notes": WaterSite.notes,
+}
+WATER_QUERYABLES = (
+    Queryable("geometry", "geometry", "The access point or stretch of bank"),
+    Queryable("name", "string", "Name"),
+    Queryable("kind", "string", "Site kind", SITE_KINDS),
+    Queryable("notes", "string", "Notes"),
+    Queryable("created_at", "datetime", "When the site was registered"),
+)
+
+
+def _latest_or_asked(session: Session, q: ItemQuery) -> list[ColumnElement[bool]] | None:
+    """Polygons of the ``run`` asked for, or of the newest finished run (None: no run yet)."""
     run_id = _one(q, "run", int, None)
     if run_id is None:
         run_id = latest_done_run_id(session)
     return None if run_id is None else [HotspotPolygon.run_id == run_id]
 
 
-HOTSPOTS = FeatureTable(
-    id=HotspotPolygon.id,
-    geom=HotspotPolygon.geom,
-    properties={
-        "run": HotspotPolygon.run_id,
-        "kind": HotspotPolygon.kind,
-        "rank": HotspotPolygon.rank,
-        "peak": HotspotPolygon.peak,
-        "mean": HotspotPolygon.mean,
-        "area_m2": HotspotPolygon.area_m2,
-    },
-    order_by=(HotspotPolygon.rank,),
-)
-WATER_SITES = FeatureTable(
-    id=WaterSite.id,
-    geom=WaterSite.geom,
-    properties={"name": WaterSite.name, "kind": WaterSite.kind, "notes": WaterSite.notes},
-    order_by=(WaterSite.id,),
-    filters={"kind": WaterSite.kind},
-)
+def _hotspot_table(scope: Callable[[Session, ItemQuery], Any]) -> SqlTable:
+    return SqlTable(
+        id=HotspotPolygon.id,
+        geom=HotspotPolygon.geom,
+        properties=HOTSPOT_PROPS,
+        order_by=(HotspotPolygon.rank,),
+        queryables=HOTSPOT_PROPS,
+        temporal=RUN_FINISHED,
+        scope=scope,
+    )
+
+
+def _to_bng(feature: dict[str, Any]) -> dict[str, Any]:
+    """A CRS84 GeoJSON feature moved to EPSG:27700 (metres, 2 decimals)."""
+    from shapely.geometry import mapping, shape
+    from shapely.ops import transform
+
+    tr = Transformer.from_crs(WGS84_SRID, BNG, always_xy=True)
+    geom = transform(lambda x, y, z=None: tr.transform(x, y), shape(feature["geometry"]))
+    out = dict(feature)
+    out["geometry"] = mapping(geom)
+    return out
 
 
 class RoadSiteSource:
@@ -76,26 +125,35 @@ class RoadSiteSource:
                 min_collisions=_one(q, "min_collisions", int, 4),
                 radius_m=_one(q, "radius_m", float, 50.0),
                 years=_one(q, "years", float, 3.0),
+                end=_one(q, "end", date.fromisoformat, None),
             )
         except AppError as exc:
             raise BadQuery(exc.detail) from exc
         return list(gj["features"])
 
     def query(self, session: Session, q: ItemQuery) -> tuple[list[dict[str, Any]], int]:
-        """One page of sites, ranked by KSI."""
+        """One page of sites, ranked by KSI, in the CRS asked for."""
+        from shapely.geometry import box, shape
+
         feats = self._all(session, q)
         if q.bbox:
-            from shapely.geometry import box, shape
+            bbox = q.bbox
+            if q.bbox_srid == BNG:
+                tr = Transformer.from_crs(BNG, WGS84_SRID, always_xy=True)
+                bbox = tr.transform_bounds(*q.bbox)
+            clipped = clip_bbox(bbox)
+            b = box(*clipped) if clipped else None
+            feats = [f for f in feats if b is not None and shape(f["geometry"]).intersects(b)]
+        page = feats[q.offset : q.offset + q.limit]
+        return ([_to_bng(f) for f in page] if q.srid == BNG else page), len(feats)
 
-            b = box(*q.bbox)
-            feats = [f for f in feats if shape(f["geometry"]).intersects(b)]
-        return feats[q.offset : q.offset + q.limit], len(feats)
-
-    def get(self, session: Session, feature_id: str) -> dict[str, Any] | None:
+    def get(
+        self, session: Session, feature_id: str, srid: int = WGS84_SRID
+    ) -> dict[str, Any] | None:
         """One site by rank (default parameters)."""
         for f in self._all(session, ItemQuery()):
             if str(f["id"]) == feature_id:
-                return f
+                return _to_bng(f) if srid == BNG else f
         return None
 
     def extent(self, session: Session) -> tuple[float, float, float, float] | None:
@@ -103,45 +161,101 @@ class RoadSiteSource:
         return collisions_extent(session)
 
 
+def _run_collection(run_id: int) -> Collection:
+    def scope(session: Session, q: ItemQuery) -> list[ColumnElement[bool]]:
+        return [HotspotPolygon.run_id == run_id]
+
+    return Collection(
+        id=f"{RUN_PREFIX}{run_id}",
+        title=f"Hotspot polygons of run {run_id}",
+        description=f"The hotspots of surface run {run_id}.",
+        source=SqlSource(_hotspot_table(scope)),
+        keywords=("hotspots", "KDE", "crime"),
+        queryables=HOTSPOT_QUERYABLES,
+        temporal="run_finished_at",
+    )
+
+
+def resolve_run(session: Session, collection_id: str) -> Collection | None:
+    """``hotspots-run-<id>`` of a finished run, or None."""
+    digits = collection_id.removeprefix(RUN_PREFIX)
+    if not collection_id.startswith(RUN_PREFIX) or not digits.isascii() or not digits.isdigit():
+        return None
+    if len(digits) > 9:
+        return None
+    run = session.get(SurfaceRun, int(digits))
+    return _run_collection(run.id) if run is not None and run.status == "done" else None
+
+
+def run_collections(session: Session) -> Sequence[Collection]:
+    """The newest finished runs as collections."""
+    ids = session.scalars(
+        select(SurfaceRun.id)
+        .where(SurfaceRun.status == "done")
+        .order_by(SurfaceRun.id.desc())
+        .limit(MAX_RUN_COLLECTIONS)
+    )
+    return [_run_collection(i) for i in ids]
+
+
 COLLECTIONS = (
     Collection(
         id="hotspots",
         title="Hotspot polygons",
-        description="Hotspots of a surface run (the latest finished run unless `run` is given).",
-        source=TableSource(HOTSPOTS, scope=_run_scope),
+        description="Hotspots of a surface run (the newest finished run unless `run` is given; "
+        "each run is also a collection, hotspots-run-<id>).",
+        source=SqlSource(_hotspot_table(_latest_or_asked)),
         filters=(Filter("run", "Surface run id"),),
         keywords=("hotspots", "KDE", "crime"),
+        queryables=HOTSPOT_QUERYABLES,
+        temporal="run_finished_at",
     ),
     Collection(
         id="road-sites",
         title="Road-casualty cluster sites",
-        description="Places with at least N injury collisions within r metres in T years.",
+        description="Places with at least N injury collisions within r metres in the T years "
+        "to `end`.",
         source=RoadSiteSource(),
         filters=(
             Filter("min_collisions", "N (default 4)"),
             Filter("radius_m", "r in metres (default 50)"),
             Filter("years", "T in years (default 3)"),
+            Filter("end", "Last day of the T years, YYYY-MM-DD (default: the newest collision)"),
         ),
         keywords=("road safety", "STATS19"),
     ),
     Collection(
         id="water-sites",
         title="Water-safety sites",
-        description="Access points and stretches of bank in the water-safety register.",
-        source=TableSource(WATER_SITES),
+        description="Access points and stretches of bank in the water-safety register "
+        "(`kind` picks one set).",
+        source=SqlSource(
+            SqlTable(
+                id=WaterSite.id,
+                geom=WaterSite.geom,
+                properties=WATER_PROPS,
+                order_by=(WaterSite.id,),
+                queryables={**WATER_PROPS, "created_at": WaterSite.created_at},
+                temporal=WaterSite.created_at,
+            )
+        ),
         filters=(Filter("kind", "Site kind", SITE_KINDS),),
         keywords=("water safety",),
+        queryables=WATER_QUERYABLES,
+        temporal="created_at",
     ),
 )
 
 
 def router() -> APIRouter:
-    """The OGC API at /ogc; every route needs a token (any role)."""
+    """The OGC API at /ogc; every route needs a caller (Bearer, Basic with a token, session)."""
     r = ogc_router(
         COLLECTIONS,
         title="CSP hotspots",
         description="Hotspot polygons and safety sites of the Medway CSP.",
+        resolver=resolve_run,
+        lister=run_collections,
     )
-    wrapped = APIRouter(dependencies=[Depends(current_principal)])
+    wrapped = APIRouter(dependencies=[Depends(desktop_principal)])
     wrapped.include_router(r)
     return wrapped

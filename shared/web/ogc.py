@@ -1,38 +1,48 @@
 """OGC API - Features routes: the landing page, conformance, collections and items of a service.
 
-The core (queries, documents) is ``shared.ogc``; this module is its FastAPI layer. Links are
-absolute URLs on the service's configured public URL (``ServiceSettings.base_url()``), never on
-the request's ``Host`` header, which any client sets.
+Queries are ``shared.ogc``, documents ``shared.ogc_docs``; this is their FastAPI layer. Links
+are absolute URLs on the configured public URL (``ServiceSettings.base_url()``), never on the
+request's ``Host`` header, which any client sets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from shared.db import SessionDep
 from shared.errors import NotFound
 from shared.ogc import (
     CONFORMANCE,
+    CRS_SRIDS,
     DEFAULT_LIMIT,
     GEOJSON,
     JSON,
     MAX_LIMIT,
+    SCHEMA_JSON,
     BadQuery,
     Collection,
-    clip_bbox,
+    crs_uri,
+    parse_crs,
+    parse_item_query,
+)
+from shared.ogc_docs import (
     collection_doc,
     feature_collection,
     landing_page,
     link,
     page_links,
-    parse_item_query,
+    queryables_doc,
 )
 from shared.settings import ServiceSettings
+
+# Collections made per request (one per hotspot run): by id, and the list for /collections.
+Resolver = Callable[[Session, str], Collection | None]
+Lister = Callable[[Session], Sequence[Collection]]
 
 
 def _media_type(request: Request) -> str:
@@ -94,6 +104,7 @@ def _items_parameters(collection: Collection) -> list[dict[str, Any]]:
             "schema": {"type": "string", "enum": ["json"]},
         },
     ]
+    params.extend(_part2_3_parameters(collection))
     for flt in collection.filters:
         schema: dict[str, Any] = {"type": "string"}
         if flt.values:
@@ -113,6 +124,40 @@ def _items_parameters(collection: Collection) -> list[dict[str, Any]]:
     return params
 
 
+def _text_param(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+def _part2_3_parameters(collection: Collection) -> list[dict[str, Any]]:
+    """crs and bbox-crs (Part 2); datetime, filter, filter-lang, sortby (Parts 1 and 3)."""
+    crs = {"enum": [*CRS_SRIDS, "EPSG:27700"]}
+    out = [
+        _text_param("crs", "CRS of the answer (default CRS84)", **crs),
+        _text_param("bbox-crs", "CRS of bbox (default CRS84)", **crs),
+    ]
+    if collection.temporal is not None:
+        out.append(
+            _text_param(
+                "datetime",
+                f"Instant or interval (start/end, ../end, start/..) of {collection.temporal}",
+            )
+        )
+    if collection.queryables:
+        out += [
+            _text_param("filter", "CQL2 filter on the queryables", maxLength=8000),
+            _text_param("filter-lang", "cql2-text (default) or cql2-json"),
+            _text_param("filter-crs", "CRS of the filter's geometries (CRS84 only)"),
+            _text_param("sortby", "+name or -name, comma-separated queryables"),
+        ]
+    return out
+
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid query parameter", "content": {"application/problem+json": {}}},
     404: {"description": "Not found", "content": {"application/problem+json": {}}},
@@ -126,13 +171,29 @@ FC_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _collection(collections: Mapping[str, Collection], collection_id: str) -> Collection:
+def _collection(
+    collections: Mapping[str, Collection],
+    collection_id: str,
+    session: Session | None = None,
+    resolver: Resolver | None = None,
+) -> Collection:
     found = collections.get(collection_id)
+    if found is None and resolver is not None and session is not None:
+        found = resolver(session, collection_id)
     if found is None:
         raise NotFound(
             f"No collection {collection_id!r}; there are: {', '.join(collections) or 'none'}"
         )
     return found
+
+
+def _temporal(c: Collection, session: Session) -> Any:
+    fn = getattr(c.source, "temporal_extent", None)
+    return fn(session) if fn is not None and c.temporal is not None else None
+
+
+def _describe(base: str, c: Collection, session: Session) -> dict[str, Any]:
+    return collection_doc(base, c, c.source.extent(session), _temporal(c, session))
 
 
 def ogc_router(
@@ -142,8 +203,14 @@ def ogc_router(
     description: str,
     prefix: str = "/ogc",
     tag: str = "OGC API - Features",
+    resolver: Resolver | None = None,
+    lister: Lister | None = None,
 ) -> APIRouter:
-    """Routes of an OGC API - Features endpoint at ``prefix`` serving ``collections``."""
+    """Routes of an OGC API - Features endpoint at ``prefix`` serving ``collections``.
+
+    ``resolver`` and ``lister`` add collections made per request (``/collections/{id}`` and
+    its items, queryables and features), after the fixed ones.
+    """
     by_id = {c.id: c for c in collections}
     router = APIRouter(prefix=prefix, tags=[tag])
 
@@ -158,84 +225,147 @@ def ogc_router(
 
     @router.get("/conformance", summary="Conformance classes", response_model=None)
     def conformance() -> JSONResponse:
-        """The conformance classes implemented: core, GeoJSON and OpenAPI 3.0."""
+        """The conformance classes implemented (Features Parts 1, 2 and 3, CQL2 basic)."""
         return JSONResponse({"conformsTo": list(CONFORMANCE)})
 
     @router.get("/collections", summary="Feature collections", response_model=None)
     def list_collections(request: Request, session: SessionDep) -> JSONResponse:
         """Every collection with its extent and items link."""
         base = _base(request, prefix)
-        docs = [collection_doc(base, c, c.source.extent(session)) for c in collections]
+        every = [*collections, *(lister(session) if lister else ())]
+        docs = [_describe(base, c, session) for c in every]
         links = [link(f"{base}/collections", "self", JSON, "This document")]
         return JSONResponse({"links": links, "collections": docs})
 
     for coll in collections:
-        _add_collection_routes(router, coll, by_id, prefix)
+        _add_collection_routes(router, coll.id, coll.title, by_id, prefix, None)
+    if resolver is not None:
+        _add_collection_routes(router, None, "Per-request collection", by_id, prefix, resolver)
     return router
 
 
+def _items_response(request: Request, session: Session, c: Collection, url: str) -> JSONResponse:
+    params = dict(request.query_params)
+    q = parse_item_query(params, c)
+    features, matched = c.source.query(session, q)
+    links = page_links(url, params, q, len(features), matched)
+    body = feature_collection(features, matched=matched, links=links)
+    response = JSONResponse(body, media_type=_media_type(request))
+    response.headers["Content-Crs"] = f"<{crs_uri(q.srid)}>"
+    return response
+
+
+def _item_response(
+    request: Request, session: Session, c: Collection, feature_id: str, base: str
+) -> JSONResponse:
+    params = request.query_params
+    unknown = sorted(set(params) - {"f", "crs"})
+    if unknown:
+        raise BadQuery(f"Unknown query parameter(s) {', '.join(unknown)}; a feature takes f, crs")
+    f = params.get("f")
+    if f not in (None, "", "json", "geojson"):
+        raise BadQuery(f"f={f!r} is not offered; use f=json")
+    srid = parse_crs(params.get("crs"), "crs")
+    feature = c.source.get(session, feature_id, srid)
+    if feature is None:
+        raise NotFound(f"No feature {feature_id!r} in collection {c.id!r}")
+    feature = dict(feature)
+    feature["links"] = [
+        link(f"{base}/items/{feature_id}", "self", GEOJSON, "This feature"),
+        link(base, "collection", JSON, c.title),
+    ]
+    response = JSONResponse(feature, media_type=_media_type(request))
+    response.headers["Content-Crs"] = f"<{crs_uri(srid)}>"
+    return response
+
+
 def _add_collection_routes(
-    router: APIRouter, coll: Collection, by_id: Mapping[str, Collection], prefix: str
+    router: APIRouter,
+    coll_id: str | None,
+    title: str,
+    by_id: Mapping[str, Collection],
+    prefix: str,
+    resolver: Resolver | None,
 ) -> None:
-    path = f"/collections/{coll.id}"
+    """The four routes of one fixed collection, or (``coll_id`` None) of resolved ones."""
+    path = f"/collections/{coll_id}" if coll_id else "/collections/{collection_id}"
+    name = coll_id or "resolved"
+    fixed = by_id.get(coll_id or "")
+    extra = {"parameters": _items_parameters(fixed)} if fixed else None
+
+    if coll_id:
+
+        def the_id() -> str:
+            return coll_id
+
+        id_dep: Callable[..., str] = the_id
+    else:
+
+        def path_id(collection_id: str) -> str:
+            return collection_id
+
+        id_dep = path_id
+
+    def pick(session: Session, collection_id: str) -> Collection:
+        return _collection(by_id, collection_id, session, resolver)
+
+    def url(request: Request, c: Collection) -> str:
+        return f"{_base(request, prefix)}/collections/{c.id}"
 
     @router.get(
         path,
-        summary=f"{coll.title}: description",
+        summary=f"{title}: description",
         response_model=None,
         responses=PROBLEM_RESPONSES,
-        name=f"ogc_{coll.id}_collection",
+        name=f"ogc_{name}_collection",
     )
-    def describe(request: Request, session: SessionDep) -> JSONResponse:
+    def describe(
+        request: Request, session: SessionDep, collection_id: str = Depends(id_dep)
+    ) -> JSONResponse:
         """The collection's description and extent."""
-        c = _collection(by_id, coll.id)
-        return JSONResponse(collection_doc(_base(request, prefix), c, c.source.extent(session)))
+        c = pick(session, collection_id)
+        return JSONResponse(_describe(_base(request, prefix), c, session))
+
+    @router.get(
+        f"{path}/queryables",
+        summary=f"{title}: queryables",
+        response_model=None,
+        responses=PROBLEM_RESPONSES,
+        name=f"ogc_{name}_queryables",
+    )
+    def queryables(
+        request: Request, session: SessionDep, collection_id: str = Depends(id_dep)
+    ) -> JSONResponse:
+        """The properties filter and sortby take, as a JSON Schema."""
+        c = pick(session, collection_id)
+        body = queryables_doc(_base(request, prefix), c)
+        return JSONResponse(body, media_type=SCHEMA_JSON)
 
     @router.get(
         f"{path}/items",
-        summary=f"{coll.title}: features",
+        summary=f"{title}: features",
         response_model=None,
         responses=FC_RESPONSE,
-        name=f"ogc_{coll.id}_items",
-        openapi_extra={"parameters": _items_parameters(coll)},
+        name=f"ogc_{name}_items",
+        openapi_extra=extra,
     )
-    def items(request: Request, session: SessionDep) -> JSONResponse:
-        """A page of features, filtered by bbox and properties."""
-        c = _collection(by_id, coll.id)
-        params = dict(request.query_params)
-        q = parse_item_query(params, c)
-        clipped = clip_bbox(q.bbox) if q.bbox is not None else None
-        features: list[dict[str, Any]]
-        if q.bbox is not None and clipped is None:
-            features, matched = [], 0
-        else:
-            features, matched = c.source.query(session, replace(q, bbox=clipped))
-        url = f"{_base(request, prefix)}{path}/items"
-        links = page_links(url, params, q, len(features), matched)
-        body = feature_collection(features, matched=matched, links=links)
-        return JSONResponse(body, media_type=_media_type(request))
+    def items(
+        request: Request, session: SessionDep, collection_id: str = Depends(id_dep)
+    ) -> JSONResponse:
+        """A page of features, filtered by bbox, datetime, CQL2 and properties."""
+        c = pick(session, collection_id)
+        return _items_response(request, session, c, f"{url(request, c)}/items")
 
     @router.get(
         f"{path}/items/{{feature_id}}",
-        summary=f"{coll.title}: one feature",
+        summary=f"{title}: one feature",
         response_model=None,
         responses=FC_RESPONSE,
-        name=f"ogc_{coll.id}_item",
+        name=f"ogc_{name}_item",
     )
     def item(
-        request: Request, session: SessionDep, feature_id: str, f: str | None = None
+        request: Request, session: SessionDep, feature_id: str, collection_id: str = Depends(id_dep)
     ) -> JSONResponse:
         """One feature by id, with links to itself and its collection."""
-        if f not in (None, "", "json", "geojson"):
-            raise BadQuery(f"f={f!r} is not offered; use f=json")
-        c = _collection(by_id, coll.id)
-        feature = c.source.get(session, feature_id)
-        if feature is None:
-            raise NotFound(f"No feature {feature_id!r} in collection {coll.id!r}")
-        base = f"{_base(request, prefix)}{path}"
-        feature = dict(feature)
-        feature["links"] = [
-            link(f"{base}/items/{feature_id}", "self", GEOJSON, "This feature"),
-            link(base, "collection", JSON, coll.title),
-        ]
-        return JSONResponse(feature, media_type=_media_type(request))
+        c = pick(session, collection_id)
+        return _item_response(request, session, c, feature_id, url(request, c))
