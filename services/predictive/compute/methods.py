@@ -147,6 +147,12 @@ def _prospective(**params: Any) -> Scorer:
     return ProspectiveScorer(**params)
 
 
+def _sepp(**params: Any) -> Scorer:
+    from services.predictive.compute.sepp_scorer import SeppScorer
+
+    return SeppScorer(**params)
+
+
 def _best_static(**params: Any) -> Scorer:
     from services.predictive.compute.best_static import BestStaticScorer
 
@@ -162,6 +168,7 @@ default_methods = MethodRegistry(
         Method("kde", _kde, static_candidate=True),
         Method("prospective", _prospective, static_candidate=True, gives_rate=False),
         Method("best_static", _best_static, takes_k_boxes=True, picks_static=True),
+        Method("sepp", _sepp, takes_k_boxes=True),
     ],
     aliases={"naive": "naive28"},
 )

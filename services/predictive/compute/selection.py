@@ -1,7 +1,8 @@
 """Resolve a requested method against the data, fit it, and rank the boxes of a grid (pure).
 
-"auto" is ETAS with a smoothed background when the times allow, else ``best_static`` (the
-non-temporal method that did best on the training data's own recent past). What a method is
+"auto" is ``sepp`` (the day-bin self-exciting model, chosen against its own background on the
+latest weeks) when the times give at least the day, else ``best_static`` (the non-temporal
+method that did best on the training data's own recent past). What a method is
 (temporal, a rate or a relative score, whether it takes the list length) comes from the
 registry ``compute.methods.default_methods``; the CLI alias "naive" is the 28-day count.
 """
@@ -22,8 +23,8 @@ from shared.grid import Grid
 from shared.metrics import top_cells
 
 IntArray = npt.NDArray[np.int64]
-# What "auto" fits when the times allow, and what a temporal method falls back to otherwise.
-AUTO_TEMPORAL = "etas_smooth"
+# What "auto" fits when the times give the day, and what a temporal method falls back to.
+AUTO_TEMPORAL = "sepp"
 FALLBACK = "best_static"
 
 
@@ -36,7 +37,8 @@ def choose_method(
 ) -> tuple[str, list[str]]:
     """Resolve ``requested`` (a method or "auto") against the quality of the timestamps.
 
-    "auto" gives etas_smooth when times are fine, else best_static (the best non-temporal
+    "auto" gives sepp when times give at least the day (it bins by day, so ties on a date
+    do no harm), else best_static (the best non-temporal
     method on the training data's own recent past). A temporal method requested on month-only
     or heavily tied timestamps, or on too few events, falls back likewise with a warning;
     prospective hotspotting is kept but warned about.
@@ -60,6 +62,9 @@ def choose_method(
     if not wants_time:
         return requested, warnings
     target = AUTO_TEMPORAL if requested == AUTO else requested
+    daily = not quality.month_only and quality.distinct_times >= 30
+    if target == AUTO_TEMPORAL and daily and len(events) >= MIN_EVENTS_ETAS:
+        return target, warnings
     if not quality.usable_for_temporal:
         warnings.append(
             f"{target} needs event times, but {quality.reason}; using {FALLBACK} instead"
