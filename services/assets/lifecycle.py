@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from shapely.geometry import Point, Polygon
 
@@ -64,6 +65,83 @@ DECISION_FROM: dict[str, tuple[str, ...]] = {
     _D.DECOMMISSION: (*IN_SERVICE, _L.IN_STORE),
     _D.WITHDRAW: IN_SERVICE,
 }
+
+# Decisions that can be taken ahead of the works and take effect on a later day (a scheduled
+# change: the register keeps today's facts until then). The others take effect when recorded.
+SCHEDULABLE = (_D.REPLACE_WITH_DIGITAL, _D.RELOCATE)
+# While a change is scheduled, the camera takes no other decision but a retain (its review).
+WHILE_SCHEDULED = (_D.RETAIN,)
+# The longest a change may be scheduled ahead of its meeting (days): works are planned in years.
+MAX_SCHEDULE_DAYS = 5 * 366
+DECISION_LABELS: dict[str, str] = {
+    _D.RETAIN: "Retain",
+    _D.MAKE_PERMANENT: "Make permanent",
+    _D.REPLACE_WITH_DIGITAL: "Replace with digital",
+    _D.RELOCATE: "Relocate",
+    _D.DECOMMISSION: "Decommission (remove)",
+    _D.WITHDRAW: "Withdraw to store",
+}
+
+
+class DecisionStatus(StrEnum):
+    """Whether a decision has taken effect on its camera, waits for its day, or lapsed."""
+
+    SCHEDULED = "scheduled"
+    APPLIED = "applied"
+    LAPSED = "lapsed"  # its day came but the camera no longer allowed it (said in the trail)
+
+
+DECISION_STATUSES = tuple(DecisionStatus)
+
+
+def decision_refusal(
+    kind: str, *, lifecycle: str, technology: str, deployment: str, scheduled: str | None = None
+) -> str | None:
+    """Why ``kind`` cannot be decided for a camera in this state (None when it can).
+
+    ``scheduled`` is the decision already waiting for its day on this camera, if any.
+    """
+    if scheduled is not None and kind not in WHILE_SCHEDULED:
+        return f"a {decision_words(scheduled)} is already scheduled"
+    allowed_from = DECISION_FROM.get(kind, ())
+    if lifecycle not in allowed_from:
+        return f"it is {lifecycle.replace('_', ' ')} (needs one of: {', '.join(allowed_from)})"
+    if kind == _D.MAKE_PERMANENT and deployment != Deployment.RAPID:
+        return "it is already a fixed camera"
+    if kind == _D.WITHDRAW and deployment != Deployment.RAPID:
+        return "only rapid-deployment cameras are withdrawn to store (decommission it instead)"
+    if kind == _D.REPLACE_WITH_DIGITAL and technology != Technology.ANALOGUE:
+        return "it is already digital"
+    return None
+
+
+def allowed_decisions(
+    *, lifecycle: str, technology: str, deployment: str, scheduled: str | None = None
+) -> tuple[str, ...]:
+    """The SEG decisions a camera in this state can take, in the register's order."""
+    return tuple(
+        str(k)
+        for k in DECISIONS
+        if decision_refusal(
+            k,
+            lifecycle=lifecycle,
+            technology=technology,
+            deployment=deployment,
+            scheduled=scheduled,
+        )
+        is None
+    )
+
+
+def decision_words(kind: str) -> str:
+    """``replace_with_digital`` -> ``replace with digital``."""
+    return kind.replace("_", " ")
+
+
+def due_text(kind: str, effective_on: date) -> str:
+    """What a scheduled change says: ``replace with digital on 2027-01-15``."""
+    return f"{decision_words(kind)} on {effective_on.isoformat()}"
+
 
 _C = FaultCategory
 FAULT_CATEGORIES = tuple(FaultCategory)

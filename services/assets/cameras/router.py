@@ -8,10 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from services.assets.cameras import history
 from services.assets.cameras import schemas as sc
 from services.assets.cameras import service as svc
+from services.assets.cameras.schedule import scheduled_for
 from services.assets.dependencies import (
     IF_MATCH_RESPONSES,
     Admin,
@@ -54,8 +56,11 @@ def camera_filters(
     return CameraFilters(lifecycle, health, technology, deployment, ward, q)
 
 
-def _camera_response(camera: Camera, status: int = 200, **headers: str) -> JSONResponse:
-    body = sc.camera_read(camera).model_dump(mode="json")
+def _camera_response(
+    session: Session, camera: Camera, status: int = 200, **headers: str
+) -> JSONResponse:
+    due = scheduled_for(session, camera_ids=[camera.id]).get(camera.id)
+    body = sc.camera_read(camera, due).model_dump(mode="json")
     return JSONResponse(
         body, status_code=status, headers={"ETag": sc.camera_etag(camera), **headers}
     )
@@ -84,7 +89,11 @@ def list_cameras(
         limit=page.limit,
         offset=page.offset,
     )
-    items = [sc.camera_public(c) for c in rows] if public else [sc.camera_read(c) for c in rows]
+    if public:
+        items: list[sc.CameraRead] | list[sc.CameraPublic] = [sc.camera_public(c) for c in rows]
+    else:
+        due = scheduled_for(session, camera_ids=[c.id for c in rows])
+        items = [sc.camera_read(c, due.get(c.id)) for c in rows]
     return sc.CameraPage(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -101,7 +110,7 @@ def create_camera(
     camera = svc.create_camera(
         session, data=body, actor=who.actor, review_interval_days=settings.review_interval_days
     )
-    return _camera_response(camera, 201, Location=f"/cameras/{camera.id}")
+    return _camera_response(session, camera, 201, Location=f"/cameras/{camera.id}")
 
 
 @router.post("/cameras/import", response_model=sc.ImportReport)
@@ -145,7 +154,7 @@ def get_camera(camera_id: int, session: SessionDep, principal: MaybePrincipal) -
     if principal is None:
         camera = svc.get_public_camera(session, camera_id=camera_id)
         return JSONResponse(sc.camera_public(camera).model_dump(mode="json"))
-    return _camera_response(svc.get_camera(session, camera_id=camera_id))
+    return _camera_response(session, svc.get_camera(session, camera_id=camera_id))
 
 
 @router.patch("/cameras/{camera_id}", response_model=sc.CameraRead, responses=IF_MATCH_RESPONSES)
@@ -164,7 +173,7 @@ def patch_camera(
         expected_version=parse_if_match(if_match),
         actor=who.actor,
     )
-    return _camera_response(camera)
+    return _camera_response(session, camera)
 
 
 @router.post(
@@ -193,7 +202,7 @@ def transition_camera(
         actor=who.actor,
         review_interval_days=settings.review_interval_days,
     )
-    return _camera_response(camera)
+    return _camera_response(session, camera)
 
 
 @router.get("/cameras/{camera_id}/history", response_model=list[sc.AuditRead])

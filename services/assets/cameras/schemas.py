@@ -11,6 +11,7 @@ from shapely.geometry import mapping
 from shapely.ops import transform
 
 from services.assets import lifecycle as lc
+from services.assets.cameras.schedule import Due
 from services.assets.enums import CameraLifecycle
 from services.assets.fields import (
     DeploymentName,
@@ -134,9 +135,26 @@ class CameraRead(CameraPublic):
     health: HealthName
     next_review_due: date | None
     allowed_transitions: list[str]
+    allowed_decisions: list[str] = Field(
+        default_factory=list, description="SEG decisions this camera can take now"
+    )
+    scheduled_changes: list[ScheduledChange] = Field(
+        default_factory=list,
+        description="Decisions waiting for their day (the fields above are today's facts)",
+    )
     version: int
     created_at: datetime | None
     updated_at: datetime | None
+
+
+class ScheduledChange(BaseModel):
+    """A decision waiting for its day: the register keeps today's facts until then."""
+
+    decision_id: int
+    decision: str
+    effective_on: date
+    minute_ref: str
+    due: str = Field(description='What is due, e.g. "replace with digital on 2027-01-15"')
 
 
 class CameraPage(BaseModel):
@@ -260,9 +278,22 @@ def camera_public(camera: Camera) -> CameraPublic:
     )
 
 
-def camera_read(camera: Camera) -> CameraRead:
-    """Every field of a camera."""
+def camera_read(camera: Camera, due: Due | None = None) -> CameraRead:
+    """Every field of a camera; ``due`` is the change scheduled on it, if any."""
     pub = camera_public(camera)
+    scheduled = (
+        [
+            ScheduledChange(
+                decision_id=due.decision_id,
+                decision=due.decision,
+                effective_on=due.effective_on,
+                minute_ref=due.minute_ref,
+                due=due.text,
+            )
+        ]
+        if due
+        else []
+    )
     return CameraRead(
         **pub.model_dump(),
         ward_code=camera.ward_code,
@@ -279,6 +310,15 @@ def camera_read(camera: Camera) -> CameraRead:
         health=camera.health,
         next_review_due=camera.next_review_due,
         allowed_transitions=list(lc.allowed_next(camera.lifecycle)),
+        allowed_decisions=list(
+            lc.allowed_decisions(
+                lifecycle=camera.lifecycle,
+                technology=camera.technology,
+                deployment=camera.deployment,
+                scheduled=due.decision if due else None,
+            )
+        ),
+        scheduled_changes=scheduled,
         version=camera.version,
         created_at=camera.created_at,
         updated_at=camera.updated_at,

@@ -1,36 +1,37 @@
-"""SEG decision use cases: record a decision and apply it to the camera (If-Match), list them.
+"""SEG decision use cases: record a decision (If-Match, once per Idempotency-Key), list them.
 
-Each decision kind has an applier that changes the camera (lifecycle, deployment, device,
-position, next review) and returns the details kept with the decision. Keyword-only, session
-first; the write commits once.
+A decision takes effect when recorded, or - a replacement or relocation decided for a later
+day - is a scheduled change (``cameras.schedule``): the register keeps today's facts until then
+and shows what is due; ``apply.apply_due`` applies it on its day. Keyword-only, session first;
+the write commits once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.assets import audit
 from services.assets import lifecycle as lc
-from services.assets.cameras.history import current_device, current_position
+from services.assets.cameras.schedule import DecisionEffect, scheduled_for
 from services.assets.cameras.service import (
     DEFAULT_REVIEW_DAYS,
-    apply_lifecycle,
     check_version,
     commit_change,
     get_camera,
-    place,
 )
+from services.assets.clock import now_utc
+from services.assets.decisions.apply import apply_now, london_today, terms_of
 from services.assets.decisions.schemas import DecisionCreate
-from services.assets.enums import CameraLifecycle, DecisionKind, Deployment, Technology
-from services.assets.models import Camera, CameraDevice, CameraPosition, Decision
-from shared.errors import Conflict
+from services.assets.models import Camera, Decision
+from shared.errors import Conflict, InvalidInput
+from shared.idempotency import bounded_wait, insert_once, release, scoped_key
 
-_L = CameraLifecycle
+Recorded = tuple[Decision, DecisionEffect]
+BUSY = "A decision on this camera is being recorded; retry"
 
 
 def record_decision(
@@ -40,22 +41,27 @@ def record_decision(
     data: DecisionCreate,
     expected_version: int | None,
     actor: str,
+    caller: int | str | None = None,
+    idempotency_key: str | None = None,
     review_interval_days: int = DEFAULT_REVIEW_DAYS,
-) -> Decision:
-    """Record an SEG decision and apply it to the camera as a lifecycle change (If-Match)."""
-    camera = get_camera(session, camera_id=camera_id, lock=True)
+    today: date | None = None,
+) -> tuple[Decision, DecisionEffect, bool]:
+    """Record an SEG decision and apply it (or schedule it): (decision, effect, is new).
+
+    A retry with the caller's same Idempotency-Key returns the first decision (not new), even
+    though the camera's version has moved on since; the same key for another decision is 409.
+    """
+    today = today or london_today()
+    key = scoped_key(caller if caller is not None else actor, idempotency_key)
+    if (found := _by_key(session, key)) is not None:
+        return (*release(session, _replay(found, camera_id, data)), False)
+    with bounded_wait(session, BUSY):
+        camera = get_camera(session, camera_id=camera_id, lock=True)
+    if (found := _by_key(session, key)) is not None:  # a retry that waited for the first
+        return (*release(session, _replay(found, camera_id, data)), False)
     check_version(camera, expected_version)
-    allowed_from = lc.DECISION_FROM[data.decision]
-    if camera.lifecycle not in allowed_from:
-        raise Conflict(
-            f"Decision {data.decision} is not possible for a camera that is {camera.lifecycle}; "
-            f"it needs one of: {', '.join(allowed_from)}",
-            extra={"allowed": list(allowed_from), "current": camera.lifecycle},
-        )
+    effective = _check(session, camera, data, today)
     before = audit.snapshot(camera)
-    details = _APPLY[DecisionKind(data.decision)](session, camera, data, review_interval_days)
-    if data.dpia_ref:
-        camera.dpia_ref = data.dpia_ref
     decision = Decision(
         camera_id=camera.id,
         decision=data.decision,
@@ -63,139 +69,163 @@ def record_decision(
         minute_ref=data.minute_ref,
         reason=data.reason,
         dpia_ref=data.dpia_ref,
-        lifecycle_before=before["lifecycle"],
+        lifecycle_before=camera.lifecycle,
         lifecycle_after=camera.lifecycle,
-        details=details,
+        details={},
         recorded_by=actor,
     )
     session.add(decision)
     session.flush()
-    audit.camera_change(
-        session,
-        camera,
-        action=f"decision:{data.decision}",
-        actor=actor,
-        before=before,
-        reason=f"{data.minute_ref}: {data.reason}",
+    effect = DecisionEffect(
+        decision_id=decision.id,
+        camera_id=camera.id,
+        effective_on=effective,
+        related_camera_id=data.related_camera_id,
+        recommendation=data.answers.model_dump() if data.answers else None,
+        idempotency_key=key,
     )
+    why = f"{data.minute_ref}: {data.reason}"
+    if effective > today:
+        _schedule(session, camera, decision, effect, terms=terms_of(data), actor=actor, why=why)
+    else:
+        decision.details = apply_now(session, camera, data, review_interval_days)
+        decision.lifecycle_after = camera.lifecycle
+        effect.status, effect.applied_at = lc.DecisionStatus.APPLIED, now_utc()
+    with bounded_wait(session, BUSY):
+        inserted = insert_once(session, effect, "uq_decision_effects_idempotency_key")
+    if not inserted:  # the same key on another camera, recorded meanwhile
+        session.rollback()
+        first = _by_key(session, key)
+        assert first is not None
+        return (*release(session, _replay(first, camera_id, data)), False)
+    if effect.status == lc.DecisionStatus.APPLIED:
+        audit.camera_change(
+            session,
+            camera,
+            action=f"decision:{data.decision}",
+            actor=actor,
+            before=before,
+            reason=why,
+        )
     commit_change(session)
-    return decision
+    return decision, effect, True
 
 
-def list_decisions(session: Session, *, camera_id: int) -> list[Decision]:
-    """Decisions recorded for a camera, oldest first."""
-    get_camera(session, camera_id=camera_id)
-    return list(
-        session.scalars(
-            select(Decision)
-            .where(Decision.camera_id == camera_id)
-            .order_by(Decision.meeting_date, Decision.id)
+def _check(session: Session, camera: Camera, data: DecisionCreate, today: date) -> date:
+    """The day the decision takes effect; 422 for dates it cannot have, 409 for the camera."""
+    if data.meeting_date > today:
+        raise InvalidInput(
+            f"meeting_date {data.meeting_date.isoformat()} is after today "
+            f"({today.isoformat()}): record a decision once the meeting has taken it",
+            errors=[{"field": "meeting_date", "message": "in the future"}],
         )
-    )
-
-
-def _next_review(data: DecisionCreate, interval_days: int) -> date:
-    return data.next_review_due or data.meeting_date + timedelta(days=interval_days)
-
-
-def _to(c: Camera, target: str, d: DecisionCreate, days: int) -> None:
-    apply_lifecycle(c, target, today=d.meeting_date, review_interval_days=days)
-
-
-def _back_in_service(c: Camera, d: DecisionCreate, days: int) -> str:
-    """Make the camera active (if it is not) with its next review; the date, ISO."""
-    if c.lifecycle != _L.ACTIVE:
-        _to(c, _L.ACTIVE, d, days)
-    c.next_review_due = _next_review(d, days)
-    return c.next_review_due.isoformat()
-
-
-def _retain(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict[str, Any]:
-    target = _L.UNDER_REVIEW if d.keep_under_review else _L.ACTIVE
-    if c.lifecycle != target:
-        _to(c, target, d, days)
-    c.next_review_due = _next_review(d, days)
-    return {"next_review_due": c.next_review_due.isoformat()}
-
-
-def _make_permanent(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict[str, Any]:
-    if c.deployment != Deployment.RAPID:
-        raise Conflict(f"Camera {c.id} is already a fixed camera", extra={"allowed": []})
-    c.deployment = Deployment.FIXED
-    return {"deployment": Deployment.FIXED.value, "next_review_due": _back_in_service(c, d, days)}
-
-
-def _replace(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict[str, Any]:
-    if c.technology == Technology.DIGITAL:
-        raise Conflict(f"Camera {c.id} is already digital", extra={"allowed": []})
-    old = current_device(session, camera_id=c.id)
-    installed = d.installed_on or d.meeting_date
-    if old is not None:
-        old.removed_on = installed
-    new = CameraDevice(
-        camera_id=c.id,
-        technology=Technology.DIGITAL,
-        installed_on=installed,
-        expected_life_years=d.expected_life_years or c.expected_life_years,
-        replaces_id=old.id if old else None,
-        note=f"SEG {d.minute_ref}",
-    )
-    session.add(new)
-    session.flush()
-    c.technology, c.installed_on = Technology.DIGITAL, installed
-    c.expected_life_years = new.expected_life_years
-    _back_in_service(c, d, days)
-    return {
-        "old_device_id": old.id if old else None,
-        "new_device_id": new.id,
-        "installed_on": installed.isoformat(),
-    }
-
-
-def _relocate(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict[str, Any]:
-    assert d.lon is not None and d.lat is not None  # checked by DecisionCreate
-    current = current_position(session, camera_id=c.id)
-    if current is not None:
-        current.valid_to = d.meeting_date
-    if d.bearing_deg is not None:
-        c.bearing_deg = d.bearing_deg
-    place(c, d.lon, d.lat)
-    session.add(
-        CameraPosition(
-            camera_id=c.id,
-            geom=c.geom,
-            bearing_deg=c.bearing_deg,
-            valid_from=d.meeting_date,
-            reason=f"SEG {d.minute_ref}",
+    effective = data.effective_day()
+    if effective > today and data.decision not in lc.SCHEDULABLE:
+        raise InvalidInput(
+            f"Only a replacement or relocation can take effect on a later day; "
+            f"{lc.decision_words(data.decision)} takes effect when recorded (leave "
+            "effective_on empty or give a day up to today)",
+            errors=[{"field": "effective_on", "message": "after today"}],
         )
+    if data.related_camera_id is not None:
+        if data.related_camera_id == camera.id:
+            raise InvalidInput("related_camera_id is this camera; name the other of the pair")
+        if session.get(Camera, data.related_camera_id) is None:
+            raise InvalidInput(f"related_camera_id: no camera with id {data.related_camera_id}")
+    pending = scheduled_for(session, camera_ids=[camera.id]).get(camera.id)
+    scheduled = pending.decision if pending else None
+    kinds = {"lifecycle": camera.lifecycle, "technology": camera.technology}
+    refusal = lc.decision_refusal(
+        data.decision, **kinds, deployment=camera.deployment, scheduled=scheduled
     )
-    _back_in_service(c, d, days)
-    return {"lon": d.lon, "lat": d.lat, "previous_position_id": current.id if current else None}
-
-
-def _decommission(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict[str, Any]:
-    _to(c, _L.DECOMMISSIONING, d, days)
-    c.next_review_due = None
-    return {}
-
-
-def _withdraw(session: Session, c: Camera, d: DecisionCreate, days: int) -> dict[str, Any]:
-    if c.deployment != Deployment.RAPID:
+    if refusal is not None:
+        allowed = lc.allowed_decisions(**kinds, deployment=camera.deployment, scheduled=scheduled)
+        why = f"; due: {pending.text}" if pending else ""
         raise Conflict(
-            f"Only rapid-deployment cameras can be withdrawn to store; camera {c.id} "
-            "is fixed (decommission it instead)",
-            extra={"allowed": [DecisionKind.DECOMMISSION.value]},
+            f"Decision {data.decision} is not possible for camera {camera.id}: {refusal}{why}",
+            extra={"allowed": list(allowed), "current": camera.lifecycle},
         )
-    _to(c, _L.IN_STORE, d, days)
-    c.next_review_due = None
-    return {}
+    return effective
 
 
-_APPLY: dict[DecisionKind, Callable[[Session, Camera, DecisionCreate, int], dict[str, Any]]] = {
-    DecisionKind.RETAIN: _retain,
-    DecisionKind.MAKE_PERMANENT: _make_permanent,
-    DecisionKind.REPLACE_WITH_DIGITAL: _replace,
-    DecisionKind.RELOCATE: _relocate,
-    DecisionKind.DECOMMISSION: _decommission,
-    DecisionKind.WITHDRAW: _withdraw,
-}
+def _schedule(
+    session: Session,
+    camera: Camera,
+    decision: Decision,
+    effect: DecisionEffect,
+    *,
+    terms: dict[str, object],
+    actor: str,
+    why: str,
+) -> None:
+    """Keep today's facts; the terms wait in the decision until ``effective_on``."""
+    decision.details = {"terms": terms}
+    effect.status = lc.DecisionStatus.SCHEDULED
+    # What the register shows of the camera changed (what is due): a new version, a new ETag.
+    camera.updated_at = now_utc()
+    audit.record(
+        session,
+        camera_id=camera.id,
+        entity="decision",
+        entity_id=decision.id,
+        action=f"decision_scheduled:{decision.decision}",
+        actor=actor,
+        after={
+            "decision": decision.decision,
+            "effective_on": effect.effective_on.isoformat(),
+            "due": lc.due_text(decision.decision, effect.effective_on),
+            **terms,
+        },
+        reason=why,
+    )
+
+
+def _by_key(session: Session, key: str | None) -> Recorded | None:
+    if key is None:
+        return None
+    row = session.execute(
+        select(Decision, DecisionEffect)
+        .join(DecisionEffect, DecisionEffect.decision_id == Decision.id)
+        .where(DecisionEffect.idempotency_key == key)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _replay(found: Recorded, camera_id: int, data: DecisionCreate) -> Recorded:
+    """``found`` when the retry asks for the same decision, else 409."""
+    decision, effect = found
+    same = (
+        decision.camera_id == camera_id
+        and decision.decision == data.decision
+        and decision.meeting_date == data.meeting_date
+        and decision.minute_ref == data.minute_ref
+        and effect.effective_on == data.effective_day()
+    )
+    if not same:
+        raise Conflict(
+            "This Idempotency-Key was used for a different decision; send a new key for a new "
+            "decision"
+        )
+    return found
+
+
+def list_decisions(session: Session, *, camera_id: int) -> list[Recorded]:
+    """Decisions recorded for a camera with their effect, oldest first."""
+    get_camera(session, camera_id=camera_id)
+    return decisions_on(session, camera_ids=[camera_id])
+
+
+def decisions_on(
+    session: Session, *, camera_ids: Sequence[int] | None = None, since: date | None = None
+) -> list[Recorded]:
+    """Decisions on these cameras (all when None) taken at meetings on or after ``since``,
+    oldest first, each with its effect (decisions keep one each; see migration 0016)."""
+    stmt = select(Decision, DecisionEffect).join(
+        DecisionEffect, DecisionEffect.decision_id == Decision.id
+    )
+    if camera_ids is not None:
+        stmt = stmt.where(Decision.camera_id.in_(list(camera_ids)))
+    if since is not None:
+        stmt = stmt.where(Decision.meeting_date >= since)
+    rows = session.execute(stmt.order_by(Decision.meeting_date, Decision.id)).tuples()
+    return [(d, e) for d, e in rows]

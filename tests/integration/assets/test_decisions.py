@@ -115,13 +115,16 @@ def test_withdraw_only_for_rapid(client: Any, tokens: Any, new_camera: Any) -> N
     assert _decide(client, tokens, rapid, "withdraw").json()["lifecycle_after"] == "in_store"
     fixed = new_camera()
     r = _decide(client, tokens, fixed, "withdraw")
-    assert r.status_code == 409 and r.json()["allowed"] == ["decommission"]
+    # What this camera can take instead: every decision but the rapid-only ones.
+    assert r.status_code == 409 and r.json()["allowed"] == ["retain", "relocate", "decommission"]
+    assert "only rapid-deployment cameras" in r.json()["detail"]
 
 
 def test_decision_refused_in_wrong_state(client: Any, tokens: Any, new_camera: Any) -> None:
     cam = new_camera(lifecycle="proposed")
     r = _decide(client, tokens, cam, "retain")
-    assert r.status_code == 409 and set(r.json()["allowed"]) == {"active", "under_review"}
+    assert r.status_code == 409 and r.json()["allowed"] == []
+    assert "it is proposed (needs one of: active, under_review)" in r.json()["detail"]
     assert _get(client, tokens, cam["id"])["lifecycle"] == "proposed"
     assert client.get(f"/cameras/{cam['id']}/decisions", headers=tokens["seg"]).json() == []
 
