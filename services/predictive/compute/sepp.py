@@ -117,6 +117,10 @@ def _pass(
     ret_sum = np.zeros((n_a, n_b))
     first_day = -1
     w = 2 * radius + 1
+    powers = np.empty((n_fin, n_days + 2))
+    for a in range(n_fin):
+        for lag in range(n_days + 2):
+            powers[a, lag] = rs[a] ** lag
     for d in range(n_days):
         if first_day < 0 and day_ptr[d + 1] > day_ptr[d]:
             first_day = d
@@ -141,10 +145,12 @@ def _pass(
                         if cc < 0 or cc >= nx:
                             continue
                         m = rr * nx + cc
+                        if val[n_fin, m] == 0.0:
+                            continue  # nothing has happened in this box yet
                         lag = d - last[m]
                         for a in range(n_a):
                             if a < n_fin:
-                                v = val[a, m] * rs[a] ** lag
+                                v = val[a, m] * powers[a, lag]
                             else:
                                 v = val[a, m] / elapsed
                             if v == 0.0:
@@ -160,7 +166,7 @@ def _pass(
             lag = d + 1 - last[m]
             for a in range(n_fin):
                 add = (1.0 - rs[a]) * counts[i]
-                val[a, m] = val[a, m] * rs[a] ** lag + add
+                val[a, m] = val[a, m] * powers[a, lag] + add
                 for b in range(n_b):
                     ret_sum[a, b] += add * retention[b, m]
             val[n_fin, m] += counts[i]
@@ -264,10 +270,15 @@ def fit_weights(
     day_hi: int,
     *,
     active: npt.NDArray[np.bool_] | None = None,
-    max_iter: int = 500,
-    tol: float = 1e-7,
+    start: FloatArray | None = None,
+    max_iter: int = 300,
+    tol: float = 1e-6,
 ) -> WeightsFit:
-    """Maximum-likelihood weights on the days [day_lo, day_hi) by EM; ``active`` limits them."""
+    """Maximum-likelihood weights on the days [day_lo, day_hi) by EM; ``active`` limits them.
+
+    ``start`` (weights of an earlier fit) starts the iterations there; zeros are kept small but
+    positive so that no component is shut out by the start.
+    """
     k_all = table.feats.shape[1]
     on = np.ones(k_all, bool) if active is None else np.asarray(active, bool)
     rows = (table.row_day >= day_lo) & (table.row_day < day_hi)
@@ -280,6 +291,11 @@ def fit_weights(
     if n == 0 or not usable.any():
         return WeightsFit(w, 0.0, 0, True, n, day_hi - day_lo)
     wk = np.where(usable, n / (usable.sum() * np.where(usable, m, 1.0)), 0.0)
+    if start is not None:
+        ws = np.asarray(start, dtype=np.float64)[on]
+        wk = np.where(usable, np.maximum(ws, 1e-3 * wk), 0.0)
+    f = np.ascontiguousarray(f)
+    ft = np.ascontiguousarray(f.T)
     prev = -math.inf
     ll = -math.inf
     it = 0
@@ -288,7 +304,7 @@ def fit_weights(
         lam = f @ wk
         ll = float(np.sum(y * np.log(np.maximum(lam, 1e-300))) - m @ wk)
         ratio = y / np.maximum(lam, 1e-300)
-        wk = np.where(usable, wk * (f.T @ ratio) / np.where(usable, m, 1.0), 0.0)
+        wk = np.where(usable, wk * (ft @ ratio) / np.where(usable, m, 1.0), 0.0)
         if abs(ll - prev) <= tol * (abs(ll) + 1.0):
             converged = True
             break

@@ -89,10 +89,13 @@ class SeppScorer:
         bg = _background_only(table.names)
         choice, extra = "full", {"choice_reason": "no held-out weeks (too little history)"}
         n_val = int(round(self.validation_days / self.bin_days))
+        starts: tuple[FloatArray | None, FloatArray | None] = (None, None)
         if self.choose and n_bins - n_val > burn + 7:
-            choice, extra = self._choose(table, cells, ev.t_days, grid, day0, n_bins, n_val)
-        full = sepp.fit_weights(table, burn, n_bins)
-        back = sepp.fit_weights(table, burn, n_bins, active=bg)
+            choice, extra, starts = self._choose(
+                table, cells, ev.t_days, grid, day0, n_bins, n_val
+            )
+        full = sepp.fit_weights(table, burn, n_bins, start=starts[0])
+        back = sepp.fit_weights(table, burn, n_bins, active=bg, start=starts[1])
         weights = {"full": full.weights, "background": back.weights}.get(
             choice, 0.5 * (full.weights + back.weights)
         )
@@ -124,8 +127,12 @@ class SeppScorer:
         day0: float,
         n_bins: int,
         n_val: int,
-    ) -> tuple[str, dict[str, Any]]:
-        """Judge full model and background on the latest weeks: log-likelihood and hit rate."""
+    ) -> tuple[str, dict[str, Any], tuple[FloatArray, FloatArray]]:
+        """Judge full model and background on the latest weeks: log-likelihood and hit rate.
+
+        Both are fitted once, before the held-out weeks; each weekly origin forecasts its week
+        from the history up to it with those weights (no look-ahead).
+        """
         burn = self._burn(n_bins)
         bg = _background_only(table.names)
         cut = n_bins - n_val
@@ -137,7 +144,10 @@ class SeppScorer:
         hits: dict[str, list[float]] = {"full": [], "background": []}
         n_cells = grid.nx * grid.ny
         for origin in range(cut, n_bins, step):
-            sub = self._table(cells, t, grid, day0, origin)
+            sub = sepp.build_table(
+                cells, t, grid.shape, day0, origin, bin_days=self.bin_days, taus=self.taus,
+                sigmas=self.sigmas, first_feature_day=origin,
+            )  # fmt: skip (the states at the origin only)
             surf = sepp.surfaces(sub, grid.shape, self.sigmas)
             rows = (table.row_day >= origin) & (table.row_day < min(origin + step, n_bins))
             outcome = np.bincount(
@@ -145,9 +155,7 @@ class SeppScorer:
             )
             if outcome.sum() <= 0:
                 continue
-            sub_burn = self._burn(origin)
-            for name, active in (("full", None), ("background", bg)):
-                w = sepp.fit_weights(sub, sub_burn, origin, active=active).weights
+            for name, w in (("full", full.weights), ("background", back.weights)):
                 hits[name].append(accuracy_at_k(w @ surf, outcome, self.k_boxes).hit_rate)
         hit_full = float(np.mean(hits["full"])) if hits["full"] else math.nan
         hit_back = float(np.mean(hits["background"])) if hits["background"] else math.nan
@@ -169,7 +177,7 @@ class SeppScorer:
             "heldout_hit_rate_at_k": {"full": hit_full, "background": hit_back},
             "heldout_origins": len(hits["full"]),
             "k_boxes": self.k_boxes,
-        }
+        }, (full.weights, back.weights)
 
     def score(self, horizon_days: float) -> FloatArray:
         """Expected events per box over the horizon (rate of the next bin), shape (ny, nx)."""
