@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pygeofilter import ast, values
@@ -27,7 +27,9 @@ MAX_DEPTH = 20
 MAX_IN_VALUES = 200
 MAX_VERTICES = 2000
 QUERYABLE_TYPES = ("string", "number", "integer", "datetime", "geometry")
-FILTER_LANGS = ("cql2-text", "cql2-json")
+FILTER_LANGS = ("cql2-text", "cql2-json", "cql-text")
+# "cql-text" is the name the Part 3 drafts gave it, which GDAL 3.6 sends; its basic
+# comparisons, AND/OR/NOT, LIKE, IN, BETWEEN and IS NULL are CQL2 text's.
 COMPARISONS = {
     ast.Equal: "=",
     ast.NotEqual: "<>",
@@ -81,7 +83,7 @@ def parse_filter(text: str, lang: str | None, queryables: dict[str, Queryable]) 
     if len(text) > MAX_FILTER_CHARS:
         raise BadFilter(f"The filter is {len(text)} characters; the limit is {MAX_FILTER_CHARS}")
     try:
-        node = parse_cql2_text(text) if lang == "cql2-text" else parse_cql2_json(json.loads(text))
+        node = parse_cql2_json(json.loads(text)) if lang == "cql2-json" else parse_cql2_text(text)
     except Exception as exc:  # lark and json raise many kinds; all are the client's syntax
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise BadFilter(f"The filter is not valid {lang}: {first}") from None
@@ -109,7 +111,7 @@ class _Checker:
             self.check(node.sub_node, depth + 1)
         elif type(node) in COMPARISONS:
             q = self.attribute(node.lhs)
-            self.value(q, node.rhs)
+            node.rhs = self.value(q, node.rhs)
         elif isinstance(node, ast.Like):
             q = self.attribute(node.lhs)
             if q.type != "string" or not isinstance(node.pattern, str):
@@ -118,12 +120,10 @@ class _Checker:
             q = self.attribute(node.lhs)
             if len(node.sub_nodes) > MAX_IN_VALUES:
                 raise BadFilter(f"IN lists at most {MAX_IN_VALUES} values")
-            for v in node.sub_nodes:
-                self.value(q, v)
+            node.sub_nodes = [self.value(q, v) for v in node.sub_nodes]
         elif isinstance(node, ast.Between):
             q = self.attribute(node.lhs)
-            self.value(q, node.low)
-            self.value(q, node.high)
+            node.low, node.high = self.value(q, node.low), self.value(q, node.high)
         elif isinstance(node, ast.IsNull):
             self.attribute(node.lhs)
         elif isinstance(node, ast.GeometryIntersects):
@@ -150,7 +150,10 @@ class _Checker:
             )
         return found
 
-    def value(self, q: Queryable, v: Any) -> None:
+    def value(self, q: Queryable, v: Any) -> Any:
+        """``v`` checked against the queryable's type (ISO text for a time becomes a time)."""
+        if q.type == "datetime" and isinstance(v, str):
+            v = _iso_time(v, q.name)
         ok = {
             "string": isinstance(v, str),
             "number": isinstance(v, int | float) and not isinstance(v, bool),
@@ -162,3 +165,18 @@ class _Checker:
             raise BadFilter(f"{q.name} is a {q.type}; {v!r} cannot be compared with it")
         if q.enum and isinstance(v, str) and v not in q.enum:
             raise BadFilter(f"{q.name} is one of {', '.join(q.enum)}; not {v!r}")
+        return v
+
+
+def _iso_time(text: str, name: str) -> datetime:
+    """An ISO 8601 date or date-time given as text (as GDAL sends them), UTC if no offset."""
+    clean = text.strip()
+    if clean.endswith("T"):  # GDAL 3.6 writes a date as "2019-01-01T"
+        clean = clean[:-1]
+    try:
+        when = datetime.fromisoformat(clean.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadFilter(
+            f"{name} is a time; {text!r} is not an ISO 8601 date or date-time"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -67,6 +67,8 @@ def collection_doc(
     ]
     if collection.queryables:
         links.append(link(f"{url}/queryables", QUERYABLES_REL, SCHEMA_JSON, "Queryables"))
+        # the Part 3 drafts' relation, which GDAL 3.6 follows
+        links.append(link(f"{url}/queryables", "queryables", JSON, "Queryables"))
     return {
         "id": collection.id,
         "title": collection.title,
@@ -89,6 +91,10 @@ def queryables_doc(base: str, collection: Collection) -> dict[str, Any]:
         "title": collection.title,
         "properties": {q.name: q.schema() for q in collection.queryables},
         "additionalProperties": False,
+        # The same names in the Part 3 drafts' form (GDAL 3.6 reads this list).
+        "queryables": [
+            {"id": q.name, "queryable": q.name, "type": q.type} for q in collection.queryables
+        ],
     }
 
 

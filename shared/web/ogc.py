@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from shared.cql import FILTER_LANGS
 from shared.db import SessionDep
 from shared.errors import NotFound
 from shared.ogc import (
@@ -23,6 +24,7 @@ from shared.ogc import (
     GEOJSON,
     JSON,
     MAX_LIMIT,
+    OPENAPI_JSON,
     SCHEMA_JSON,
     BadQuery,
     Collection,
@@ -151,7 +153,11 @@ def _part2_3_parameters(collection: Collection) -> list[dict[str, Any]]:
     if collection.queryables:
         out += [
             _text_param("filter", "CQL2 filter on the queryables", maxLength=8000),
-            _text_param("filter-lang", "cql2-text (default) or cql2-json"),
+            _text_param(
+                "filter-lang",
+                "cql2-text (default), cql2-json, or cql-text (the drafts' name, as GDAL sends)",
+                enum=list(FILTER_LANGS),
+            ),
             _text_param("filter-crs", "CRS of the filter's geometries (CRS84 only)"),
             _text_param("sortby", "+name or -name, comma-separated queryables"),
         ]
@@ -169,6 +175,16 @@ FC_RESPONSE: dict[int | str, dict[str, Any]] = {
     },
     **PROBLEM_RESPONSES,
 }
+
+
+def ogc_openapi(doc: dict[str, Any], prefix: str, base: str) -> dict[str, Any]:
+    """``doc`` with only the paths under ``prefix``, written relative to it (servers: base)."""
+    paths = {
+        path[len(prefix) :] or "/": item
+        for path, item in doc.get("paths", {}).items()
+        if path == prefix or path.startswith(prefix + "/")
+    }
+    return {**doc, "servers": [{"url": base}], "paths": paths}
 
 
 def _collection(
@@ -217,11 +233,21 @@ def ogc_router(
     @router.get("", summary="Landing page", response_model=None)
     def landing(request: Request) -> JSONResponse:
         """Links to the API definition, conformance and the collections."""
-        openapi = public_root(request) + (request.app.openapi_url or "/openapi.json")
+        openapi = _base(request, prefix) + "/api"
         body = landing_page(
             _base(request, prefix), title=title, description=description, openapi_url=openapi
         )
         return JSONResponse(body)
+
+    @router.get("/api", summary="The OGC API's own OpenAPI document", response_model=None)
+    def api_document(request: Request) -> JSONResponse:
+        """The service's OpenAPI document cut to this API, paths relative to it.
+
+        GDAL looks up ``/collections/{id}/items`` in the service description to learn which
+        query parameters (filter-lang, queryables) the server takes.
+        """
+        body = ogc_openapi(request.app.openapi(), prefix, _base(request, prefix))
+        return JSONResponse(body, media_type=OPENAPI_JSON)
 
     @router.get("/conformance", summary="Conformance classes", response_model=None)
     def conformance() -> JSONResponse:
@@ -339,7 +365,8 @@ def _add_collection_routes(
         """The properties filter and sortby take, as a JSON Schema."""
         c = pick(session, collection_id)
         body = queryables_doc(_base(request, prefix), c)
-        return JSONResponse(body, media_type=SCHEMA_JSON)
+        wants_schema = SCHEMA_JSON in request.headers.get("accept", "")
+        return JSONResponse(body, media_type=SCHEMA_JSON if wants_schema else JSON)
 
     @router.get(
         f"{path}/items",
