@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import Response
@@ -193,6 +194,16 @@ def build_app(
         policy=content_security_policy(settings.tile_url),
     )
     app.add_middleware(RequestIdMiddleware, service=settings.service_name)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[o.rstrip("/") for o in settings.cors_origins if o.strip() != "*"],
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_headers=["Authorization", "Accept", "Content-Type"],
+            expose_headers=["Content-Crs", "Link", "X-Request-ID"],
+            allow_credentials=False,
+            max_age=600,
+        )
     install_error_handlers(app)
     app.include_router(health_router)
     install_page_handlers(app)

@@ -83,6 +83,10 @@ class CommonSettings(BaseSettings):
     tile_attribution: str = Field(
         "&copy; OpenStreetMap contributors", validation_alias="CSP_TILE_ATTRIBUTION"
     )
+    # Web origins allowed to read the API from a browser (CORS), e.g.
+    # CSP_CORS_ORIGINS='["https://maps.partner.example"]'; empty: no cross-origin reads. Tokens
+    # go in headers; cookies are never sent cross-origin (no credentials).
+    cors_origins: list[str] = Field(default_factory=list, validation_alias="CSP_CORS_ORIGINS")
     # Single sign-on (OpenID Connect, authorization code with PKCE); off while issuer is empty.
     oidc_issuer: str = Field("", validation_alias="CSP_OIDC_ISSUER")
     oidc_client_id: str = Field("", validation_alias="CSP_OIDC_CLIENT_ID")
