@@ -90,10 +90,13 @@ def test_naive28_warns_when_month_data_leaves_window_empty() -> None:
     assert report.warnings and "coarser" in report.warnings[0]
 
 
-def test_choose_method_auto_picks_etas_on_fine_times() -> None:
+def test_choose_method_auto_picks_sepp_on_fine_or_daily_times() -> None:
     rng = np.random.default_rng(5)
     ev = _events(19000 + rng.uniform(0, 365, 2000), rng)
-    assert choose_method(ev, "auto") == ("etas_smooth", [])
+    assert choose_method(ev, "auto") == ("sepp", [])
+    # Dates only, heavily tied: sepp bins by day, so auto keeps it (etas would fall back).
+    daily = _events(np.floor(19000 + rng.uniform(0, 365, 2000)), rng)
+    assert choose_method(daily, "auto") == ("sepp", [])
     small = _events(19000 + rng.uniform(0, 365, 50), rng)
     method, warnings = choose_method(small, "auto")
     assert method == "best_static" and "50" in warnings[0]
