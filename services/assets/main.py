@@ -16,6 +16,7 @@ ROUTER_MODULES = (
     "services.assets.open311",
     "services.assets.web.pages",
     "services.assets.web.control_room",
+    "services.assets.web.briefing",
 )
 
 
