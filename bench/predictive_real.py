@@ -68,7 +68,9 @@ def boot(values: dict[str, np.ndarray], n: int = 2000, seed: int = 15) -> dict[s
             values.items()}  # fmt: skip
 
 
-def ratio_interval(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 15) -> tuple[float, ...]:
+def ratio_interval(
+    a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 15
+) -> tuple[float, ...]:
     """Ratio of means a/b and its paired bootstrap 95% interval over days."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, a.size, size=(n, a.size))

@@ -314,5 +314,65 @@ def generate(
         typer.echo(f"{b.rank:>3}  {b.cell_id}  {b.score:.4g}  {b.ward or ''}")
 
 
+@app.command("near-repeat")
+def near_repeat(
+    inputs: list[Path] = InputOpt,
+    fmt: str = FormatOpt,
+    categories: list[str] | None = CategoriesOpt,
+    distance_bands: str = typer.Option(
+        "0,100,200,400,800", "--distance-bands", help="Band edges in metres, from 0"
+    ),
+    time_bands: str = typer.Option(
+        "0,7,14,28,56", "--time-bands", help="Band edges in days, from 0"
+    ),
+    permutations: int = typer.Option(99, "--permutations", help="Monte Carlo runs (1 to 999)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON"),
+) -> None:
+    """Knox near-repeat table per category: observed / expected pairs and Monte Carlo p."""
+    import numpy as np
+
+    from services.predictive.compute.nearrepeat import knox
+
+    def edges(text: str, name: str) -> tuple[float, ...]:
+        try:
+            return tuple(float(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            fail(f"{name} must be numbers separated by commas, got {text!r}")
+            raise
+
+    d_e, t_e = edges(distance_bands, "--distance-bands"), edges(time_bands, "--time-bands")
+    wanted = split_categories(categories)
+    groups: list[str | None] = list(wanted) if wanted else [None]
+    out = {}
+    for cat in groups:
+        events = read_events(inputs, fmt, None if cat is None else [cat])
+        try:
+            tab = knox(events.x, events.y, events.t_days, distance_edges_m=d_e,
+                       time_edges_days=t_e, permutations=permutations)  # fmt: skip
+        except ValueError as exc:
+            fail(str(exc))
+            raise
+        out[cat or "all"] = tab.as_dict()
+        if as_json:
+            continue
+        typer.echo(f"\n{cat or 'all categories'}: {tab.n_events} incidents, "
+                   f"{permutations} permutations (observed/expected, p)")  # fmt: skip
+        head = "distance \\ days".ljust(16) + "".join(
+            f"{t_e[j]:g}-{t_e[j + 1]:g}".rjust(30) for j in range(len(t_e) - 1)
+        )
+        typer.echo(head)
+        ratio = tab.ratio
+        for i in range(len(d_e) - 1):
+            cells = "".join(
+                f"{tab.observed[i, j]}/{tab.expected[i, j]:.1f} "
+                f"{'' if np.isnan(ratio[i, j]) else f'x{ratio[i, j]:.2f}'} "
+                f"p={tab.p_value[i, j]:.2f}".rjust(30)
+                for j in range(len(t_e) - 1)
+            )
+            typer.echo(f"{d_e[i]:g}-{d_e[i + 1]:g} m".ljust(16) + cells)
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -63,7 +63,12 @@ def test_features_match_a_brute_force_sum_over_earlier_days() -> None:
 
 
 def _simulate(
-    mu: np.ndarray, theta: float, tau: float, sigma: float, n_days: int, shape: tuple[int, int],
+    mu: np.ndarray,
+    theta: float,
+    tau: float,
+    sigma: float,
+    n_days: int,
+    shape: tuple[int, int],
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Day-bin branching process: Poisson(theta) children, geometric delay, Gaussian offset."""

@@ -166,7 +166,7 @@ def knox(
         tuple(float(v) for v in t_edges),
         observed,
         total / permutations,
-        (1.0 + at_least) / (1.0 + permutations),
+        np.asarray((1.0 + at_least) / (1.0 + permutations), dtype=np.float64),
         permutations,
         int(xa.size),
         int(pi.size),

@@ -91,9 +91,7 @@ class SeppScorer:
         n_val = int(round(self.validation_days / self.bin_days))
         starts: tuple[FloatArray | None, FloatArray | None] = (None, None)
         if self.choose and n_bins - n_val > burn + 7:
-            choice, extra, starts = self._choose(
-                table, cells, ev.t_days, grid, day0, n_bins, n_val
-            )
+            choice, extra, starts = self._choose(table, cells, ev.t_days, grid, day0, n_bins, n_val)
         full = sepp.fit_weights(table, burn, n_bins, start=starts[0])
         back = sepp.fit_weights(table, burn, n_bins, active=bg, start=starts[1])
         weights = {"full": full.weights, "background": back.weights}.get(
@@ -145,8 +143,15 @@ class SeppScorer:
         n_cells = grid.nx * grid.ny
         for origin in range(cut, n_bins, step):
             sub = sepp.build_table(
-                cells, t, grid.shape, day0, origin, bin_days=self.bin_days, taus=self.taus,
-                sigmas=self.sigmas, first_feature_day=origin,
+                cells,
+                t,
+                grid.shape,
+                day0,
+                origin,
+                bin_days=self.bin_days,
+                taus=self.taus,
+                sigmas=self.sigmas,
+                first_feature_day=origin,
             )  # fmt: skip (the states at the origin only)
             surf = sepp.surfaces(sub, grid.shape, self.sigmas)
             rows = (table.row_day >= origin) & (table.row_day < min(origin + step, n_bins))
@@ -170,14 +175,18 @@ class SeppScorer:
         else:
             choice = "blend"
             reason = "neither dominated on the held-out weeks (likelihood vs hit rate): a blend"
-        return choice, {
-            "choice_reason": reason,
-            "heldout_days": float(n_val * self.bin_days),
-            "heldout_loglik": {"full": ll_full, "background": ll_back},
-            "heldout_hit_rate_at_k": {"full": hit_full, "background": hit_back},
-            "heldout_origins": len(hits["full"]),
-            "k_boxes": self.k_boxes,
-        }, (full.weights, back.weights)
+        return (
+            choice,
+            {
+                "choice_reason": reason,
+                "heldout_days": float(n_val * self.bin_days),
+                "heldout_loglik": {"full": ll_full, "background": ll_back},
+                "heldout_hit_rate_at_k": {"full": hit_full, "background": hit_back},
+                "heldout_origins": len(hits["full"]),
+                "k_boxes": self.k_boxes,
+            },
+            (full.weights, back.weights),
+        )
 
     def score(self, horizon_days: float) -> FloatArray:
         """Expected events per box over the horizon (rate of the next bin), shape (ny, nx)."""

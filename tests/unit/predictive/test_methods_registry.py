@@ -23,12 +23,19 @@ from services.predictive.compute.methods import (
 )
 from services.predictive.compute.scorer import FitReport, FloatArray
 from services.predictive.compute.selection import choose_method, forecast
-from services.predictive.compute.static_scorers import KdeScorer, NaiveScorer, ProspectiveScorer
 from services.predictive.compute.sepp_scorer import SeppScorer
+from services.predictive.compute.static_scorers import KdeScorer, NaiveScorer, ProspectiveScorer
 from shared.grid import Grid
 
 GRID = Grid.covering(0, 0, 2999, 2999, 150)
-SCORER_CLASSES = (EtasScorer, NaiveScorer, KdeScorer, ProspectiveScorer, BestStaticScorer, SeppScorer)
+SCORER_CLASSES = (
+    EtasScorer,
+    NaiveScorer,
+    KdeScorer,
+    ProspectiveScorer,
+    BestStaticScorer,
+    SeppScorer,
+)
 
 
 def _events(seed: int = 3, days: float = 200.0, n: int = 3000) -> Events:
