@@ -14,7 +14,16 @@ from services.hotspots.models import MAX_ID
 from shared.auth import AnyRole, Principal, require
 from shared.web.deps import AppSettings
 
-__all__ = ["GEOJSON", "AnyRole", "Analyst", "LimitsDep", "OutputDir", "RunId", "SiteId"]
+__all__ = [
+    "GEOJSON",
+    "AnyRole",
+    "Analyst",
+    "ComparisonId",
+    "LimitsDep",
+    "OutputDir",
+    "RunId",
+    "SiteId",
+]
 
 GEOJSON = "application/geo+json"
 
@@ -26,6 +35,7 @@ Analyst = Annotated[Principal, Depends(require("analyst"))]
 # id was a 500: Python refuses to parse it, PostgreSQL to compare it).
 RunId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Surface run id")]
 SiteId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Water site id")]
+ComparisonId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Comparison id")]
 
 
 def limits_of(settings: AppSettings) -> Limits:

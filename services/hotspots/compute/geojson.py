@@ -79,6 +79,8 @@ def shapes_geojson(
                 "peak": s.peak,
                 "mean": s.mean,
                 "area_m2": s.area_m2,
+                "area_km2": round(s.area_m2 / 1e6, 6),
+                "incidents": s.incidents,
                 **({"run": run_id} if run_id else {}),
             },
             fid=s.rank,

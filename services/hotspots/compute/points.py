@@ -83,10 +83,11 @@ def filter_points(
     end: datetime | None = None,
     bbox_m: tuple[float, float, float, float] | None = None,
 ) -> Points:
-    """Keep incidents in ``categories``, in [start, end) and inside ``bbox_m`` (EPSG:27700)."""
+    """Keep incidents in ``categories`` (any case), in [start, end) and inside ``bbox_m``."""
     keep = np.ones(len(pts), dtype=bool)
     if categories:
-        keep &= np.isin(pts.category, list(categories))
+        wanted = [c.lower() for c in categories]
+        keep &= np.isin(np.char.lower(pts.category.astype(str)), wanted)
     if start is not None:
         keep &= pts.t >= np.datetime64(naive_utc(start), "s")
     if end is not None:

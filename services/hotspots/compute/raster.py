@@ -54,7 +54,7 @@ def write_cog(
         with mem.open(**profile) as tmp:
             tmp.write(data, 1)
             tmp.update_tags(**all_tags)
-            tmp.set_band_unit(1, UNITS)
+            tmp.set_band_unit(1, all_tags["units"])
         with mem.open() as src:
             rio_copy(
                 src,
@@ -69,10 +69,14 @@ def write_cog(
 
 
 def write_surface_tif(path: str | Path, result: SurfaceResult) -> Path:
-    """Write the surface as a float32 Cloud Optimized GeoTIFF (EPSG:27700) with its parameters.
+    """Write the surface as a float32 Cloud Optimized GeoTIFF (EPSG:27700) that says what it is.
 
     Cells that are 0 or NaN are nodata (no incident within reach, or outside the study area).
+    The tags name the categories, period, sources, method, kernel, radius, cell, weighting and
+    hotspot threshold (``compute.tags``), besides the parameters as JSON.
     """
+    from services.hotspots.compute.tags import surface_tags
+
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tags = {
@@ -82,6 +86,7 @@ def write_surface_tif(path: str | Path, result: SurfaceResult) -> Path:
         **{f"param_{k}": str(v) for k, v in result.params.items()},
         "incidents": str(result.stats.get("incidents", "")),
         "crs": "EPSG:27700",
+        **surface_tags(result.kind, result.params, result.stats, result.selection),
     }
     write_cog(p, result.surface, result.grid, tags=tags)
     return p

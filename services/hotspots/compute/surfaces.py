@@ -29,18 +29,23 @@ DENSITY_UNITS = "incidents per km2"
 
 @dataclass(frozen=True)
 class HotspotShape:
-    """One hotspot polygon (shapely MultiPolygon, EPSG:27700) with its peak, mean and area."""
+    """One hotspot polygon (shapely MultiPolygon, EPSG:27700): peak, mean, area, incidents in it."""
 
     rank: int
     peak: float
     mean: float
     area_m2: float
     geom: Any
+    incidents: int | None = None
 
 
 @dataclass
 class SurfaceResult:
-    """A computed surface over ``grid`` (ny, nx), its hotspots and what produced it."""
+    """A computed surface over ``grid`` (ny, nx), its hotspots and what produced it.
+
+    ``selection`` says which incidents it was computed from (categories, sources, period), as
+    the caller read them; the COG's tags carry it with ``params`` and the threshold.
+    """
 
     kind: str
     grid: Grid
@@ -48,6 +53,7 @@ class SurfaceResult:
     shapes: list[HotspotShape]
     params: dict[str, Any]
     stats: dict[str, Any] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)
 
 
 def _noop(fraction: float, message: str) -> None:
@@ -142,7 +148,8 @@ def compute_kde(
     progress(0.7, "hotspot polygons")
     positive = surface[surface > 0]
     threshold = float(np.percentile(positive, percentile)) if positive.size else math.inf
-    shapes = hotspot_shapes(surface, grid, surface >= threshold) if positive.size else []
+    mask = surface >= threshold
+    shapes = hotspot_shapes(surface, grid, mask, points=(pts.x, pts.y)) if positive.size else []
     params = {
         "kind": "kde",
         "method": method,
@@ -158,7 +165,7 @@ def compute_kde(
         units=DENSITY_UNITS,
         hotspots=len(shapes),
     )
-    return SurfaceResult("kde", grid, surface, shapes, params, stats)
+    return SurfaceResult("kde", grid, surface, shapes, params, stats, read_of(pts))
 
 
 def kde_radius(x: FloatArray, y: FloatArray, w: FloatArray, radius_m: float | None) -> float:
@@ -208,7 +215,9 @@ def compute_gistar(
     seconds = time.perf_counter() - t0
     progress(0.7, "hot-spot polygons")
     z = np.asarray(res.z, dtype=np.float64)
-    shapes = hotspot_shapes(np.nan_to_num(z, nan=0.0), grid, res.bins >= min_bin)
+    shapes = hotspot_shapes(
+        np.nan_to_num(z, nan=0.0), grid, res.bins >= min_bin, points=(pts.x, pts.y)
+    )
     params = {
         "kind": "gistar",
         "cell_m": grid.cell_size_m,
@@ -224,7 +233,16 @@ def compute_gistar(
         hot_cells={str(b): int((res.bins == b).sum()) for b in (1, 2, 3)},
         cold_cells={str(b): int((res.bins == -b).sum()) for b in (1, 2, 3)},
     )
-    return SurfaceResult("gistar", grid, z, shapes, params, stats)
+    return SurfaceResult("gistar", grid, z, shapes, params, stats, read_of(pts))
+
+
+def read_of(pts: Points) -> dict[str, Any]:
+    """What a surface was computed from: the categories and the first and last day read."""
+    out: dict[str, Any] = {"categories_read": sorted({str(c) for c in pts.category})}
+    if len(pts):
+        out["first_day_read"] = str(pts.t.min().astype("datetime64[D]"))
+        out["last_day_read"] = str(pts.t.max().astype("datetime64[D]"))
+    return out
 
 
 def _stats(
@@ -243,16 +261,25 @@ def _stats(
     }
 
 
-def hotspot_shapes(surface: FloatArray, grid: Grid, mask: npt.ArrayLike) -> list[HotspotShape]:
-    """One MultiPolygon per edge-connected group of masked cells, ranked by peak value."""
+def hotspot_shapes(
+    surface: FloatArray,
+    grid: Grid,
+    mask: npt.ArrayLike,
+    *,
+    points: tuple[FloatArray, FloatArray] | None = None,
+) -> list[HotspotShape]:
+    """One MultiPolygon per edge-connected group of masked cells, ranked by peak value.
+
+    With ``points`` (eastings, northings) each shape counts the points in its cells.
+    """
     from shapely.geometry import MultiPolygon
 
     from services.hotspots.compute.polygons import hotspot_polygons
 
-    polys = hotspot_polygons(surface, grid, mask=np.asarray(mask, dtype=bool))
+    polys = hotspot_polygons(surface, grid, mask=np.asarray(mask, dtype=bool), points=points)
     out = []
     for rank, p in enumerate(polys, start=1):
         g = p["geometry"]
         mp = g if g.geom_type == "MultiPolygon" else MultiPolygon([g])
-        out.append(HotspotShape(rank, p["peak"], p["mean"], p["area_m2"], mp))
+        out.append(HotspotShape(rank, p["peak"], p["mean"], p["area_m2"], mp, p.get("incidents")))
     return out

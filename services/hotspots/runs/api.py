@@ -1,4 +1,5 @@
-"""Routes of surface runs: start one, list and read them, their COG, polygons and evaluation."""
+"""Routes of surface runs: start one, list and read them, their COG, polygons (GeoJSON and
+GeoPackage), hotspot table (CSV) and evaluation."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
+from services.hotspots.compute.exports import GPKG
 from services.hotspots.deps import GEOJSON, Analyst, AnyRole, LimitsDep, OutputDir, RunId
 from services.hotspots.enums import RunStatus
 from services.hotspots.limits import Limits
 from services.hotspots.models import SurfaceRun
-from services.hotspots.runs import coverage, service
+from services.hotspots.runs import coverage, exports, service
 from services.hotspots.runs.execute import run_surface
 from services.hotspots.runs.leases import run_message
 from services.hotspots.schemas import (
@@ -43,6 +45,8 @@ def run_read(run: SurfaceRun, base: str = "") -> RunRead:
         links.update(
             surface=f"{base}/surfaces/{run.id}.tif",
             polygons=f"{base}/surfaces/{run.id}/polygons",
+            polygons_gpkg=f"{base}/surfaces/{run.id}/polygons.gpkg",
+            table_csv=f"{base}/surfaces/{run.id}/hotspots.csv",
             map=f"{base}/surfaces/{run.id}/map",
             evaluate=f"{base}/surfaces/{run.id}/evaluate",
             ogc=f"{base}/ogc/collections/hotspots/items?run={run.id}",
@@ -149,6 +153,40 @@ def surface_polygons(run_id: RunId, session: SessionDep, who: AnyRole) -> JSONRe
     return JSONResponse(service.run_polygons(session, run_id=run_id), media_type=GEOJSON)
 
 
+@router.get(
+    "/surfaces/{run_id}/polygons.gpkg",
+    tags=["surfaces"],
+    response_class=Response,
+    responses={200: {"content": {GPKG: {}}, "description": "GeoPackage, EPSG:27700"}},
+)
+def surface_polygons_gpkg(run_id: RunId, session: SessionDep, who: AnyRole) -> Response:
+    """The run's hotspot polygons as a GeoPackage (EPSG:27700), its metadata the run's tags."""
+    data = exports.hotspots_gpkg(session, run_id=run_id)
+    return Response(data, media_type=GPKG, headers=_attachment(f"hotspots-run-{run_id}.gpkg"))
+
+
+@router.get(
+    "/surfaces/{run_id}/hotspots.csv",
+    tags=["surfaces"],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per hotspot"}},
+)
+def surface_hotspots_csv(run_id: RunId, session: SessionDep, who: AnyRole) -> Response:
+    """The run's hotspot table as CSV: rank, ward, grid reference, area (km²), incidents inside,
+    peak and mean density (text cells formula-neutralised)."""
+    text = exports.hotspots_csv(session, run_id=run_id)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(f"hotspots-run-{run_id}.csv"),
+    )
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    """A download's Content-Disposition (file names made of ids only, never user text)."""
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
 @router.post("/surfaces/{run_id}/evaluate", response_model=EvaluationRead, tags=["surfaces"])
 def evaluate_surface(
     run_id: RunId,
@@ -182,6 +220,7 @@ def incident_coverage(
     ending on it (``suggested_from``/``suggested_to``), as the analyst map offers.
     """
     coverage.check_filters(sources=sources, from_=from_, to=to)
+    categories = coverage.resolve_categories(session, categories, strict=False)
     box = limits.allowed_box()
     periods = coverage.source_periods(session, box=box)
     win = coverage.check_window(

@@ -51,6 +51,45 @@ def check_filters(*, sources: Sequence[str] | None, from_: date | None, to: date
             raise field_error("sources", f"unknown source {s!r}; choose from {', '.join(SOURCES)}")
 
 
+# How many of the held categories a refusal names.
+NAMED_CATEGORIES = 30
+
+
+def resolve_categories(
+    session: Session, categories: Sequence[str] | None, *, strict: bool = True
+) -> list[str] | None:
+    """The held categories that ``categories`` name, matched without regard to case.
+
+    "burglary" gives "Burglary" (and every other spelling held, such as "BURGLARY" from another
+    source). A name matching nothing is a 422 naming the categories held when ``strict``, and
+    kept as given otherwise (so it matches nothing). None or empty: no filter.
+    """
+    if not categories:
+        return None
+    wanted = {c.lower(): c for c in categories}
+    held = session.scalars(
+        select(Incident.category)
+        .where(func.lower(Incident.category).in_(list(wanted)))
+        .group_by(Incident.category)
+        .order_by(Incident.category)
+    ).all()
+    found = {h.lower() for h in held}
+    missing = [c for k, c in wanted.items() if k not in found]
+    if missing and strict:
+        names = session.scalars(
+            select(Incident.category).group_by(Incident.category).order_by(Incident.category)
+        ).all()
+        shown = ", ".join(names[:NAMED_CATEGORIES])
+        if len(names) > NAMED_CATEGORIES:
+            shown += ", ..."
+        raise field_error(
+            "categories",
+            f"no incidents of the category {missing[0]!r}; the categories held are: "
+            f"{shown or 'none (no incidents imported)'}",
+        )
+    return sorted(set(held) | set(missing))
+
+
 def incident_filters(
     *,
     sources: Sequence[str] | None,
@@ -70,6 +109,21 @@ def incident_filters(
     if to is not None:
         out.append(Incident.occurred_at < day_after(to))
     return out
+
+
+def sources_read(
+    session: Session,
+    *,
+    sources: Sequence[str] | None,
+    categories: Sequence[str] | None,
+    from_: date | None,
+    to: date | None,
+    box: Box,
+) -> list[str]:
+    """The sources holding incidents that match these filters (what a run reads from)."""
+    where = incident_filters(sources=sources, categories=categories, from_=from_, to=to, box=box)
+    q = select(Incident.source).where(*where).group_by(Incident.source).order_by(Incident.source)
+    return list(session.scalars(q))
 
 
 @dataclass(frozen=True)
@@ -129,16 +183,23 @@ def _month_end(day: date) -> date:
 
 
 def category_counts(session: Session, *, box: Box) -> dict[str, list[tuple[str, int]]]:
-    """Per source, its categories (crime types) with their counts, most frequent first."""
+    """Per source, its categories (crime types) with their counts, most frequent first.
+
+    Spellings that differ only in case count as one category, named by its commonest spelling.
+    """
     q = (
         select(Incident.source, Incident.category, func.count())
         .where(Incident.geom.intersects(func.ST_MakeEnvelope(*box, 27700)))
         .group_by(Incident.source, Incident.category)
         .order_by(Incident.source, func.count().desc(), Incident.category)
     )
-    out: dict[str, list[tuple[str, int]]] = {}
+    merged: dict[str, dict[str, list[tuple[str, int]]]] = {}
     for source, category, n in session.execute(q):
-        out.setdefault(source, []).append((category, int(n)))
+        merged.setdefault(source, {}).setdefault(category.lower(), []).append((category, int(n)))
+    out: dict[str, list[tuple[str, int]]] = {}
+    for source, groups in merged.items():
+        rows = [(spellings[0][0], sum(n for _, n in spellings)) for spellings in groups.values()]
+        out[source] = sorted(rows, key=lambda r: (-r[1], r[0]))
     return out
 
 

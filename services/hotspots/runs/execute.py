@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from services.hotspots.compute.surfaces import (
 from services.hotspots.enums import RunStatus
 from services.hotspots.limits import Limits
 from services.hotspots.models import HotspotPolygon, SurfaceRun
-from services.hotspots.runs import leases
+from services.hotspots.runs import coverage, leases
 from services.hotspots.runs.service import RUNS_DIR, get_run, search_box
 from shared.db_errors import is_database_down
 from shared.errors import AppError, NotFound
@@ -88,6 +89,7 @@ def _compute_and_store(
         )
         session.rollback()
         return
+    result.selection.update(selection_of(session, run.params, limits))
     write_surface_tif(Path(output_dir) / rel, result)
     _store_polygons(session, run.id, result.shapes, result.kind)
     session.refresh(run)
@@ -101,10 +103,32 @@ def _compute_and_store(
             "ny": result.grid.ny,
         },
         "computed": result.params,
+        "selection": result.selection,
     }
     run.status, run.progress, run.finished_at = RunStatus.DONE, 1.0, datetime.now(UTC)
     run.lease_owner = run.lease_until = None
     session.commit()
+
+
+def selection_of(session: Session, p: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """The incidents a run (or comparison) asked for, and the sources it read, for its tags."""
+    bbox_m = bbox_to_bng(p["bbox"]) if p.get("bbox") else None
+    days = [date.fromisoformat(p[k]) if p.get(k) else None for k in ("from", "to")]
+    read = coverage.sources_read(
+        session,
+        sources=p.get("sources"),
+        categories=p.get("categories"),
+        from_=days[0],
+        to=days[1],
+        box=search_box(bbox_m, limits),
+    )
+    return {
+        "categories": p.get("categories"),
+        "sources": p.get("sources"),
+        "from": p.get("from"),
+        "to": p.get("to"),
+        "sources_read": read,
+    }
 
 
 def _fail_run(session: Session, run_id: int, exc: Exception, owner: str) -> None:
@@ -180,6 +204,7 @@ def _store_polygons(session: Session, run_id: int, shapes: list[HotspotShape], k
             peak=s.peak,
             mean=s.mean,
             area_m2=s.area_m2,
+            incidents=s.incidents,
             geom=from_shape(s.geom, srid=27700),
         )
         for s in shapes

@@ -5,6 +5,9 @@ expires within ``LEASE``; the redelivered task, or the retry the beat sweep send
 over and computes it again, and the analyst reads "interrupted, retrying" meanwhile. A run that
 was taken ``MAX_ATTEMPTS`` times is failed instead, so a run that kills its worker every time
 cannot loop forever.
+
+Comparisons of two periods are jobs of the same kind in their own table: every function takes
+``table`` (one of ``JOB_TABLES``, never user text), surface runs by default.
 """
 
 from __future__ import annotations
@@ -16,14 +19,13 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from services.hotspots.enums import FINISHED, RunStatus
-from services.hotspots.models import SurfaceRun
 
 log = logging.getLogger("csp.hotspots")
 
@@ -39,6 +41,31 @@ RETRYING = "interrupted, retrying"
 
 Taken = Literal["mine", "held", "finished"]
 
+SURFACES = "surface_runs"
+COMPARISONS = "surface_comparisons"
+JOB_TABLES = (SURFACES, COMPARISONS)
+
+
+class Job(Protocol):
+    """A surface run or a comparison: the columns a lease reads and writes."""
+
+    id: int
+    status: str
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    lease_owner: str | None
+    lease_until: datetime | None
+    attempts: int
+
+
+def _table(table: str) -> str:
+    """``hotspots.<table>`` for a job table (a fixed name: never from a request)."""
+    if table not in JOB_TABLES:
+        raise ValueError(f"not a job table: {table!r}")
+    return f"hotspots.{table}"
+
 
 def new_owner(task_id: str | None = None) -> str:
     """A lease owner: the Celery task id (kept across its retries and redeliveries), or unique."""
@@ -51,14 +78,14 @@ def _task_of(owner: str) -> str:
     return owner.split("@", 1)[0]
 
 
-def _expired(run: SurfaceRun, now: datetime) -> bool:
+def _expired(run: Job, now: datetime) -> bool:
     """True when the lease lapsed (or, for a run from before leases, it ran too long)."""
     if run.lease_until is None:
         return (run.started_at or run.created_at or now) < now - STALE_RUNNING
     return run.lease_until <= now
 
 
-def take(session: Session, run: SurfaceRun, *, owner: str, now: datetime | None = None) -> Taken:
+def take(session: Session, run: Job, *, owner: str, now: datetime | None = None) -> Taken:
     """Take the lease of ``run`` (locked FOR UPDATE by the caller) and commit.
 
     "mine": the caller computes it (a queued run, or a running one whose lease lapsed or that
@@ -99,20 +126,28 @@ def take(session: Session, run: SurfaceRun, *, owner: str, now: datetime | None 
     return "mine"
 
 
-def still_mine(session: Session, run_id: int, owner: str) -> bool:
+def still_mine(session: Session, run_id: int, owner: str, *, table: str = SURFACES) -> bool:
     """Lock the run and tell whether ``owner`` still holds it (nobody took it over)."""
     row = session.execute(
-        text("SELECT status, lease_owner FROM hotspots.surface_runs WHERE id = :i FOR UPDATE"),
+        text(f"SELECT status, lease_owner FROM {_table(table)} WHERE id = :i FOR UPDATE"),
         {"i": run_id},
     ).first()
     return row is not None and row[0] == RunStatus.RUNNING and row[1] == owner
 
 
-def renew(session: Session, run_id: int, owner: str, *, fraction: float, stage: str) -> None:
+def renew(
+    session: Session,
+    run_id: int,
+    owner: str,
+    *,
+    fraction: float,
+    stage: str,
+    table: str = SURFACES,
+) -> None:
     """Record progress and extend the lease, only while ``owner`` holds it; commits."""
     session.execute(
         text(
-            "UPDATE hotspots.surface_runs SET progress = :p, lease_until = now() + :lease, "
+            f"UPDATE {_table(table)} SET progress = :p, lease_until = now() + :lease, "
             "stats = coalesce(stats, '{}'::jsonb) "
             "|| jsonb_build_object('stage', CAST(:s AS text)) "
             "WHERE id = :i AND lease_owner = :o AND status = 'running'"
@@ -131,8 +166,17 @@ def renew(session: Session, run_id: int, owner: str, *, fraction: float, stage: 
 class Heartbeat:
     """Renew a run's lease every ``every_s`` seconds from a thread, on its own connection."""
 
-    def __init__(self, engine: Engine, run_id: int, owner: str, every_s: float = HEARTBEAT_S):
+    def __init__(
+        self,
+        engine: Engine,
+        run_id: int,
+        owner: str,
+        every_s: float = HEARTBEAT_S,
+        *,
+        table: str = SURFACES,
+    ):
         self.engine, self.run_id, self.owner, self.every_s = engine, run_id, owner, every_s
+        self.table = _table(table)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lease-{run_id}", daemon=True)
 
@@ -150,7 +194,7 @@ class Heartbeat:
             with self.engine.begin() as conn:
                 n = conn.execute(
                     text(
-                        "UPDATE hotspots.surface_runs SET lease_until = now() + :lease "
+                        f"UPDATE {self.table} SET lease_until = now() + :lease "
                         "WHERE id = :i AND lease_owner = :o AND status = 'running'"
                     ),
                     {"lease": LEASE, "i": self.run_id, "o": self.owner},
@@ -178,6 +222,7 @@ def sweep_stale_runs(
     *,
     now: datetime | None = None,
     queued_for: timedelta = STALE_QUEUED,
+    table: str = SURFACES,
 ) -> Sweep:
     """Re-queue running runs whose lease lapsed (the worker died); fail the hopeless ones.
 
@@ -189,7 +234,7 @@ def sweep_stale_runs(
     at = now or datetime.now(UTC)
     requeued = session.execute(
         text(
-            "UPDATE hotspots.surface_runs SET lease_owner = NULL, lease_until = :wait_until, "
+            f"UPDATE {_table(table)} SET lease_owner = NULL, lease_until = :wait_until, "
             "stats = coalesce(stats, '{}'::jsonb) "
             "|| jsonb_build_object('stage', CAST(:msg AS text)) "
             "WHERE status = 'running' AND attempts < :max AND lease_owner IS NOT NULL "
@@ -208,7 +253,7 @@ def sweep_stale_runs(
     again = sorted(int(r[0]) for r in requeued)
     failed = session.execute(
         text(
-            "UPDATE hotspots.surface_runs SET status = 'failed', finished_at = :at, "
+            f"UPDATE {_table(table)} SET status = 'failed', finished_at = :at, "
             "lease_owner = NULL, lease_until = NULL, error = CASE "
             "WHEN status = 'queued' THEN :queued_msg "
             "WHEN attempts >= :max THEN :attempts_msg ELSE :lost_msg END "
@@ -231,13 +276,13 @@ def sweep_stale_runs(
     gone = sorted(int(r[0]) for r in failed)
     session.commit()
     if again:
-        log.warning("surface runs interrupted, sent again: %s", again)
+        log.warning("%s interrupted, sent again: %s", table, again)
     if gone:
-        log.warning("surface runs marked failed as stale: %s", gone)
+        log.warning("%s marked failed as stale: %s", table, gone)
     return Sweep(again, gone)
 
 
-def run_message(run: SurfaceRun, now: datetime | None = None) -> str | None:
+def run_message(run: Job, now: datetime | None = None) -> str | None:
     """What the analyst reads about a run beyond its status: "interrupted, retrying" or None."""
     if run.status != RunStatus.RUNNING:
         return None

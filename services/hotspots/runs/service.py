@@ -19,7 +19,7 @@ from services.hotspots.compute.surfaces import HotspotShape, choose_grid, kde_ra
 from services.hotspots.enums import RunStatus
 from services.hotspots.limits import Limits
 from services.hotspots.models import HotspotPolygon, SurfaceRun
-from services.hotspots.runs.coverage import check_filters, incident_filters
+from services.hotspots.runs.coverage import check_filters, incident_filters, resolve_categories
 from services.hotspots.schemas import EvaluateRequest, SurfaceCreate
 from shared.boundaries.service import ward_for_points
 from shared.errors import Conflict, NotFound
@@ -52,7 +52,7 @@ def _check_create(body: SurfaceCreate) -> None:
         bbox_to_bng(body.bbox)
 
 
-def _check_grid(session: Session, body: SurfaceCreate, limits: Limits) -> None:
+def check_grid(session: Session, body: SurfaceCreate, limits: Limits) -> None:
     """Refuse, before queueing, filters that match nothing and grids over the cell limit.
 
     The grid checked is the one the run will use (same extent, cell size and padding), so a
@@ -124,7 +124,8 @@ def create_run(
     The run's grid is checked against ``limits`` (cells) first: over it is a 422, not a run.
     """
     _check_create(body)
-    _check_grid(session, body, limits or Limits.defaults())
+    body = body.model_copy(update={"categories": resolve_categories(session, body.categories)})
+    check_grid(session, body, limits or Limits.defaults())
     # The actor names one token ("name (role, token #id)"); a digest, never a truncation.
     key = scoped_key(actor, idempotency_key)
     params = body.model_dump(mode="json", by_alias=True)
@@ -209,7 +210,9 @@ def run_polygons(session: Session, *, run_id: int) -> dict[str, Any]:
     rows = session.scalars(
         select(HotspotPolygon).where(HotspotPolygon.run_id == run_id).order_by(HotspotPolygon.rank)
     )
-    shapes = [HotspotShape(r.rank, r.peak, r.mean, r.area_m2, to_shape(r.geom)) for r in rows]
+    shapes = [
+        HotspotShape(r.rank, r.peak, r.mean, r.area_m2, to_shape(r.geom), r.incidents) for r in rows
+    ]
     gj = shapes_geojson(
         shapes, {**run.params, **(run.stats or {}).get("computed", {})}, run_id=run_id
     )
@@ -250,10 +253,11 @@ def evaluate_run(
     max_cells = (limits or Limits.defaults()).max_cells
     arr, grid, _ = read_surface_tif(tif_file(run, output_dir=output_dir), max_cells=max_cells)
     p = run.params
+    asked = resolve_categories(session, body.categories, strict=False)
     ip = load_points(
         session,
         sources=body.sources or p.get("sources"),
-        categories=body.categories or p.get("categories"),
+        categories=asked or p.get("categories"),
         start=day_start(body.from_),
         end=day_after(body.to),
         bbox_m=grid.bounds,

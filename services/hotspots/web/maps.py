@@ -24,12 +24,13 @@ if TYPE_CHECKING:
 
 
 def surface_png_wgs84(
-    surface: FloatArray, grid: Grid, *, diverging: bool = False
+    surface: FloatArray, grid: Grid, *, diverging: bool = False, faint: float | None = None
 ) -> tuple[str, tuple[float, float, float, float], tuple[float, float]]:
     """Warp the surface to EPSG:4326 and colour it: (PNG data URL, lon/lat bounds, value range).
 
-    Zero and nodata cells are transparent. Warping (bilinear) keeps the overlay in the right
-    place: Leaflet stretches an image linearly between its lat/lon bounds.
+    Zero and nodata cells are transparent, and on a diverging surface those within ``faint``
+    of 0 (default 1.96: Gi* z-scores short of 95% confidence). Warping (bilinear) keeps the
+    overlay in the right place: Leaflet stretches an image linearly between its bounds.
     """
     import rasterio.warp
     from affine import Affine
@@ -58,7 +59,8 @@ def surface_png_wgs84(
         top = float(np.abs(finite).max()) if finite.size else 1.0
         lo, hi = -top, top
         cmap = colormaps["RdBu_r"]
-        transparent = ~np.isfinite(dst) | (np.abs(dst) < 1.96)
+        cut = 1.96 if faint is None else faint
+        transparent = ~np.isfinite(dst) | (np.abs(dst) < cut) | (dst == 0)
     else:
         lo, hi = 0.0, float(finite.max()) if finite.size else 1.0
         cmap = colormaps["YlOrRd"]

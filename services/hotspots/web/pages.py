@@ -18,8 +18,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from services.hotspots.deps import AnyRole, LimitsDep, OutputDir, RunId
+from services.hotspots.deps import AnyRole, ComparisonId, LimitsDep, OutputDir, RunId
 from services.hotspots.runs import coverage
+from services.hotspots.web.compare_map import comparison_map_html
 from services.hotspots.web.maps import run_map_html
 from shared.db import SessionDep
 from shared.web.deps import AppSettings
@@ -88,6 +89,27 @@ def surface_map(
     html = run_map_html(
         session,
         run_id=run_id,
+        output_dir=output_dir,
+        max_cells=limits.max_cells,
+        tile_url=settings.tile_url,
+        tile_attribution=settings.tile_attribution,
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/comparisons/{comparison_id}/map", tags=["comparisons"], response_class=HTMLResponse)
+def comparison_map(
+    comparison_id: ComparisonId,
+    session: SessionDep,
+    who: AnyRole,
+    limits: LimitsDep,
+    output_dir: OutputDir,
+    settings: AppSettings,
+) -> HTMLResponse:
+    """A standalone map of a comparison: the difference surface, the changed areas, a legend."""
+    html = comparison_map_html(
+        session,
+        comparison_id=comparison_id,
         output_dir=output_dir,
         max_cells=limits.max_cells,
         tile_url=settings.tile_url,

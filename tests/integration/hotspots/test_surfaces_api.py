@@ -146,7 +146,7 @@ def test_auth(client: Any, tokens: Any, jan: None) -> None:
         ({"nonsense": 1}, "nonsense"),
         ({"from": "2022-02-01", "to": "2022-01-01"}, "to"),
         ({"sources": ["tweets"]}, "sources"),
-        ({"categories": ["No such crime"]}, "filters"),
+        ({"categories": ["No such crime"]}, "categories"),
         ({"cell_m": 2}, "cell_m"),  # 2 m cells over Medway: far more cells than the limit
     ],
 )

@@ -1,0 +1,1 @@
+"""Comparisons of two periods: where hotspots appeared, grew, shrank or went."""
