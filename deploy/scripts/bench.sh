@@ -12,7 +12,7 @@ mkdir -p .run/logs
 export PYTHONPATH="$ROOT"
 export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgresql+psycopg2://csp:csp@127.0.0.1:${CSP_PG_PORT:-5433}/csp_test}
 export CSP_ENVIRONMENT=${CSP_ENVIRONMENT:-development}
-for b in ${BENCH:-bench_kde bench_gistar bench_etas bench_fuzz bench_load}; do
+for b in ${BENCH:-bench_kde bench_gistar bench_etas bench_fuzz bench_load bench_predictive_real}; do
   printf '\n\033[1m== %s\033[0m\n' "$b"
   case "$b" in
     bench_fuzz) bash deploy/scripts/stack.sh test-env >/dev/null ;;  # PostGIS for its scratch database

@@ -1,6 +1,6 @@
 """Issue #15: does ``auto`` beat simple counting on real incident times? And how fast is it?
 
-Run: PYTHONPATH=. .venv/bin/python bench/predictive_real.py [--days 63] [--sets a,b] [--no-scale]
+Run: PYTHONPATH=. .venv/bin/python bench/bench_predictive_real.py [--days 63] [--sets a,b] [--no-scale]
 
 For each real exact-timed set in ../shared/data/real/ (moved onto Medway) the last ``--days``
 days are the reported period (nothing was chosen on them: the model's choices are made inside
