@@ -9,9 +9,10 @@ from fastapi import APIRouter
 
 from services.predictive.agencies.api import router as agencies_router
 from services.predictive.diagnostics.api import router as diagnostics_router
+from services.predictive.diagnostics.backtests.api import router as backtests_router
 from services.predictive.lists.api import router as lists_router
 from services.predictive.visits.api import router as visits_router
 
 router = APIRouter()
-for _domain in (lists_router, visits_router, diagnostics_router, agencies_router):
+for _domain in (lists_router, visits_router, diagnostics_router, agencies_router, backtests_router):
     router.include_router(_domain)

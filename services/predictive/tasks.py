@@ -1,4 +1,5 @@
-"""Celery tasks of the predictive service: the nightly refit that stores each agency's list."""
+"""Celery tasks of the predictive service: the nightly refit that stores each agency's list, and
+the backtest jobs analysts start from the browser or the API."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.predictive.dates import today_london
+from services.predictive.diagnostics.backtests.jobs import run_job
+from services.predictive.limits import or_default
 from services.predictive.lists.service import generate_for_all
 from shared.tasks import background_task
 
@@ -37,3 +40,10 @@ def nightly_refit(
     out = nightly_refit_run(session, day=date.fromisoformat(day) if day else None, force=force)
     log.info("nightly refit: %s", out)
     return out
+
+
+@background_task("predictive.run_backtest", time_limit_s=30 * 60, soft_time_limit_s=28 * 60)
+def run_backtest(session: Session, job_id: int) -> int:
+    """Run backtest job ``job_id`` (a finished one is left alone; a failure is kept on it)."""
+    run_job(session, job_id=job_id, limits=or_default(None))
+    return job_id
