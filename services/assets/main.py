@@ -16,6 +16,8 @@ ROUTER_MODULES = (
     "services.assets.open311",
     "services.assets.web.pages",
     "services.assets.web.control_room",
+    "services.assets.web.footage",
+    "services.assets.web.health_board",
     "services.assets.web.briefing",
 )
 

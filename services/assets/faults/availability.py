@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from services.assets import lifecycle as lc
@@ -28,11 +28,16 @@ class Availability:
     availability: float
 
 
+def began(fault: Fault) -> datetime:
+    """When a fault began: its ``started_at`` if given (before the report), else the report."""
+    return fault.started_at or fault.reported_at
+
+
 def _fault_intervals(
     faults: Iterable[Fault], end: datetime, *, no_picture_only: bool
 ) -> list[tuple[datetime, datetime]]:
     return [
-        (f.reported_at, f.resolved_at or end)
+        (began(f), f.resolved_at or end)
         for f in faults
         if not no_picture_only or f.category in lc.NO_PICTURE_CATEGORIES
     ]
@@ -41,7 +46,8 @@ def _fault_intervals(
 def availability_from_faults(
     camera_id: int, faults: Sequence[Fault], start: datetime, end: datetime, now: datetime
 ) -> Availability:
-    """Downtime from fault intervals (overlaps merged); open faults run to ``now``."""
+    """Downtime from fault intervals (overlaps merged), each from when the fault began (its
+    ``started_at``, else the report); open faults run to ``now``."""
     horizon = min(end, now) if end > now else end
     down = lc.covered_seconds(_fault_intervals(faults, horizon, no_picture_only=True), start, end)
     degr = lc.covered_seconds(_fault_intervals(faults, horizon, no_picture_only=False), start, end)
@@ -61,7 +67,8 @@ def faults_overlapping(
 ) -> list[Fault]:
     """Faults open at some time in [start, end), of these cameras (all when None)."""
     stmt = select(Fault).where(
-        Fault.reported_at < end, or_(Fault.resolved_at.is_(None), Fault.resolved_at > start)
+        func.coalesce(Fault.started_at, Fault.reported_at) < end,
+        or_(Fault.resolved_at.is_(None), Fault.resolved_at > start),
     )
     if camera_ids is not None:
         stmt = stmt.where(Fault.camera_id.in_(list(camera_ids)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +18,11 @@ class FaultCreate(InputModel):
     category: FaultCategoryName
     description: str = Field(min_length=1, max_length=4000)
     reported_at: UtcDatetime | None = Field(None, description="Defaults to now")
+    started_at: UtcDatetime | None = Field(
+        None,
+        description="When the fault began, if before it was reported (at or before "
+        "reported_at); downtime counts from it, the SLA from the report",
+    )
 
 
 class FaultPatch(InputModel):
@@ -27,14 +33,33 @@ class FaultPatch(InputModel):
     at: UtcDatetime | None = Field(None, description="When it happened; defaults to now")
 
 
+class FaultNoteCreate(InputModel):
+    """A note on a fault without a status change (operator)."""
+
+    note: str = Field(min_length=1, max_length=4000)
+    at: UtcDatetime | None = Field(None, description="When; defaults to now")
+
+
+# What an event is: the report, a status change, or a note alone (same status before and after).
+EventKind = Literal["report", "status", "note"]
+
+
 class FaultEventRead(BaseModel):
     """One step in a fault's history."""
 
+    kind: EventKind
     from_status: str | None
     to_status: str
     at: datetime
     actor: str
     note: str | None
+
+
+class FaultChanges(BaseModel):
+    """A stamp that changes whenever any fault is logged, moved or noted (for live pages)."""
+
+    stamp: str = Field(description="Opaque; compare with the last one seen")
+    open: int = Field(description="Faults open or in progress")
 
 
 class SlaRead(BaseModel):
@@ -56,6 +81,7 @@ class FaultRead(BaseModel):
     description: str
     status: FaultStatusName
     reported_at: datetime
+    started_at: datetime | None = Field(description="When it began, if before the report")
     resolved_at: datetime | None
     reported_by: str
     source: str
@@ -101,6 +127,7 @@ def fault_read(fault: Fault, events: list[FaultEvent], *, now: datetime) -> Faul
         description=fault.description,
         status=fault.status,
         reported_at=fault.reported_at,
+        started_at=fault.started_at,
         resolved_at=fault.resolved_at,
         reported_by=fault.reported_by,
         source=fault.source,
@@ -112,6 +139,7 @@ def fault_read(fault: Fault, events: list[FaultEvent], *, now: datetime) -> Faul
         ),
         events=[
             FaultEventRead(
+                kind=event_kind(e),
                 from_status=e.from_status,
                 to_status=e.to_status,
                 at=e.at,
@@ -121,6 +149,13 @@ def fault_read(fault: Fault, events: list[FaultEvent], *, now: datetime) -> Faul
             for e in events
         ],
     )
+
+
+def event_kind(event: FaultEvent) -> EventKind:
+    """The report (no status before), a note alone (the same status after) or a status change."""
+    if event.from_status is None:
+        return "report"
+    return "note" if event.from_status == event.to_status else "status"
 
 
 def fault_etag(read: FaultRead) -> str:

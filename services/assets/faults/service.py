@@ -1,10 +1,10 @@
-"""Fault use cases: log a fault (once per Idempotency-Key), move it through its statuses, list
-and read faults; the camera's health follows its open faults. Keyword-only, session first;
-each write commits once."""
+"""Fault use cases: log a fault (once per Idempotency-Key, and not twice while one of its kind is
+open), move it through its statuses, list, search and read faults; the camera's health follows
+its open faults. Keyword-only, session first; each write commits once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,9 @@ from services.assets import lifecycle as lc
 from services.assets.cameras.service import commit_change, get_camera
 from services.assets.clock import aware, now_utc
 from services.assets.enums import FaultStatus
+
+# The read side lives in ``queries``; ``list_faults`` stays importable from here for callers.
+from services.assets.faults.queries import list_faults as list_faults
 from services.assets.models import Camera, Fault, FaultEvent
 from shared.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from shared.idempotency import bounded_wait, insert_once, release, replay, scoped_key
@@ -24,6 +27,12 @@ from shared.idempotency import bounded_wait, insert_once, release, replay, scope
 # later, moves the start of the window. Clocks of the reporting devices may run a little fast.
 FAULT_EARLIEST = date(2000, 1, 1)
 FAULT_CLOCK_SLACK = timedelta(minutes=5)
+
+
+class DuplicateFault(Conflict):
+    """The camera already has an open fault of this category (409, naming it)."""
+
+    title, slug = "An open fault of this kind", "duplicate-fault"
 
 
 def next_fault_number(session: Session, *, year: int) -> str:
@@ -65,31 +74,46 @@ def fault_events_for(session: Session, *, fault_ids: Iterable[int]) -> dict[int,
     return out
 
 
-def list_faults(
-    session: Session,
-    *,
-    camera_id: int | None = None,
-    status: str | Sequence[str] | None = None,
-    open_only: bool = False,
-    limit: int = 100,
-    offset: int = 0,
-) -> tuple[list[Fault], int]:
-    """Faults, newest first, with the total count; NotFound for a ``camera_id`` not registered."""
-    stmt = select(Fault)
-    if camera_id is not None:
-        get_camera(session, camera_id=camera_id)
-        stmt = stmt.where(Fault.camera_id == camera_id)
-    if isinstance(status, str):
-        stmt = stmt.where(Fault.status == status)
-    elif status:
-        stmt = stmt.where(Fault.status.in_(list(status)))
-    if open_only:
-        stmt = stmt.where(Fault.status.in_(lc.OPEN_STATUSES))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(Fault.reported_at.desc(), Fault.id.desc()).limit(limit).offset(offset)
-    ).all()
-    return list(rows), int(total)
+def open_fault_of_kind(session: Session, *, camera_id: int, category: str) -> Fault | None:
+    """The oldest open (or in progress) fault of ``category`` on the camera, if any."""
+    return session.scalars(
+        select(Fault)
+        .where(
+            Fault.camera_id == camera_id,
+            Fault.category == category,
+            Fault.status.in_(lc.OPEN_STATUSES),
+        )
+        .order_by(Fault.reported_at, Fault.id)
+        .limit(1)
+    ).first()
+
+
+def refuse_duplicate(session: Session, camera: Camera, category: str) -> None:
+    """DuplicateFault (409) naming the camera's open fault of ``category``, if it has one."""
+    found = open_fault_of_kind(session, camera_id=camera.id, category=category)
+    if found is None:
+        return
+    kind = category.replace("_", " ")
+    when = f"{found.reported_at.astimezone(UTC):%d %b %Y %H:%M} UTC"
+    raise DuplicateFault(
+        f"{camera.asset_tag} ({camera.name}) already has an open {kind} fault: {found.number} "
+        f"({found.status.replace('_', ' ')}, reported {when} by {found.reported_by}). Add a "
+        f"note to it (POST /faults/{found.id}/notes), or send the report again with "
+        "?duplicate=allow to log a separate fault.",
+        extra={
+            "open_fault": {
+                "id": found.id,
+                "number": found.number,
+                "camera_id": found.camera_id,
+                "category": found.category,
+                "status": found.status,
+                "description": found.description,
+                "reported_at": found.reported_at.isoformat(),
+                "reported_by": found.reported_by,
+            },
+            "notes": f"/faults/{found.id}/notes",
+        },
+    )
 
 
 def _refresh_health(session: Session, camera: Camera, *, actor: str, reason: str) -> None:
@@ -122,19 +146,27 @@ def log_fault(
     category: str,
     description: str,
     reported_at: datetime | None = None,
+    started_at: datetime | None = None,
     actor: str,
     source: str = "api",
+    allow_duplicate: bool = True,
 ) -> Fault:
-    """Log a fault (status open), number it, and update the camera's health."""
+    """Log a fault (status open), number it, and update the camera's health.
+
+    Seeds and Open311 keep every report (``allow_duplicate``); the API refuses a second open
+    fault of a kind unless asked (``log_fault_once``).
+    """
     fault, _ = log_fault_once(
         session,
         camera_id=camera_id,
         category=category,
         description=description,
         reported_at=reported_at,
+        started_at=started_at,
         actor=actor,
         source=source,
         idempotency_key=None,
+        allow_duplicate=allow_duplicate,
     )
     return fault
 
@@ -146,13 +178,18 @@ def log_fault_once(
     category: str,
     description: str,
     reported_at: datetime | None = None,
+    started_at: datetime | None = None,
     actor: str,
     caller: int | str | None = None,
     source: str = "api",
     idempotency_key: str | None,
+    allow_duplicate: bool = False,
 ) -> tuple[Fault, bool]:
     """Log a fault unless this caller's key already logged it: (fault, whether it is new).
 
+    A camera with an open fault of the same category gets DuplicateFault (409, naming it)
+    unless ``allow_duplicate``; checked under the camera's lock, so two desks logging the same
+    fault at once make one. ``started_at``: when the fault began, at or before the report.
     ``caller`` scopes the key (the token id; ``actor`` when absent). A repeat of a committed
     request is answered from a plain read, without the camera's lock; a repeat racing its first
     request waits for the lock at most ``LOCK_WAIT_MS`` (then 409, retry) and releases it at once.
@@ -171,6 +208,8 @@ def log_fault_once(
     if reported_at:
         # A repeat without a time matches any: the first may have left it out too.
         same["reported_at"] = aware(reported_at)
+    if started_at:
+        same["started_at"] = aware(started_at)
     if key is not None and (found := session.scalars(by_key).first()) is not None:
         return release(session, replay(found, same, "fault")), False
     # The lock serialises faults on one camera, so a retry racing its first request waits here
@@ -186,9 +225,20 @@ def log_fault_once(
         return release(session, replay(found, same, "fault")), False
     if camera.lifecycle in lc.NO_FAULT_LIFECYCLES:
         raise Conflict(f"Camera {camera_id} is {camera.lifecycle}; faults cannot be logged on it")
+    if not allow_duplicate:
+        refuse_duplicate(session, camera, category)
     now = now_utc()
     at = aware(reported_at) if reported_at else now
     check_fault_time(camera, at, now=now)
+    began = aware(started_at) if started_at else None
+    if began is not None:
+        check_fault_time(camera, began, now=now, what="started_at")
+        if began > at:
+            raise InvalidInput(
+                f"started_at {began.isoformat()} is after the report ({at.isoformat()}): a "
+                "fault begins at or before it is reported",
+                errors=[{"field": "started_at", "message": "must not be after reported_at"}],
+            )
     fault = Fault(
         number=next_fault_number(session, year=at.year),
         camera_id=camera_id,
@@ -196,6 +246,7 @@ def log_fault_once(
         description=description,
         status=FaultStatus.OPEN,
         reported_at=at,
+        started_at=began,
         reported_by=actor,
         source=source,
         idempotency_key=key,
@@ -228,6 +279,7 @@ def log_fault_once(
             "category": category,
             "status": FaultStatus.OPEN.value,
             "reported_at": at.isoformat(),
+            **({"started_at": began.isoformat()} if began else {}),
         },
         reason=description,
     )

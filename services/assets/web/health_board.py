@@ -1,0 +1,90 @@
+"""The health board (``/health-board``): every camera that can take faults with its health,
+open faults, SLA breaches and availability over the last 30 days, with filters.
+
+For the roles that read faults (operators, SEG, analysts; admins): the sign-in page (401) or a
+page naming the roles (403) for anyone else. Filters are a plain GET form, so the board works
+without its script and a filtered board can be bookmarked; a filter value the board does not
+know is a readable message naming it (422), never a silent "no cameras".
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.assets import lifecycle as lc
+from services.assets.dependencies import FAULT_READERS, OPERATORS
+from services.assets.faults import board as hb
+from services.assets.web import pages  # noqa: F401 - registers the service's templates
+from shared.db import SessionDep
+from shared.web.pages import page_user, render
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+_TRUE = ("1", "true", "on", "yes")
+
+
+def _filters(request: Request, board: hb.Board) -> tuple[hb.BoardFilter, list[str]]:
+    """The filters asked for, and a readable problem for each value the board does not know."""
+    args = request.query_params
+    problems: list[str] = []
+
+    def pick(name: str, allowed: list[str], what: str) -> str | None:
+        value = (args.get(name) or "").strip()
+        if not value:
+            return None
+        if value not in allowed:
+            problems.append(
+                f"There is no {what} \u201c{value[:60]}\u201d on the board; "
+                f"choose one of: {', '.join(allowed) or 'none'}."
+            )
+            return None
+        return value
+
+    q = (args.get("q") or "").strip()
+    if len(q) > hb.SEARCH_MAX_CHARS:
+        problems.append(
+            f"The search is {len(q)} characters long; at most {hb.SEARCH_MAX_CHARS} are taken."
+        )
+        q = ""
+    filters = hb.BoardFilter(
+        health=pick("health", [str(h) for h in lc.HEALTHS], "health"),
+        ward=pick("ward", board.wards, "ward"),
+        lifecycle=pick("lifecycle", board.lifecycles, "lifecycle"),
+        open_only=(args.get("open") or "").lower() in _TRUE,
+        breached_only=(args.get("breached") or "").lower() in _TRUE,
+        q=q or None,
+    )
+    return filters, problems
+
+
+@router.get("/health-board", response_class=HTMLResponse)
+def health_board_page(request: Request, session: SessionDep) -> Response:
+    """Every camera's health, open faults, SLA breaches and availability, with filters."""
+    who = page_user(request, session, *FAULT_READERS, what="The health board")
+    everything = hb.health_board(session)
+    filters, problems = _filters(request, everything)
+    board = replace(everything, rows=[r for r in everything.rows if hb.keep(r, filters)])
+    context = {
+        "board": board,
+        "filters": filters,
+        "problems": problems,
+        "healths": [str(h) for h in lc.HEALTHS],
+        "days": hb.AVAILABILITY_DAYS,
+        "search_max": hb.SEARCH_MAX_CHARS,
+        "control_room": request.url_for("control_room").path if who.holds(*OPERATORS) else None,
+        "filtered": any(
+            (
+                filters.health,
+                filters.ward,
+                filters.lifecycle,
+                filters.open_only,
+                filters.breached_only,
+                filters.q,
+            )
+        ),
+    }
+    status = 422 if problems else 200
+    return render(request, "assets/health_board.html", context, who=who, status_code=status)
