@@ -172,18 +172,24 @@ def update_footage_request(
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise InvalidInput("Cannot change " + ", ".join(sorted(unknown)))
-    before = _audited(row)
-    for name, value in changes.items():
-        if name == "outcome" and value is None:
-            raise InvalidInput("outcome cannot be cleared", errors=[{"field": "outcome"}])
-        setattr(row, name, aware(value) if isinstance(value, datetime) else value)
+    if "outcome" in changes and changes["outcome"] is None:
+        raise InvalidInput("outcome cannot be cleared", errors=[{"field": "outcome"}])
+    new = {
+        name: aware(value) if isinstance(value, datetime) else value
+        for name, value in changes.items()
+    }
+    merged = {name: new.get(name, getattr(row, name)) for name in UPDATABLE}
+    # Checked before anything is set: a refused change leaves the row as it was.
     check_request(
         requested_on=row.requested_on,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        retain_until=row.retain_until,
+        window_start=merged["window_start"],
+        window_end=merged["window_end"],
+        retain_until=merged["retain_until"],
         now=now_utc(),
     )
+    before = _audited(row)
+    for name, value in new.items():
+        setattr(row, name, value)
     after = _audited(row)
     if after == before:
         return release(session, row)

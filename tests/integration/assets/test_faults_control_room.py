@@ -268,7 +268,9 @@ def test_closed_faults_are_searched_as_plain_text_and_by_when_they_closed(
     assert closed(resolved_before=midnight.isoformat()) == [old["id"]]
     long = client.get("/faults", params={"q": "x" * 101}, headers=tokens["operator"])
     assert long.status_code == 422 and long.json()["errors"][0]["field"] == "query.q"
-    assert client.get("/faults", params={"sort": "x"}, headers=tokens["operator"]).status_code == 422
+    assert (
+        client.get("/faults", params={"sort": "x"}, headers=tokens["operator"]).status_code == 422
+    )
 
 
 def test_a_cameras_open_faults_of_a_kind(client: Any, tokens: Any, new_camera: Any) -> None:
