@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.transforms import Bbox
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -93,14 +94,24 @@ def _draw_areas(ax: Axes, areas: Sequence[MapArea], *, edge: str, width: float) 
             ax.fill(x, y, facecolor=LAND, edgecolor=edge, linewidth=width, zorder=1)
 
 
-def _label_areas(ax: Axes, areas: Sequence[MapArea]) -> None:
+def _label_areas(canvas: FigureCanvasAgg, ax: Axes, areas: Sequence[MapArea]) -> int:
+    """Name the areas, larger ones first; a name that would overlap one already placed is left
+    out (as the live maps thin theirs). Returns how many names were placed."""
     halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+    renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]
+    placed: list[Bbox] = []
     for a in sorted(areas, key=lambda a: -a.geom.area):
         x, y = label_point(a.geom)
-        ax.text(
+        label = ax.text(
             x, y, a.name, fontsize=5.2, color="#33404a", ha="center", va="center",
-            path_effects=halo, zorder=2, wrap=True,
+            path_effects=halo, zorder=2,
         )  # fmt: skip
+        box = label.get_window_extent(renderer).expanded(1.08, 1.2)
+        if any(box.overlaps(other) for other in placed):
+            label.remove()
+        else:
+            placed.append(box)
+    return len(placed)
 
 
 def _scale_and_north(ax: Axes, bounds: tuple[float, float, float, float]) -> None:
@@ -128,13 +139,16 @@ def render_map_png(
     """The map as PNG bytes: wards with names (the outline alone when no ward is loaded),
     cameras as dots coloured by lifecycle (``colours``), a legend with counts, scale and north."""
     fig = Figure(figsize=SIZE_IN, dpi=DPI)
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     bounds = _fit(_bounds(wards or outline, cameras))
+    ax.set_xlim(bounds[0], bounds[2])
+    ax.set_ylim(bounds[1], bounds[3])
+    ax.set_aspect("equal")
     if wards:
         _draw_areas(ax, wards, edge=WARD_EDGE, width=0.6)
-        _label_areas(ax, wards)
+        _label_areas(canvas, ax, wards)
     else:
         _draw_areas(ax, outline, edge=OUTLINE_EDGE, width=1.0)
     counts = Counter(c.lifecycle for c in cameras)
@@ -156,9 +170,8 @@ def render_map_png(
         ax.legend(handles=handles, loc="lower right", fontsize=7, title="Cameras by lifecycle",
                   title_fontsize=7, framealpha=0.92)  # fmt: skip
     _scale_and_north(ax, bounds)
-    ax.set_xlim(bounds[0], bounds[2])
+    ax.set_xlim(bounds[0], bounds[2])  # fill() and scatter() may have moved them
     ax.set_ylim(bounds[1], bounds[3])
-    ax.set_aspect("equal")
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=DPI)
     return out.getvalue()
