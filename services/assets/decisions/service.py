@@ -229,3 +229,14 @@ def decisions_on(
         stmt = stmt.where(Decision.meeting_date >= since)
     rows = session.execute(stmt.order_by(Decision.meeting_date, Decision.id)).tuples()
     return [(d, e) for d, e in rows]
+
+
+def decisions_due(session: Session) -> list[Recorded]:
+    """Every change still waiting for its day, soonest first."""
+    rows = session.execute(
+        select(Decision, DecisionEffect)
+        .join(DecisionEffect, DecisionEffect.decision_id == Decision.id)
+        .where(DecisionEffect.status == lc.DecisionStatus.SCHEDULED)
+        .order_by(DecisionEffect.effective_on, Decision.id)
+    ).tuples()
+    return [(d, e) for d, e in rows]

@@ -76,6 +76,11 @@ class EvidenceWindow:
         """The window's last London day (the day before ``end`` when it ends at midnight)."""
         return (self.end.astimezone(LONDON) - timedelta(microseconds=1)).date()
 
+    @property
+    def days(self) -> int:
+        """How many London days it spans (first and last included)."""
+        return (self.last_day - self.first_day).days + 1
+
 
 def local_day(moment: datetime, precision: str) -> date:
     """The last London day an incident's time covers: its day, or its month's last day."""
@@ -126,6 +131,49 @@ def incidents_in(session: Session, *, start: datetime, end: datetime) -> int:
 def end_of_day(day: date) -> datetime:
     """The instant a London day ends (the next day's midnight), aware."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=LONDON)
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same London wall-clock time ``months`` calendar months earlier (day clamped)."""
+    local = moment.astimezone(LONDON)
+    index = local.year * 12 + local.month - 1 - months
+    year, month = divmod(index, 12)
+    day = min(local.day, calendar.monthrange(year, month + 1)[1])
+    return local.replace(year=year, month=month + 1, day=day).astimezone(UTC)
+
+
+def months_window(*, months: int, as_of: date | None, now: datetime) -> EvidenceWindow:
+    """The ``months`` calendar months ending at the end of London day ``as_of`` (or ``now``)."""
+    if months < 1:
+        raise ValueError("months must be at least 1")
+    end = end_of_day(as_of) if as_of is not None else now
+    return EvidenceWindow(months_before(end, months), end.astimezone(UTC), as_of)
+
+
+def dates_window(*, first: date, last: date) -> EvidenceWindow:
+    """The London days ``first`` to ``last``, both whole."""
+    if last < first:
+        raise ValueError("the window must not end before it starts")
+    start = datetime.combine(first, time.min, tzinfo=LONDON)
+    return EvidenceWindow(start.astimezone(UTC), end_of_day(last).astimezone(UTC), last)
+
+
+def covered_days(coverage: IncidentCoverage | None, *, first: date, last: date) -> int:
+    """How many of the London days ``first`` to ``last`` lie inside some source's span."""
+    if coverage is None or last < first:
+        return 0
+    cuts = sorted(
+        (max(s.first, first), min(s.last, last))
+        for s in coverage.spans
+        if s.first <= last and s.last >= first
+    )
+    days, reach = 0, first - timedelta(days=1)
+    for a, b in cuts:
+        a = max(a, reach + timedelta(days=1))
+        if b >= a:
+            days += (b - a).days + 1
+            reach = b
+    return days
 
 
 def evidence_window(*, window_days: int, as_of: date | None, now: datetime) -> EvidenceWindow:

@@ -5,6 +5,10 @@ A recommendation is advice only; nothing here changes a camera. Rules, in order:
 other), ``end_of_life`` (older than its expected life), ``poor_reliability`` (downtime share or
 fault count over the limits), ``rapid_in_use`` (a rapid-deployment camera with incidents or
 footage requests: make permanent) and ``no_evidence_of_use`` (neither: review, per ICO guidance).
+
+"No evidence of use" needs incident data: over a window the incident data do not cover, a camera
+shows 0 incidents whatever happened there, so no camera is judged on its use (``incident_days``
+0); over a window they cover in part, the reason says over how many days.
 """
 
 from __future__ import annotations
@@ -43,6 +47,15 @@ class Evidence:
     downtime_hours: float
     downtime_share: float
     overlaps: list[dict[str, Any]] = field(default_factory=list)
+    # Days of the window the incident data cover (0: none, so no judgement on use; None: not
+    # known, taken as covered) of the window's ``window_days``.
+    incident_days: int | None = None
+    window_days: int | None = None
+
+    @property
+    def without_incident_data(self) -> bool:
+        """True when the window holds no incident data at all."""
+        return self.incident_days == 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly evidence."""
@@ -160,16 +173,23 @@ def _single_rules(e: Evidence, t: Thresholds, *, replaced: bool) -> list[Recomme
                     ev,
                 )
             )
-    else:
+    elif not e.without_incident_data:
         recs.append(
             Recommendation(
                 e.camera_id,
                 "review",
                 "no_evidence_of_use",
-                f"Review: no evidence of use ({e.incidents} incidents in view, "
+                f"Review: no evidence of use ({e.incidents} incidents in view{_over(e)}, "
                 f"{e.footage_requests} footage requests); ICO guidance warns against cameras "
                 "that capture no incidents",
                 ev,
             )
         )
     return recs
+
+
+def _over(e: Evidence) -> str:
+    """`` over the 120 days of the window with incident data`` when they cover only part."""
+    if e.incident_days is None or e.window_days is None or e.incident_days >= e.window_days:
+        return ""
+    return f" over the {e.incident_days} of {e.window_days} days with incident data"

@@ -4,6 +4,7 @@ in view, footage requests, faults and downtime, overlapping views) and apply the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, text
@@ -13,6 +14,12 @@ from services.assets import lifecycle as lc
 from services.assets.clock import aware, now_utc
 from services.assets.faults.availability import availability_from_faults, faults_overlapping
 from services.assets.models import Camera, FootageRequest
+from services.assets.recommendations.coverage import (
+    EvidenceWindow,
+    covered_days,
+    incident_coverage,
+    incidents_in,
+)
 from services.assets.recommendations.rules import Evidence, Recommendation, Thresholds, recommend
 from services.assets.settings import AssetsSettings
 from shared.errors import InvalidInput
@@ -129,6 +136,15 @@ def _overlap_pairs(session: Session, ids: list[int]) -> list[tuple[int, int, flo
     return out
 
 
+def incident_days(session: Session, window: EvidenceWindow) -> int:
+    """Days of the window the incident data cover; 0 when it holds no incident at all (a gap
+    in the data, or data that end before it: either way a count of 0 says nothing)."""
+    if incidents_in(session, start=window.start, end=window.end) == 0:
+        return 0
+    coverage = incident_coverage(session)
+    return covered_days(coverage, first=window.first_day, last=window.last_day)
+
+
 def recommendations(
     session: Session,
     *,
@@ -147,6 +163,9 @@ def recommendations(
     if start >= end:
         raise InvalidInput("the window must start before it ends")
     evidence, pairs = gather_evidence(session, start=start, end=end, camera_ids=camera_ids)
+    span = EvidenceWindow(start, end, None)
+    days = incident_days(session, span)
+    evidence = [replace(e, incident_days=days, window_days=span.days) for e in evidence]
     by_id = {e.camera_id: e for e in evidence}
     for a, b, share in pairs:
         by_id[a].overlaps.append({"camera_id": b, "share": round(share, 3)})

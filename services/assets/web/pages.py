@@ -4,19 +4,19 @@ Pages render through the suite's page kit (``shared.web.pages``: one template en
 base template's header with the person signed in, navigation and sign-out) and read the
 person from the suite's one sign-in (the session cookie valid on the three services).
 
-- ``/map`` is open to anyone. Nobody signed in sees what the OGC API publishes (cameras on the
-  street, their health and view cones) and a "Sign in" link in the header. Signed in, the map
-  adds every lifecycle, open faults (fault readers) and the recommendations with their evidence
-  (review readers), saying what period the incident data cover and offering the window ending
-  on the newest day with data when the chosen window has none (``?as_of=YYYY-MM-DD``).
-- ``/control-room`` needs an operator (or admin): anyone else gets the sign-in page (401) or a
-  page naming the role (403). Its script calls the JSON API with the session cookie and the
-  page's CSRF token (``X-CSRF-Token`` from ``<meta name="csrf-token">``); no token anywhere.
+``/map`` is open to anyone. Nobody signed in sees where cameras on the street are, their type
+and purpose: no health, no faults (which cameras are down tells a reader where nobody is
+watching). Signed in, the map adds every lifecycle and what is due; fault readers see health
+and open faults; review readers the recommendations over a window they choose (6, 12 or 24
+months, or between dates) with how much of it the incident data cover, and the decisions
+recorded since it began; the SEG records decisions from a camera, a recommendation or a
+redundant pair. The form's script calls the JSON API with the session cookie, the page's CSRF
+token, the camera's ETag (``If-Match``) and an ``Idempotency-Key``; on a 412 it reloads the
+camera and says it changed.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,98 +25,95 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from services.assets import lifecycle as lc
-from services.assets.cameras import schemas as sc
 from services.assets.cameras import service as cameras_svc
+from services.assets.cameras.schedule import scheduled_for
 from services.assets.clock import now_utc
 from services.assets.dependencies import FAULT_READERS, REVIEW_READERS, SettingsDep
-from services.assets.faults import service as faults_svc
-from services.assets.models import Camera
-from services.assets.recommendations import service as recs_svc
-from services.assets.recommendations.coverage import EvidenceWindow
+from services.assets.recommendations.coverage import LONDON
 from services.assets.settings import AssetsSettings
-from services.assets.web.evidence import EvidenceNote, evidence_note, parse_day
-from services.assets.web.reviewmap import (
+from services.assets.web import reviewdata as data
+from services.assets.web.evidence import (
+    DATES,
+    MONTH_CHOICES,
+    NO_DATA,
+    EvidenceNote,
+    evidence_note,
+    long_date,
+    parse_window,
+)
+from services.assets.web.reviewmap import build_review_map
+from services.assets.web.reviewviews import (
+    DECISION_STROKE,
     HEALTH_STROKE,
     LIFECYCLE_COLOURS,
     LIFECYCLE_LABELS,
     REC_COLOUR,
     CameraView,
-    FaultView,
-    RecView,
-    build_review_map,
 )
 from shared.auth import Principal
 from shared.db import SessionDep
+from shared.maps import json_for_script
 from shared.web.pages import page_caller, register_templates, render
 
 HERE = Path(__file__).resolve().parent
 register_templates("assets", HERE / "templates")
 MAX_CAMERAS = 5000
+DECIDERS = ("seg",)
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def camera_view(camera: Camera) -> CameraView:
-    """The map's view of a camera row (WGS84, with its OS grid reference)."""
-    lon, lat = sc.camera_lonlat(camera)
-    due = camera.next_review_due.isoformat() if camera.next_review_due else None
-    return CameraView(
-        id=camera.id,
-        asset_tag=camera.asset_tag,
-        name=camera.name,
-        ward=camera.ward,
-        lifecycle=camera.lifecycle,
-        health=camera.health,
-        technology=camera.technology,
-        deployment=camera.deployment,
-        lon=lon,
-        lat=lat,
-        cone=sc.camera_view_geojson(camera),
-        next_review_due=due,
-        grid_ref=sc.camera_grid_ref(camera),
-    )
-
-
-def _open_faults(session: Session) -> list[FaultView]:
-    rows, _ = faults_svc.list_faults(session, open_only=True, limit=1000)
-    out = []
-    for f in rows:
-        hours = lc.SLA_HOURS.get(f.category)
-        due = f.reported_at + timedelta(hours=hours) if hours else None
-        out.append(
-            FaultView(
-                f.camera_id, f.number, f.category, f.status, f.reported_at, f.description, due
-            )
-        )
-    return out
-
-
-def _recommendations(
-    settings: AssetsSettings, session: Session, window: EvidenceWindow
-) -> list[RecView]:
-    recs = recs_svc.recommendations(
-        session,
-        window_days=settings.recommend_window_days,
-        settings=settings,
-        as_of=window.end,
-        start=window.start,
-    )
-    return [
-        RecView(r.camera_id, r.action, r.rule, r.reason, r.evidence, r.related_camera_id)
-        for r in recs
-    ]
-
-
-def _legend() -> dict[str, Any]:
+def _legend(health: bool) -> dict[str, Any]:
     return {
         "lifecycles": [(LIFECYCLE_LABELS[k], v) for k, v in LIFECYCLE_COLOURS.items()],
-        "health": [(k, v["color"], v.get("dash_array")) for k, v in HEALTH_STROKE.items()],
+        "health": (
+            [(k, v["color"], v.get("dash_array")) for k, v in HEALTH_STROKE.items()]
+            if health
+            else []
+        ),
         "rec_colour": REC_COLOUR,
+        "decided_colour": DECISION_STROKE["applied"]["color"],
+        "scheduled_colour": DECISION_STROKE["scheduled"]["color"],
     }
 
 
 def _may(who: Principal | None, roles: tuple[str, ...]) -> bool:
     return who is not None and who.holds(*roles)
+
+
+def _camera_id(raw: str | None) -> int | None:
+    text = (raw or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
+
+
+def _cameras(session: Session, who: Principal | None) -> list[CameraView]:
+    rows, _ = cameras_svc.list_cameras(session, public=who is None, limit=MAX_CAMERAS)
+    due = scheduled_for(session, camera_ids=[c.id for c in rows]) if who else {}
+    health = _may(who, FAULT_READERS)
+    return [
+        data.camera_view(c, health=health, due=due.get(c.id), signed_in=who is not None)
+        for c in rows
+    ]
+
+
+def _review(
+    session: Session,
+    settings: AssetsSettings,
+    note: EvidenceNote,
+    cams: dict[int, CameraView],
+    recorded: str | None,
+) -> dict[str, Any]:
+    """The recommendations, decisions and rows of a review reader's map."""
+    decisions = data.decision_views(session, since=note.window.first_day)
+    recs = data.mark_decided(data.recommendations(session, settings, note.window), decisions)
+    rows = data.rec_rows(recs, cams)
+    return {
+        "recs": recs,
+        "decisions": decisions,
+        "rows": rows,
+        "page_recs": data.page_recs(rows),
+        "recorded": data.recorded_notice(recorded, decisions, cams),
+    }
 
 
 @router.get("/map", response_class=HTMLResponse)
@@ -126,44 +123,64 @@ def review_map(
     settings: SettingsDep,
     tiles: bool = True,
     as_of: Annotated[str | None, Query(max_length=40)] = None,
+    months: Annotated[str | None, Query(max_length=20)] = None,
+    first: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    decide: Annotated[str | None, Query(max_length=20)] = None,
+    rec: Annotated[str | None, Query(max_length=20)] = None,
+    recorded: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """The SEG review map; more layers for people signed in (faults, recommendations)."""
+    """The SEG review map; more for people signed in (faults, recommendations, decisions)."""
     who = page_caller(request, session)
-    rows, _ = cameras_svc.list_cameras(session, public=who is None, limit=MAX_CAMERAS)
-    cams = [camera_view(c) for c in rows]
-    faults = _open_faults(session) if _may(who, FAULT_READERS) else None
+    cams = _cameras(session, who)
+    by_id = {c.id: c for c in cams}
+    faults = data.open_faults(session) if _may(who, FAULT_READERS) else None
+    can_decide = _may(who, DECIDERS)
     note: EvidenceNote | None = None
-    recs: list[RecView] | None = None
+    review: dict[str, Any] = {"recs": None, "decisions": None, "rows": [], "recorded": []}
+    review["page_recs"] = {}
+    now = now_utc()
     if _may(who, REVIEW_READERS):
-        day, day_error = parse_day(as_of)
-        note = evidence_note(
-            session,
-            window_days=settings.recommend_window_days,
-            as_of=day,
-            day_error=day_error,
-            now=now_utc(),
-            map_path=request.url_for("review_map").path,
-            tiles=tiles,
-        )
-        recs = _recommendations(settings, session, note.window)
+        choice = parse_window(months, as_of, first, today=now.astimezone(LONDON).date())
+        path = request.url_for("review_map").path
+        note = evidence_note(session, choice=choice, now=now, map_path=path, tiles=tiles)
+        review = _review(session, settings, note, by_id, recorded)
     built = build_review_map(
         cams,
         faults=faults,
-        recommendations=recs,
+        recommendations=review["recs"],
+        decisions=review["decisions"],
+        signed_in=who is not None,
+        can_decide=can_decide,
+        window_note=f"Incidents in view: {NO_DATA.lower()}" if note and note.without_data else None,
         tiles=settings.tile_url if tiles else "",
         tile_attribution=settings.tile_attribution,
     )
-    by_id = {c.id: c for c in cams}
+    open_camera = _camera_id(decide) if can_decide else None
+    script_data = {
+        "labels": dict(lc.DECISION_LABELS),
+        "schedulable": [str(k) for k in lc.SCHEDULABLE],
+        "today": now.astimezone(LONDON).date().isoformat(),
+        "recs": review["page_recs"],
+        "open": {"camera": open_camera, "rec": _camera_id(rec)} if open_camera else None,
+    }
     context = {
         "map": built,
         "cameras": cams,
         "places": by_id,
         "faults": faults or [],
         "faults_allowed": faults is not None,
-        "recs": [(i, r, by_id.get(r.camera_id)) for i, r in enumerate(recs or [])],
-        "recs_allowed": recs is not None,
+        "rows": review["rows"],
+        "recs_allowed": review["recs"] is not None,
+        "decisions": review["decisions"] or [],
+        "recorded": review["recorded"],
         "evidence": note,
-        "legend": _legend(),
+        "since_text": long_date(note.window.first_day) if note else "",
+        "window_choices": [*(str(m) for m in MONTH_CHOICES), DATES],
+        "tiles": tiles,
+        "legend": _legend(faults is not None),
         "colours": LIFECYCLE_COLOURS,
+        "can_decide": can_decide,
+        "decidable": [c for c in cams if c.allowed_decisions] if can_decide else [],
+        "script_data": json_for_script(script_data),
     }
     return render(request, "assets/map.html", context, who=who)

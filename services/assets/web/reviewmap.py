@@ -1,109 +1,56 @@
-"""The SEG review map: cameras by lifecycle and health, view cones, faults, recommendations.
+"""The SEG review map: cameras by lifecycle (and health, for fault readers), view cones,
+recommendations, redundant pairs and the decisions recorded.
 
 Built with folium through ``shared.maps`` (no CDN). Markers carry CSS classes
-(``csp-cam csp-life-<lifecycle> csp-health-<health>``, ``csp-cone``, ``csp-rec``) so pages and
-tests can find them. Folium draws only geometry and those classes (lifecycle and health are
-fixed vocabularies); what popups and tooltips say (names, asset tags, wards, fault descriptions,
-reasons) is built here as data with ``shared.maps.h`` and bound in the browser as text nodes.
+(``csp-cam csp-life-<lifecycle> csp-health-<health>``, ``csp-cone``, ``csp-rec``, ``csp-pair``,
+``csp-decision csp-decision-<status>``) so pages and tests can find them. Folium draws only
+geometry and those classes (fixed vocabularies); what popups and tooltips say is built as data
+(``reviewpopups``) and bound in the browser as text nodes. The views are in ``reviewviews``.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 import folium
 
 from services.assets import lifecycle as lc
-from shared.maps import Bindings, MapParts, Node, h, make_map, map_parts
+from services.assets.web.reviewpopups import camera_popup, rec_popup
+from services.assets.web.reviewviews import (
+    DECISION_STROKE,
+    HEALTH_STROKE,
+    LIFECYCLE_COLOURS,
+    LIFECYCLE_LABELS,
+    PLAIN_STROKE,
+    REC_COLOUR,
+    CameraView,
+    DecisionView,
+    FaultView,
+    RecView,
+    css_word,
+    place_text,
+)
+from shared.maps import Bindings, MapParts, make_map, map_parts
 
-LIFECYCLE_COLOURS: dict[str, str] = {
-    "proposed": "#9ecae1",
-    "approved": "#3182bd",
-    "rejected": "#bdbdbd",
-    "active": "#2ca25f",
-    "under_review": "#fdae6b",
-    "in_store": "#9e9ac8",
-    "decommissioning": "#e6550d",
-    "decommissioned": "#636363",
-}
-LIFECYCLE_LABELS = {k: k.replace("_", " ").capitalize() for k in LIFECYCLE_COLOURS}
-# Health is the marker's border: a thin white ring when online, thick amber or dashed red if not.
-HEALTH_STROKE: dict[str, dict[str, Any]] = {
-    "online": {"color": "#ffffff", "weight": 1.5},
-    "degraded": {"color": "#ff8f00", "weight": 4},
-    "offline": {"color": "#d50000", "weight": 4, "dash_array": "4 3"},
-}
-REC_COLOUR = "#6a1b9a"
+__all__ = [
+    "HEALTH_STROKE",
+    "LIFECYCLE_COLOURS",
+    "LIFECYCLE_LABELS",
+    "REC_COLOUR",
+    "CameraView",
+    "DecisionView",
+    "FaultView",
+    "RecView",
+    "ReviewMap",
+    "build_review_map",
+    "camera_popup",
+    "css_word",
+    "place_text",
+    "rec_popup",
+]
 MEDWAY_LONLAT = (0.53, 51.39)
-
-
-_CLASS_WORD = re.compile(r"[a-z0-9_-]+")
-
-
-def css_word(value: str) -> str:
-    """A vocabulary value (lifecycle, health, action) as a CSS class word; anything else refused."""
-    if not _CLASS_WORD.fullmatch(value):
-        raise ValueError(f"not a class word: {value!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class CameraView:
-    """What the map needs of one camera (WGS84)."""
-
-    id: int
-    asset_tag: str
-    name: str
-    ward: str | None
-    lifecycle: str
-    health: str
-    technology: str
-    deployment: str
-    lon: float
-    lat: float
-    cone: dict[str, Any] | None  # GeoJSON Polygon in WGS84
-    next_review_due: str | None = None
-    grid_ref: str | None = None  # Ordnance Survey grid reference ("TQ 7581 6823")
-
-    @property
-    def place(self) -> str:
-        """Where it is, for lists: its ward and its grid reference."""
-        return place_text(self.ward, self.grid_ref)
-
-
-def place_text(ward: str | None, grid: str | None) -> str:
-    """``"Chatham Central · TQ 7581 6823"``; says so when the ward is not recorded."""
-    return f"{ward or 'Ward not recorded'} \u00b7 {grid or 'no grid reference'}"
-
-
-@dataclass(frozen=True)
-class FaultView:
-    """An open fault shown in its camera's popup."""
-
-    camera_id: int
-    number: str
-    category: str
-    status: str
-    reported_at: datetime
-    description: str
-    sla_due: datetime | None = None
-
-
-@dataclass(frozen=True)
-class RecView:
-    """A recommendation with its evidence."""
-
-    camera_id: int
-    action: str
-    rule: str
-    reason: str
-    evidence: dict[str, Any]
-    related_camera_id: int | None = None
 
 
 @dataclass
@@ -134,100 +81,44 @@ def _bounds(cams: Sequence[CameraView]) -> tuple[float, float, float, float] | N
     return (min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad)
 
 
-def _fault_node(faults: Sequence[FaultView]) -> Node:
-    items = []
-    for f in faults:
-        when = f.reported_at.strftime("%d %b %Y %H:%M")
-        if f.sla_due:
-            when += f", due {f.sla_due.strftime('%d %b %H:%M')}"
-        items.append(
-            h(
-                "li",
-                h("b", f.number),
-                " ",
-                f.category.replace("_", " "),
-                " ",
-                h("span", f.status.replace("_", " "), class_="badge"),
-                h("br"),
-                h("small", when),
-                h("br"),
-                f.description[:200],
-            )
-        )
-    return h("div", h("b", f"Open faults ({len(faults)})"), h("ul", *items), class_="csp-faults")
+def _latest(decisions: Sequence[DecisionView]) -> DecisionView:
+    """The decision a camera's ring shows: a change still due, else the newest."""
+    due = [d for d in decisions if d.status == lc.DecisionStatus.SCHEDULED]
+    return (due or sorted(decisions, key=lambda d: (d.meeting_date, d.id)))[-1]
 
 
-def camera_popup(c: CameraView, faults: Sequence[FaultView] | None, signed_in: bool) -> Node:
-    """What a camera's popup says, as data: name, tag, lifecycle, health, kind, ward, faults."""
-    kind = f"{c.technology}, {c.deployment}"
-    parts: list[Node] = [
-        h("b", c.name),
-        " ",
-        h("small", c.asset_tag),
-        h(
-            "div",
-            LIFECYCLE_LABELS.get(c.lifecycle, c.lifecycle),
-            " \u00b7 ",
-            h("span", c.health, class_=f"badge health-{css_word(c.health)}"),
-        ),
-        h("div", h("small", c.place), class_="csp-place"),
-        h("div", h("small", kind)),
-    ]
-    if c.next_review_due:
-        parts.append(h("div", h("small", f"Review due {c.next_review_due}")))
-    if faults:
-        parts.append(_fault_node(faults))
-    elif signed_in:
-        parts.append(h("div", h("small", "No open faults")))
-    return h("div", *parts, class_="csp-popup")
-
-
-def _evidence_node(ev: dict[str, Any]) -> Node:
-    keys = (
-        ("incidents", "Incidents in view"),
-        ("footage_requests", "Footage requests"),
-        ("faults", "Faults"),
-        ("downtime_share", "Downtime share"),
-        ("age_years", "Age (years)"),
-        ("expected_life_years", "Expected life"),
-        ("overlap_share", "View overlap"),
+def _draw_camera(
+    c: CameraView, cones: folium.FeatureGroup, group: folium.FeatureGroup, health: bool
+) -> folium.CircleMarker:
+    colour = LIFECYCLE_COLOURS.get(c.lifecycle, "#777777")
+    if c.cone:
+        ring = c.cone["coordinates"][0]
+        folium.Polygon(
+            [[lat, lon] for lon, lat in ring],
+            color=colour,
+            weight=1,
+            fill=True,
+            fill_color=colour,
+            fill_opacity=0.18,
+            opacity=0.6,
+            class_name=f"csp-cone csp-life-{css_word(c.lifecycle)}",
+        ).add_to(cones)
+    classes = f"csp-cam csp-life-{css_word(c.lifecycle)}"
+    stroke = PLAIN_STROKE
+    if health and c.health is not None:
+        classes += f" csp-health-{css_word(c.health)}"
+        stroke = HEALTH_STROKE.get(c.health, HEALTH_STROKE["online"])
+    marker = folium.CircleMarker(
+        [c.lat, c.lon],
+        radius=8,
+        fill=True,
+        fill_color=colour,
+        fill_opacity=0.95,
+        class_name=classes,
+        **stroke,
     )
-    rows = []
-    for key, label in keys:
-        if key not in ev or ev[key] is None:
-            continue
-        value = ev[key]
-        if key in ("downtime_share", "overlap_share"):
-            shown = f"{float(value):.0%}"
-        elif isinstance(value, float):
-            shown = f"{value:.1f}"
-        else:
-            shown = str(value)
-        rows.append(h("tr", h("th", label), h("td", shown)))
-    return h("table", *rows, class_="csp-evidence")
-
-
-def rec_popup(r: RecView, cams: dict[int, CameraView]) -> Node:
-    """What a recommendation's popup says, as data: action, rule, reason and evidence."""
-    cam = cams.get(r.camera_id)
-    name = cam.name if cam else f"camera {r.camera_id}"
-    related = cams.get(r.related_camera_id) if r.related_camera_id else None
-    parts: list[Node] = [
-        h("b", r.action.replace("_", " ").capitalize()),
-        ": ",
-        name,
-        h("br"),
-    ]
-    if cam:
-        parts += [h("small", cam.place, class_="csp-place"), h("br")]
-    parts += [
-        h("small", f"Rule: {r.rule.replace('_', ' ')}"),
-        h("p", r.reason),
-    ]
-    if related:
-        parts.append(h("p", h("small", f"Related: {related.name}")))
-    parts.append(_evidence_node(r.evidence))
-    return h("div", *parts, class_="csp-popup")
+    marker.add_to(group)
+    return marker
 
 
 def build_review_map(
@@ -235,19 +126,27 @@ def build_review_map(
     *,
     faults: Sequence[FaultView] | None = None,
     recommendations: Sequence[RecView] | None = None,
+    decisions: Sequence[DecisionView] | None = None,
+    signed_in: bool | None = None,
+    can_decide: bool = False,
+    window_note: str | None = None,
     tiles: str = "",
     tile_attribution: str | None = None,
 ) -> ReviewMap:
-    """The folium map: a layer per lifecycle, view cones, and (when given) recommendations.
+    """The folium map: a layer per lifecycle, view cones, and (when given) recommendations,
+    redundant pairs and decisions.
 
-    ``faults`` and ``recommendations`` are None for people who may not read them; then neither
-    the popups nor the layers mention them. ``tiles`` is the tile URL template ("" draws none),
-    ``tile_attribution`` its credit line.
+    ``faults``, ``recommendations`` and ``decisions`` are None for people who may not read
+    them; then neither the popups nor the layers mention them, and without faults no camera's
+    health is drawn (the public and crews see where cameras are, not which are down).
+    ``can_decide`` adds the "Record decision" links; ``window_note`` goes in every camera's
+    popup (the evidence window holds no incident data). ``tiles`` is the tile URL template ("" draws
+    none), ``tile_attribution`` its credit line.
     """
-    bounds = _bounds(cameras)
+    signed_in = faults is not None if signed_in is None else signed_in
     m = make_map(
         MEDWAY_LONLAT,
-        bounds=bounds,
+        bounds=_bounds(cameras),
         zoom_start=12,
         tiles=tiles,
         tile_attribution=tile_attribution or None,
@@ -255,6 +154,9 @@ def build_review_map(
     by_camera: dict[int, list[FaultView]] = defaultdict(list)
     for f in faults or ():
         by_camera[f.camera_id].append(f)
+    decided: dict[int, list[DecisionView]] = defaultdict(list)
+    for d in decisions or ():
+        decided[d.camera_id].append(d)
     cones = folium.FeatureGroup(name="View cones", show=True)
     cones.add_to(m)
     groups: dict[str, folium.FeatureGroup] = {}
@@ -270,61 +172,101 @@ def build_review_map(
     markers: dict[int, str] = {}
     bindings = Bindings()
     for c in cameras:
-        colour = LIFECYCLE_COLOURS.get(c.lifecycle, "#777777")
-        if c.cone:
-            ring = c.cone["coordinates"][0]
-            folium.Polygon(
-                [[lat, lon] for lon, lat in ring],
-                color=colour,
-                weight=1,
-                fill=True,
-                fill_color=colour,
-                fill_opacity=0.18,
-                opacity=0.6,
-                class_name=f"csp-cone csp-life-{css_word(c.lifecycle)}",
-            ).add_to(cones)
-        stroke = HEALTH_STROKE.get(c.health, HEALTH_STROKE["online"])
-        marker = folium.CircleMarker(
-            [c.lat, c.lon],
-            radius=8,
-            fill=True,
-            fill_color=colour,
-            fill_opacity=0.95,
-            class_name=f"csp-cam csp-life-{css_word(c.lifecycle)} csp-health-{css_word(c.health)}",
-            **stroke,
+        marker = _draw_camera(c, cones, groups[c.lifecycle], faults is not None)
+        popup = camera_popup(
+            c,
+            by_camera.get(c.id) if faults is not None else None,
+            signed_in,
+            decisions=decided.get(c.id) if decisions is not None else None,
+            can_decide=can_decide,
+            window_note=window_note,
         )
-        marker.add_to(groups[c.lifecycle])
-        bindings.bind(
-            marker,
-            popup=camera_popup(c, by_camera.get(c.id), faults is not None),
-            tooltip=f"{c.name} ({c.asset_tag})",
-        )
+        bindings.bind(marker, popup=popup, tooltip=f"{c.name} ({c.asset_tag})")
         markers[c.id] = marker.get_name()
+    by_id = {c.id: c for c in cameras}
+    if decisions is not None:
+        _draw_decisions(m, decided, by_id, bindings)
     rec_vars: list[str] = []
     if recommendations is not None:
-        recs = folium.FeatureGroup(name=f"Recommendations ({len(recommendations)})")
-        recs.add_to(m)
-        by_id = {c.id: c for c in cameras}
-        for r in recommendations:
-            cam = by_id.get(r.camera_id)
-            if cam is None:
-                rec_vars.append("null")
-                continue
-            ring = folium.CircleMarker(
-                [cam.lat, cam.lon],
-                radius=15,
-                color=REC_COLOUR,
-                weight=3,
-                fill=False,
-                dash_array="6 4",
-                class_name=f"csp-rec csp-rec-{css_word(r.action)}",
-            ).add_to(recs)
-            bindings.bind(
-                ring,
-                popup=rec_popup(r, by_id),
-                tooltip=f"{r.action.replace('_', ' ')}: {cam.name}",
-                max_width=340,
-            )
-            rec_vars.append(ring.get_name())
+        rec_vars = _draw_recommendations(m, recommendations, by_id, markers, bindings, can_decide)
     folium.LayerControl(collapsed=True).add_to(m)
     return ReviewMap(map_parts(m, bindings), markers, rec_vars, dict(counts))
+
+
+def _draw_decisions(
+    m: folium.Map,
+    decided: dict[int, list[DecisionView]],
+    by_id: dict[int, CameraView],
+    bindings: Bindings,
+) -> None:
+    """A ring round each camera with a decision: solid when recorded, dashed while due."""
+    shown = [(by_id[cid], ds) for cid, ds in decided.items() if cid in by_id and ds]
+    layer = folium.FeatureGroup(name=f"SEG decisions ({len(shown)})")
+    layer.add_to(m)
+    for cam, ds in shown:
+        last = _latest(ds)
+        ring = folium.CircleMarker(
+            [cam.lat, cam.lon],
+            radius=12,
+            fill=False,
+            class_name=(
+                f"csp-decision csp-decision-{css_word(last.status)} "
+                f"csp-decided-{css_word(last.decision)}"
+            ),
+            **DECISION_STROKE.get(last.status, DECISION_STROKE["applied"]),
+        ).add_to(layer)
+        tip = f"{last.label}: {cam.name}" + (f" (due: {last.due})" if last.due else "")
+        bindings.bind(ring, tooltip=tip)
+
+
+def _draw_recommendations(
+    m: folium.Map,
+    recommendations: Sequence[RecView],
+    by_id: dict[int, CameraView],
+    markers: dict[int, str],
+    bindings: Bindings,
+    can_decide: bool,
+) -> list[str]:
+    """A dashed ring per open recommendation and a line joining each redundant pair; a decided
+    recommendation opens its camera (whose popup has the decision) instead of a ring."""
+    open_recs = sum(1 for r in recommendations if r.decided is None)
+    layer = folium.FeatureGroup(name=f"Recommendations ({open_recs})")
+    layer.add_to(m)
+    rec_vars: list[str] = []
+    joined: set[frozenset[int]] = set()
+    for i, r in enumerate(recommendations):
+        cam = by_id.get(r.camera_id)
+        if cam is None:
+            rec_vars.append("null")
+            continue
+        if r.decided is not None:
+            rec_vars.append(markers[cam.id])
+            continue
+        other = by_id.get(r.related_camera_id) if r.pair_kind and r.related_camera_id else None
+        if other is not None and frozenset((cam.id, other.id)) not in joined:
+            joined.add(frozenset((cam.id, other.id)))
+            line = folium.PolyLine(  # type: ignore[no-untyped-call]  # folium is untyped
+                [[cam.lat, cam.lon], [other.lat, other.lon]],
+                color=REC_COLOUR,
+                weight=3,
+                dash_array="2 5",
+                class_name="csp-pair",
+            ).add_to(layer)
+            bindings.bind(line, tooltip=f"Redundant pair: {cam.name} and {other.name}")
+        ring = folium.CircleMarker(
+            [cam.lat, cam.lon],
+            radius=15,
+            color=REC_COLOUR,
+            weight=3,
+            fill=False,
+            dash_array="6 4",
+            class_name=f"csp-rec csp-rec-{css_word(r.action)}",
+        ).add_to(layer)
+        bindings.bind(
+            ring,
+            popup=rec_popup(r, by_id, index=i, can_decide=can_decide),
+            tooltip=f"{r.action_words}: {cam.name}",
+            max_width=340,
+        )
+        rec_vars.append(ring.get_name())
+    return rec_vars

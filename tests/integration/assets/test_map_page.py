@@ -8,7 +8,7 @@ import html
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -171,6 +171,7 @@ def test_control_room_api_calls_go_with_the_session_and_its_csrf_token(
 
 def test_lists_show_ward_and_grid_reference(
     client: Any,
+    db_session: Any,
     tokens: dict[str, dict[str, str]],
     new_camera: Callable[..., dict[str, Any]],
     person: Callable[..., str],
@@ -186,6 +187,11 @@ def test_lists_show_ward_and_grid_reference(
         json={"category": "no_picture", "description": "Grid fault"},
         headers=tokens["operator"],
     )
+    # Incident data in the window (not near the camera), so its lack of use can be judged.
+    x, y = point_to_bng(lon, lat)
+    recent = datetime.now(UTC) - timedelta(days=20)
+    far = incident_row(occurred_at=recent, xy=(x + 3000.0, y), source_id="grid-far")
+    store_incidents(db_session, [far], source="police")
     sign_in(client, person("seg"))
     page = client.get("/map").text
     place = f"Gillingham North \u00b7 {expected}"
@@ -233,15 +239,20 @@ def test_map_says_what_the_incident_data_cover_and_offers_a_window_with_data(
     assert "Incidents up to 30 September 2022 (from 1 January 2022)." in text
     # The window ending today holds none of it: said plainly, with the newest day offered.
     assert 'data-testid="window-no-data"' in page
-    assert "This window holds no incident data" in text and "end on 30 September 2022" in text
+    assert "No incident data for this window (the incident data end on 30 September 2022" in text
     assert 'href="/map?as_of=2022-09-30"' in page
+    # No camera is judged on its use where there are no data: never "no evidence of use".
     rows = _rec_rows(page)
-    assert ("review", cam["id"]) in rows and ("make permanent", cam["id"]) not in rows
+    assert ("review", cam["id"]) not in rows and ("make permanent", cam["id"]) not in rows
+    assert "no evidence of use" not in text.lower()
+    _, island = _island(page)
+    assert "no incident data for this window" in json.dumps(island)
     # The window ending on the newest day: all 9 incidents counted, so the camera is in use.
     page = client.get("/map?as_of=2022-09-30").text
     text = _text(page)
     assert 'data-testid="window-no-data"' not in page
-    assert "from 1 October 2021 to 30 September 2022" in text
+    assert "12 months: the 365 days from 1 October 2021 to 30 September 2022" in text
+    assert "Incident data cover 273 of the window\u2019s 365 days." in text  # from 1 January
     assert 'href="/map"' in page and 'data-testid="window-today-link"' in page
     rows = _rec_rows(page)
     assert ("make permanent", cam["id"]) in rows, rows
@@ -251,7 +262,7 @@ def test_map_says_what_the_incident_data_cover_and_offers_a_window_with_data(
 def _rec_rows(page: str) -> list[tuple[str, int]]:
     """(action, camera id) of each row in the recommendations list."""
     found = re.findall(
-        r'data-testid="rec-row" data-rec="\d+" data-camera="(\d+)">\s*<button[^>]*>\s*'
+        r'data-testid="rec-row" data-rec="\d+" data-camera="(\d+)"[^>]*>\s*<button[^>]*>\s*'
         r'<span class="rec-action">([^<]+)</span>',
         page,
     )
@@ -264,8 +275,9 @@ def test_a_window_that_ends_before_the_data_begin(
     sign_in(client, person("analyst"))
     text = _text(client.get("/map?as_of=2020-06-30").text)
     assert "the incident data begin on 1 January 2022, after it" in text
-    # 365 days back from the end of 30 June 2020 (a leap year): from 2 July 2019.
-    assert "the 365 days from 2 July 2019 to 30 June 2020" in text
+    # 12 months back from the end of 30 June 2020: 366 days (February 2020 had 29).
+    assert "12 months: the 366 days from 1 July 2019 to 30 June 2020" in text
+    assert "No incident data for this window." in text
 
 
 def test_part_of_the_data_ending_inside_the_window_is_said(
