@@ -6,7 +6,8 @@ naming the roles. It says what period the incident data cover (per source) and, 
 offers the form that starts a run. Its script calls the JSON API with the session cookie
 (``credentials: 'same-origin'``) and sends the page's CSRF token (``X-CSRF-Token`` from
 ``<meta name="csrf-token">``) with the POST that starts a run; no token is pasted or stored.
-A run's map (``/surfaces/{id}/map``) is an API route for any role: a Bearer token or the session.
+A run's map (``/surfaces/{id}/map``) and a comparison's (``/comparisons/{id}/map``) are API
+routes for any role: a Bearer token or the session. The page's script is ``static/map.js``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from services.hotspots.deps import AnyRole, ComparisonId, LimitsDep, OutputDir, RunId
 from services.hotspots.runs import coverage
@@ -28,6 +29,7 @@ from shared.web.pages import page_user, register_templates, render
 
 router = APIRouter()
 TEMPLATES = Path(__file__).parent / "templates"
+SCRIPT = Path(__file__).parent / "static" / "map.js"
 register_templates("hotspots", TEMPLATES)
 
 # Who may open the analyst map, and who may start a run from it (POST /surfaces: analysts).
@@ -74,6 +76,12 @@ def map_page(request: Request, session: SessionDep, limits: LimitsDep) -> HTMLRe
         },
     }
     return render(request, "hotspots/map.html", context, who=who)
+
+
+@router.get("/map/map.js", include_in_schema=False, tags=["pages"])
+def map_script(who: AnyRole) -> FileResponse:
+    """The analyst map's script (for the people the page is for: signed in, any role)."""
+    return FileResponse(SCRIPT, media_type="text/javascript; charset=utf-8")
 
 
 @router.get("/surfaces/{run_id}/map", tags=["surfaces"], response_class=HTMLResponse)
