@@ -1,0 +1,1 @@
+"""Camera health from the cameras themselves: streams, checks, faults found by them."""
