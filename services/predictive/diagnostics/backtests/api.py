@@ -18,6 +18,7 @@ from services.predictive.dependencies import Analyst, LimitsDep
 from services.predictive.diagnostics.backtests import service
 from services.predictive.diagnostics.backtests.jobs import run_job
 from services.predictive.diagnostics.backtests.schemas import (
+    MAX_ID,
     BacktestCreate,
     BacktestPage,
     BacktestRead,
@@ -32,7 +33,6 @@ from shared.web.params import Page, paging
 
 log = logging.getLogger("csp.predictive.backtests")
 router = APIRouter(tags=["predictive"])
-MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="Backtest id")]
 JobsPage = Annotated[Page, Depends(paging(default=20, maximum=100))]
 

@@ -8,9 +8,8 @@ the interval is then too narrow: the results say so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
+import numpy.typing as npt
 
 N_RESAMPLES = 1000
 LEVEL = 0.95
@@ -18,7 +17,7 @@ SEED = 146  # fixed: the same backtest gives the same interval
 
 
 def bootstrap_interval(
-    values: Sequence[float],
+    values: npt.ArrayLike,
     *,
     n_resamples: int = N_RESAMPLES,
     level: float = LEVEL,

@@ -16,6 +16,7 @@ from services.predictive.compute.methods import default_methods
 from services.predictive.models import BacktestStatus
 from services.predictive.schemas import ListDate
 
+MAX_ID = 2**31 - 1  # job ids are PostgreSQL integers
 MAX_PERIOD_DAYS = 366  # origin days in one backtest
 MAX_METHODS = 6
 MAX_SHARES = 4

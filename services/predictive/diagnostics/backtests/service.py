@@ -230,7 +230,7 @@ def create_backtest(
         params=checked.params,
         origins_total=checked.origins_total,
         origins_done=0,
-        created_by=actor,
+        created_by=actor[:240],
         idempotency_key=key,
         created_at=datetime.now(UTC),
     )
