@@ -76,6 +76,7 @@ def _queue(job_id: int) -> None:
     status_code=202,
     response_model=BacktestRead,
     responses={
+        202: {"description": "Queued: poll the job at its Location"},
         **replay_responses(BacktestRead),
         422: {"description": "A field is wrong, the data do not cover the window, or too big"},
         503: {"description": "The job queue cannot be reached; retry with the same key"},
