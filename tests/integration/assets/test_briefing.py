@@ -319,6 +319,9 @@ def test_without_incident_data_no_camera_is_said_to_show_no_evidence(
     client: Any, tokens: dict[str, dict[str, str]], seeded: dict[str, Any]
 ) -> None:
     page = client.get(f"/briefing?quarter={QUARTER}", headers=tokens["seg"]).text
+    assert by_testid(page, "summary-incidents").endswith(
+        "there is no incident data for this window."
+    )
     notice = by_testid(page, "no-incident-data")
     assert notice.startswith("There is no incident data for this window")
     assert "no evidence" not in page.lower()
@@ -341,6 +344,9 @@ def test_a_decision_closes_its_camera_s_recommendation(
         "Incidents up to 10 February 2024 (from 10 February 2024)."
     )
     assert 'data-testid="no-incident-data"' not in page
+    assert by_testid(page, "summary-incidents").endswith(
+        "Incidents up to 10 February 2024 (from 10 February 2024)."
+    )
     assert rows(page, "recommendation-row", "tag") == ["BRF-G"]
     assert by_testid(page, "fig-recommendations") == "1"
     assert "no evidence of use" in page  # the window holds incident data: now it may say so

@@ -36,7 +36,7 @@ PDFTOTEXT = shutil.which("pdftotext")
 def pdf_text(pdf: bytes) -> str:
     """The PDF's text as poppler reads it (one space between words)."""
     if PDFTOTEXT is None:
-        pytest.skip("pdftotext (Debian poppler-utils) is not installed")
+        pytest.fail("pdftotext (Debian poppler-utils) is needed to read the briefing's PDF")
     out = subprocess.run(
         [PDFTOTEXT, "-layout", "-", "-"], input=pdf, capture_output=True, check=True, timeout=60
     )
