@@ -36,7 +36,7 @@ from services.predictive.web.wording import count, long_date
 from shared.db import SessionDep
 from shared.web.pages import page_user, register_templates, render
 
-router = APIRouter(tags=["pages"])
+router = APIRouter(tags=["pages"], include_in_schema=False)
 register_templates("predictive", Path(__file__).parent / "templates")
 PAGE = "/backtests/page"
 WHAT = "The backtest page"
