@@ -132,6 +132,15 @@ def delete_cameras(conn: Any, camera_ids: Sequence[int]) -> None:
         ),
         ids,
     )
+    # A decision's effect names its camera and, for a pair decided together, the other one.
+    conn.execute(
+        text(
+            "DELETE FROM assets.decision_effects WHERE camera_id = ANY(:c) "
+            "OR related_camera_id = ANY(:c) OR decision_id IN "
+            "(SELECT id FROM assets.decisions WHERE camera_id = ANY(:c))"
+        ),
+        ids,
+    )
     for table in _CAMERA_TABLES:
         conn.execute(text(f"DELETE FROM assets.{table} WHERE camera_id = ANY(:c)"), ids)
     conn.execute(text("DELETE FROM assets.cameras WHERE id = ANY(:c)"), ids)

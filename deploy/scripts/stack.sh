@@ -46,6 +46,8 @@ install_system() {
   command -v chromium >/dev/null || need+=(chromium)
   command -v ogrinfo >/dev/null || need+=(gdal-bin)
   command -v npm >/dev/null || need+=(nodejs npm)
+  command -v pdftotext >/dev/null || need+=(poppler-utils)
+  ldconfig -p | grep -q libpangoft2-1.0.so.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
   command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
   command -v "$PY" >/dev/null || need+=(python3.11 python3.11-venv)
   if [ ${#need[@]} -gt 0 ]; then

@@ -82,6 +82,13 @@ NAV: tuple[NavItem, ...] = (
         about="Log, update and close camera faults",
     ),
     NavItem(
+        "assets",
+        "/briefing",
+        "CCTV briefing",
+        ("seg", "analyst"),
+        about="The quarter's faults, availability, footage requests and SEG decisions, as PDF too",
+    ),
+    NavItem(
         "hotspots",
         "/map",
         "Hotspots",

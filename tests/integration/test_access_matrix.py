@@ -62,6 +62,9 @@ MANUAL: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/open311/v2/requests/{service_request_id}.json"): FAULT_READERS,
     # The crews' list page logs visits with its sign-in cookie or a Bearer header.
     ("POST", "/targets/page/visit"): {"crew"},
+    # Pages read the person themselves (shared.web.pages.page_user).
+    ("GET", "/briefing"): {"seg", "analyst"},
+    ("GET", "/briefing.pdf"): {"seg", "analyst"},
 }
 MIN_CHECKED = {"assets": 23, "hotspots": 25, "predictive": 8}  # guards against a vacuous walk
 OPEN311_FORM = {"service_code": "no_picture", "description": "matrix", "lat": "51.3", "long": "0.5"}
