@@ -3,16 +3,24 @@
 People sign in through the suite's one form (``tests.browser.conftest.sign_in``). Every request
 to another host is stopped: map tiles get a blank stand-in (the tile source is a setting),
 anything else is aborted and must not happen; no request of the suite's may fail. axe-core
-checks each page; screenshots are kept in the artifacts folder.
+checks each page; screenshots, PDFs and the crew's click count are kept in the artifacts folder.
+
+The printed list is checked on the page as Chromium lays it out for print (A4): every box and
+every rank label inside the print map, no two labels overlapping (nor the north arrow or the
+scale bar), each label on its box or joined to it by a leader line; and in the PDF Chromium
+prints: one page for 20 boxes.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
-from collections.abc import Iterator
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,11 +34,14 @@ from tests.factories import load_medway, make_list, store_incidents, synthetic_i
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
-A4_PX = {"width": 794, "height": 1123}  # an A4 page at 96 CSS px per inch
-A4_CONTENT_PX = 703  # 186 mm between the page's 12 mm margins
+# What Chromium lays out on an A4 page at 96 CSS px per inch: 186 x 273 mm between the page's
+# 12 mm margins.
+A4_CONTENT = {"width": 703, "height": 1032}
+A4_CONTENT_PX = A4_CONTENT["width"]
 # Lists are read, never made, by the page, and a visit logged "now" counts for today's list:
 # the module's fixture stores today's lists as the nightly job would.
 LIST_DAY = today()
+TOMORROW = LIST_DAY + timedelta(days=1)
 # The real police file for September 2022: months only, so the data cover up to 30 September
 # and 1 October 2022 is the newest day a list can use them all.
 POLICE_FILE = SHARED_DATA / "police" / "2022-09-kent-street-medway.csv"
@@ -68,9 +79,11 @@ def seeded(browser_db: str, people: Any) -> Iterator[dict[str, Any]]:
         s.commit()
         out: dict[str, Any] = {
             "kfrs": make_list(s, "kfrs", LIST_DAY),
+            "kfrs_tomorrow": make_list(s, "kfrs", TOMORROW),
             "police_data": make_list(s, "police", POLICE_DATA_DAY),
             "police_today": make_list(s, "police", LIST_DAY),
         }
+        out["dense"] = _dense_list(s, "police", DENSE_DAY)
         s.commit()
     out["kfrs_crew"] = people("pred.kfrs", "crew", agency="kfrs", name="Kit Crew")
     out["police_crew"] = people("pred.police", "crew", agency="police", name="Pat Police")
@@ -82,6 +95,63 @@ def seeded(browser_db: str, people: Any) -> Iterator[dict[str, Any]]:
                 text("DELETE FROM core.boundary_areas WHERE source = :s"), {"s": WARDS_SOURCE}
             )
         eng.dispose()
+
+
+# A list no map can label in place: 19 boxes side by side in one block in Chatham, and one
+# 8 km away on the Hoo peninsula, so the print map's scale makes the block a few labels wide.
+DENSE_DAY = date(2022, 9, 20)  # inside the police file's month: no stale notice
+DENSE_BLOCK = (575700, 167700)  # EPSG:27700, a corner of the block (150 m cells)
+DENSE_FAR = (580650, 174150)
+
+
+def _dense_list(session: Any, agency_code: str, day: date) -> list[str]:
+    """Store a 20-box list for (agency, day) by hand; returns its cell ids by rank."""
+    from datetime import datetime, time
+
+    from services.predictive.agencies.service import find_agency
+    from services.predictive.dates import LONDON
+    from services.predictive.models import TargetBox, TargetList
+
+    agency = find_agency(session, code=agency_code)
+    assert agency is not None
+    x0, y0 = DENSE_BLOCK
+    corners = [(x0 + 150 * (i % 5), y0 + 150 * (i // 5)) for i in range(19)] + [DENSE_FAR]
+    start = datetime.combine(day, time(9), tzinfo=LONDON)
+    lst = TargetList(
+        agency_id=agency.id,
+        list_date=day,
+        method="naive28",
+        requested_method="naive28",
+        params={},
+        warnings=[],
+        categories=list(agency.categories),
+        cell_size_m=150.0,
+        shift_start=start,
+        shift_end=start + timedelta(hours=12),
+        trained_before=datetime.combine(day, time(0), tzinfo=LONDON),
+        n_events=100,
+        n_candidate_cells=500,
+        generated_by="cli",
+    )
+    session.add(lst)
+    session.flush()
+    cells = []
+    for rank, (x, y) in enumerate(corners, start=1):
+        cell = f"150m_{x}_{y}"
+        ring = f"{x} {y},{x + 150} {y},{x + 150} {y + 150},{x} {y + 150},{x} {y}"
+        session.add(
+            TargetBox(
+                list_id=lst.id,
+                rank=rank,
+                cell_id=cell,
+                score=1.0 / rank,
+                ward="Chatham Central" if rank < 20 else "Peninsula",
+                geom=f"SRID=27700;POLYGON(({ring}))",
+            )
+        )
+        cells.append(cell)
+    session.flush()
+    return cells
 
 
 @dataclass
@@ -128,6 +198,11 @@ def offline(page: Any) -> Iterator[Offline]:
     yield seen
 
 
+def _written(d: date) -> str:
+    """ "2 December 2026", by the C library rather than the page's own month names."""
+    return f"{d.day} {d.strftime('%B')} {d.year}"
+
+
 def _url(base: str, agency: str, day: date) -> str:
     return f"{base}/targets/page?agency={agency}&date={day.isoformat()}"
 
@@ -170,31 +245,175 @@ CONTRAST_JS = """() => {
   });
 }"""
 
-# Every box of the list printed whole: shown, and inside every box that clips it.
-PRINTED_JS = """() => [...document.querySelectorAll('ol.boxes li')].map(li => {
-  const r = li.getBoundingClientRect();
-  let ok = r.height > 0 && r.width > 0;
-  for (let a = li; a && a !== document.documentElement; a = a.parentElement) {
-    const s = getComputedStyle(a);
-    if (s.display === 'none' || s.visibility === 'hidden') ok = false;
-    if (a !== li && (s.overflowX !== 'visible' || s.overflowY !== 'visible')) {
-      const q = a.getBoundingClientRect();
-      if (r.top < q.top - 1 || r.bottom > q.bottom + 1 || r.left < q.left - 1
-          || r.right > q.right + 1) ok = false;
-    }
-  }
-  return [li.dataset.testid, ok, getComputedStyle(li).breakInside];
-})"""
-
-# The print map's boxes and rank labels, each inside the map's frame.
-IN_MAP_JS = """(sel) => {
-  const map = document.querySelector('#print-map .leaflet-container').getBoundingClientRect();
-  return [...document.querySelectorAll(sel)].map(e => {
-    const r = e.getBoundingClientRect();
-    return r.width > 0 && r.left >= map.left - 1 && r.right <= map.right + 1
-        && r.top >= map.top - 1 && r.bottom <= map.bottom + 1;
-  });
+# The print (or screen) map as laid out: its frame, the boxes (in rank order: the layer draws
+# them in the list's order), the rank labels, the leader lines' two ends, the north arrow and
+# the scale bar; all in page pixels.
+LAYOUT_JS = """([root, boxes]) => {
+  const rect = e => { const r = e.getBoundingClientRect();
+    return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; };
+  const all = sel => [...document.querySelectorAll(sel)];
+  const ends = p => { const m = p.getScreenCTM(), n = p.getTotalLength();
+    const at = t => { const q = p.getPointAtLength(t);
+      return [q.x * m.a + q.y * m.c + m.e, q.x * m.b + q.y * m.d + m.f]; };
+    return [at(0), at(n)]; };
+  const shown = e => getComputedStyle(e).visibility !== 'hidden' && rect(e).x1 > rect(e).x0;
+  return {
+    frame: rect(document.querySelector(root + ' .leaflet-container')),
+    boxes: all(root + ' :is(' + boxes + ')').map(rect),
+    labels: all(root + ' .rank-label').map(e => ({rank: +e.dataset.rank, ...rect(e)})),
+    leaders: all(root + ' path.rank-leader').map(ends),
+    furniture: all(root + ' .north-arrow, ' + root + ' .leaflet-control-scale')
+      .filter(shown).map(rect),
+  };
 }"""
+
+
+def _overlap(a: dict[str, float], b: dict[str, float], tol: float = 0.5) -> bool:
+    return (
+        a["x0"] < b["x1"] - tol
+        and b["x0"] < a["x1"] - tol
+        and a["y0"] < b["y1"] - tol
+        and b["y0"] < a["y1"] - tol
+    )
+
+
+def _within(a: dict[str, float], frame: dict[str, float], margin: float = 0.0) -> bool:
+    return (
+        a["x0"] >= frame["x0"] + margin - 0.5
+        and a["y0"] >= frame["y0"] + margin - 0.5
+        and a["x1"] <= frame["x1"] - margin + 0.5
+        and a["y1"] <= frame["y1"] - margin + 0.5
+    )
+
+
+def _centre(r: dict[str, float]) -> tuple[float, float]:
+    return (r["x0"] + r["x1"]) / 2, (r["y0"] + r["y1"]) / 2
+
+
+def _near(p: tuple[float, float] | list[float], q: tuple[float, float], d: float) -> bool:
+    return bool((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 <= d * d)
+
+
+def check_labels(lay: dict[str, Any], n: int, *, box_margin: float = 0.0) -> int:
+    """Every box and rank label inside the frame, no two labels (or a label and the north
+    arrow or scale bar) overlapping, each label on its box or joined to it by a leader line.
+    Returns how many labels have a leader."""
+    frame, boxes, labels = lay["frame"], lay["boxes"], lay["labels"]
+    assert len(boxes) == n and sorted(lab["rank"] for lab in labels) == list(range(1, n + 1))
+    outside = [i + 1 for i, b in enumerate(boxes) if not _within(b, frame, box_margin)]
+    assert not outside, f"boxes outside the map (or its margin): {outside}"
+    assert all(_within(lab, frame) for lab in labels), [
+        lab["rank"] for lab in labels if not _within(lab, frame)
+    ]
+    clashes = [
+        (a["rank"], b["rank"])
+        for i, a in enumerate(labels)
+        for b in labels[i + 1 :]
+        if _overlap(a, b)
+    ]
+    assert not clashes, f"labels overlapping: {clashes}"
+    covered = [lab["rank"] for lab in labels for f in lay["furniture"] if _overlap(lab, f)]
+    assert not covered, f"labels over the north arrow or the scale bar: {covered}"
+    led = 0
+    for lab in labels:
+        box_at, label_at = _centre(boxes[lab["rank"] - 1]), _centre(lab)
+        radius = (lab["x1"] - lab["x0"]) / 2 + 2.5
+        if (
+            _near(box_at, label_at, radius)
+            and lab["x1"] - lab["x0"]
+            <= boxes[lab["rank"] - 1]["x1"] - boxes[lab["rank"] - 1]["x0"] + 1
+        ):
+            continue  # on its own box, which is larger than the label
+        joined = [
+            ends
+            for ends in lay["leaders"]
+            if any(
+                _near(ends[i], box_at, 2.5) and _near(ends[1 - i], label_at, radius) for i in (0, 1)
+            )
+        ]
+        assert joined, f"label {lab['rank']} is neither on its box nor joined to it"
+        led += 1
+    return led
+
+
+def check_print(page: Any, n: int) -> dict[str, Any]:
+    """The page as printed: the print map with its boxes, labels, wards, scale and north
+    arrow; the table of boxes; nothing of the screen's controls."""
+    for hidden in (
+        "#map-wrap",
+        ".actions",
+        "section.list",
+        "header.top",
+        "[data-testid=date-picker]",
+    ):
+        assert not page.locator(hidden).first.is_visible(), hidden
+    assert page.get_by_test_id("print-map").is_visible()
+    lay = page.evaluate(LAYOUT_JS, ["#print-map", BOX_PATHS])
+    frame = lay["frame"]
+    assert frame["x1"] - frame["x0"] <= A4_CONTENT_PX
+    lay["leaders_used"] = check_labels(lay, n, box_margin=8)
+    # The context prints: ward lines and some ward names on the print map.
+    assert page.locator("#print-map path.csp-ward").count() > 0
+    names = page.locator("#print-map .csp-area-name:not(.csp-area-name-hidden)")
+    assert names.count() > 0 and names.first.is_visible()
+    scale = page.locator("#print-map .leaflet-control-scale-line").first
+    assert scale.is_visible() and re.fullmatch(r"\d+ k?m", scale.inner_text()), scale.inner_text()
+    arrow = page.get_by_test_id("north-arrow")
+    assert arrow.is_visible() and _within(
+        page.evaluate(
+            "() => { const r = document.querySelector('#print-map .north-arrow')"
+            ".getBoundingClientRect(); return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; }"
+        ),
+        frame,
+    )
+    # The table: rank, ward, grid reference, a tick box and room for notes, one row per box.
+    table = page.get_by_test_id("print-table")
+    heads = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    assert heads == ["Rank", "Ward", "Grid reference", "Visited", "Notes"], heads
+    rows = table.locator("tbody tr")
+    assert rows.count() == n
+    for i in range(n):
+        cells = rows.nth(i).locator("td")
+        assert cells.nth(0).inner_text().strip() == str(i + 1)
+        assert cells.nth(1).inner_text().strip()
+        assert re.fullmatch(r"TQ \d{4} \d{4}", cells.nth(2).inner_text().strip())
+        tick = cells.nth(3).locator(".tick").bounding_box()
+        assert tick and tick["width"] >= 10 and tick["height"] >= 10
+        notes = cells.nth(4).bounding_box()
+        assert notes and notes["width"] >= 200 and notes["height"] >= 18  # room to write
+    return dict(lay)
+
+
+def save_pdf(page: Any, path: Path) -> tuple[int, str]:
+    """Print the page as Chromium does to A4; keep the PDF; its page count and its text."""
+    pdf = page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
+    path.write_bytes(pdf)
+    pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
+    text = ""
+    if shutil.which("pdftotext"):
+        done = subprocess.run(  # noqa: S603 - a fixed tool on a file the test wrote
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True
+        )
+        text = done.stdout
+        assert text.count("\f") <= pages  # pdftotext ends each page with a form feed
+    return pages, text
+
+
+@dataclass
+class Clicks:
+    """The actions a person makes (a click, a choice, a form filled in and sent), in order."""
+
+    steps: list[str] = field(default_factory=list)
+
+    def do(self, step: str, action: Callable[[], Any]) -> None:
+        """Do ``action`` and count it as one of the person's actions."""
+        action()
+        self.steps.append(step)
+
+    def save(self, path: Path, task: str) -> None:
+        """Write {"task", "clicks", "steps"} to ``path``."""
+        body = {"task": task, "clicks": len(self.steps), "steps": self.steps}
+        path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
 
 
 def test_list_on_a_phone_and_on_paper(
@@ -207,7 +426,7 @@ def test_list_on_a_phone_and_on_paper(
     assert n == 20
     assert page.locator("[data-testid^=box-]").count() == n
     assert page.locator(f"#map-wrap :is({BOX_PATHS})").count() == n  # one polygon per box
-    assert page.locator("#map-wrap .rank-label").count() == n
+    check_labels(page.evaluate(LAYOUT_JS, ["#map-wrap", BOX_PATHS]), n)  # on screen too
     assert page.locator("#map-wrap path.csp-ward").count() > 0  # ward lines from the suite
     assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
     heights = page.eval_on_selector_all(
@@ -229,27 +448,16 @@ def test_list_on_a_phone_and_on_paper(
     assert_accessible(page, "list page (phone)")
     _shot(page, artifacts_dir, "targets-phone")
 
-    # On paper: the fixed-size print map with every box, then every box of the list, whole.
-    page.set_viewport_size(A4_PX)
+    refs = [page.get_by_test_id(f"grid-ref-{i}").inner_text() for i in range(1, n + 1)]
+    # On paper: the fixed-size print map with every box and label, then the table; one page.
+    page.set_viewport_size(A4_CONTENT)
     page.emulate_media(media="print")
-    assert not page.locator("#map-wrap").is_visible() and not page.locator(".actions").is_visible()
-    assert page.get_by_test_id("print-map").is_visible()
-    frame = page.locator("#print-map .leaflet-container").bounding_box()
-    assert frame and frame["width"] <= A4_CONTENT_PX
-    assert page.locator(f"#print-map :is({BOX_PATHS})").count() == n
-    for sel in (f"#print-map :is({BOX_PATHS})", "#print-map .rank-label"):
-        inside = page.evaluate(IN_MAP_JS, sel)
-        assert len(inside) == n and all(inside), (sel, inside)
-    printed = page.evaluate(PRINTED_JS)
-    assert [t for t, _, _ in printed] == [f"box-{i}" for i in range(1, n + 1)]
-    assert all(ok for _, ok, _ in printed), printed
-    assert {b for _, _, b in printed} == {"avoid"}  # no box split across two pages
-    assert not page.locator("details.visit").first.is_visible()
+    check_print(page, n)
     _shot(page, artifacts_dir, "targets-print")
-    pdf = page.pdf(format="A4", print_background=True)
-    (artifacts_dir / "predictive-targets.pdf").write_bytes(pdf)
-    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
-    assert 1 <= pages <= 4, pages
+    pages, text = save_pdf(page, artifacts_dir / "predictive-targets.pdf")
+    assert pages == 1, pages
+    if text:  # pdftotext installed: the table's words are on that page
+        assert "Grid reference" in text and all(r in text for r in refs), text[:500]
     offline.check()
 
 
@@ -363,7 +571,7 @@ def test_a_day_without_recent_data_says_so_and_links_the_newest(
     _open(page, base, seeded["police_crew"], "police", LIST_DAY)
     assert page.get_by_test_id("data-period").inner_text() == "Incidents up to 30 September 2022."
     notice = page.get_by_test_id("stale-data").inner_text()
-    assert "No recent incident data." in notice and "30 September 2022" in notice
+    assert "No incident data for this window." in notice and "30 September 2022" in notice
     link = page.get_by_test_id("newest-data-link")
     assert "1 October 2022" in link.inner_text()
     assert_accessible(page, "list without recent data")
@@ -396,4 +604,137 @@ def test_a_date_without_a_list_is_a_readable_page(
     page.get_by_test_id("newest-list-link").click()
     page.wait_for_selector("#map-wrap .leaflet-container")
     assert page.url.endswith(f"/targets/page?agency=police&date={LIST_DAY}")  # the newest list
+    offline.check()
+
+
+NO_PRINT_DIALOG = "window.print = function () { window.__printed = (window.__printed || 0) + 1; };"
+
+
+def test_crew_picks_a_date_logs_a_visit_and_prints_the_list(
+    page: Any, offline: Offline, live_server: Any, seeded: dict[str, Any], artifacts_dir: Path
+) -> None:
+    """Issue #14's crews' task as a KFRS crew member on a phone, every action counted: sign in,
+    open the list, log a visit to a box, pick tomorrow's list, print it on one A4 page."""
+    base = live_server("predictive")
+    page.set_viewport_size(PHONE)
+    page.add_init_script(NO_PRINT_DIALOG)  # headless: count the print instead of a dialog
+    clicks = Clicks()
+    clicks.do(
+        "sign in: username and password, Sign in",
+        lambda: sign_in(page, base, seeded["kfrs_crew"], next_path="/"),
+    )
+    nav = page.locator("header nav").get_by_role("link", name="KFRS boxes")
+    clicks.do("open KFRS boxes in the header", nav.click)
+    page.wait_for_selector("#map-wrap .leaflet-container")
+    assert page.url == f"{base}/targets/page?agency=kfrs"  # today's list
+    assert page.get_by_test_id("list-date").input_value() == LIST_DAY.isoformat()
+    _settle(page)
+
+    # A visit to box 2 of today's list.
+    before = _visits(page, base)
+    clicks.do("Log visit on box 2", page.get_by_test_id("log-visit-2").click)
+    form = page.get_by_test_id("box-2")
+    form.locator("input[name=crew]").fill("Gillingham White Watch")
+    form.locator("textarea[name=notes]").fill("Spoke to the shop owners about the bins")
+    clicks.do("Visited now (crew and notes typed)", page.get_by_test_id("visited-now-2").click)
+    page.wait_for_selector("[data-testid=visit-logged]")
+    new = [v for v in _visits(page, base) if v["id"] not in {b["id"] for b in before}]
+    cell = seeded["kfrs"].boxes[1].cell_id
+    assert [(v["cell_id"], v["crew"], v["list_date"]) for v in new] == [
+        (cell, "Gillingham White Watch", LIST_DAY.isoformat())
+    ], new
+    assert page.get_by_test_id("box-2").locator(".visited").is_visible()
+    _shot(page, artifacts_dir, "crew-list-1-visit-logged")
+    _settle(page)
+
+    # The date picker: today, tomorrow and the newest day with data, each saying if it has a list.
+    picker = page.get_by_test_id("list-date")
+    options = picker.locator("option").all_inner_texts()
+    assert options[0] == f"Today, {_written(LIST_DAY)}" and options[1].startswith(
+        f"Tomorrow, {_written(TOMORROW)}"
+    ), options
+    clicks.do(
+        "pick tomorrow in the date picker", lambda: picker.select_option(TOMORROW.isoformat())
+    )
+    clicks.do("Show", page.get_by_test_id("list-date-show").click)
+    page.wait_for_selector("#map-wrap .leaflet-container")
+    page.wait_for_load_state("networkidle")
+    assert page.url == f"{base}/targets/page?agency=kfrs&date={TOMORROW.isoformat()}"
+    assert page.get_by_test_id("list-title").inner_text().endswith(_written(TOMORROW))
+    tomorrow = seeded["kfrs_tomorrow"]
+    n = len(tomorrow.boxes)
+    assert n == 20 and page.locator("[data-testid^=box-]").count() == n
+    # "Go" opens the phone's maps app at the box (a geo: link with a pin and its label).
+    go = page.get_by_test_id("go-1").get_attribute("href") or ""
+    found = re.fullmatch(r"geo:(-?[\d.]+),(-?[\d.]+)\?q=(-?[\d.]+),(-?[\d.]+)\(([^()]+)\)", go)
+    assert found, go
+    lat, lon = float(found.group(1)), float(found.group(2))
+    assert (found.group(3), found.group(4)) == (found.group(1), found.group(2))
+    assert 51.3 < lat < 51.5 and 0.4 < lon < 0.7 and found.group(5).startswith("Box%201%2C%20")
+    assert_accessible(page, "tomorrow's list (phone)")
+    _shot(page, artifacts_dir, "crew-list-2-tomorrow")
+
+    clicks.do("Print", page.get_by_test_id("print").click)
+    assert page.evaluate("window.__printed") == 1
+    page.set_viewport_size(A4_CONTENT)
+    page.emulate_media(media="print")
+    check_print(page, n)
+    _shot(page, artifacts_dir, "crew-list-3-printed")
+    pages, _ = save_pdf(page, artifacts_dir / "crew-list.pdf")
+    assert pages == 1, pages
+    clicks.save(artifacts_dir / "clicks-crew-list.json", "crew-list")
+    assert len(clicks.steps) == 7, clicks.steps
+    offline.check()
+
+
+def test_a_dense_cluster_prints_with_every_label_apart(
+    page: Any, offline: Offline, live_server: Any, seeded: dict[str, Any], artifacts_dir: Path
+) -> None:
+    """19 boxes side by side and one 8 km off: no label can sit on its box; each goes beside
+    it with a leader line, none overlapping, on screen and on one printed page."""
+    base = live_server("predictive")
+    page.set_viewport_size(LAPTOP)
+    _open(page, base, seeded["police_crew"], "police", DENSE_DAY)
+    assert page.get_by_test_id("stale-data").count() == 0
+    screen = check_labels(page.evaluate(LAYOUT_JS, ["#map-wrap", BOX_PATHS]), 20)
+    assert screen >= 15, screen
+    _shot(page, artifacts_dir, "targets-dense-laptop")
+    page.set_viewport_size(A4_CONTENT)
+    page.emulate_media(media="print")
+    lay = check_print(page, 20)
+    assert lay["leaders_used"] >= 19, lay["leaders_used"]  # a box is a few pixels wide
+    _shot(page, artifacts_dir, "targets-dense-print")
+    pages, _ = save_pdf(page, artifacts_dir / "predictive-targets-dense.pdf")
+    assert pages == 1, pages
+    offline.check()
+
+
+def test_the_label_layout_keeps_labels_apart_in_a_crowd(
+    page: Any, offline: Offline, live_server: Any, seeded: dict[str, Any]
+) -> None:
+    """ranks.js's layout alone, on crowds no list has yet: 60 boxes in a 40 px blob, and 40
+    boxes along a line, in a small map with a control in its corner."""
+    base = live_server("predictive")
+    _open(page, base, seeded["kfrs_crew"], "kfrs", LIST_DAY)
+    import random
+
+    rng = random.Random(14)
+    crowds: dict[str, list[dict[str, float]]] = {
+        "blob": [{"x": 300 + rng.uniform(-20, 20), "y": 200 + rng.uniform(-20, 20), "half": 3}
+                 for _ in range(60)],
+        "line": [{"x": 40 + 13 * i, "y": 150, "half": 3} for i in range(40)],
+    }  # fmt: skip
+    corner = {"x0": 0.0, "y0": 360.0, "x1": 120.0, "y1": 400.0}
+    for name, anchors in crowds.items():
+        opts = {"size": 20, "width": 600, "height": 400, "margin": 2, "obstacles": [corner]}
+        out = page.evaluate("([a, o]) => CSP_RANKS.layout(a, o)", [anchors, opts])
+        rects = [{"x0": p["x"] - 10, "y0": p["y"] - 10, "x1": p["x"] + 10, "y1": p["y"] + 10}
+                 for p in out]  # fmt: skip
+        frame = {"x0": 0.0, "y0": 0.0, "x1": 600.0, "y1": 400.0}
+        assert len(out) == len(anchors) and all(_within(r, frame) for r in rects), name
+        clashes = [
+            (i, j) for i in range(len(rects)) for j in range(i) if _overlap(rects[i], rects[j])
+        ]
+        assert not clashes and not any(_overlap(r, corner) for r in rects), (name, clashes[:5])
+        assert all(p["leader"] for p in out), name  # 6 px boxes: never a label on top
     offline.check()

@@ -1,26 +1,32 @@
-"""The list page's maps: the boxes coloured and labelled by rank, on screen and for print.
+"""The list page's maps: the boxes coloured by rank, on screen and for print, and "Go" links.
 
 Folium gets the box outlines and ranks (numbers) only; what a tooltip says (rank, ward, grid
 reference, box id) is bound in the browser as text (``shared.maps.Bindings``), never compiled
-by folium.
+by folium. The rank labels are drawn in the browser by ``static/ranks.js`` from ``rank_data``
+(numbers only): on the box when it is larger than the label, else beside it with a leader line,
+so no two labels overlap.
 
 The page carries two maps of the same boxes. The one on screen fills its pane, whatever the
-phone or laptop. The print one has a fixed size that fits an A4 page and is fitted to the boxes
-when the page loads: a map fitted on screen and then printed at another size would crop the
-boxes at its edges (Leaflet keeps its view at the top-left corner when its box changes size).
+phone or laptop. The print one has a fixed size that fits an A4 page above the table and is
+fitted to the boxes (with room for the labels) when the page loads: a map fitted on screen and
+then printed at another size would crop the boxes at its edges (Leaflet keeps its view at the
+top-left corner when its box changes size). It zooms in quarter steps, so the boxes fill it.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 from shared.maps import MapParts
 
 # Text colour on each rank colour, chosen for at least 4.5:1 contrast (checked by the tests).
 RANK_COLOURS = ((3, "#b2182b"), (10, "#ef8a62"), (10_000, "#fddbc7"))
-# The print map in CSS pixels: 700 px is 185 mm, inside an A4 page's 186 mm between margins.
-PRINT_SIZE_PX = (700, 560)
+# The print map in CSS pixels: 700 px is 185 mm, inside an A4 page's 186 mm between margins;
+# 430 px (114 mm) leaves room under it for a table of 20 boxes on the same page.
+PRINT_SIZE_PX = (700, 430)
+PRINT_ZOOM_SNAP = 0.25
 MEDWAY_LONLAT = (0.55, 51.39)
 
 
@@ -71,7 +77,7 @@ def build_map(
     tiles: bool | str = True,
     tile_attribution: str | None = None,
 ) -> MapParts:
-    """A folium map of the boxes, coloured by rank, each labelled with its rank.
+    """A folium map of the boxes, coloured by rank (their labels: ``rank_data`` and ranks.js).
 
     ``for_print``: the fixed-size map without controls or tooltips that the page prints.
     ``tiles``, ``tile_attribution``: as ``shared.maps.make_map`` takes them (the settings'
@@ -84,7 +90,12 @@ def build_map(
     options: dict[str, Any] = {"tiles": tiles, "tile_attribution": tile_attribution}
     if for_print:
         width, height = PRINT_SIZE_PX
-        options |= {"width": width, "height": height, "zoom_control": False}
+        options |= {
+            "width": width,
+            "height": height,
+            "zoom_control": False,
+            "zoom_snap": PRINT_ZOOM_SNAP,
+        }
     feats = geojson["features"]
     if not feats:
         # An empty list (no incidents before the date): the page shows the district map alone.
@@ -114,18 +125,6 @@ def build_map(
         },
         interactive=not for_print,
     ).add_to(m)
-    for f in feats:
-        lon, lat = f["properties"]["centre"]
-        folium.Marker(
-            [float(lat), float(lon)],
-            icon=folium.DivIcon(
-                html=f'<div class="rank-label">{int(f["properties"]["rank"])}</div>',
-                icon_size=(26, 26),
-                icon_anchor=(13, 13),
-            ),
-            interactive=False,
-            keyboard=False,
-        ).add_to(m)
     if for_print:
         return map_parts(m)
     bindings = Bindings()
@@ -149,3 +148,31 @@ def second_head(first: str, second: str) -> str:
     """
     seen = set(_LINKED.findall(first))
     return _LINKED.sub(lambda m: "" if m.group(0) in seen else m.group(0), second)
+
+
+def rank_data(geojson: dict[str, Any]) -> list[dict[str, Any]]:
+    """What ranks.js labels: each box's rank, centre and bounds ([[south, west], [north, east]])."""
+    out = []
+    for f in geojson["features"]:
+        ring = f["geometry"]["coordinates"][0]
+        lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+        lon, lat = f["properties"]["centre"]
+        out.append(
+            {
+                "rank": int(f["properties"]["rank"]),
+                "lat": float(lat),
+                "lon": float(lon),
+                "bounds": [[min(lats), min(lons)], [max(lats), max(lons)]],
+            }
+        )
+    return out
+
+
+def geo_href(lat: float, lon: float, label: str) -> str:
+    """A ``geo:`` link (RFC 5870) that opens the phone's own maps app with a pin at the box.
+
+    ``geo:51.38,0.52?q=51.38,0.52(Box%203%2C%20River)``: Android's maps apps drop the pin
+    named by the label; the label is percent-encoded, so no text of it is read as syntax.
+    """
+    at = f"{lat:.6f},{lon:.6f}"
+    return f"geo:{at}?q={at}({quote(label, safe='')})"

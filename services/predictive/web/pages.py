@@ -14,38 +14,40 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from services.predictive.agencies.defaults import DEFAULTS
 from services.predictive.agencies.service import find_agency
 from services.predictive.dates import LONDON, today_london
-from services.predictive.dependencies import LOG_VISITS, READ_LISTS, check_agency
+from services.predictive.dependencies import LOG_VISITS, READ_LISTS, Reader, check_agency
 from services.predictive.lists import export
 from services.predictive.lists.api import csv_response
-from services.predictive.lists.period import (
-    DataPeriod,
-    agency_period,
-    incident_period,
-    list_period,
-    newest_list_with_data,
-)
+from services.predictive.lists.period import incident_period, list_period
 from services.predictive.lists.service import (
     ListView,
     NoList,
     find_list,
     get_list,
     list_agency_code,
-    list_window,
 )
-from services.predictive.models import Agency
 from services.predictive.schemas import YEARS, in_years
 from services.predictive.visits.service import log_visit_for_list, visit_window_open
-from services.predictive.web.maps import build_map, rank_colour, rank_ink, second_head
+from services.predictive.web.maps import (
+    build_map,
+    geo_href,
+    rank_colour,
+    rank_data,
+    rank_ink,
+    second_head,
+)
+from services.predictive.web.notices import PAGE, freshness, how_to_make, page_url, period_text
+from services.predictive.web.picker import DateChoice, date_choices
 from services.predictive.web.wording import count, headline, long_date, short_params
 from shared.auth import MaybePrincipal, Principal
 from shared.db import SessionDep
 from shared.errors import InvalidInput, NotFound
+from shared.maps import json_for_script
 from shared.web.pages import PageForbidden, page_user, register_templates, render, sign_in_page
 from shared.web.sessions import check_same_origin, safe_next
 
@@ -53,14 +55,8 @@ __all__ = ["build_map", "router"]
 
 router = APIRouter(tags=["pages"])
 register_templates("predictive", Path(__file__).parent / "templates")
-PAGE = "/targets/page"
 WHAT = "The crews' target boxes"
-
-
-def page_url(agency: str, day: date_cls | None = None) -> str:
-    """The list page of ``agency`` (for ``day``; without one, today's)."""
-    query = {"agency": agency} | ({"date": day.isoformat()} if day else {})
-    return f"{PAGE}?{urlencode(query)}"
+RANKS_JS = Path(__file__).parent / "static" / "ranks.js"
 
 
 @router.get(PAGE, response_class=HTMLResponse, summary="Printable daily list")
@@ -74,7 +70,12 @@ def targets_page(
     who = page_user(request, session, *READ_LISTS, what=WHAT)
     if not who.may_see_agency(agency):
         return _wrong_agency_page(request, session, who, agency, date)
-    day = _day(date)
+    try:
+        day = _day(date)
+    except InvalidInput as bad:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise  # a script: the problem+json answer
+        return _bad_date_page(request, session, who, agency, str(date), bad)
     try:
         view = get_list(session, agency_code=agency, day=day)
     except NoList as missing:
@@ -82,6 +83,15 @@ def targets_page(
     except NotFound:
         return _unknown_agency_page(request, who, agency, day)
     return _list_page(request, session, who, view)
+
+
+def _picker(
+    session: Session, agency_code: str, day: date_cls, *, has_list: bool
+) -> list[DateChoice]:
+    agency = find_agency(session, code=agency_code) if agency_code in DEFAULTS else None
+    return date_choices(
+        session, agency=agency, agency_code=agency_code, current=day, current_has_list=has_list
+    )
 
 
 def _list_page(request: Request, session: Session, who: Principal, view: ListView) -> HTMLResponse:
@@ -92,6 +102,9 @@ def _list_page(request: Request, session: Session, who: Principal, view: ListVie
     screen = build_map(geojson, tiles=tiles, tile_attribution=credit)
     printed = build_map(geojson, for_print=True, tiles=tiles, tile_attribution=credit)
     rows = export.box_rows(view)
+    for r in rows:
+        where = r["ward"] or "outside the wards"
+        r["geo"] = geo_href(r["centre_lat"], r["centre_lon"], f"Box {r['rank']}, {where}")
     meta = export.list_meta(view)
     logged = request.query_params.get("logged")
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "logged"])
@@ -102,6 +115,9 @@ def _list_page(request: Request, session: Session, who: Principal, view: ListVie
         "map": screen,
         "print_map": printed,
         "print_map_head": second_head(screen.head, printed.head),
+        "ranks": json_for_script(rank_data(geojson)),
+        "dates": _picker(session, view.agency.code, lst.list_date, has_list=True),
+        "agency": view.agency.code,
         "colour": rank_colour,
         "ink": rank_ink,
         "count": count,
@@ -116,8 +132,8 @@ def _list_page(request: Request, session: Session, who: Principal, view: ListVie
             params=lst.params,
             day=lst.list_date,
         ),
-        "period_text": _period_text(period, before=lst.list_date),
-        "fresh": _freshness(session, view.agency, lst.list_date, period),
+        "period_text": period_text(period, before=lst.list_date),
+        "fresh": freshness(session, view.agency, lst.list_date, period),
         "csv_href": "page.csv?" + urlencode({"agency": view.agency.code, "date": lst.list_date}),
         # Only while a visit made now could count for this list (the day before to the day
         # after its date); older lists are for reading.
@@ -129,70 +145,6 @@ def _list_page(request: Request, session: Session, who: Principal, view: ListVie
         "logged": next((r for r in rows if r["cell_id"] == logged), None),
     }
     return render(request, "predictive/targets.html", context, who=who)
-
-
-def _period_text(period: DataPeriod, *, before: date_cls | None = None) -> str:
-    """ "Incidents up to 30 September 2022.", or that there are none."""
-    if period.last is None:
-        if before is None:
-            return "No incidents of this agency's kinds are held yet."
-        return f"No incidents of this list's kinds are held before {long_date(before)}."
-    if before is None and period.first is not None:
-        return f"Incidents from {long_date(period.first)} to {long_date(period.last)}."
-    return f"Incidents up to {long_date(period.last)}."
-
-
-def _freshness(
-    session: Session, agency: Agency, day: date_cls, period: DataPeriod
-) -> dict[str, Any]:
-    """Whether the list's day has incident data near it; if not, why and where the data are."""
-    if period.near(day):
-        return {"near": True}
-    gap = period.days_before(day)
-    if gap is None:
-        why = f"No incident of this list's kinds was recorded before {long_date(day)}."
-    else:
-        assert period.last is not None
-        why = (
-            f"The newest incident of this list's kinds is from {long_date(period.last)}, "
-            f"{count(gap, 'day')} before {long_date(day)}: this list does not show where "
-            "incidents are likely now."
-        )
-    overall = agency_period(session, agency=agency)
-    newest = overall.next_day
-    out: dict[str, Any] = {"near": False, "why": why, "newest_href": None, "how_to_make": None}
-    if newest is None:
-        out["why"] = why + " No incidents of this agency's kinds are held at all."
-        return out
-    with_data = newest_list_with_data(session, agency=agency, period=overall)
-    if with_data is not None and with_data != day:
-        out["newest_href"] = page_url(agency.code, with_data)
-        out["newest_label"] = (
-            f"Open the list for {long_date(with_data)}, the newest day with incident data"
-            if with_data == newest
-            else f"Open the list for {long_date(with_data)}, the newest list with incident data"
-        )
-    if with_data != newest:
-        out["how_to_make"] = (
-            f"The newest day with incident data is {long_date(newest)}, and it has no list yet. "
-            + how_to_make(agency.code, newest)
-        )
-    return out
-
-
-def how_to_make(agency: str, day: date_cls) -> str:
-    """How a list for ``agency`` on ``day`` is made, in a sentence."""
-    cli = f"csp predict generate --agency {agency} --date {day.isoformat()}"
-    lo, hi = list_window()
-    if lo <= day <= hi:
-        return (
-            "An analyst can make it (POST /targets with the agency and that date), or an "
-            f"administrator on the server with: {cli}"
-        )
-    return (
-        f"An administrator can make it on the server with: {cli} (lists are made on request "
-        "only up to a year back)."
-    )
 
 
 def _no_list_page(
@@ -219,10 +171,11 @@ def _no_list_page(
         "day_iso": missing.day.isoformat(),
         "day_text": long_date(missing.day),
         "links": links,
-        "period_text": _period_text(period),
+        "period_text": period_text(period),
         "newest_data": newest_data,
         "unknown_agency": False,
         "known": sorted(DEFAULTS),
+        "dates": _picker(session, missing.agency_code, missing.day, has_list=False),
     }
     return render(request, "predictive/no_list.html", context, who=who, status_code=404)
 
@@ -240,8 +193,31 @@ def _unknown_agency_page(
         "newest_data": None,
         "unknown_agency": True,
         "known": sorted(DEFAULTS),
+        "dates": [],
     }
     return render(request, "predictive/no_list.html", context, who=who, status_code=404)
+
+
+def _bad_date_page(
+    request: Request, session: Session, who: Principal, agency: str, asked: str, bad: InvalidInput
+) -> HTMLResponse:
+    """422: the date in the address cannot be read; what is accepted, and the picker."""
+    known = agency in DEFAULTS
+    context = {
+        "agency": agency,
+        "agency_name": _agency_name(session, agency) if known else agency,
+        "asked": asked[:40] + ("…" if len(asked) > 40 else ""),
+        "problem": bad.detail,
+        "known": sorted(DEFAULTS),
+        "dates": _picker(session, agency, today_london(), has_list=False) if known else [],
+    }
+    return render(request, "predictive/bad_date.html", context, who=who, status_code=422)
+
+
+@router.get(f"{PAGE}/ranks.js", include_in_schema=False)
+def ranks_script(who: Reader) -> FileResponse:
+    """The rank labels' layout script, for the people the list page is for (signed in)."""
+    return FileResponse(RANKS_JS, media_type="text/javascript; charset=utf-8")
 
 
 def _agency_name(session: Session, code: str) -> str:

@@ -124,7 +124,7 @@ def test_a_list_without_recent_data_says_so_and_links_the_newest_day_with_data(
     html = _page(client, "police", stale_day, tokens["crew"])
     assert _testid(html, "data-period") == f"Incidents up to {_written(last)}."
     notice = _testid(html, "stale-data")
-    assert "No recent incident data." in notice
+    assert "No incident data for this window." in notice
     assert f"from {_written(last)}, {(stale_day - last).days} days before" in notice
     # No list for the newest day with data yet: how one is made, with that date.
     assert 'data-testid="newest-data-link"' not in html
