@@ -10,6 +10,7 @@ know is a readable message naming it (422), never a silent "no cameras".
 from __future__ import annotations
 
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -24,6 +25,8 @@ from shared.web.pages import page_user, render
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 _TRUE = ("1", "true", "on", "yes")
+# Times on the board are the partnership's own (Medway).
+UK = ZoneInfo("Europe/London")
 
 
 def _filters(request: Request, board: hb.Board) -> tuple[hb.BoardFilter, list[str]]:
@@ -73,6 +76,7 @@ def health_board_page(request: Request, session: SessionDep) -> Response:
         "problems": problems,
         "healths": [str(h) for h in lc.HEALTHS],
         "days": hb.AVAILABILITY_DAYS,
+        "tz": UK,
         "search_max": hb.SEARCH_MAX_CHARS,
         "control_room": request.url_for("control_room").path if who.holds(*OPERATORS) else None,
         "filtered": any(
