@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.predictive.dates import today_london
 from services.predictive.diagnostics.backtests.jobs import run_job
+from services.predictive.diagnostics.backtests.service import JOB_TIME_LIMIT_S
 from services.predictive.limits import or_default
 from services.predictive.lists.service import generate_for_all
 from shared.tasks import background_task
@@ -42,7 +43,11 @@ def nightly_refit(
     return out
 
 
-@background_task("predictive.run_backtest", time_limit_s=30 * 60, soft_time_limit_s=28 * 60)
+@background_task(
+    "predictive.run_backtest",
+    time_limit_s=JOB_TIME_LIMIT_S,
+    soft_time_limit_s=JOB_TIME_LIMIT_S - 120,
+)
 def run_backtest(session: Session, job_id: int) -> int:
     """Run backtest job ``job_id`` (a finished one is left alone; a failure is kept on it)."""
     run_job(session, job_id=job_id, limits=or_default(None))

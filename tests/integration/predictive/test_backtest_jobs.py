@@ -408,3 +408,37 @@ def test_the_queue_gets_the_job_id_through_real_redis(api: Any, tokens: Any) -> 
         for m in broker.lrange("celery", 0, -1):
             if b"predictive.run_backtest" in m:
                 broker.lrem("celery", 1, m)
+
+
+def test_a_job_running_past_its_time_limit_is_said_to_have_stalled(
+    api: Any, tokens: Any, db_session: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from services.predictive.diagnostics.backtests.service import JOB_TIME_LIMIT_S
+    from services.predictive.models import BacktestJob
+
+    api.app.state.settings.celery_eager = False
+    from services.predictive import tasks
+
+    original = tasks.run_backtest.delay
+    tasks.run_backtest.delay = lambda job_id: None  # type: ignore[method-assign]
+    try:
+        r = _start(api, tokens["analyst"], methods=["naive28"])
+    finally:
+        tasks.run_backtest.delay = original  # type: ignore[method-assign]
+    job_id = r.json()["id"]
+    now = datetime.now(UTC)
+    for minutes, stalled in ((JOB_TIME_LIMIT_S / 60 - 1, False), (JOB_TIME_LIMIT_S / 60 + 2, True)):
+        db_session.execute(
+            update(BacktestJob)
+            .where(BacktestJob.id == job_id)
+            .values(status="running", origins_done=3, started_at=now - timedelta(minutes=minutes))
+        )
+        db_session.flush()
+        body = api.get(r.headers["location"], headers=tokens["analyst"]).json()
+        assert body["stalled"] is stalled
+        if stalled:
+            assert body["message"].startswith("Stalled: its worker stopped after 3 of 14")
+        else:
+            assert body["message"] == "Running: 3 of 14 origin days done."

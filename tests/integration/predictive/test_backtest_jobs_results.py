@@ -122,3 +122,18 @@ def test_the_counter_tells_each_origin_day_once() -> None:
         ("score", 7.0),
     ]
     assert counting.label == "stand-in"  # anything else is the wrapped scorer's
+
+
+def test_the_task_is_named_time_limited_acknowledged_late_and_retried_on_a_database_blip() -> None:
+    from psycopg2 import OperationalError as PgOperationalError
+    from sqlalchemy.exc import OperationalError
+
+    from csp.worker import celery_app
+    from services.predictive.diagnostics.backtests.service import JOB_TIME_LIMIT_S
+
+    task = celery_app.tasks["predictive.run_backtest"]
+    db_down = OperationalError("SELECT 1", {}, PgOperationalError("server closed the connection"))
+    assert isinstance(db_down, tuple(task.autoretry_for))
+    assert not isinstance(ValueError("a bug"), tuple(task.autoretry_for))
+    assert task.acks_late is True and task.time_limit == JOB_TIME_LIMIT_S
+    assert task.soft_time_limit < task.time_limit

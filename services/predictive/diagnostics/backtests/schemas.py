@@ -113,6 +113,7 @@ class BacktestRead(BaseModel):
     agency: str
     status: BacktestStatus
     message: str
+    stalled: bool = Field(False, description="Still running past its time limit: its worker died")
     date_from: date = Field(..., serialization_alias="from")
     date_to: date = Field(..., serialization_alias="to")
     progress: BacktestProgress

@@ -38,6 +38,10 @@ TRAINING_DAYS = 365
 MONTH_HORIZON_DAYS = 28
 MONTH_STEP_DAYS = 7
 KEY_CONSTRAINT = "uq_backtest_jobs_idempotency_key"
+# A job's time limit on the worker (the task is stopped then); a job still "running" a minute
+# after it has stalled: its worker died before it could record the end.
+JOB_TIME_LIMIT_S = 30 * 60
+STALLED_AFTER = timedelta(seconds=JOB_TIME_LIMIT_S + 60)
 
 
 def field_error(field: str, message: str, **extra: Any) -> InvalidInput:
@@ -265,12 +269,24 @@ def list_backtests(
     return list(rows), total
 
 
+def stalled(job: BacktestJob, now: datetime | None = None) -> bool:
+    """Whether a "running" job has outlived its time limit (its worker died)."""
+    if job.status != BacktestStatus.RUNNING or job.started_at is None:
+        return False
+    return (now or datetime.now(UTC)) - job.started_at > STALLED_AFTER
+
+
 def job_message(job: BacktestJob) -> str:
     """Where the job is, in one sentence for people."""
     done, total = job.origins_done, job.origins_total
     days = "origin day" if total == 1 else "origin days"
     if job.status == BacktestStatus.QUEUED:
         return f"Waiting for a worker to start it ({total} {days})."
+    if stalled(job):
+        return (
+            f"Stalled: its worker stopped after {done} of {total} {days} without finishing; "
+            "start the backtest again."
+        )
     if job.status == BacktestStatus.RUNNING:
         return f"Running: {done} of {total} {days} done."
     if job.status == BacktestStatus.DONE:
@@ -300,6 +316,7 @@ def job_read(
         agency=code or "",
         status=BacktestStatus(job.status),
         message=job_message(job),
+        stalled=stalled(job),
         date_from=job.date_from,
         date_to=job.date_to,
         progress=BacktestProgress(
