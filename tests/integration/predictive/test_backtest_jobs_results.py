@@ -75,7 +75,17 @@ def test_coverage_notes_tell_missing_data_from_quiet_days() -> None:
     assert beyond == 2
     assert "2 of 4 origin days reach past 2021-06-30" in notes[0]
     assert "no incident data for this window on those days" in notes[0]
-    assert notes[1].startswith("3 origin days of 4 had no incident")
+    assert notes[1] == (
+        "3 of 4 origin days had no incident in the forecast window: they are left out of the "
+        "means (they say nothing about accuracy)."
+    )
+    one, _ = coverage_notes(
+        origins=origins, scored=3, horizon_days=1.0, data_to=None, data_end_days=None
+    )
+    assert one == [
+        "1 of 4 origin days had no incident in the forecast window: it is left out of the "
+        "means (it says nothing about accuracy)."
+    ]
     nothing, _ = coverage_notes(
         origins=origins, scored=0, horizon_days=1.0, data_to=None, data_end_days=None
     )

@@ -127,10 +127,12 @@ def coverage_notes(
             "window, so there is nothing to judge the methods by."
         )
     elif quiet:
-        days = "origin day" if quiet == 1 else "origin days"
+        days, verb, it = (
+            ("origin day", "is", "it") if quiet == 1 else ("origin days", "are", "they")
+        )
         notes.append(
-            f"{quiet} {days} of {total} had no incident in the forecast window and are left "
-            "out of the means (they say nothing about accuracy)."
+            f"{quiet} of {total} {days} had no incident in the forecast window: {it} {verb} left "
+            f"out of the means ({it} say{'s' if quiet == 1 else ''} nothing about accuracy)."
         )
     return notes, beyond
 
