@@ -127,9 +127,8 @@ def coverage_notes(
             "window, so there is nothing to judge the methods by."
         )
     elif quiet:
-        days, verb, it = (
-            ("origin day", "is", "it") if quiet == 1 else ("origin days", "are", "they")
-        )
+        days = "origin day" if total == 1 else "origin days"
+        verb, it = ("is", "it") if quiet == 1 else ("are", "they")
         notes.append(
             f"{quiet} of {total} {days} had no incident in the forecast window: {it} {verb} left "
             f"out of the means ({it} say{'s' if quiet == 1 else ''} nothing about accuracy)."
