@@ -111,6 +111,13 @@ NAV: tuple[NavItem, ...] = (
         "police",
         about="Today's target boxes for police patrols",
     ),
+    NavItem(
+        "predictive",
+        "/backtests/page",
+        "Backtests",
+        ("analyst",),
+        about="Backtest the forecast methods on an agency's incidents",
+    ),
 )
 DOCS: tuple[tuple[str, str], ...] = (
     ("assets", "Assets API"),

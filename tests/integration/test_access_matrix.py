@@ -27,7 +27,15 @@ PUBLIC = {
         "/open311/v2/services/{service_code}.json",
     },
     "hotspots": {"/healthz", "/readyz", "/docs", "/map"},
-    "predictive": {"/healthz", "/readyz", "/docs", "/targets/page", "/targets/page.csv"},
+    "predictive": {
+        "/healthz",
+        "/readyz",
+        "/docs",
+        "/targets/page",
+        "/targets/page.csv",
+        "/targets/page/ranks.js",
+        "/backtests/page",
+    },
 }
 # The front door (shared.web.signin, shared.web.oidc) on every service: home, sign-in, SSO.
 FRONT = {"/", "/sign-in", "/sign-out", "/sso/start", "/sso/callback", "/redoc"}
