@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery.schedules import crontab
 
+import services.assets.health.tasks
 import services.hotspots.tasks
 import services.predictive.tasks
+from services.assets.settings import AssetsSettings
 from shared.celery_app import celery_app
 
-TASK_MODULES = (services.hotspots.tasks, services.predictive.tasks)
+TASK_MODULES = (services.hotspots.tasks, services.predictive.tasks, services.assets.health.tasks)
 
 celery_app.conf.beat_schedule = {
     # Just after midnight: police shifts start at 00:00 and need today's list.
@@ -19,6 +23,15 @@ celery_app.conf.beat_schedule = {
     "hotspots-stale-runs": {
         "task": "hotspots.fail_stale_runs",
         "schedule": crontab(minute="*/10"),
+    },
+    # Camera health (#16): a round of checks every N minutes; expired snapshots hourly.
+    "assets-health-round": {
+        "task": "assets.health_round",
+        "schedule": timedelta(minutes=AssetsSettings().health_check_interval_min),
+    },
+    "assets-health-snapshots-expiry": {
+        "task": "assets.health_delete_expired_snapshots",
+        "schedule": crontab(minute=17),
     },
 }
 

@@ -14,6 +14,7 @@ from shared.app import build_app
 ROUTER_MODULES = (
     "services.assets.ogc",
     "services.assets.open311",
+    "services.assets.health.router",
     "services.assets.web.pages",
     "services.assets.web.control_room",
     "services.assets.web.footage",

@@ -26,3 +26,19 @@ class AssetsSettings(ServiceSettings):
     recommend_max_downtime_share: float = 0.25
     recommend_max_faults: int = 4
     recommend_overlap_share: float = 0.5
+    # Camera health checks (issue #16; services.assets.health). The Fernet key that encrypts
+    # stream credentials at rest ("" = credentials cannot be stored; make one with
+    # services.assets.health.credentials.new_key()).
+    health_credentials_key: str = ""
+    health_check_interval_min: int = 5
+    health_check_bound_s: float = 10.0
+    health_batch_size: int = 25
+    health_concurrency: int = 16
+    health_sample_frames: int = 6
+    health_fixed_after_passes: int = 3
+    health_snapshot_retention_days: int = 31
+    health_uniform_std_max: float = 6.0
+    health_frozen_change_max: float = 0.4
+    health_obscured_ratio: float = 0.4
+    health_moved_min_inliers: int = 15
+    health_moved_max_shift_share: float = 0.06

@@ -72,9 +72,7 @@ class CameraStream(Base):
     # A worker's claim on this camera for one check (a redelivered batch skips it).
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str] = mapped_column(String(200))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class HealthCheck(Base):

@@ -1,0 +1,107 @@
+"""Request and response bodies of the camera health API: credentials go in, never out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.assets.health.models import CameraStream, HealthCheck, HealthSnapshot
+
+
+class StreamWrite(BaseModel):
+    """A digital camera's stream: RTSP address, optional ONVIF address and credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rtsp_url: str = Field(max_length=2000, description="rtsp:// or rtsps:// address, no user:pass@")
+    onvif_url: str | None = Field(None, max_length=2000, description="http(s):// ONVIF device")
+    username: str | None = Field(None, max_length=200)
+    password: str | None = Field(
+        None, max_length=500, description="Write-only: encrypted at rest, never returned"
+    )
+    keep_password: bool = Field(False, description="Keep the stored password (address change)")
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit trail)")
+
+
+class StreamRead(BaseModel):
+    """A camera's stream and its health-check state (no credentials, ever)."""
+
+    camera_id: int
+    rtsp_url: str
+    onvif_url: str | None
+    credentials_set: bool
+    reference_set_at: datetime | None
+    reference_set_by: str | None
+    sharpness_baseline: float | None
+    last_checked_at: datetime | None
+    last_result: str | None
+    last_measurement: dict[str, Any] | None
+    consecutive_passes: int
+    consecutive_failures: int
+    fault_id: int | None
+
+
+def stream_read(s: CameraStream) -> StreamRead:
+    """The public view of a stream row."""
+    return StreamRead(
+        camera_id=s.camera_id,
+        rtsp_url=s.rtsp_url,
+        onvif_url=s.onvif_url,
+        credentials_set=bool(s.username or s.password_encrypted),
+        reference_set_at=s.reference_set_at,
+        reference_set_by=s.reference_set_by,
+        sharpness_baseline=s.sharpness_baseline,
+        last_checked_at=s.last_checked_at,
+        last_result=s.last_result,
+        last_measurement=s.last_measurement,
+        consecutive_passes=s.consecutive_passes or 0,
+        consecutive_failures=s.consecutive_failures or 0,
+        fault_id=s.fault_id,
+    )
+
+
+class CheckRead(BaseModel):
+    """One health check of a camera."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    camera_id: int
+    checked_at: datetime
+    result: str
+    ok: bool
+    measurement: dict[str, Any] | None
+    duration_ms: int
+    fault_id: int | None
+
+
+class SnapshotRead(BaseModel):
+    """A snapshot kept as a fault's evidence (the image is a separate, audited read)."""
+
+    id: int
+    camera_id: int
+    fault_id: int | None
+    taken_at: datetime
+    cause: str
+    expires_at: datetime
+    image: str
+
+
+def snapshot_read(s: HealthSnapshot) -> SnapshotRead:
+    """Metadata of a snapshot with the address of its image."""
+    return SnapshotRead(
+        id=s.id,
+        camera_id=s.camera_id,
+        fault_id=s.fault_id,
+        taken_at=s.taken_at,
+        cause=s.cause,
+        expires_at=s.expires_at,
+        image=f"/health-snapshots/{s.id}.jpg",
+    )
+
+
+def check_read(c: HealthCheck) -> CheckRead:
+    """The public view of a check row."""
+    return CheckRead.model_validate(c)
