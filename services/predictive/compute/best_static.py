@@ -6,9 +6,12 @@ factory (the registry's ``make``) rather than naming the methods itself.
 
 from __future__ import annotations
 
+import numpy as np
+
 from services.predictive.compute.backtest import backtest_scorers
 from services.predictive.compute.events import Events
 from services.predictive.compute.scorer import FitReport, FloatArray, Scorer, ScorerFactory
+from services.predictive.compute.timing import timestamp_quality
 from shared.grid import Grid
 
 
@@ -51,7 +54,10 @@ class BestStaticScorer:
         past = events.select(events.t_days < as_of_days)
         start = as_of_days - self.n_origins * self.step_days
         scores: dict[str, float] = {}
-        if len(past) and float(past.t_days.min()) < start:
+        by_month = len(past) > 0 and timestamp_quality(past.t_days).month_only
+        if by_month:
+            scores = self._inner_months(past, grid, as_of_days)
+        elif len(past) and float(past.t_days.min()) < start:
             inner = backtest_scorers(
                 past,
                 grid,
@@ -79,11 +85,41 @@ class BestStaticScorer:
                 "inner_step_days": self.step_days,
             }
         )
+        judged = (
+            f"the last {self.n_origins} whole months"
+            if by_month
+            else f"the last {self.n_origins} x {self.step_days:g} days"
+        )
+        if by_month:
+            params["inner_step_days"] = None
+            params["inner_by_month"] = True
         note = (
-            f"best_static chose {best} by hit rate at K={self.k_boxes} over the last "
-            f"{self.n_origins} x {self.step_days:g} days of training data"
+            f"best_static chose {best} by hit rate at K={self.k_boxes} over {judged} of "
+            "training data"
         )
         return FitReport(f"best_static:{best}", params, [*report.warnings, note])
+
+    def _inner_months(self, past: Events, grid: Grid, as_of_days: float) -> dict[str, float]:
+        """Mean hit rate at K per candidate, each of the last months forecast from the months
+        before it (month-only data: origins on the months' own dates, never across a month)."""
+        months = np.unique(np.round(past.t_days, 6))
+        ends = [*months[1:], as_of_days]
+        hits: dict[str, list[float]] = {name: [] for name in self.candidates}
+        for i in range(max(1, months.size - self.n_origins), months.size):
+            origin, end = float(months[i]), float(ends[i])
+            inner = backtest_scorers(
+                past,
+                grid,
+                scorers={name: self.make(name) for name in self.candidates},
+                start_days=origin,
+                end_days=origin + 0.5,
+                horizon_days=max(end - origin, 1.0),
+                k_boxes=self.k_boxes,
+            )
+            for row in inner.table:
+                if row["origins"]:
+                    hits[row["method"]].append(float(row["hit_rate_at_k"]))
+        return {name: float(np.mean(v)) for name, v in hits.items() if v}
 
     def score(self, horizon_days: float) -> FloatArray:
         """Scores of the chosen method, shape (ny, nx)."""

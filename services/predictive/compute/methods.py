@@ -135,6 +135,12 @@ def _naive(**params: Any) -> Scorer:
     return NaiveScorer(**params)
 
 
+def _months(**params: Any) -> Scorer:
+    from services.predictive.compute.static_scorers import MonthsCountScorer
+
+    return MonthsCountScorer(**params)
+
+
 def _kde(**params: Any) -> Scorer:
     from services.predictive.compute.static_scorers import KdeScorer
 
@@ -164,6 +170,7 @@ default_methods = MethodRegistry(
         Method("etas", _etas, {"smooth": False}, temporal=True),
         Method("etas_smooth", _etas, {"smooth": True}, temporal=True),
         Method("naive28", _naive, {"window_days": 28.0}),
+        Method("naive3m", _months, {"months": 3}, static_candidate=True),
         Method("naive90", _naive, {"window_days": 90.0}, static_candidate=True),
         Method("kde", _kde, static_candidate=True),
         Method("prospective", _prospective, static_candidate=True, gives_rate=False),

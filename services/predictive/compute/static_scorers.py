@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from services.predictive.compute import baselines
@@ -118,3 +120,45 @@ class ProspectiveScorer:
         if self._score is None:
             raise RuntimeError("fit first")
         return self._score.copy()
+
+
+def months_back_start(as_of_days: float, months: int) -> float:
+    """Start (days since the epoch) of the calendar month ``months - 1`` before the month of the
+    last moment before ``as_of_days``: from 1 June 00:00 and 3 months, 1 March.
+
+    Half a day early, so that a month dated at local midnight (23:00 UTC the day before in
+    summer) is inside it whole.
+    """
+    last = np.datetime64(int(math.floor(as_of_days - 1e-6)), "D")
+    month = last.astype("datetime64[M]") - np.timedelta64(max(months, 1) - 1, "M")
+    return float(month.astype("datetime64[D]").astype(np.int64)) - 0.5
+
+
+class MonthsCountScorer(NaiveScorer):
+    """Counts of the last ``months`` whole calendar months, scaled to the horizon.
+
+    What an analyst means by "the last three months" on month-only police data: a fixed window
+    of 90 days before the 1st of a month can leave out a whole month (1 June - 90 days is
+    3 March), this window never does.
+    """
+
+    def __init__(self, months: int = 3) -> None:
+        if months < 1:
+            raise ValueError("months must be at least 1")
+        super().__init__(window_days=91.0)
+        self.months = months
+
+    @property
+    def method(self) -> str:
+        """Method name."""
+        return f"naive{self.months}m"
+
+    def fit(self, events: Events, grid: Grid, as_of_days: float) -> FitReport:
+        """Count the events from the 1st of the month ``months - 1`` before to ``as_of``."""
+        start = months_back_start(as_of_days, self.months)
+        self.window_days = max(as_of_days - start - 0.5, 1.0)  # the rate's denominator
+        ev, _, warnings = training_cells(events, grid, as_of_days, as_of_days - start)
+        self._counts = baselines.grid_counts(ev.x, ev.y, grid, weights=ev.weights)
+        params = {"window_months": self.months, "window_days": round(self.window_days, 3),
+                  "n_events": len(ev)}  # fmt: skip
+        return FitReport(self.method, params, warnings)
