@@ -148,12 +148,12 @@ class CameraRead(CameraPublic):
 
 
 class ScheduledChange(BaseModel):
-    """A decision waiting for its day: the register keeps today's facts until then."""
+    """A decision waiting for its day: the register keeps today's facts until then (its minute
+    is for SEG and analysts: ``GET /cameras/{id}/decisions``)."""
 
     decision_id: int
     decision: str
     effective_on: date
-    minute_ref: str
     due: str = Field(description='What is due, e.g. "replace with digital on 2027-01-15"')
 
 
@@ -287,7 +287,6 @@ def camera_read(camera: Camera, due: Due | None = None) -> CameraRead:
                 decision_id=due.decision_id,
                 decision=due.decision,
                 effective_on=due.effective_on,
-                minute_ref=due.minute_ref,
                 due=due.text,
             )
         ]

@@ -65,7 +65,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 def _legend(health: bool) -> dict[str, Any]:
     return {
-        "lifecycles": [(LIFECYCLE_LABELS[k], v) for k, v in LIFECYCLE_COLOURS.items()],
+        "lifecycles": [(k, LIFECYCLE_LABELS[k], v) for k, v in LIFECYCLE_COLOURS.items()],
         "health": (
             [(k, v["color"], v.get("dash_array")) for k, v in HEALTH_STROKE.items()]
             if health

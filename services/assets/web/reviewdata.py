@@ -138,13 +138,13 @@ def mark_decided(recs: Sequence[RecView], decisions: Sequence[DecisionView]) -> 
         replace(r, decided=_newest(by_camera[r.camera_id])) if by_camera.get(r.camera_id) else r
         for r in recs
     ]
-    present = {(r.camera_id, r.action) for r in out}
+    present = {(r.camera_id, r.action, r.rule) for r in out}
     for d in decisions:
         ans = d.answers or {}
         action, rule = str(ans.get("action", "")), str(ans.get("rule", ""))
-        if not action or (d.camera_id, action) in present:
+        if not action or (d.camera_id, action, rule) in present:
             continue
-        present.add((d.camera_id, action))
+        present.add((d.camera_id, action, rule))
         reason = f"Recommended: {action.replace('_', ' ')} ({rule.replace('_', ' ')})"
         out.append(RecView(d.camera_id, action, rule, reason, {}, d.related_camera_id, d))
     return sorted(out, key=lambda r: r.decided is not None)

@@ -83,7 +83,7 @@ def decisions_node(decisions: Sequence[DecisionView], limit: int = 3) -> Node:
             " ",
             h("span", d.status, class_=f"badge decision-{css_word(d.status)}"),
             h("br"),
-            h("small", d.summary),
+            h("small", d.detail),
             class_="csp-decision-item",
         )
         for d in newest

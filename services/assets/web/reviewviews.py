@@ -92,15 +92,19 @@ class DecisionView:
         return lc.due_text(self.decision, self.effective_on)
 
     @property
-    def summary(self) -> str:
-        """One line: what, the meeting, the minute and who recorded it."""
-        when = short_date(self.meeting_date)
-        line = f"{self.label} \u00b7 meeting {when} \u00b7 minute {self.minute_ref}"
+    def detail(self) -> str:
+        """When, the minute, what is due and who recorded it."""
+        line = f"meeting {short_date(self.meeting_date)} \u00b7 minute {self.minute_ref}"
         if self.due:
             line += f" \u00b7 due: {self.due}"
         elif self.status == lc.DecisionStatus.LAPSED:
             line += " \u00b7 lapsed (not applied)"
         return f"{line} \u00b7 recorded by {self.recorded_by}"
+
+    @property
+    def summary(self) -> str:
+        """One line: what, the meeting, the minute, what is due and who recorded it."""
+        return f"{self.label} \u00b7 {self.detail}"
 
 
 @dataclass(frozen=True)

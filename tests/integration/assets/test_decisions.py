@@ -173,3 +173,55 @@ def test_reviews_due(client: Any, tokens: Any, new_camera: Any) -> None:
         "/reviews/due", params={"within_days": 0, "today": "2026-12-05"}, headers=tokens["seg"]
     ).json()
     assert {x["camera_id"]: x["overdue"] for x in r}[soon["id"]] is True
+
+
+def test_a_retry_with_the_same_idempotency_key_records_one_decision(
+    client: Any, tokens: Any, new_camera: Any
+) -> None:
+    cam = new_camera(deployment="rapid")
+    key = {"Idempotency-Key": "seg-form-7f3a"}
+    body = {
+        "decision": "make_permanent",
+        "meeting_date": MEETING,
+        "minute_ref": "SEG 2026/09 item 5",
+        "reason": "In use",
+    }
+    h = tokens["seg"] | key | {"If-Match": cam["_etag"]}
+    first = client.post(f"/cameras/{cam['id']}/decisions", json=body, headers=h)
+    assert first.status_code == 201, first.text
+    # The answer was lost; the page sends the same request again, with its now stale ETag.
+    again = client.post(f"/cameras/{cam['id']}/decisions", json=body, headers=h)
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["etag"] == first.headers["etag"]
+    listed = client.get(f"/cameras/{cam['id']}/decisions", headers=tokens["seg"]).json()
+    assert len(listed) == 1
+    hist = client.get(f"/cameras/{cam['id']}/history", headers=tokens["admin"]).json()
+    assert [x["action"] for x in hist].count("decision:make_permanent") == 1
+    # The same key for another decision: 409, nothing recorded.
+    other = client.post(
+        f"/cameras/{cam['id']}/decisions", json=body | {"decision": "retain"}, headers=h
+    )
+    assert other.status_code == 409 and "different decision" in other.json()["detail"]
+    # Another caller's same key is theirs: a new decision (here refused only by its ETag).
+    theirs = tokens["admin"] | key | {"If-Match": cam["_etag"]}
+    stale = client.post(f"/cameras/{cam['id']}/decisions", json=body, headers=theirs)
+    assert stale.status_code == 412
+
+
+def test_a_pair_is_recorded_with_its_other_camera_and_the_advice_it_answers(
+    client: Any, tokens: Any, new_camera: Any
+) -> None:
+    drop = new_camera(technology="analogue")
+    keep = new_camera(technology="analogue")
+    answers = {"action": "decommission", "rule": "redundant_overlap"}
+    r = _decide(client, tokens, drop, "decommission", related_camera_id=keep["id"], answers=answers)
+    assert r.status_code == 201, r.text
+    assert r.json()["related_camera_id"] == keep["id"] and r.json()["answers"] == answers
+    for bad, word in (
+        ({"related_camera_id": keep["id"]}, "related_camera_id is this camera"),
+        ({"related_camera_id": 987654}, "no camera with id 987654"),
+        ({"answers": {"action": "Drop; table", "rule": "x"}}, "answers.action"),
+    ):
+        got = _decide(client, tokens, keep, "retain", **bad)
+        assert got.status_code == 422 and word in got.text, (bad, got.text)

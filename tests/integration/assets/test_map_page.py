@@ -317,3 +317,90 @@ def test_a_bad_as_of_is_said_and_the_window_ends_today(
     assert 'data-testid="as-of-error"' in r.text and "showing the window ending today" in r.text
     assert "<script>alert(1)</script>" not in r.text
     assert "to today," in _text(r.text)
+
+
+@pytest.mark.parametrize("role", [None, "crew"])
+def test_the_public_and_crews_see_where_cameras_are_not_which_are_down(
+    client: Any,
+    tokens: dict[str, dict[str, str]],
+    new_camera: Callable[..., dict[str, Any]],
+    person: Callable[..., str],
+    role: str | None,
+) -> None:
+    cam = new_camera(name="Down camera", purpose="Station forecourt")
+    r = client.post(
+        f"/cameras/{cam['id']}/faults",
+        json={"category": "no_picture", "description": "Dead"},
+        headers=tokens["operator"],
+    )
+    assert r.status_code == 201
+    assert client.get(f"/cameras/{cam['id']}", headers=tokens["operator"]).json()["health"] == (
+        "offline"
+    )
+    if role:
+        sign_in(client, person(role, "kfrs"))
+    page = client.get("/map").text
+    block, data = _island(page)
+    popup = json.dumps(data["layers"])
+    assert "Down camera" in popup and "Purpose: Station forecourt" in popup
+    assert "Digital, fixed" in popup
+    for word in ("offline", "online", "degraded", "health", "fault"):
+        assert word not in popup.lower(), word
+    assert "csp-health" not in page and "Border = health" not in page
+    assert "offline" not in page.replace(block, "")
+    # Signed in as an operator, the same camera is drawn offline.
+    sign_in(client, person("operator"))
+    page = client.get("/map").text
+    assert "csp-health-offline" in page and "Border = health" in page
+
+
+def _window_text(client: Any, **params: str) -> str:
+    r = client.get("/map", params=params)
+    assert r.status_code == 200
+    return _text(r.text)
+
+
+def test_the_window_is_6_12_or_24_months_or_between_dates(
+    client: Any, person: Callable[..., str], rapid_with_2022_incidents: dict[str, Any]
+) -> None:
+    sign_in(client, person("seg"))
+    # Worked out by hand: months back from the end of 30 September 2022 (London days).
+    for months, first, days in (("6", "1 April 2022", 183), ("24", "1 October 2020", 730)):
+        text = _window_text(client, months=months, as_of="2022-09-30")
+        assert f"{months} months: the {days} days from {first} to 30 September 2022" in text
+    # 24 months: data from 1 January 2022 cover 273 of its 730 days.
+    assert "Incident data cover 273 of the window\u2019s 730 days." in _window_text(
+        client, months="24", as_of="2022-09-30"
+    )
+    text = _window_text(client, months="dates", **{"from": "2022-03-01"}, as_of="2022-05-31")
+    assert "over the dates chosen: the 92 days from 1 March 2022 to 31 May 2022" in text
+    assert "Incident data cover the whole window." in text
+    page = client.get("/map", params={"months": "6", "as_of": "2022-09-30"}).text
+    assert '<option value="6" selected>' in page and 'value="2022-09-30"' in page
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"months": "7"}, "\u201c7\u201d is not a window: choose 6, 12 or 24 months, or dates"),
+        ({"months": "dates"}, "Between dates needs a first day (From)"),
+        (
+            {"months": "dates", "from": "2022-06-01", "as_of": "2022-05-01"},
+            "The window starts on 1 June 2022, after it ends (1 May 2022)",
+        ),
+        (
+            {"months": "dates", "from": "2010-01-01", "as_of": "2022-05-01"},
+            "A window of 4504 days is longer than the 1830 days allowed",
+        ),
+        ({"months": "dates", "from": "1 May"}, "\u201c1 May\u201d is not a date (YYYY-MM-DD)"),
+    ],
+)
+def test_a_window_that_cannot_be_is_said_and_the_12_months_shown(
+    client: Any, person: Callable[..., str], params: dict[str, str], said: str
+) -> None:
+    sign_in(client, person("analyst"))
+    r = client.get("/map", params=params)
+    assert r.status_code == 200 and 'data-testid="as-of-error"' in r.text
+    text = _text(r.text)
+    assert said in text, text[:2000]
+    assert "showing the 12 months ending" in text and "Evidence is counted over 12 months" in text
