@@ -314,6 +314,8 @@ def check_labels(lay: dict[str, Any], n: int, *, box_margin: float = 0.0) -> int
     assert not clashes, f"labels overlapping: {clashes}"
     covered = [lab["rank"] for lab in labels for f in lay["furniture"] if _overlap(lab, f)]
     assert not covered, f"labels over the north arrow or the scale bar: {covered}"
+    hidden = [i + 1 for i, b in enumerate(boxes) for f in lay["furniture"] if _overlap(b, f)]
+    assert not hidden, f"boxes under the north arrow or the scale bar: {hidden}"
     led = 0
     for lab in labels:
         box_at, label_at = _centre(boxes[lab["rank"] - 1]), _centre(lab)
@@ -680,8 +682,17 @@ def test_crew_picks_a_date_logs_a_visit_and_prints_the_list(
     page.emulate_media(media="print")
     check_print(page, n)
     _shot(page, artifacts_dir, "crew-list-3-printed")
-    pages, _ = save_pdf(page, artifacts_dir / "crew-list.pdf")
+    pages, text = save_pdf(page, artifacts_dir / "crew-list.pdf")
     assert pages == 1, pages
+    # The wards print: names only the map shows (not a box's ward in the table) are in the PDF.
+    names = page.locator("#print-map .csp-area-name:not(.csp-area-name-hidden):not(.rank-covered)")
+    table_wards = set(
+        page.get_by_test_id("print-table").locator("tbody td:nth-child(2)").all_inner_texts()
+    )
+    only_map = [w for w in names.all_inner_texts() if w not in table_wards]
+    assert only_map, names.all_inner_texts()
+    if text:
+        assert any(w in text for w in only_map), (only_map, text[:400])
     clicks.save(artifacts_dir / "clicks-crew-list.json", "crew-list")
     assert len(clicks.steps) == 7, clicks.steps
     offline.check()
