@@ -603,6 +603,14 @@ def test_a_date_without_a_list_is_a_readable_page(
     assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
     assert_accessible(page, "no-list page")
     _shot(page, artifacts_dir, "targets-no-list-phone")
+    # A date the page cannot read: a readable page saying what a date looks like, and the picker.
+    response = page.goto(f"{base}/targets/page?agency=police&date=31/12/2022")
+    assert response is not None and response.status == 422
+    assert "YYYY-MM-DD" in page.get_by_test_id("bad-date").inner_text()
+    assert page.get_by_test_id("list-date").is_visible()
+    assert_accessible(page, "bad-date page")
+    _shot(page, artifacts_dir, "targets-bad-date-phone")
+    page.go_back()
     page.get_by_test_id("newest-list-link").click()
     page.wait_for_selector("#map-wrap .leaflet-container")
     assert page.url.endswith(f"/targets/page?agency=police&date={LIST_DAY}")  # the newest list
