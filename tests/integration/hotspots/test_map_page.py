@@ -110,11 +110,25 @@ def test_map_needs_an_analyst_or_seg(client: Any, db_session: Any, tokens: Any) 
     sign_in(client, "ann.analyst")
     page = client.get("/map")
     assert page.status_code == 200
-    for hook in ("run-source", "run-category", "start-run", "run-list", "open-map"):
+    for hook in (
+        "run-source",
+        "kde-category",
+        "kde-start",
+        "compare-start",
+        "run-list",
+        "open-map",
+    ):
         assert f'data-testid="{hook}"' in page.text, hook
     # No token pasting and no browser storage: the session and the page's CSRF token only.
-    assert "localStorage" not in page.text and "Authorization" not in page.text
-    assert 'credentials: "same-origin"' in page.text and "X-CSRF-Token" in page.text
+    assert '<script src="/map/map.js"></script>' in page.text
+    script = client.get("/map/map.js")  # the page's script, for people signed in
+    assert script.status_code == 200 and script.headers["content-type"].startswith(
+        "text/javascript"
+    )
+    for text_ in (page.text, script.text):
+        assert "localStorage" not in text_ and "Authorization" not in text_
+        assert "innerHTML" not in text_ and "eval(" not in text_
+    assert 'credentials: "same-origin"' in script.text and "X-CSRF-Token" in script.text
     assert csrf_of(page.text)
     # A script keeps its Bearer token.
     client.cookies.clear()

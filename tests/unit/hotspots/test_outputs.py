@@ -8,6 +8,7 @@ import io
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -138,7 +139,10 @@ def test_the_geopackage_holds_the_polygons_and_says_what_they_are(tmp_path: Path
     import pyogrio
 
     geoms = [box(575_000, 168_000, 575_100, 168_100), box(576_000, 168_000, 576_050, 168_050)]
-    rows = [{"rank": 1, "ward": "=A1", "incidents": 4}, {"rank": 2, "ward": None, "incidents": 0}]
+    rows: list[dict[str, Any]] = [
+        {"rank": 1, "ward": "=A1", "incidents": 4},
+        {"rank": 2, "ward": None, "incidents": 0},
+    ]
     data = polygons_gpkg(
         rows, geoms, layer="hotspots_run_7", description="a test", metadata={"run": "7"}
     )
