@@ -36,6 +36,9 @@ class AssetsSettings(ServiceSettings):
     health_concurrency: int = 16
     health_sample_frames: int = 6
     health_fixed_after_passes: int = 3
+    # A lost connection opens a fault at its second failure in a row (a network blip does not);
+    # a bad picture at its first.
+    health_connection_failures_to_open: int = 2
     health_snapshot_retention_days: int = 31
     health_uniform_std_max: float = 6.0
     health_frozen_change_max: float = 0.4

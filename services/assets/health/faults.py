@@ -1,7 +1,8 @@
 """Faults found by the health checks, through the faults service's public functions.
 
 A failed check opens a fault (the cause's nearest category, ``causes.FAULT_CATEGORY``; source
-``health_check``; the measurement in its description; a snapshot as evidence) unless the camera
+``health_check``; the measurement in its description; a snapshot as evidence; a lost connection
+only at its ``health_connection_failures_to_open``-th failure in a row) unless the camera
 already has one open from the checks, or an operator's open fault of that category, which then
 gets a note instead. Repeated failures add notes to the same fault: at the first repeat, when the
 cause changes, and every ``NOTE_EVERY`` failures after (an hour at 5 minutes), so a long outage
@@ -23,7 +24,7 @@ from services.assets import audit
 from services.assets import lifecycle as lc
 from services.assets.faults import notes
 from services.assets.faults import service as faults
-from services.assets.health.causes import FAULT_CATEGORY, SAID, Cause
+from services.assets.health.causes import CONNECTION_CAUSES, FAULT_CATEGORY, SAID, Cause
 from services.assets.health.models import CameraStream, HealthCheck, HealthSnapshot
 from services.assets.models import Fault
 from services.assets.settings import AssetsSettings
@@ -75,6 +76,9 @@ def follow_check(
     stream.consecutive_failures += 1
     cause = Cause(check.result)
     if fault is None:
+        needed = settings.health_connection_failures_to_open if cause in CONNECTION_CAUSES else 1
+        if stream.consecutive_failures < needed:
+            return  # one lost connection may be the network's blip: wait for the next check
         fault = _open(session, stream=stream, check=check, now=now)
         check.fault_id = fault.id
         _keep_snapshot(session, stream, fault, cause, frame, settings, now)

@@ -85,7 +85,7 @@ class Mount:
             return np.clip(self.rng.normal(2, 0.8, (H, W)), 0, 255).astype(np.uint8)
         if mode == "uniform":
             # A grey "no signal" screen (an encoder's output, never exactly flat).
-            return np.clip(self.rng.normal(128, 0.5, (H, W)), 0, 255).astype(np.uint8)
+            return np.clip(self.rng.normal(128, 2.0, (H, W)), 0, 255).astype(np.uint8)
         if mode == "frozen":
             if self.frozen is None:
                 self.frozen = self._live("healthy")
@@ -147,9 +147,9 @@ class Factory(GstRtspServer.RTSPMediaFactory):
             while state["running"]:
                 frame = mount.frame()
                 if frame is not None:
-                    buf = Gst.Buffer.new_wrapped(frame.tobytes())
-                    if src.emit("push-buffer", buf) != Gst.FlowReturn.OK:
-                        break
+                    # Not OK while the media is still starting (flushing): keep feeding, or a
+                    # camera that was slow to start would never send a frame.
+                    src.emit("push-buffer", Gst.Buffer.new_wrapped(frame.tobytes()))
                 nxt += period
                 time.sleep(max(0.0, nxt - time.monotonic()))
 
@@ -167,6 +167,9 @@ def main() -> None:
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(port))
+    # A thread per client: a stalled camera's client waits for its first frame in its own
+    # thread instead of holding up every other client in the main loop.
+    server.get_thread_pool().set_max_threads(256)
     mounts = server.get_mount_points()
     for i in range(n):
         name = f"cam{i}"
@@ -177,6 +180,7 @@ def main() -> None:
     secure = GstRtspServer.RTSPServer()
     secure.set_address("127.0.0.1")
     secure.set_service(str(port + 1))
+    secure.get_thread_pool().set_max_threads(64)
     auth = GstRtspServer.RTSPAuth()
     auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), _token("user"))
     secure.set_auth(auth)

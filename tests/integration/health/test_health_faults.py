@@ -1,0 +1,141 @@
+"""Camera health on real streams: a GStreamer RTSP server on loopback, real PostGIS.
+
+Each injected fault (black, grey screen, frozen, blurred, shifted, stalled, wrong password,
+refused, gone, a camera that never answers) must be found within two checks with its cause and
+open one fault of the right category, marked as found by the check; repeats note the same fault;
+after recovery the fault is fixed by itself, and an operator closes it. Healthy varying streams
+(noise, lighting, a moving object, night, a still scene) open no fault.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from services.assets.health import service as svc
+from services.assets.health.causes import FAULT_CATEGORY, Cause
+from services.assets.health.models import CameraStream, HealthSnapshot
+from services.assets.models import Fault, FaultEvent
+from tests.factories import make_camera
+from tests.integration.health.rtsp import PASSWORD, USER, RtspServer, SilentServer  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+# mount -> (mode injected, cause expected)
+INJECTED = {
+    "cam1": ("black", Cause.NO_PICTURE),
+    "cam2": ("uniform", Cause.NO_PICTURE),
+    "cam3": ("frozen", Cause.FROZEN),
+    "cam4": ("blurred", Cause.OBSCURED),
+    "cam5": ("shifted", Cause.VIEW_MOVED),
+    "cam6": ("stall", Cause.TIMED_OUT),
+}
+
+
+def _camera_with_stream(
+    session: Any, settings: Any, url: str, *, user: str | None = None, pw: str | None = None
+) -> int:
+    cam = make_camera(session, name=f"Health {url[-12:]}")
+    svc.set_stream(
+        session,
+        camera_id=cam.id,
+        rtsp_url=url,
+        onvif_url=None,
+        username=user,
+        password=pw,
+        keep_password=False,
+        actor="test admin",
+        reason="test",
+        key=settings.health_credentials_key,
+    )
+    return cam.id
+
+
+def _round(session: Any, settings: Any, ids: list[int]) -> dict[int, str]:
+    checks = svc.check_batch(session, camera_ids=ids, settings=settings)
+    assert sorted(c.camera_id for c in checks) == sorted(ids)
+    return {c.camera_id: c.result for c in checks}
+
+
+def test_injected_faults_found_within_two_checks_then_fixed_by_themselves(
+    db_session: Any, health_settings: Any, rtsp: RtspServer, silent: SilentServer
+) -> None:
+    s, st = db_session, health_settings
+    for mount in INJECTED:
+        rtsp.mode(mount, "healthy")
+    cams = {m: _camera_with_stream(s, st, rtsp.url(m)) for m in INJECTED}
+    for cid in cams.values():
+        svc.set_reference(s, camera_id=cid, actor="test operator", settings=st)
+    # Faults with no picture to judge: wrong password, nothing listening, a removed path and a
+    # camera that accepts and never answers.
+    wrong = _camera_with_stream(s, st, rtsp.url("secure"), user=USER, pw="not the password")
+    refused = _camera_with_stream(s, st, "rtsp://127.0.0.1:9/cam")
+    gone = _camera_with_stream(s, st, rtsp.url("cam0") + "-missing")
+    hangs = _camera_with_stream(s, st, silent.url)
+    expected = {cams[m]: cause for m, (_, cause) in INJECTED.items()} | {
+        wrong: Cause.AUTH_FAILED,
+        refused: Cause.REFUSED,
+        gone: Cause.NO_STREAM,
+        hangs: Cause.TIMED_OUT,
+    }
+    ids = sorted(expected)
+    healthy = _round(s, st, [cams[m] for m in INJECTED])
+    assert set(healthy.values()) == {"ok"}, healthy
+
+    for mount, (mode, _) in INJECTED.items():
+        rtsp.mode(mount, mode)
+    seen: dict[int, list[str]] = {i: [] for i in ids}
+    for _ in range(2):
+        for cid, result in _round(s, st, ids).items():
+            seen[cid].append(result)
+    for cid, cause in expected.items():
+        assert cause.value in seen[cid], (cid, cause, seen)
+        stream = s.get(CameraStream, cid)
+        fault = s.get(Fault, stream.fault_id)
+        assert fault is not None and fault.status == "open", (cause, seen[cid])
+        assert fault.category == FAULT_CATEGORY[cause]
+        assert fault.source == "health_check" and fault.reported_by == "health-check"
+        assert fault.started_at is not None
+        assert cause.value.replace("_", " ") in fault.description or cause in (
+            Cause.TIMED_OUT,
+            Cause.REFUSED,
+            Cause.AUTH_FAILED,
+            Cause.NO_STREAM,
+        )
+        # One fault per camera from the checks, however many failed.
+        opened = s.scalars(select(Fault).where(Fault.camera_id == cid)).all()
+        assert len(opened) == 1
+    # Evidence: a snapshot for faults with a picture, none where there was no connection.
+    frozen_fault = s.get(CameraStream, cams["cam3"]).fault_id
+    assert s.scalars(select(HealthSnapshot).where(HealthSnapshot.fault_id == frozen_fault)).all()
+    assert not s.scalars(select(HealthSnapshot).where(HealthSnapshot.camera_id == refused)).all()
+    # A repeat adds a note to the same fault (the second failure in a row).
+    black = s.get(CameraStream, cams["cam1"])
+    notes = s.scalars(
+        select(FaultEvent).where(
+            FaultEvent.fault_id == black.fault_id, FaultEvent.note.like("%failure 2%")
+        )
+    ).all()
+    assert len(notes) == 1
+
+    # Recovery: the pictures come back; after N passes in a row each fault is fixed by itself.
+    for mount in INJECTED:
+        rtsp.mode(mount, "healthy")
+    picture = sorted(cams.values())
+    faults = {cid: s.get(CameraStream, cid).fault_id for cid in picture}
+    for n in range(st.health_fixed_after_passes):
+        results = _round(s, st, picture)
+        assert set(results.values()) == {"ok"}, results
+        if n < st.health_fixed_after_passes - 1:
+            assert all(s.get(Fault, f).status == "open" for f in faults.values())
+    for cid, fid in faults.items():
+        fault = s.get(Fault, fid)
+        s.refresh(fault)
+        assert fault.status == "fixed", cid
+        assert s.get(CameraStream, cid).fault_id is None
+        last = s.scalars(
+            select(FaultEvent).where(FaultEvent.fault_id == fid).order_by(FaultEvent.id.desc())
+        ).first()
+        assert last.actor == "health-check" and "Fixed by itself" in last.note
