@@ -83,6 +83,20 @@ NAV: tuple[NavItem, ...] = (
     ),
     NavItem(
         "assets",
+        "/health-board",
+        "Health board",
+        ("operator", "seg", "analyst"),
+        about="Every camera's health, open faults and SLA breaches",
+    ),
+    NavItem(
+        "assets",
+        "/footage",
+        "Footage requests",
+        ("operator",),
+        about="Police requests for footage: record, find, update",
+    ),
+    NavItem(
+        "assets",
         "/briefing",
         "CCTV briefing",
         ("seg", "analyst"),

@@ -57,6 +57,9 @@ LEAST_PRIVILEGE: dict[tuple[str, str], set[str]] = {
     ("GET", "/cameras/{camera_id}/decisions"): {"seg", "analyst"},
     ("GET", "/cameras/{camera_id}/history"): set(),
     ("GET", "/faults"): FAULT_READERS,
+    ("GET", "/faults/changes"): FAULT_READERS,
+    ("GET", "/footage-requests"): {"operator"},
+    ("GET", "/footage-requests/{request_id}"): {"operator"},
     ("GET", "/faults/{fault_id}"): FAULT_READERS,
     ("GET", "/faults/sla-breaches"): FAULT_READERS,
     ("GET", "/cameras/{camera_id}/faults"): FAULT_READERS,
@@ -72,6 +75,8 @@ MANUAL: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/targets/page/visit"): {"crew"},
     # Pages read the person themselves (shared.web.pages.page_user).
     ("GET", "/briefing"): {"seg", "analyst"},
+    ("GET", "/footage"): {"operator"},
+    ("GET", "/health-board"): FAULT_READERS,
     ("GET", "/briefing.pdf"): {"seg", "analyst"},
 }
 MIN_CHECKED = {"assets": 23, "hotspots": 25, "predictive": 8}  # guards against a vacuous walk
@@ -132,7 +137,8 @@ def _roles_of(dependant: Any) -> set[str] | None:
 
 def _needs_token(dependant: Any) -> bool:
     for dep in dependant.dependencies:
-        if getattr(dep.call, "__name__", "") in ("current_principal", "dep") or _needs_token(dep):
+        name = getattr(dep.call, "__name__", "")
+        if name in ("current_principal", "desktop_principal", "dep") or _needs_token(dep):
             return True
     return False
 
@@ -274,6 +280,9 @@ def test_sensitive_reads_admit_only_the_roles_that_need_them(
         ),
         "/open311/v2/requests.json": "/open311/v2/requests.json",
         "/open311/v2/requests/{service_request_id}.json": f"/open311/v2/requests/{number}.json",
+        "/faults/changes": "/faults/changes",
+        "/footage-requests": "/footage-requests",
+        "/footage-requests/{request_id}": f"/footage-requests/{footage.json()['id']}",
     }
     routes = {(m, p): r for m, p, r in _routes(client.app)}
     for (method, path), readers in LEAST_PRIVILEGE.items():

@@ -138,7 +138,9 @@ def kind(
         return Kind(
             "fault",
             client,
-            f"/cameras/{cam}/faults",
+            # The retries under test are the same report; a second report is insisted on
+            # (without ?duplicate=allow a second open fault of a kind is a 409).
+            f"/cameras/{cam}/faults?duplicate=allow",
             {"category": "no_picture", "description": "Black screen"},
             "assets.faults",
             "camera_id = :t",
@@ -256,6 +258,7 @@ def test_fault_keys_are_scoped_by_token_id_not_name(db_session: Any) -> None:
             actor="same name (operator)",
             caller=token_id,
             idempotency_key="shared",
+            allow_duplicate=True,  # the second caller's report is a second fault on purpose
         )
         for token_id in (101, 102, 101)
     ]

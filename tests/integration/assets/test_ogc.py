@@ -306,7 +306,6 @@ def test_gdal_ogrinfo_reads_the_cameras(live_url: str, cams: dict[str, Camera]) 
         "name",
         "ward",
         "lifecycle",
-        "health",
         "technology",
         "deployment",
         "bearing_deg",
@@ -314,6 +313,8 @@ def test_gdal_ogrinfo_reads_the_cameras(live_url: str, cams: dict[str, Camera]) 
         "range_m",
     ):
         assert f"{field}:" in text, field
+    # Public views publish location, type and purpose, never live health (#14).
+    assert "health:" not in text
     assert "dpia_ref" not in text and "owner" not in text
     assert "Geometry: Point" in text
     views = subprocess.run(

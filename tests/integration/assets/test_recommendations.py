@@ -185,7 +185,7 @@ def test_end_of_life_and_poor_reliability(client: Any, tokens: Any, new_camera: 
     young = new_camera(lon=0.5050, lat=51.3885, installed_on="2024-01-01", expected_life_years=10)
     for i in range(4):
         client.post(
-            f"/cameras/{young['id']}/faults",
+            f"/cameras/{young['id']}/faults?duplicate=allow",
             headers=tokens["operator"],
             json={
                 "category": "other",

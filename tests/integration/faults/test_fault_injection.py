@@ -121,7 +121,7 @@ class Load:
             client,
             "write",
             "POST",
-            f"{st.urls['assets']}/cameras/{cam}/faults",
+            f"{st.urls['assets']}/cameras/{cam}/faults?duplicate=allow",
             self.t0,
             headers=st.tokens["operator"],
             marker=marker,
