@@ -140,6 +140,6 @@ def test_too_much_work_is_refused_before_loading(
 @pytest.mark.parametrize(("role", "status"), [("crew", 403), ("operator", 403), ("seg", 403)])
 def test_only_analysts_and_admins_may_ask(client: Any, tokens: Any, role: str, status: int) -> None:
     problem(client.get("/near-repeat", params=QUERY, headers=tokens[role]), status)
-    problem(client.post("/near-repeat", json={"categories": [CAT], "from": FROM.isoformat(),
-                                              "to": TO.isoformat()}, headers=tokens[role]), status)  # fmt: skip
+    body = {"categories": [CAT], "from": FROM.isoformat(), "to": TO.isoformat()}
+    problem(client.post("/near-repeat", json=body, headers=tokens[role]), status)
     problem(client.get("/near-repeat", params=QUERY), 401)
