@@ -216,6 +216,15 @@ def test_seg_records_the_rainham_decisions_and_sees_them_on_the_map(
     cp1, cp2, rg1, rg2 = (ids[t] for t in TAGS)
     before = {t: _camera(base, demo, t) for t in TAGS}
     assert before["MED-RAI-CP2"]["technology"] == "analogue"
+    sent: list[dict[str, str]] = []
+    page.on(
+        "request",
+        lambda r: (
+            sent.append({"path": urlsplit(r.url).path, **r.headers})
+            if r.method == "POST" and r.url.endswith("/decisions")
+            else None
+        ),
+    )
     clicks = Clicks("seg-decisions")
     _sign_in(page, base, demo["seg"], clicks, "/map")
     # The recommendations the demo gives: the Cricketers pair as one row, the Recreation
@@ -286,6 +295,12 @@ def test_seg_records_the_rainham_decisions_and_sees_them_on_the_map(
     assert [(d["decision"], d["related_camera_id"], d["minute_ref"]) for d in r] == [
         ("decommission", cp2, MINUTE)
     ]
+    # What the page sent: each camera's ETag as read, the session's CSRF token, one key each.
+    assert [h["path"] for h in sent] == [f"/cameras/{c}/decisions" for c in (cp1, cp2, rg1, rg2)]
+    for h, tag in zip(sent, TAGS, strict=True):
+        assert h["if-match"] == before[tag]["_etag"] and h["x-csrf-token"]
+        assert "authorization" not in h
+    assert len({h["idempotency-key"] for h in sent}) == 4
     out = clicks.write(artifacts_dir)
     assert out["clicks"] == 8, out  # sign in, pair (2), two cameras (2 each), open on the map
     assert errors == []

@@ -87,7 +87,7 @@ def parse_window(
     """The window from the page's query; a readable error and the 12 months otherwise."""
     end, end_error = parse_day(as_of)
     if end_error:
-        return WindowChoice(error=f"{end_error}: showing the window ending today")
+        return WindowChoice(error=f"{end_error}: showing {_fallback(None)}")
     mode = (months or "").strip().lower()
     start_text = (first or "").strip()
     if mode == DATES or (not mode and start_text):

@@ -58,6 +58,10 @@ from shared.web.pages import page_caller, register_templates, render
 HERE = Path(__file__).resolve().parent
 register_templates("assets", HERE / "templates")
 MAX_CAMERAS = 5000
+# The query values the page reads are cut to these lengths before any work (dates, a window,
+# camera ids; ``recorded`` names up to ``reviewdata.MAX_RECORDED`` decision ids).
+MAX_PARAM = 60
+MAX_RECORDED_PARAM = 200
 DECIDERS = ("seg",)
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -75,6 +79,11 @@ def _legend(health: bool) -> dict[str, Any]:
         "decided_colour": DECISION_STROKE["applied"]["color"],
         "scheduled_colour": DECISION_STROKE["scheduled"]["color"],
     }
+
+
+def _cut(value: str | None) -> str | None:
+    """A query value cut to ``MAX_PARAM`` characters (what is cut is said as not a date)."""
+    return value[:MAX_PARAM] if value else value
 
 
 def _may(who: Principal | None, roles: tuple[str, ...]) -> bool:
@@ -122,14 +131,20 @@ def review_map(
     session: SessionDep,
     settings: SettingsDep,
     tiles: bool = True,
-    as_of: Annotated[str | None, Query(max_length=40)] = None,
-    months: Annotated[str | None, Query(max_length=20)] = None,
-    first: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-    decide: Annotated[str | None, Query(max_length=20)] = None,
-    rec: Annotated[str | None, Query(max_length=20)] = None,
-    recorded: Annotated[str | None, Query(max_length=200)] = None,
+    as_of: str | None = None,
+    months: str | None = None,
+    first: Annotated[str | None, Query(alias="from")] = None,
+    decide: str | None = None,
+    rec: str | None = None,
+    recorded: str | None = None,
 ) -> Response:
-    """The SEG review map; more for people signed in (faults, recommendations, decisions)."""
+    """The SEG review map; more for people signed in (faults, recommendations, decisions).
+
+    The query is read leniently and cut short first (``MAX_PARAM``): anything it cannot use
+    is said on the page in words, never a JSON error.
+    """
+    as_of, months, first, decide, rec = (_cut(v) for v in (as_of, months, first, decide, rec))
+    recorded = recorded[:MAX_RECORDED_PARAM] if recorded else None
     who = page_caller(request, session)
     cams = _cameras(session, who)
     by_id = {c.id: c for c in cams}

@@ -93,18 +93,17 @@ class DecisionView:
 
     @property
     def detail(self) -> str:
-        """When, the minute, what is due and who recorded it."""
+        """When (the meeting), the minute and who recorded it; whether it lapsed."""
         line = f"meeting {short_date(self.meeting_date)} \u00b7 minute {self.minute_ref}"
-        if self.due:
-            line += f" \u00b7 due: {self.due}"
-        elif self.status == lc.DecisionStatus.LAPSED:
+        if self.status == lc.DecisionStatus.LAPSED:
             line += " \u00b7 lapsed (not applied)"
         return f"{line} \u00b7 recorded by {self.recorded_by}"
 
     @property
     def summary(self) -> str:
-        """One line: what, the meeting, the minute, what is due and who recorded it."""
-        return f"{self.label} \u00b7 {self.detail}"
+        """One line: what, what is due, the meeting, the minute and who recorded it."""
+        due = f" \u00b7 due: {self.due}" if self.due else ""
+        return f"{self.label}{due} \u00b7 {self.detail}"
 
 
 @dataclass(frozen=True)

@@ -314,7 +314,7 @@ def test_a_bad_as_of_is_said_and_the_window_ends_today(
     sign_in(client, person("seg"))
     r = client.get("/map", params={"as_of": raw})
     assert r.status_code == 200
-    assert 'data-testid="as-of-error"' in r.text and "showing the window ending today" in r.text
+    assert 'data-testid="as-of-error"' in r.text and "showing the 12 months ending today" in r.text
     assert "<script>alert(1)</script>" not in r.text
     assert "to today," in _text(r.text)
 
@@ -393,6 +393,12 @@ def test_the_window_is_6_12_or_24_months_or_between_dates(
             "A window of 4504 days is longer than the 1830 days allowed",
         ),
         ({"months": "dates", "from": "1 May"}, "\u201c1 May\u201d is not a date (YYYY-MM-DD)"),
+        # Any length: cut short before the work and said in words (no JSON error on a page).
+        ({"months": "6" * 5000}, "\u201c66666666666666666666\u201d is not a window"),
+        (
+            {"as_of": "2022-09-30" + "0" * 5000},
+            "\u201c2022-09-30000000000000000000000000000000\u201d",
+        ),
     ],
 )
 def test_a_window_that_cannot_be_is_said_and_the_12_months_shown(
