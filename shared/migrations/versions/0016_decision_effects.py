@@ -65,9 +65,7 @@ def upgrade() -> None:
         ),
         schema=S,
     )
-    op.create_index(
-        "ix_decision_effects_camera_id", "decision_effects", ["camera_id"], schema=S
-    )
+    op.create_index("ix_decision_effects_camera_id", "decision_effects", ["camera_id"], schema=S)
     op.create_index(
         "ix_decision_effects_status_effective_on",
         "decision_effects",
