@@ -201,3 +201,17 @@ def test_a_decision_from_a_camera_marks_its_open_recommendation_decided(
     page, _, _ = _page(client)
     row = _row(page, cam["id"])
     assert 'data-decided="yes"' in row and "Decided" in row and "Retain" in row
+
+
+def test_a_minute_with_markup_or_template_text_is_shown_as_typed(
+    client: Any, tokens: Any, db_session: Any, new_camera: Any
+) -> None:
+    cam = new_camera(name="Minute camera")
+    minute = "SEG {{ 7*7 }} <b>bold</b> </script><script>x=1</script>"
+    d = _decide(client, tokens, cam, decision="retain", minute_ref=minute)
+    _sign_in(client, db_session, "seg")
+    page, data, _ = _page(client, recorded=str(d["id"]))
+    assert "SEG 49" not in page and "<b>bold</b>" not in page  # never compiled, nor markup
+    assert "<script>x=1</script>" not in page
+    assert html.escape(minute, quote=False) in page  # the lists and notice: escaped text
+    assert minute in json.dumps(data["layers"], ensure_ascii=False)  # the popups: as data
