@@ -139,6 +139,7 @@ class Fault(Base):
         CheckConstraint(
             "started_at IS NULL OR started_at <= reported_at", name="started_before_report"
         ),
+        CheckConstraint("media_url IS NULL OR media_url ~* '^https?://'", name="media_url_http"),
         Index("ix_faults_camera_id", "camera_id"),
         Index("ix_faults_status", "status"),
         UniqueConstraint("idempotency_key", name="uq_faults_idempotency_key"),
@@ -161,6 +162,11 @@ class Fault(Base):
     # f"{actor}:{Idempotency-Key}" of the request that logged it (shared.idempotency).
     idempotency_key: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # What an Open311 report carries (migration 0018): the reporter's photo link (http(s)), the
+    # address in their words, and which caller filed it (token id or "user:<id>"; never shown).
+    media_url: Mapped[str | None] = mapped_column(String(2048))
+    address_string: Mapped[str | None] = mapped_column(String(500))
+    reporter_key: Mapped[str | None] = mapped_column(String(60))
 
 
 class FaultEvent(Base):
