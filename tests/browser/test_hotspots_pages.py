@@ -193,6 +193,13 @@ def _ward_names() -> list[str]:
     return [f["properties"]["WD13NM"] for f in json.loads(WARDS.read_text())["features"]]
 
 
+def settled(page: Any) -> None:
+    """The page has opened the newest finished run by itself and loaded its map: as a person
+    sees it before they act (a click mid-load replaces the map and aborts its loading)."""
+    page.frame_locator("iframe#map").locator("img.leaflet-image-layer").wait_for()
+    page.wait_for_load_state("networkidle")
+
+
 def _run_map_is_drawn(frame: Any) -> None:
     """The surface, the hotspot outlines, the legend, and the ward lines with their names."""
     frame.locator("img.leaflet-image-layer").wait_for()
@@ -215,6 +222,7 @@ def test_analyst_starts_a_run_and_opens_its_map_with_the_session_only(
 ) -> None:
     base = live_server("hotspots")
     sign_in(page, base, seeded["analyst"], next_path="/map")
+    settled(page)
     assert urlsplit(page.url).path == "/map"
     assert "Ann Analyst" in page.get_by_test_id("signed-in-as").inner_text()
     assert page.locator("input[type=password]").count() == 0
@@ -363,10 +371,12 @@ def test_seg_may_look_but_not_start(
 ) -> None:
     base = live_server("hotspots")
     sign_in(page, base, seeded["seg"], next_path="/map")
+    settled(page)
     assert page.get_by_test_id("no-run-role").is_visible()
     assert page.get_by_test_id("kde-start").count() == 0
     assert page.get_by_test_id("compare-start").count() == 0
     page.locator(f'[data-testid="run-row"][data-run="{seeded["run"]}"]').click()
+    wait_js(page, f"document.getElementById('chosen-h').textContent === 'Run {seeded['run']}'")
     _run_map_is_drawn(page.frame_locator("iframe#map"))
     page.get_by_test_id("hotspot-row").first.wait_for()
     page.wait_for_timeout(300)
@@ -464,6 +474,7 @@ def test_analyst_runs_a_burglary_surface_reads_the_table_downloads_and_compares(
     base = live_server("hotspots")
     did = Clicks("analyst")
     sign_in(page, base, seeded["analyst"], next_path="/map")
+    settled(page)
     did.steps.append("sign in: name, password, Sign in")
     page.get_by_test_id("run-list").locator("[data-testid=run-row]").first.wait_for()
 
@@ -608,6 +619,20 @@ def test_analyst_runs_a_burglary_surface_reads_the_table_downloads_and_compares(
     page.get_by_test_id("run-results").scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts_dir / "analyst_comparison_tables.png"))
     assert_accessible(page, "/map with a comparison")
+    # The comparison's own map (a check of the test's, not a step of the task): the
+    # difference, the changed areas in their colours, the legend; accessible.
+    tab = page.context.new_page()
+    tab.goto(f"{base}/comparisons/{comparison['id']}/map")
+    _run_map_is_drawn(tab)
+    tab.wait_for_load_state("networkidle")
+    legend = tab.locator("#csp-legend").inner_text()
+    assert "after minus before" in legend and "appeared" in legend and "went" in legend
+    assert "incidents per km2 per 30 days" in legend
+    assert tab.title() == f"Comparison {comparison['id']}: after minus before: change map"
+    tab.wait_for_timeout(300)
+    tab.screenshot(path=str(artifacts_dir / "analyst_comparison_map.png"))
+    assert_accessible(tab, "a comparison's standalone map")
+    tab.close()
     record = did.write(artifacts_dir)
     assert record["clicks"] <= 9, record
     assert errors == []
@@ -626,6 +651,7 @@ def test_a_run_the_page_started_opens_by_itself_when_it_is_done(
     says so, keeps polling, and opens the run's map and table once it is done."""
     base = live_server("hotspots")
     sign_in(page, base, seeded["analyst"], next_path="/map")
+    settled(page)
     polls: list[str] = []
 
     def slow_post(route: Any) -> None:

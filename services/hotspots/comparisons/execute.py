@@ -134,6 +134,7 @@ def comparison_tags(result: ComparisonResult, p: dict[str, Any]) -> dict[str, st
     tags = surface_tags("difference", result.params, result.stats, result.selection)
     read_b, read_a = result.selection["before_read"], result.selection["after_read"]
     return tags | {
+        "units": str(result.stats["units"]),
         "kind": "difference",
         "difference": "after minus before",
         "period": f"before {before}; after {after}",

@@ -102,6 +102,7 @@ def test_two_periods_compared_against_independent_sums_and_postgis(
     assert tags["period_before"] == "2022-01-01/2022-02-28"
     assert tags["period_after"] == "2022-03-01/2022-04-30"
     assert tags["categories"] == '["Burglary"]' and tags["difference"] == "after minus before"
+    assert tags["units"] == "incidents per km2 per 30 days"
 
     # Each area: its hotspot cells in each period (cut applied here), incidents (PostGIS).
     areas = db_session.execute(
