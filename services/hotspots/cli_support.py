@@ -270,6 +270,15 @@ def surface_command(
             )
             progress(0.1, f"{len(pts)} incidents")
             result = compute(pts, progress)
+            # What was asked for, for the COG's tags (what was read the surface knows itself).
+            result.selection.update(
+                {
+                    "categories": split_list(categories),
+                    "sources": split_list(sources) or ([fmt] if input_file else None),
+                    "from": date_from,
+                    "to": date_to,
+                }
+            )
             progress(0.8, "writing outputs")
             write_outputs(result, *outputs)
     _summary(result)

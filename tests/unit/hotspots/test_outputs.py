@@ -161,3 +161,28 @@ def test_the_geopackage_holds_the_polygons_and_says_what_they_are(tmp_path: Path
     assert len(pyogrio.read_dataframe(tmp_path / "e.gpkg")) == 0
     with pytest.raises(ValueError):
         polygons_gpkg(rows, geoms[:1], layer="x", description="", metadata={})
+
+
+def test_the_command_line_cog_names_its_filters(tmp_path: Path) -> None:
+    """``csp hotspots kde --out`` from a police file: the tags say what was asked and read."""
+    import rasterio
+    from typer.testing import CliRunner
+
+    from services.hotspots.cli import app
+    from tests.conftest import SHARED_DATA
+
+    out = tmp_path / "s.tif"
+    r = CliRunner().invoke(
+        app,
+        [
+            "kde", "--input", str(SHARED_DATA / "police" / "2022-01-kent-street-medway.csv"),
+            "--format", "police", "--radius", "400", "--cell", "200",
+            "--categories", "burglary", "--from", "2022-01-01", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with rasterio.open(out) as src:
+        tags = src.tags()
+    assert tags["categories"] == '["burglary"]' and tags["categories_read"] == '["Burglary"]'
+    assert tags["sources"] == '["police"]' and tags["period"] == "2022-01-01/.."
+    assert tags["period_read"] == "2022-01-01/2022-01-01" and tags["radius_m"] == "400"
