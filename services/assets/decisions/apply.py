@@ -32,7 +32,7 @@ from services.assets.clock import now_utc
 from services.assets.decisions.schemas import DecisionCreate
 from services.assets.enums import CameraLifecycle, DecisionKind, Deployment, Technology
 from services.assets.models import Camera, CameraDevice, CameraPosition, Decision
-from shared.errors import Conflict
+from shared.errors import AppError, Conflict
 
 _L = CameraLifecycle
 LONDON = ZoneInfo("Europe/London")
@@ -100,9 +100,44 @@ def apply_due(
         ).first()
         if effect is None:
             break
-        done.append((effect.decision_id, _apply_scheduled(session, effect, review_interval_days)))
-        commit_change(session)
+        decision_id = effect.decision_id
+        try:
+            status = _apply_scheduled(session, effect, review_interval_days)
+            commit_change(session)
+        except AppError as exc:  # the register refused it (a rule): it lapses, said why
+            session.rollback()
+            status = _lapse_by_id(session, decision_id, exc.detail)
+            commit_change(session)
+        done.append((decision_id, status))
     return done
+
+
+def _lapse(session: Session, decision: Decision, effect: DecisionEffect, why: str) -> str:
+    """Mark a scheduled change lapsed, with why, in its camera's audit trail."""
+    effect.status = lc.DecisionStatus.LAPSED
+    audit.record(
+        session,
+        camera_id=effect.camera_id,
+        entity="decision",
+        entity_id=decision.id,
+        action=f"decision_lapsed:{decision.decision}",
+        actor=f"scheduled change of {decision.recorded_by}",
+        after={"status": effect.status},
+        reason=f"{_why(decision, effect)}; not applied: {why}",
+    )
+    return str(effect.status)
+
+
+def _lapse_by_id(session: Session, decision_id: int, why: str) -> str:
+    effect = session.get(DecisionEffect, decision_id, with_for_update=True)
+    decision = session.get(Decision, decision_id)
+    assert effect is not None and decision is not None
+    return _lapse(session, decision, effect, why)
+
+
+def _why(decision: Decision, effect: DecisionEffect) -> str:
+    day = effect.effective_on.isoformat()
+    return f"{decision.minute_ref}: {decision.reason} (effective {day})"
 
 
 def _apply_scheduled(session: Session, effect: DecisionEffect, review_interval_days: int) -> str:
@@ -118,8 +153,6 @@ def _apply_scheduled(session: Session, effect: DecisionEffect, review_interval_d
         effective_on=effect.effective_on,
         **terms,
     )
-    actor = f"scheduled change of {decision.recorded_by}"
-    why = f"{decision.minute_ref}: {decision.reason} (effective {effect.effective_on.isoformat()})"
     refusal = lc.decision_refusal(
         decision.decision,
         lifecycle=camera.lifecycle,
@@ -127,18 +160,7 @@ def _apply_scheduled(session: Session, effect: DecisionEffect, review_interval_d
         deployment=camera.deployment,
     )
     if refusal is not None:
-        effect.status = lc.DecisionStatus.LAPSED
-        audit.record(
-            session,
-            camera_id=camera.id,
-            entity="decision",
-            entity_id=decision.id,
-            action=f"decision_lapsed:{decision.decision}",
-            actor=actor,
-            after={"status": effect.status},
-            reason=f"{why}; not applied: {refusal}",
-        )
-        return str(effect.status)
+        return _lapse(session, decision, effect, refusal)
     before = audit.snapshot(camera)
     details = apply_now(session, camera, data, review_interval_days)
     decision.details = {**decision.details, **details}
@@ -149,9 +171,9 @@ def _apply_scheduled(session: Session, effect: DecisionEffect, review_interval_d
         session,
         camera,
         action=f"decision_applied:{decision.decision}",
-        actor=actor,
+        actor=f"scheduled change of {decision.recorded_by}",
         before=before,
-        reason=why,
+        reason=_why(decision, effect),
     )
     return str(effect.status)
 

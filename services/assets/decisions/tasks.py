@@ -17,9 +17,14 @@ from shared.tasks import background_task
 log = logging.getLogger("csp.assets.tasks")
 
 
+def apply_scheduled_changes_run(session: Session, *, day: date | None = None) -> list[list[object]]:
+    """Apply each scheduled change due on or before ``day`` (default today in Medway)."""
+    done = apply_due(session, today=day)
+    log.info("scheduled changes: %s", done)
+    return [[decision_id, status] for decision_id, status in done]
+
+
 @background_task("assets.apply_scheduled_changes", time_limit_s=10 * 60)
 def apply_scheduled_changes(session: Session, day: str | None = None) -> list[list[object]]:
     """Apply each scheduled change due on or before ``day`` (ISO; default today in Medway)."""
-    done = apply_due(session, today=date.fromisoformat(day) if day else None)
-    log.info("scheduled changes: %s", done)
-    return [[decision_id, status] for decision_id, status in done]
+    return apply_scheduled_changes_run(session, day=date.fromisoformat(day) if day else None)

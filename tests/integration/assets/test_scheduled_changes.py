@@ -169,3 +169,56 @@ def test_only_a_replacement_or_relocation_takes_a_later_day(
     # Today, or empty: takes effect now.
     r = _decide(client, tokens, cam, cam["_etag"], decision="retain", effective_on=str(TODAY))
     assert r.status_code == 201 and r.json()["status"] == "applied"
+
+
+def test_the_beat_task_applies_what_is_due_on_its_day(
+    client: Any, tokens: Any, new_camera: Any, db_session: Any
+) -> None:
+    from services.assets.decisions.tasks import apply_scheduled_changes as task
+    from services.assets.decisions.tasks import apply_scheduled_changes_run as body
+
+    assert task.name == "assets.apply_scheduled_changes"
+    assert task.acks_late is True and task.time_limit and task.max_retries >= 3
+    cam = new_camera(technology="analogue")
+    r = _decide(
+        client, tokens, cam, cam["_etag"], decision="replace_with_digital", effective_on=str(LATER)
+    )
+    assert r.status_code == 201
+    # What the task runs, given this test's session (the task opens its own).
+    assert body(db_session, day=LATER - timedelta(days=1)) == []
+    assert body(db_session, day=LATER) == [[r.json()["id"], "applied"]]
+    assert _get(client, tokens, cam["id"])[0]["technology"] == "digital"
+
+
+def test_a_change_the_register_refuses_on_its_day_lapses_and_the_others_go_on(
+    client: Any, tokens: Any, new_camera: Any, db_session: Any, monkeypatch: Any
+) -> None:
+    from services.assets.decisions import apply
+    from shared.errors import Conflict
+
+    first, second = new_camera(technology="analogue"), new_camera(technology="analogue")
+    ids = []
+    for cam in (first, second):
+        r = _decide(
+            client,
+            tokens,
+            cam,
+            cam["_etag"],
+            decision="replace_with_digital",
+            effective_on=str(LATER),
+        )
+        ids.append(r.json()["id"])
+    real = apply.apply_now
+
+    def refuse_the_first(session: Any, camera: Any, data: Any, days: int) -> Any:
+        if camera.id == first["id"]:
+            raise Conflict("the contractor's unit is not on the register")
+        return real(session, camera, data, days)
+
+    monkeypatch.setattr(apply, "apply_now", refuse_the_first)
+    assert apply_due(db_session, today=LATER) == [(ids[0], "lapsed"), (ids[1], "applied")]
+    assert _get(client, tokens, first["id"])[0]["technology"] == "analogue"
+    assert _get(client, tokens, second["id"])[0]["technology"] == "digital"
+    lapsed = _history(client, tokens, first["id"])[-1]
+    assert lapsed["action"] == "decision_lapsed:replace_with_digital"
+    assert lapsed["reason"].endswith("not applied: the contractor's unit is not on the register")
