@@ -179,4 +179,10 @@ def _iso_time(text: str, name: str) -> datetime:
         raise BadFilter(
             f"{name} is a time; {text!r} is not an ISO 8601 date or date-time"
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    try:
+        utc = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not (1900 <= utc.year <= 2100):
+        raise BadFilter(f"{name} is a time; {text!r} is outside the years 1900 to 2100")
+    return utc

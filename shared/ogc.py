@@ -246,19 +246,35 @@ def parse_bbox_in(raw: str, srid: int) -> Bbox:
     return minx, miny, maxx, maxy
 
 
+# Times the data can hold: anything outside is a mistake, said so before any arithmetic (a day
+# after 9999-12-31 overflows; a far offset puts the instant in another year).
+YEARS = (1900, 2100)
+
+
+def in_years(when: datetime, text: str) -> datetime:
+    """``when`` in UTC, or BadQuery when it lies outside YEARS."""
+    try:
+        utc = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not (YEARS[0] <= utc.year <= YEARS[1]):
+        raise BadQuery(f"datetime {text!r} is outside the years {YEARS[0]} to {YEARS[1]}")
+    return utc
+
+
 def _instant(text: str, *, end: bool) -> datetime:
     """One end of a datetime value: RFC 3339 date-time (UTC if no offset) or a whole date."""
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            start = in_years(datetime(day.year, day.month, day.day, tzinfo=UTC), text)
             return start + timedelta(days=1) if end else start
         when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise BadQuery(
             f"datetime {text!r} is not an RFC 3339 date-time or date (2022-03-01T00:00:00Z)"
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return in_years(when, text)
 
 
 def parse_datetime(raw: str) -> Interval:
