@@ -45,3 +45,6 @@ class AssetsSettings(ServiceSettings):
     health_obscured_ratio: float = 0.4
     health_moved_min_inliers: int = 15
     health_moved_max_shift_share: float = 0.06
+    # Open311 GeoReport v2 (services.assets.open311): the one jurisdiction these endpoints
+    # serve; a request naming another jurisdiction_id is refused (404, as the spec says).
+    open311_jurisdiction: str = "cctv.medway.gov.uk"

@@ -87,6 +87,8 @@ class FaultRead(BaseModel):
     source: str
     sla: SlaRead
     events: list[FaultEventRead]
+    media_url: str | None = Field(None, description="The reporter's photo link (Open311)")
+    address_string: str | None = Field(None, description="The reporter's address (Open311)")
 
 
 class FaultPage(BaseModel):
@@ -148,6 +150,8 @@ def fault_read(fault: Fault, events: list[FaultEvent], *, now: datetime) -> Faul
             )
             for e in events
         ],
+        media_url=fault.media_url,
+        address_string=fault.address_string,
     )
 
 
