@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import services.assets.cameras.schedule
 import services.assets.health.models
 import services.assets.models
 import services.hotspots.models
@@ -16,6 +17,7 @@ MODEL_MODULES = (
     shared.boundaries.models,
     shared.incidents.models,
     services.assets.models,
+    services.assets.cameras.schedule,
     services.assets.health.models,
     services.hotspots.models,
     services.predictive.models,

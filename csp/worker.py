@@ -6,13 +6,19 @@ from datetime import timedelta
 
 from celery.schedules import crontab
 
+import services.assets.decisions.tasks
 import services.assets.health.tasks
 import services.hotspots.tasks
 import services.predictive.tasks
 from services.assets.settings import AssetsSettings
 from shared.celery_app import celery_app
 
-TASK_MODULES = (services.hotspots.tasks, services.predictive.tasks, services.assets.health.tasks)
+TASK_MODULES = (
+    services.hotspots.tasks,
+    services.predictive.tasks,
+    services.assets.health.tasks,
+    services.assets.decisions.tasks,
+)
 
 celery_app.conf.beat_schedule = {
     # Just after midnight: police shifts start at 00:00 and need today's list.
@@ -23,6 +29,11 @@ celery_app.conf.beat_schedule = {
     "hotspots-stale-runs": {
         "task": "hotspots.fail_stale_runs",
         "schedule": crontab(minute="*/10"),
+    },
+    # SEG decisions that take effect on a later day (replacements, relocations); idempotent.
+    "assets-scheduled-changes": {
+        "task": "assets.apply_scheduled_changes",
+        "schedule": crontab(minute=15),
     },
     # Camera health (#16): a round of checks every N minutes; expired snapshots hourly.
     "assets-health-round": {

@@ -11,6 +11,7 @@ import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,12 +22,14 @@ from shared.geometry import point_to_bng
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in, wait_js
 from tests.conftest import SHARED_DATA
-from tests.factories import log_fault, make_camera
+from tests.factories import incident_row, log_fault, make_camera, store_incidents
 
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 TRICKY_NAME = "Quote `tick` ${alert(1)} <b>bold</b> \\ back"
 WARD = "Chatham Central"
+# Incident data in the evidence window (far from the cameras), removed afterwards.
+SOURCE = "assets-window"
 # A blank 1x1 PNG: what a tile request gets instead of the network.
 BLANK_TILE = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII="
@@ -102,6 +105,14 @@ def seeded(browser_db: str, people: Any) -> Iterator[dict[str, Any]]:
         out["fault_number"] = fault.number
         # The test's own reads of the API (never the page's): a script's token.
         _, out["checker"] = create_token(s, name="browser assets checker", role="operator")
+        # Incident data in the evidence window, far from the cameras: without any, no camera
+        # is judged on its use (#14, "no incident data for this window") and the
+        # recommendation rows read here would not be there.
+        recent = datetime.now(UTC) - timedelta(days=10)
+        window = incident_row(
+            occurred_at=recent, lon=0.5600, lat=51.4300, source=SOURCE, source_id="window-1"
+        )
+        store_incidents(s, [window], source=SOURCE)
         s.commit()
     out["operator"] = people("assets.operator", "operator", name="Olive Operator")
     out["seg"] = people("assets.seg", "seg", name="Sam Seg")
@@ -113,6 +124,8 @@ def seeded(browser_db: str, people: Any) -> Iterator[dict[str, Any]]:
             conn.execute(
                 text("DELETE FROM core.boundary_areas WHERE source = 'browser assets wards'")
             )
+            for table in ("incidents.incidents", "incidents.imports"):
+                conn.execute(text(f"DELETE FROM {table} WHERE source = '{SOURCE}'"))
         eng.dispose()
 
 
@@ -268,7 +281,7 @@ def test_signed_in_map_shows_faults_and_recommendations(
     fault_row = page.get_by_test_id("map-fault-row").filter(has_text=seeded["fault_number"])
     assert seeded["places"]["BRW-003"] in fault_row.inner_text()
     # A click in the side list opens the recommendation's popup with its evidence.
-    mine.first.locator("button").click()
+    mine.first.locator("button.pick").click()
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
     assert "Rule:" in popup.inner_text() and seeded["places"]["BRW-001"] in popup.inner_text()

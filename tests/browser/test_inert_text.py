@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.browser.conftest import sign_in, wait_js
-from tests.factories import log_fault, make_camera
+from tests.factories import incident_row, log_fault, make_camera, store_incidents
 
 PAYLOADS = [
     "PID-{{ cycler.__init__.__globals__.os.getpid() }}-END",
@@ -28,13 +30,15 @@ PAYLOADS = [
     "SCR-</script><script>window.__pwned=1</script>-END",
     "TPL-${window.__pwned=1}-`tick`-END",
 ]
+# Incident data in the evidence window (far from the cameras), removed afterwards.
+SOURCE = "inert-window"
 BLANK_TILE = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII="
 )
 
 
 @pytest.fixture(scope="module")
-def hostile(browser_db: str, people: Any) -> dict[str, Any]:
+def hostile(browser_db: str, people: Any) -> Iterator[dict[str, Any]]:
     """One camera per payload (name, tag and ward all hostile), each with a hostile fault."""
     from shared.db import make_engine, make_sessionmaker
 
@@ -54,11 +58,26 @@ def hostile(browser_db: str, people: Any) -> dict[str, Any]:
             )
             log_fault(s, cam, category="no_picture", description=f"D{i} {text}", actor="inert seed")
             out["cams"].append((cam.id, cam.name, cam.asset_tag, cam.ward, f"D{i} {text}"))
+        # Incident data in the evidence window, far from the cameras: without any, no camera
+        # is judged on its use (#14, "no incident data for this window") and the
+        # recommendation rows read here would not be there.
+        recent = datetime.now(UTC) - timedelta(days=10)
+        window = incident_row(
+            occurred_at=recent, lon=0.5600, lat=51.4300, source=SOURCE, source_id="window-1"
+        )
+        store_incidents(s, [window], source=SOURCE)
         s.commit()
     eng.dispose()
     out["seg"] = people("inert.seg", "seg", name="Inert Seg")
     out["operator"] = people("inert.operator", "operator", name="Inert Operator")
-    return out
+    yield out
+    from sqlalchemy import text as sql
+
+    eng = make_engine(browser_db)
+    with eng.begin() as conn:
+        for table in ("incidents.incidents", "incidents.imports"):
+            conn.execute(sql(f"DELETE FROM {table} WHERE source = '{SOURCE}'"))
+    eng.dispose()
 
 
 def _watch(page: Any) -> list[str]:
