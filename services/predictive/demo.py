@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.predictive.agencies.service import district_outline, ensure_agencies, load_boundaries
@@ -15,6 +16,7 @@ from services.predictive.lists.period import agency_period
 from services.predictive.lists.service import generate_for_all, get_or_create_list
 from shared.errors import InvalidInput
 from shared.extent import GridTooLarge
+from shared.incidents.models import Incident
 
 log = logging.getLogger("csp.predictive")
 
@@ -25,12 +27,24 @@ def crews_page(agency: str, day: date) -> str:
 
 
 def newest_data_days(session: Session) -> dict[str, date]:
-    """Per agency, the newest day whose list can use all its incidents (at most today)."""
+    """Per agency, the newest day whose list can use all of its main source's incidents.
+
+    The main source is the one holding most of the agency's incidents (the police months in the
+    demo): a handful of recent demo incidents in view of cameras would otherwise put the crews'
+    demo list on a day trained on eight incidents. At most today.
+    """
     out = {}
     for agency in ensure_agencies(session):
-        nxt = agency_period(session, agency=agency).next_day
-        if nxt is not None:
-            out[agency.code] = min(nxt, today_london())
+        main = session.execute(
+            select(Incident.source)
+            .where(Incident.category.in_(list(agency.categories)))
+            .group_by(Incident.source)
+            .order_by(func.count().desc(), Incident.source)
+            .limit(1)
+        ).scalar()
+        period = agency_period(session, agency=agency, source=main)
+        if period.next_day is not None:
+            out[agency.code] = min(period.next_day, today_london())
     return out
 
 

@@ -59,12 +59,19 @@ def _end_of_month(d: date) -> date:
 
 
 def incident_period(
-    session: Session, *, categories: list[str], before: datetime | None = None
+    session: Session,
+    *,
+    categories: list[str],
+    before: datetime | None = None,
+    source: str | None = None,
 ) -> DataPeriod:
-    """The period of the incidents of ``categories`` (all when empty), before ``before`` if set."""
+    """The period of the incidents of ``categories`` (all when empty), before ``before`` if set,
+    of one ``source`` if given."""
     cond: list[ColumnElement[bool]] = []
     if categories:
         cond.append(Incident.category.in_(list(categories)))
+    if source is not None:
+        cond.append(Incident.source == source)
     if before is not None:
         cond.append(Incident.occurred_at < before)
     first, count = session.execute(
@@ -93,9 +100,9 @@ def list_period(session: Session, *, target_list: TargetList) -> DataPeriod:
     )
 
 
-def agency_period(session: Session, *, agency: Agency) -> DataPeriod:
-    """Every stored incident of the agency's categories."""
-    return incident_period(session, categories=list(agency.categories))
+def agency_period(session: Session, *, agency: Agency, source: str | None = None) -> DataPeriod:
+    """Every stored incident of the agency's categories (of one source if given)."""
+    return incident_period(session, categories=list(agency.categories), source=source)
 
 
 def newest_list_with_data(

@@ -108,3 +108,32 @@ def test_agencies_listed_with_defaults(client: Any, tokens: Any) -> None:
         "Vehicle crime",
     }
     assert by_code["police"]["cell_size_m"] == 150
+
+
+def test_a_few_recent_demo_incidents_do_not_move_the_demo_day(
+    db_session: Any, incidents: dict[str, list[Any]]
+) -> None:
+    """Eight recent incidents in view of a camera (the assets demo's) must not put the crews'
+    demo list on a day trained on them alone: the day follows the agency's main source."""
+    from datetime import UTC, datetime
+
+    from services.predictive.agencies.defaults import DEFAULTS
+    from services.predictive.demo import newest_data_days
+    from tests.factories import incident_row, store_incidents
+
+    before = newest_data_days(db_session)
+    recent = datetime(2026, 11, 20, 21, tzinfo=UTC)
+    rows = [
+        incident_row(
+            occurred_at=recent - timedelta(days=i),
+            lon=0.6,
+            lat=51.36,
+            source="assets_demo",
+            source_id=f"recent-{agency}-{i}",
+            category=DEFAULTS[agency].categories[0],
+        )
+        for agency in DEFAULTS
+        for i in range(8)
+    ]
+    store_incidents(db_session, rows, source="assets_demo")
+    assert newest_data_days(db_session) == before
