@@ -48,7 +48,7 @@ PUBLIC_TEXT: dict[str, str] = {
 REOPENED = "The fault has been reopened and is waiting for an engineer."
 
 
-class Update(BaseModel):
+class ServiceRequestUpdate(BaseModel):
     """A FixMyStreet ``request_update``: one status change of a fault."""
 
     update_id: str
@@ -201,7 +201,9 @@ def _request(
     )
 
 
-def find_updates(session: Session, *, reporter: str | None, period: Window) -> list[Update]:
+def find_updates(
+    session: Session, *, reporter: str | None, period: Window
+) -> list[ServiceRequestUpdate]:
     """Status changes made in ``period``, oldest first, at most ``MAX_ITEMS`` (the report itself
     and notes are not updates); only ``reporter``'s requests when it is given."""
     stmt = (
@@ -218,7 +220,7 @@ def find_updates(session: Session, *, reporter: str | None, period: Window) -> l
         _mine(stmt, reporter).order_by(FaultEvent.at, FaultEvent.id).limit(MAX_ITEMS)
     ).all()
     return [
-        Update(
+        ServiceRequestUpdate(
             update_id=str(e.id),
             service_request_id=number,
             status=e.to_status,
