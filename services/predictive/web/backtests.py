@@ -49,6 +49,7 @@ METHOD_WORDS = {
     "etas_smooth": "self-exciting, with a smoothed background",
     "naive28": "counts of the last 28 days",
     "naive90": "counts of the last 90 days",
+    "naive3m": "counts of the last three whole months",
     "kde": "a smoothed map of the past year",
     "prospective": "prospective hotspotting",
     "best_static": "the best of the simple rankings on the recent past",
