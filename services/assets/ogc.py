@@ -7,10 +7,16 @@ technology, deployment, lifecycle, installation date, bearing, field of view and
 health and faults are not public (a list of offline cameras tells someone where nobody watches);
 DPIA references, owners, retention and decisions stay behind the authenticated JSON API too.
 Geometry is stored in EPSG:27700 and served in CRS84 or EPSG:27700 (``crs``).
+
+Vector tiles (OGC API - Tiles, ``shared.web.tiles``) at ``/ogc/collections/cameras/tiles`` and
+``/ogc/collections/wards/tiles``: public, the same published cameras with where they are, what
+they are and what they are for (no health, no dates); the ETag comes from those fields only, so
+a camera going offline does not change it.
 """
 
 from __future__ import annotations
 
+from fastapi import APIRouter
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
@@ -19,7 +25,9 @@ from services.assets.models import Camera
 from shared.cql import Queryable
 from shared.ogc import Collection, Filter, ItemQuery
 from shared.ogc_sql import SqlSource, SqlTable
+from shared.tiles_sql import Attr, LayerTile, TileId, TileLayer, layer_tile, version_of
 from shared.web.ogc import ogc_router
+from shared.web.tiles import WARDS_TILESET, TileContext, TileSet, tiles_router
 
 PROPERTIES = {
     "asset_tag": Camera.asset_tag,
@@ -113,8 +121,52 @@ COLLECTIONS = (
     ),
 )
 
-router = ogc_router(
+_PUBLIC_SQL = "lifecycle IN (" + ", ".join(f"'{v}'" for v in lc.PUBLIC_LIFECYCLES) + ")"
+CAMERA_TILE_LAYER = TileLayer(
+    name="cameras",
+    table=f"{Camera.__table__.schema}.{Camera.__tablename__}",
+    attributes=(
+        Attr("name", "name", "String", "Name"),
+        Attr("asset_tag", "asset_tag", "String", "Asset tag"),
+        Attr("purpose", "purpose", "String", "Purpose"),
+        Attr("technology", "technology", "String", "Analogue or digital"),
+        Attr("deployment", "deployment", "String", "Fixed or rapid-deployment"),
+        Attr("ward", "ward", "String", "Ward"),
+        Attr("bearing_deg", "bearing_deg", "Number", "Bearing, degrees from north"),
+        Attr("fov_deg", "fov_deg", "Number", "Field of view, degrees"),
+        Attr("range_m", "range_m", "Number", "Range, metres"),
+    ),
+    where=_PUBLIC_SQL,
+    max_features=20_000,
+    description="Public-space CCTV cameras that stand on the street",
+)
+# The version of what the tiles publish (not of the rows: a health change bumps Camera.version).
+_CAMERA_VERSION = (
+    "SELECT md5(coalesce(string_agg(concat_ws('|', id, name, asset_tag, purpose, technology, "
+    "deployment, ward, bearing_deg, fov_deg, range_m, ST_AsText(geom)), ',' ORDER BY id), '')) "
+    f"FROM {CAMERA_TILE_LAYER.table} WHERE {_PUBLIC_SQL}"
+)
+
+
+def _camera_tile(session: Session, tile: TileId, ctx: TileContext) -> list[LayerTile]:
+    return [layer_tile(session, CAMERA_TILE_LAYER, tile)]
+
+
+CAMERA_TILESET = TileSet(
+    id="cameras",
+    title="Public-space CCTV cameras",
+    description="Cameras of the Medway CSP that stand on the street: where they are, what they "
+    "are and what they are for (public; no live health).",
+    layers=(CAMERA_TILE_LAYER,),
+    render=_camera_tile,
+    version=lambda session, ctx: version_of(session, _CAMERA_VERSION),
+)
+
+features_router = ogc_router(
     COLLECTIONS,
     title="Medway CSP CCTV register (OGC API - Features)",
     description="Public cameras and their view cones of the Medway Community Safety Partnership.",
 )
+router = APIRouter()
+router.include_router(features_router)
+router.include_router(tiles_router((CAMERA_TILESET, WARDS_TILESET)))

@@ -6,7 +6,13 @@ parameter GDAL passes in the URL), and every finished run is a collection of its
 reachable by id whatever its age. ``road-sites`` are computed from the STATS19 collisions with
 the parameters given (``min_collisions``, ``radius_m``, ``years``, ``end``); ``water-sites`` is
 the register, ``kind=`` one set of it. Every route needs a caller: Bearer, HTTP Basic with a token
-as password (QGIS, GDAL) or a session (``shared.web.desktop_auth``).
+as password (QGIS, GDAL) or a session (``shared.web.desktop_auth``). ``incidents`` (the shared
+incidents one by one) is for analysts and admins only (403 for other roles).
+
+Vector tiles (``shared.web.tiles``) at ``/ogc/collections/{hotspots,incidents,wards}/tiles``:
+hotspots (the newest finished run, ``run=`` another) and incidents need a caller as above;
+incidents are counts per cell for every role, points from zoom 14 for analysts and admins;
+wards are public.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pyproj import Transformer
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -23,12 +29,16 @@ from sqlalchemy.orm import Session
 from services.hotspots.models import SITE_KINDS, HotspotPolygon, SurfaceRun, WaterSite
 from services.hotspots.runs.service import latest_done_run_id
 from services.hotspots.sites.road import collisions_extent, road_sites_geojson
+from shared.auth import Principal
 from shared.cql import Queryable
-from shared.errors import AppError
+from shared.errors import AppError, Forbidden, NotFound
+from shared.incidents.models import Incident
 from shared.ogc import WGS84_SRID, BadQuery, Collection, Filter, ItemQuery, clip_bbox
 from shared.ogc_sql import SqlSource, SqlTable
+from shared.tiles_sql import Attr, LayerTile, TileId, TileLayer, layer_tile
 from shared.web.desktop_auth import desktop_principal
 from shared.web.ogc import ogc_router
+from shared.web.tiles import INCIDENTS_TILESET, WARDS_TILESET, TileContext, TileSet, tiles_router
 
 T = TypeVar("T")
 RUN_PREFIX = "hotspots-run-"
@@ -81,6 +91,22 @@ WATER_QUERYABLES = (
     Queryable("notes", "string", "Notes"),
     Queryable("created_at", "datetime", "When the site was registered"),
 )
+
+
+INCIDENT_PROPS: dict[str, Any] = {
+    "category": Incident.category,
+    "source": Incident.source,
+    "occurred_at": Incident.occurred_at,
+    "time_precision": Incident.time_precision,
+}
+INCIDENT_QUERYABLES = (
+    Queryable("geometry", "geometry", "Where the incident was placed"),
+    Queryable("category", "string", "Crime or incident type"),
+    Queryable("source", "string", "Source of the data"),
+    Queryable("occurred_at", "datetime", "When (month-only sources: the 1st of the month)"),
+    Queryable("time_precision", "string", "exact or month"),
+)
+INCIDENT_ROLES = ("analyst",)  # and admins: the incidents one by one
 
 
 def _latest_or_asked(session: Session, q: ItemQuery) -> list[ColumnElement[bool]] | None:
@@ -211,6 +237,27 @@ COLLECTIONS = (
         temporal="run_finished_at",
     ),
     Collection(
+        id="incidents",
+        title="Incidents",
+        description="The shared incidents (crime and ASB, collisions, fires, water) one by one: "
+        "analysts and admins only.",
+        source=SqlSource(
+            SqlTable(
+                id=Incident.id,
+                geom=Incident.geom,
+                properties=INCIDENT_PROPS,
+                order_by=(Incident.id,),
+                queryables=INCIDENT_PROPS,
+                filters={"category": Incident.category},
+                temporal=Incident.occurred_at,
+            )
+        ),
+        filters=(Filter("category", "Crime or incident type"),),
+        keywords=("crime", "incidents"),
+        queryables=INCIDENT_QUERYABLES,
+        temporal="occurred_at",
+    ),
+    Collection(
         id="road-sites",
         title="Road-casualty cluster sites",
         description="Places with at least N injury collisions within r metres in the T years "
@@ -247,6 +294,68 @@ COLLECTIONS = (
 )
 
 
+HOTSPOT_TILE_LAYER = TileLayer(
+    name="hotspots",
+    table=f"{HotspotPolygon.__table__.schema}.{HotspotPolygon.__tablename__}",
+    attributes=(
+        Attr("run", "run_id", "Number", "Surface run id"),
+        Attr("kind", "kind", "String", "Surface kind"),
+        Attr("rank", "rank", "Number", "Rank (1 = highest peak)"),
+        Attr("peak", "peak", "Number", "Peak density"),
+        Attr("mean", "mean", "Number", "Mean density"),
+        Attr("area_m2", "area_m2", "Number", "Area, square metres"),
+    ),
+    geometry="polygon",
+    where="run_id = :run",
+    max_features=10_000,
+    description="Hotspot polygons of one finished surface run",
+)
+
+
+def parse_run(session: Session, raw: dict[str, str] | Any) -> dict[str, Any]:
+    """``run``: a finished run's id (404 for another), else the newest finished run (0: none)."""
+    text = str(raw.get("run", "")).strip()
+    if not text:
+        return {"run": latest_done_run_id(session) or 0}
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise BadQuery(f"run must be a surface run id (a whole number), got {text!r}")
+    run = session.get(SurfaceRun, int(text))
+    if run is None or run.status != "done":
+        raise NotFound(f"No finished surface run {text}")
+    return {"run": run.id}
+
+
+def _hotspot_tile(session: Session, tile: TileId, ctx: TileContext) -> list[LayerTile]:
+    if not ctx.params["run"]:
+        return []
+    return [layer_tile(session, HOTSPOT_TILE_LAYER, tile, ctx.params)]
+
+
+HOTSPOT_TILESET = TileSet(
+    id="hotspots",
+    title="Hotspot polygons",
+    description="Hotspots of the newest finished surface run (run=<id> picks another).",
+    layers=(HOTSPOT_TILE_LAYER,),
+    render=_hotspot_tile,
+    version=lambda session, ctx: f"run-{ctx.params['run']}",  # a finished run never changes
+    protected=True,
+    params={"run": "Surface run id (default: the newest finished run)"},
+    parse=parse_run,
+)
+
+
+def incidents_guard(request: Request, who: Principal = Depends(desktop_principal)) -> None:
+    """The incidents collection one by one: analysts and admins only (403 for other roles)."""
+    path = request.url.path.rstrip("/")
+    if (
+        path == "/ogc/collections/incidents" or path.startswith("/ogc/collections/incidents/")
+    ) and not who.holds(*INCIDENT_ROLES):
+        raise Forbidden(
+            "Incidents one by one are for analysts and admins; "
+            "the incidents vector tiles give counts per cell"
+        )
+
+
 def router() -> APIRouter:
     """The OGC API at /ogc; every route needs a caller (Bearer, Basic with a token, session)."""
     r = ogc_router(
@@ -256,6 +365,9 @@ def router() -> APIRouter:
         resolver=resolve_run,
         lister=run_collections,
     )
-    wrapped = APIRouter(dependencies=[Depends(desktop_principal)])
+    wrapped = APIRouter(dependencies=[Depends(incidents_guard)])
     wrapped.include_router(r)
-    return wrapped
+    outer = APIRouter()
+    outer.include_router(wrapped)
+    outer.include_router(tiles_router((HOTSPOT_TILESET, INCIDENTS_TILESET, WARDS_TILESET)))
+    return outer

@@ -8,7 +8,8 @@ A service lists its ``TileSet``s (the SQL is ``shared.tiles_sql``) and includes
 - ``{prefix}/collections/{id}/tiles`` and ``.../tiles/WebMercatorQuad``: OGC tileset metadata
   (``?f=tilejson`` or ``.../WebMercatorQuad/tilejson.json``: TileJSON 3.0.0);
 - ``{prefix}/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}``: the tile (z 0-22, row y,
-  column x; outside the matrix: 404 problem+json; not a whole number: 400);
+  column x, which may end in .mvt or .pbf; outside the matrix: 404 problem+json; not a whole
+  number: 400);
 - ``{prefix}/tileMatrixSets[/WebMercatorQuad]``: the tile matrix set.
 
 Protected tilesets take Bearer, HTTP Basic with a token as password, or the session
@@ -200,7 +201,11 @@ def tileset_doc(request: Request, prefix: str, ts: TileSet) -> dict[str, Any]:
 
 
 def parse_tile(z: str, y: str, x: str) -> TileId:
-    """The tile of path segments: 400 unless whole numbers, 404 outside WebMercatorQuad."""
+    """The tile of path segments: 400 unless whole numbers, 404 outside WebMercatorQuad.
+
+    The column may end in ``.mvt`` or ``.pbf`` (GDAL's MVT driver opens a URL by its extension).
+    """
+    x = x.removesuffix(".mvt").removesuffix(".pbf")
     for name, raw in (("zoom", z), ("row (y)", y), ("column (x)", x)):
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 8):
             raise BadQuery(f"The tile {name} must be a whole number of at most 8 digits: {raw!r}")
