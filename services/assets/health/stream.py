@@ -115,12 +115,15 @@ def read_sample(
         if not container.streams.video:
             raise StreamFailure(Cause.NO_STREAM, "the address has no video stream")
         n = 0
+        keyed = False
         for frame in container.decode(video=0):
-            if n % step == 0:
+            # Frames decoded before the first key frame are smeared (joined mid-group).
+            keyed = keyed or bool(frame.key_frame)
+            if keyed and n % step == 0:
                 got.append(frame.to_ndarray(format="gray"))
                 if len(got) >= frames:
                     break
-            n += 1
+            n += keyed
             if time.monotonic() > deadline or (stop is not None and stop.is_set()):
                 raise StreamFailure(Cause.TIMED_OUT, f"fewer than {frames} frames in {bound_s} s")
     except StreamFailure:

@@ -56,7 +56,7 @@ class RtspServer:
             [SYSTEM_PYTHON, str(SERVER), str(self.port), str(mounts), USER, PASSWORD],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=open("/tmp/rtsp_err.log", "w"),
+            stderr=subprocess.DEVNULL,
             text=True,
         )
         self._lock = threading.Lock()
@@ -104,7 +104,7 @@ class SilentServer:
     def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
+        self.sock.listen(4096)
         self.port = int(self.sock.getsockname()[1])
         self.url = f"rtsp://127.0.0.1:{self.port}/cam"
 

@@ -126,7 +126,9 @@ class Factory(GstRtspServer.RTSPMediaFactory):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
-        self.set_shared(True)
+        # A pipeline per client: a shared media torn down as its last client leaves races the
+        # next client's join (503s and stalls), which no real camera does.
+        self.set_shared(False)
         self.set_launch(
             f"( appsrc name=src is-live=true format=time do-timestamp=true "
             f"caps=video/x-raw,format=GRAY8,width={W},height={H},framerate={FPS}/1 "
