@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pyproj import Transformer
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -237,27 +237,6 @@ COLLECTIONS = (
         temporal="run_finished_at",
     ),
     Collection(
-        id="incidents",
-        title="Incidents",
-        description="The shared incidents (crime and ASB, collisions, fires, water) one by one: "
-        "analysts and admins only.",
-        source=SqlSource(
-            SqlTable(
-                id=Incident.id,
-                geom=Incident.geom,
-                properties=INCIDENT_PROPS,
-                order_by=(Incident.id,),
-                queryables=INCIDENT_PROPS,
-                filters={"category": Incident.category},
-                temporal=Incident.occurred_at,
-            )
-        ),
-        filters=(Filter("category", "Crime or incident type"),),
-        keywords=("crime", "incidents"),
-        queryables=INCIDENT_QUERYABLES,
-        temporal="occurred_at",
-    ),
-    Collection(
         id="road-sites",
         title="Road-casualty cluster sites",
         description="Places with at least N injury collisions within r metres in the T years "
@@ -344,16 +323,58 @@ HOTSPOT_TILESET = TileSet(
 )
 
 
-def incidents_guard(request: Request, who: Principal = Depends(desktop_principal)) -> None:
-    """The incidents collection one by one: analysts and admins only (403 for other roles)."""
-    path = request.url.path.rstrip("/")
-    if (
-        path == "/ogc/collections/incidents" or path.startswith("/ogc/collections/incidents/")
-    ) and not who.holds(*INCIDENT_ROLES):
-        raise Forbidden(
-            "Incidents one by one are for analysts and admins; "
-            "the incidents vector tiles give counts per cell"
+INCIDENTS_COLLECTION = Collection(
+    id="incidents",
+    title="Incidents",
+    description="The shared incidents (crime and ASB, collisions, fires, water) one by one: "
+    "analysts and admins only.",
+    source=SqlSource(
+        SqlTable(
+            id=Incident.id,
+            geom=Incident.geom,
+            properties=INCIDENT_PROPS,
+            order_by=(Incident.id,),
+            queryables=INCIDENT_PROPS,
+            filters={"category": Incident.category},
+            temporal=Incident.occurred_at,
         )
+    ),
+    filters=(Filter("category", "Crime or incident type"),),
+    keywords=("crime", "incidents"),
+    queryables=INCIDENT_QUERYABLES,
+    temporal="occurred_at",
+)
+
+
+def desktop_require(*roles: str) -> Callable[..., Principal]:
+    """Dependency factory: a desktop caller (Bearer, Basic, session) holding one of ``roles``."""
+
+    def dep(principal: Principal = Depends(desktop_principal)) -> Principal:
+        if not principal.holds(*roles):
+            raise Forbidden(
+                f"Role '{principal.role}' may not read incidents one by one; it needs one of: "
+                + ", ".join(sorted({*roles, "admin"}))
+                + " (the incidents vector tiles give counts per cell)"
+            )
+        return principal
+
+    return dep
+
+
+def _incident_routes() -> APIRouter:
+    """The incidents collection's own routes (description, queryables, items), analysts only."""
+    whole = ogc_router((INCIDENTS_COLLECTION,), title="", description="")
+    own = APIRouter()
+    own.routes.extend(
+        r for r in whole.routes if getattr(r, "path", "").startswith("/ogc/collections/incidents")
+    )
+    guarded = APIRouter(dependencies=[Depends(desktop_require(*INCIDENT_ROLES))])
+    guarded.include_router(own)
+    return guarded
+
+
+def _listed(session: Session) -> Sequence[Collection]:
+    return [INCIDENTS_COLLECTION, *run_collections(session)]
 
 
 def router() -> APIRouter:
@@ -363,11 +384,11 @@ def router() -> APIRouter:
         title="CSP hotspots",
         description="Hotspot polygons and safety sites of the Medway CSP.",
         resolver=resolve_run,
-        lister=run_collections,
+        lister=_listed,
     )
-    wrapped = APIRouter(dependencies=[Depends(incidents_guard)])
+    wrapped = APIRouter(dependencies=[Depends(desktop_principal)])
+    wrapped.include_router(_incident_routes())  # before the per-run routes' /collections/{id}
     wrapped.include_router(r)
-    outer = APIRouter()
-    outer.include_router(wrapped)
-    outer.include_router(tiles_router((HOTSPOT_TILESET, INCIDENTS_TILESET, WARDS_TILESET)))
-    return outer
+    tilesets = (HOTSPOT_TILESET, INCIDENTS_TILESET, WARDS_TILESET)
+    wrapped.include_router(tiles_router(tilesets))
+    return wrapped

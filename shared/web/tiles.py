@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
@@ -272,21 +272,54 @@ def tile_response(
     return Response(tile_bytes(parts), media_type=MVT, headers=headers)
 
 
-def _caller(request: Request, session: Session, ts: TileSet) -> Principal | None:
-    return desktop_principal(request, session) if ts.protected else None
+def _public_caller() -> Principal | None:
+    return None  # a public tileset reads no credentials
 
 
-def tiles_router(tilesets: Sequence[TileSet], *, prefix: str = "/ogc") -> APIRouter:
-    """Routes of OGC API - Tiles at ``prefix`` for ``tilesets`` (see the module's docstring)."""
-    by_id = {ts.id: ts for ts in tilesets}
-    router = APIRouter(prefix=prefix, include_in_schema=False)
+def _add_tileset_routes(router: APIRouter, ts: TileSet, prefix: str) -> None:
+    """The metadata, TileJSON and tile routes of one tileset (protected: a caller first)."""
+    caller: Callable[..., Principal | None] = desktop_principal if ts.protected else _public_caller
+    path = f"/collections/{ts.id}/tiles"
 
-    def pick(collection_id: str) -> TileSet:
-        found = by_id.get(collection_id)
-        if found is None:
-            names = ", ".join(by_id) or "none"
-            raise NotFound(f"No tileset {collection_id!r}; there are: {names}")
-        return found
+    @router.get(path, name=f"tiles_{ts.id}_tilesets")
+    def collection_tilesets(
+        request: Request, who: Principal | None = Depends(caller)
+    ) -> JSONResponse:
+        return JSONResponse({"tilesets": [tileset_doc(request, prefix, ts)]})
+
+    @router.get(f"{path}/{TMS_ID}", name=f"tiles_{ts.id}_tileset")
+    def tileset(request: Request, who: Principal | None = Depends(caller)) -> JSONResponse:
+        f = _query(request, ts).get("f")
+        if f == "tilejson":
+            return JSONResponse(tilejson(request, prefix, ts), media_type=TILEJSON)
+        if f not in (None, "", "json"):
+            raise BadQuery(f"f={f!r} is not offered; use f=json or f=tilejson")
+        return JSONResponse(tileset_doc(request, prefix, ts))
+
+    @router.get(f"{path}/{TMS_ID}/tilejson.json", name=f"tiles_{ts.id}_tilejson")
+    def tileset_tilejson(request: Request, who: Principal | None = Depends(caller)) -> JSONResponse:
+        return JSONResponse(tilejson(request, prefix, ts), media_type=TILEJSON)
+
+    @router.get(f"{path}/{TMS_ID}/{{z}}/{{y}}/{{x}}", name=f"tiles_{ts.id}_tile")
+    def tile(
+        request: Request,
+        session: SessionDep,
+        z: str,
+        y: str,
+        x: str,
+        who: Principal | None = Depends(caller),
+    ) -> Response:
+        return tile_response(request, session, ts, parse_tile(z, y, x), who)
+
+
+def tiles_router(
+    tilesets: Sequence[TileSet], *, prefix: str = "/ogc", dependencies: Sequence[Any] = ()
+) -> APIRouter:
+    """Routes of OGC API - Tiles at ``prefix`` for ``tilesets`` (see the module's docstring).
+
+    ``dependencies`` apply to every route (a service whose whole OGC API needs a caller).
+    """
+    router = APIRouter(prefix=prefix, include_in_schema=False, dependencies=list(dependencies))
 
     @router.get("/tiles")
     def tilesets_list(request: Request) -> JSONResponse:
@@ -321,39 +354,8 @@ def tiles_router(tilesets: Sequence[TileSet], *, prefix: str = "/ogc") -> APIRou
             tms_document(public_root(request) + prefix + f"/tileMatrixSets/{TMS_ID}")
         )
 
-    @router.get("/collections/{collection_id}/tiles")
-    def collection_tilesets(
-        request: Request, session: SessionDep, collection_id: str
-    ) -> JSONResponse:
-        ts = pick(collection_id)
-        _caller(request, session, ts)
-        return JSONResponse({"tilesets": [tileset_doc(request, prefix, ts)]})
-
-    @router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}")
-    def tileset(request: Request, session: SessionDep, collection_id: str) -> JSONResponse:
-        ts = pick(collection_id)
-        _caller(request, session, ts)
-        f = _query(request, ts).get("f")
-        if f == "tilejson":
-            return JSONResponse(tilejson(request, prefix, ts), media_type=TILEJSON)
-        if f not in (None, "", "json"):
-            raise BadQuery(f"f={f!r} is not offered; use f=json or f=tilejson")
-        return JSONResponse(tileset_doc(request, prefix, ts))
-
-    @router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}/tilejson.json")
-    def tileset_tilejson(request: Request, session: SessionDep, collection_id: str) -> JSONResponse:
-        ts = pick(collection_id)
-        _caller(request, session, ts)
-        return JSONResponse(tilejson(request, prefix, ts), media_type=TILEJSON)
-
-    @router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}")
-    def tile(
-        request: Request, session: SessionDep, collection_id: str, z: str, y: str, x: str
-    ) -> Response:
-        ts = pick(collection_id)
-        who = _caller(request, session, ts)
-        return tile_response(request, session, ts, parse_tile(z, y, x), who)
-
+    for ts in tilesets:
+        _add_tileset_routes(router, ts, prefix)
     return router
 
 

@@ -166,7 +166,7 @@ def test_wards_tile_holds_the_wards_meeting_it(make_client: Any, db_session: Any
 
     load_layer(db_session, WARDS, layer="ward")
     db_session.flush()
-    client = make_client("hotspots")
+    client = make_client("assets")
     t = mercantile.tile(*CHATHAM, 12)
     r = client.get(tile_url("wards", t))  # public: no credentials
     assert r.status_code == 200, r.text
@@ -255,7 +255,10 @@ def test_protected_tilesets_need_a_token_bearer_or_basic(
         assert client.get(tile_url(name), headers=basic("csp_wrong")).status_code == 401
         tj = client.get(f"/ogc/collections/{name}/tiles/WebMercatorQuad/tilejson.json")
         assert tj.status_code == 401
-    assert client.get(tile_url("wards")).status_code == 200
+    # every OGC route of the hotspots service needs a caller, the wards too (public on assets)
+    assert client.get(tile_url("wards")).status_code == 401
+    assert client.get(tile_url("wards"), headers=basic(clear)).status_code == 200
+    assert client.get("/ogc/tiles").status_code == 401
     items = "/ogc/collections/incidents/items"
     assert client.get(items, headers=headers).status_code == 403  # points: analysts only
     analyst, _ = bearer(db_session, "analyst")
