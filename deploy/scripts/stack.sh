@@ -48,6 +48,9 @@ install_system() {
   command -v npm >/dev/null || need+=(nodejs npm)
   command -v pdftotext >/dev/null || need+=(poppler-utils)
   ldconfig -p | grep -q libpangoft2-1.0.so.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+  # A real RTSP server for the camera-health tests (GStreamer's, run by the system python3).
+  /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer" >/dev/null 2>&1 \
+    || need+=(python3-gi python3-numpy gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-tools)
   command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
   command -v "$PY" >/dev/null || need+=(python3.11 python3.11-venv)
   if [ ${#need[@]} -gt 0 ]; then

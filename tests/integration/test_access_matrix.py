@@ -25,6 +25,10 @@ PUBLIC = {
         "/control-room",
         "/open311/v2/services.json",
         "/open311/v2/services/{service_code}.json",
+        "/open311/v2/services.xml",
+        "/open311/v2/services/{service_code}.xml",
+        "/open311/discovery.json",
+        "/open311/discovery.xml",
     },
     "hotspots": {"/healthz", "/readyz", "/docs", "/map"},
     "predictive": {
@@ -64,13 +68,20 @@ LEAST_PRIVILEGE: dict[tuple[str, str], set[str]] = {
     ("GET", "/faults/sla-breaches"): FAULT_READERS,
     ("GET", "/cameras/{camera_id}/faults"): FAULT_READERS,
     ("GET", "/cameras/{camera_id}/availability"): FAULT_READERS,
-    ("GET", "/open311/v2/requests.json"): FAULT_READERS,
-    ("GET", "/open311/v2/requests/{service_request_id}.json"): FAULT_READERS,
 }
 MANUAL: dict[tuple[str, str], set[str] | None] = {
-    ("GET", "/open311/v2/requests.json"): FAULT_READERS,
-    ("POST", "/open311/v2/requests.json"): {"operator"},
-    ("GET", "/open311/v2/requests/{service_request_id}.json"): FAULT_READERS,
+    # Open311 (issue 17.4): crews report and read back only their own requests
+    # (tests/integration/test_open311_client.py); fault readers read every request.
+    **{
+        (method, f"/open311/v2/{path}.{fmt}"): roles
+        for fmt in ("json", "xml")
+        for method, path, roles in (
+            ("GET", "requests", FAULT_READERS | {"crew"}),
+            ("POST", "requests", {"operator", "crew"}),
+            ("GET", "requests/{service_request_id}", FAULT_READERS | {"crew"}),
+            ("GET", "servicerequestupdates", FAULT_READERS | {"crew"}),
+        )
+    },
     # The crews' list page logs visits with its sign-in cookie or a Bearer header.
     ("POST", "/targets/page/visit"): {"crew"},
     # Pages read the person themselves (shared.web.pages.page_user).
@@ -84,6 +95,7 @@ OPEN311_FORM = {"service_code": "no_picture", "description": "matrix", "lat": "5
 # Well-formed forms for the manual routes that parse one before their token check.
 FORMS = {
     "/open311/v2/requests.json": OPEN311_FORM,
+    "/open311/v2/requests.xml": OPEN311_FORM,
     "/targets/page/visit": {"list_id": "1", "cell_id": "150m_1_1", "crew": "matrix"},
 }
 
@@ -266,7 +278,6 @@ def test_sensitive_reads_admit_only_the_roles_that_need_them(
         },
     )
     assert (fault.status_code, footage.status_code, decision.status_code) == (201, 201, 201)
-    number = fault.json()["number"]
     urls = {
         "/cameras/{camera_id}/footage-requests": f"/cameras/{cid}/footage-requests",
         "/cameras/{camera_id}/decisions": f"/cameras/{cid}/decisions",
@@ -278,8 +289,6 @@ def test_sensitive_reads_admit_only_the_roles_that_need_them(
         "/cameras/{camera_id}/availability": (
             f"/cameras/{cid}/availability?start=2024-01-01T00:00:00Z&end=2024-02-01T00:00:00Z"
         ),
-        "/open311/v2/requests.json": "/open311/v2/requests.json",
-        "/open311/v2/requests/{service_request_id}.json": f"/open311/v2/requests/{number}.json",
         "/faults/changes": "/faults/changes",
         "/footage-requests": "/footage-requests",
         "/footage-requests/{request_id}": f"/footage-requests/{footage.json()['id']}",

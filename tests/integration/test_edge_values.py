@@ -204,7 +204,8 @@ def _short(text: str, n: int = 90) -> str:
 def _check(resp: Any, what: str, findings: list[str]) -> None:
     ctype = resp.headers.get("content-type", "")
     page = "text/html" in ctype
-    kind, why = check_response(resp.status_code, ctype, resp.text, page=page)
+    georeport = "/open311/" in what.split(" {", 1)[0]
+    kind, why = check_response(resp.status_code, ctype, resp.text, page=page, georeport=georeport)
     if kind:
         findings.append(f"{what} -> {resp.status_code} {kind}: {why[:160]}")
 

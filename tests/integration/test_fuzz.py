@@ -119,12 +119,40 @@ def _problem_ok(status: int, content_type: str, text: str) -> str | None:
     return None
 
 
-def check_response(status: int, content_type: str, text: str, *, page: bool) -> tuple[str, str]:
-    """Classify a response: ("", "") when it is fine, else (kind, detail)."""
+def _georeport_error_ok(status: int, content_type: str, text: str) -> str:
+    """Why a GeoReport v2 (Open311) error body is not one ("" when it is)."""
+    kind = content_type.split(";")[0].strip()
+    if kind in ("application/xml", "text/xml"):
+        import xml.etree.ElementTree as ET
+
+        try:
+            root = ET.fromstring(text)
+        except ET.ParseError:
+            return "unparsable XML error"
+        code = root.findtext("error/code")
+        return "" if root.tag == "errors" and code == str(status) else "not <errors><error>"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return "error body is not JSON"
+    ok = isinstance(body, list) and body and body[0].get("code") == status
+    return "" if ok and body[0].get("description") else "not [{code, description}]"
+
+
+def check_response(
+    status: int, content_type: str, text: str, *, page: bool, georeport: bool = False
+) -> tuple[str, str]:
+    """Classify a response: ("", "") when it is fine, else (kind, detail).
+
+    Open311 routes (``georeport``) answer errors in GeoReport v2's own form, as its clients read.
+    """
     if status >= 500:
         return "5xx", text[:300]
     if page:
         return "", ""
+    if status >= 400 and georeport:
+        why = _georeport_error_ok(status, content_type, text)
+        return ("not-georeport-error", why) if why else ("", "")
     if status >= 400:
         why = _problem_ok(status, content_type, text)
         return ("not-problem-json", why) if why else ("", "")
@@ -317,7 +345,8 @@ class Fuzzer:
         rep.statuses[status] = rep.statuses.get(status, 0) + 1
         ctype = (resp.headers.get("content-type") or [""])[0]
         text = resp.content.decode("utf-8", "replace")
-        kind, why = check_response(status, ctype, text, page=page)
+        georeport = op.label.split(" ", 1)[-1].startswith("/open311/")
+        kind, why = check_response(status, ctype, text, page=page, georeport=georeport)
         if not kind:
             return
         if kind == "5xx":
