@@ -200,7 +200,7 @@ def build_app(
             allow_origins=[o.rstrip("/") for o in settings.cors_origins if o.strip() != "*"],
             allow_methods=["GET", "HEAD", "OPTIONS"],
             allow_headers=["Authorization", "Accept", "Content-Type"],
-            expose_headers=["Content-Crs", "Link", "X-Request-ID"],
+            expose_headers=["Content-Crs", "Link", "X-Request-ID", "ETag", "CSP-Tile-Capped"],
             allow_credentials=False,
             max_age=600,
         )

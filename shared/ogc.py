@@ -56,6 +56,13 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
+    # OGC API - Tiles (shared.web.tiles): vector tilesets in Mapbox Vector Tiles.
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 )
 MAX_SORT_KEYS = 5
 TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -371,16 +378,26 @@ def parse_item_query(params: Mapping[str, str], collection: Collection) -> ItemQ
     )
 
 
+def _whole(value: str) -> bool:
+    """A whole number in ASCII digits (str.isdigit() takes other scripts' digits, such as "٣٣",
+    which the database refuses as an integer)."""
+    digits = value.removeprefix("-")
+    return digits.isascii() and digits.isdigit() and len(value) < 12
+
+
 def _property_filters(
     params: Mapping[str, str], collection: Collection
 ) -> dict[str, tuple[str, ...]]:
     """The collection's own filter parameters and queryables given as ``name=value``."""
     filters: dict[str, tuple[str, ...]] = {}
+    types = {q.name: q.type for q in collection.queryables}
     for flt in collection.filters:
         raw = params.get(flt.name)
         if not raw:
             continue
         values = tuple(v.strip() for v in raw.split(",") if v.strip())
+        if types.get(flt.name) == "integer" and not all(_whole(v) for v in values):
+            raise BadQuery(f"{flt.name} is an integer; got {raw!r}")
         bad = [v for v in values if flt.values is not None and v not in flt.values]
         if bad:
             raise BadQuery(
@@ -393,7 +410,7 @@ def _property_filters(
         if not raw or q.name in filters or q.type not in ("string", "integer"):
             continue
         values = tuple(v.strip() for v in raw.split(",") if v.strip())[:MAX_LIMIT]
-        if q.type == "integer" and not all(v.lstrip("-").isdigit() and len(v) < 12 for v in values):
+        if q.type == "integer" and not all(_whole(v) for v in values):
             raise BadQuery(f"{q.name} is an integer; got {raw!r}")
         if q.enum and any(v not in q.enum for v in values):
             raise BadQuery(f"{q.name} is one of {', '.join(q.enum)}; got {raw!r}")

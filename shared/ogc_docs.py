@@ -45,6 +45,18 @@ def landing_page(base: str, *, title: str, description: str, openapi_url: str) -
             link(openapi_url, "service-desc", OPENAPI_JSON, "The API definition"),
             link(f"{base}/conformance", "conformance", JSON, "Conformance classes"),
             link(f"{base}/collections", "data", JSON, "Feature collections"),
+            link(
+                f"{base}/tiles",
+                "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                JSON,
+                "Vector tilesets (Mapbox Vector Tiles)",
+            ),
+            link(
+                f"{base}/tileMatrixSets",
+                "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                JSON,
+                "Tile matrix sets",
+            ),
         ],
     }
 

@@ -18,7 +18,7 @@ from services.assets.open311 import service as svc
 from services.assets.open311.render import FORMATS, Format
 from shared.auth import Principal, form_csrf, lookup, optional_principal
 from shared.db import SessionDep
-from shared.errors import AppError, Forbidden, NotFound, Unauthorized
+from shared.errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.web.deps import AppSettings
 
 PREFIX = "/open311/v2"
@@ -308,20 +308,26 @@ class _PostForm:
         )
 
 
+IDEMPOTENCY_KEY_MAX = 200
+
+
 def _post(fmt: Format) -> Callable[..., Response]:
     def post_request(
         session: SessionDep,
         caller: Caller,
         settings: AppSettings,
         form: Annotated[_PostForm, Depends()],
-        idempotency_key: Annotated[
-            str | None, Header(alias="Idempotency-Key", max_length=200)
-        ] = None,
+        # Length checked in code: a refused header is a GeoReport error, not problem+json.
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ) -> Response:
         """Report a fault from a form-encoded GeoReport request (operators, crews); with an
         Idempotency-Key a retry answers the same request instead of logging it twice."""
 
         def work() -> Response:
+            if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
+                raise InvalidInput(
+                    f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX} characters"
+                )
             _check_jurisdiction(settings, form.jurisdiction_id)
             who = _who(session, caller, form.api_key)
             if not who.holds(*REPORTERS):

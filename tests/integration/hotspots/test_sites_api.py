@@ -187,7 +187,13 @@ def test_ogc_hotspots_collection(client: Any, tokens: Any, db_session: Any) -> N
     ids = {c["id"] for c in colls["collections"]}
     # The three collections, and each finished run as its own (#17: ?run=N for clients that
     # cannot pass it).
-    assert ids == {"hotspots", "road-sites", "water-sites", f"hotspots-run-{run['id']}"}
+    assert ids == {
+        "hotspots",
+        "road-sites",
+        "water-sites",
+        "incidents",
+        f"hotspots-run-{run['id']}",
+    }
     items = client.get(f"/ogc/collections/hotspots/items?run={run['id']}&limit=2", headers=h)
     assert items.status_code == 200 and items.headers["content-type"] == "application/geo+json"
     page = items.json()
