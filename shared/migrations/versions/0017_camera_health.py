@@ -155,8 +155,6 @@ def downgrade() -> None:
     op.drop_index("ix_camera_health_snapshots_fault_id", "camera_health_snapshots", schema=S)
     op.drop_index("ix_camera_health_snapshots_expires_at", "camera_health_snapshots", schema=S)
     op.drop_table("camera_health_snapshots", schema=S)
-    op.drop_index(
-        "ix_camera_health_checks_camera_id_checked_at", "camera_health_checks", schema=S
-    )
+    op.drop_index("ix_camera_health_checks_camera_id_checked_at", "camera_health_checks", schema=S)
     op.drop_table("camera_health_checks", schema=S)
     op.drop_table("camera_streams", schema=S)
