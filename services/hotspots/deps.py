@@ -13,12 +13,14 @@ from services.hotspots.limits import Limits
 from services.hotspots.models import MAX_ID
 from shared.auth import AnyRole, Principal, require
 from shared.web.deps import AppSettings
+from shared.web.desktop_auth import DesktopCaller
 
 __all__ = [
     "GEOJSON",
     "AnyRole",
     "Analyst",
     "ComparisonId",
+    "Downloader",
     "LimitsDep",
     "OutputDir",
     "RunId",
@@ -30,6 +32,9 @@ GEOJSON = "application/geo+json"
 # Starting runs, evaluating them, registering water sites, importing incidents: analysts (and
 # admins). Reading anything: any role (``AnyRole``).
 Analyst = Annotated[Principal, Depends(require("analyst"))]
+# Downloads (COG, GeoPackage, GeoJSON, CSV) are opened by desktop GIS too: a Bearer token, HTTP
+# Basic with the token as password (QGIS 3.22, GDAL_HTTP_USERPWD, geopandas) or the session.
+Downloader = DesktopCaller
 
 # Ids are PostgreSQL integers: a longer one is a 422 before the database sees it (a 5,000-digit
 # id was a 500: Python refuses to parse it, PostgreSQL to compare it).

@@ -20,7 +20,15 @@ from services.hotspots.comparisons.schemas import (
     WardTable,
 )
 from services.hotspots.compute.exports import GPKG, polygons_gpkg, table_csv
-from services.hotspots.deps import GEOJSON, Analyst, AnyRole, ComparisonId, LimitsDep, OutputDir
+from services.hotspots.deps import (
+    GEOJSON,
+    Analyst,
+    AnyRole,
+    ComparisonId,
+    Downloader,
+    LimitsDep,
+    OutputDir,
+)
 from services.hotspots.enums import RunStatus
 from services.hotspots.limits import Limits
 from services.hotspots.models import SurfaceComparison
@@ -125,7 +133,7 @@ def list_comparisons(session: SessionDep, who: AnyRole, page: ComparisonsPage) -
 
 @router.get("/comparisons/{comparison_id}.tif", response_class=FileResponse)
 def comparison_tif(
-    comparison_id: ComparisonId, session: SessionDep, who: AnyRole, output_dir: OutputDir
+    comparison_id: ComparisonId, session: SessionDep, who: Downloader, output_dir: OutputDir
 ) -> FileResponse:
     """The difference surface (after minus before, per 30 days) as a COG (EPSG:27700)."""
     row = service.get_comparison(session, comparison_id=comparison_id)
@@ -146,7 +154,7 @@ def get_comparison(
 
 @router.get("/comparisons/{comparison_id}/areas")
 def comparison_areas(
-    comparison_id: ComparisonId, session: SessionDep, who: AnyRole
+    comparison_id: ComparisonId, session: SessionDep, who: Downloader
 ) -> JSONResponse:
     """Each area that is a hotspot in either period and its change (GeoJSON, WGS84)."""
     gj = service.areas_geojson(session, comparison_id=comparison_id)
@@ -163,7 +171,7 @@ def _attachment(filename: str) -> dict[str, str]:
     responses={200: {"content": {GPKG: {}}, "description": "GeoPackage, EPSG:27700"}},
 )
 def comparison_areas_gpkg(
-    comparison_id: ComparisonId, session: SessionDep, who: AnyRole
+    comparison_id: ComparisonId, session: SessionDep, who: Downloader
 ) -> Response:
     """The changed areas as a GeoPackage (EPSG:27700), the comparison's settings as metadata."""
     row, rows, geoms = service.area_rows(session, comparison_id=comparison_id)
@@ -198,7 +206,7 @@ def _json(value: object) -> str:
     responses={200: {"content": {"text/csv": {}}, "description": "One row per changed area"}},
 )
 def comparison_areas_csv(
-    comparison_id: ComparisonId, session: SessionDep, who: AnyRole
+    comparison_id: ComparisonId, session: SessionDep, who: Downloader
 ) -> Response:
     """The table by hotspot as CSV (text cells formula-neutralised)."""
     _, rows, _ = service.area_rows(session, comparison_id=comparison_id)
@@ -222,7 +230,7 @@ def comparison_wards(comparison_id: ComparisonId, session: SessionDep, who: AnyR
     responses={200: {"content": {"text/csv": {}}, "description": "One row per ward"}},
 )
 def comparison_wards_csv(
-    comparison_id: ComparisonId, session: SessionDep, who: AnyRole
+    comparison_id: ComparisonId, session: SessionDep, who: Downloader
 ) -> Response:
     """The table by ward as CSV (text cells formula-neutralised)."""
     rows = service.ward_rows(session, comparison_id=comparison_id)

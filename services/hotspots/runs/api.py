@@ -10,7 +10,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from services.hotspots.compute.exports import GPKG
-from services.hotspots.deps import GEOJSON, Analyst, AnyRole, LimitsDep, OutputDir, RunId
+from services.hotspots.deps import (
+    GEOJSON,
+    Analyst,
+    AnyRole,
+    Downloader,
+    LimitsDep,
+    OutputDir,
+    RunId,
+)
 from services.hotspots.enums import RunStatus
 from services.hotspots.limits import Limits
 from services.hotspots.models import SurfaceRun
@@ -121,7 +129,7 @@ def list_surfaces(session: SessionDep, who: AnyRole, page: RunsPage) -> RunPage:
 
 @router.get("/surfaces/{run_id}.tif", tags=["surfaces"], response_class=FileResponse)
 def surface_tif(
-    run_id: RunId, session: SessionDep, who: AnyRole, output_dir: OutputDir
+    run_id: RunId, session: SessionDep, who: Downloader, output_dir: OutputDir
 ) -> FileResponse:
     """The run's surface as a Cloud Optimized GeoTIFF (EPSG:27700)."""
     run = service.get_run(session, run_id=run_id)
@@ -135,7 +143,7 @@ def surface_tif(
 
 @router.get("/surfaces/{run_id}/surface.tif", tags=["surfaces"], response_class=FileResponse)
 def surface_tif_alias(
-    run_id: RunId, session: SessionDep, who: AnyRole, output_dir: OutputDir
+    run_id: RunId, session: SessionDep, who: Downloader, output_dir: OutputDir
 ) -> FileResponse:
     """Same as ``/surfaces/{id}.tif``."""
     return surface_tif(run_id, session, who, output_dir)
@@ -148,7 +156,7 @@ def get_surface(run_id: RunId, session: SessionDep, who: AnyRole) -> RunRead:
 
 
 @router.get("/surfaces/{run_id}/polygons", tags=["surfaces"])
-def surface_polygons(run_id: RunId, session: SessionDep, who: AnyRole) -> JSONResponse:
+def surface_polygons(run_id: RunId, session: SessionDep, who: Downloader) -> JSONResponse:
     """The run's hotspot polygons (GeoJSON, WGS84) with the run's parameters."""
     return JSONResponse(service.run_polygons(session, run_id=run_id), media_type=GEOJSON)
 
@@ -159,7 +167,7 @@ def surface_polygons(run_id: RunId, session: SessionDep, who: AnyRole) -> JSONRe
     response_class=Response,
     responses={200: {"content": {GPKG: {}}, "description": "GeoPackage, EPSG:27700"}},
 )
-def surface_polygons_gpkg(run_id: RunId, session: SessionDep, who: AnyRole) -> Response:
+def surface_polygons_gpkg(run_id: RunId, session: SessionDep, who: Downloader) -> Response:
     """The run's hotspot polygons as a GeoPackage (EPSG:27700), its metadata the run's tags."""
     data = exports.hotspots_gpkg(session, run_id=run_id)
     return Response(data, media_type=GPKG, headers=_attachment(f"hotspots-run-{run_id}.gpkg"))
@@ -171,7 +179,7 @@ def surface_polygons_gpkg(run_id: RunId, session: SessionDep, who: AnyRole) -> R
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "One row per hotspot"}},
 )
-def surface_hotspots_csv(run_id: RunId, session: SessionDep, who: AnyRole) -> Response:
+def surface_hotspots_csv(run_id: RunId, session: SessionDep, who: Downloader) -> Response:
     """The run's hotspot table as CSV: rank, ward, grid reference, area (km²), incidents inside,
     peak and mean density (text cells formula-neutralised)."""
     text = exports.hotspots_csv(session, run_id=run_id)

@@ -284,3 +284,24 @@ def test_downloads_of_a_run_not_finished_are_a_conflict(
         r = client.get(f"/surfaces/{run.id}/{path}", headers=tokens["analyst"])
         assert r.status_code == 409 and "status queued" in r.json()["detail"]
     assert client.get("/surfaces/99999/hotspots.csv", headers=tokens["analyst"]).status_code == 404
+
+
+def test_downloads_take_basic_auth_with_a_token_as_desktop_gis_sends_it(
+    client: Any, tokens: Any, police: None
+) -> None:
+    """QGIS 3.22 and GDAL_HTTP_USERPWD send HTTP Basic (password = an API token), not Bearer."""
+    import base64
+
+    body = {"categories": ["Burglary"], "from": "2022-02-01", "to": "2022-03-31", "method": "fast"}
+    run = client.post("/surfaces", json=body, headers=tokens["analyst"]).json()
+    clear = tokens["seg"]["Authorization"].removeprefix("Bearer ")
+    basic = {"Authorization": "Basic " + base64.b64encode(f"qgis:{clear}".encode()).decode()}
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"qgis:csp_not-a-token").decode()}
+    for path in (".tif", "/polygons", "/polygons.gpkg", "/hotspots.csv"):
+        url = f"/surfaces/{run['id']}{path}"
+        assert client.get(url, headers=basic).status_code == 200, path
+        refused = client.get(url, headers=wrong)
+        assert refused.status_code == 401 and "Basic" in refused.headers["www-authenticate"]
+        assert client.get(url).status_code == 401, path
+    # Only downloads: the JSON API itself still wants a Bearer token.
+    assert client.get(f"/surfaces/{run['id']}", headers=basic).status_code == 401
