@@ -12,48 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from services.assets.health import service as svc
-from services.assets.health.causes import Cause
 from services.assets.health.models import CameraStream, HealthCheck, HealthSnapshot
 from services.assets.models import AuditEntry, Fault
 from tests.factories import make_camera
 from tests.integration.health.rtsp import PASSWORD, USER, RtspServer, SilentServer  # noqa: F401
+from tests.integration.health.support import camera_with_stream, check_round
 
 pytestmark = pytest.mark.integration
-
-# mount -> (mode injected, cause expected)
-INJECTED = {
-    "cam1": ("black", Cause.NO_PICTURE),
-    "cam2": ("uniform", Cause.NO_PICTURE),
-    "cam3": ("frozen", Cause.FROZEN),
-    "cam4": ("blurred", Cause.OBSCURED),
-    "cam5": ("shifted", Cause.VIEW_MOVED),
-    "cam6": ("stall", Cause.TIMED_OUT),
-}
-
-
-def _camera_with_stream(
-    session: Any, settings: Any, url: str, *, user: str | None = None, pw: str | None = None
-) -> int:
-    cam = make_camera(session, name=f"Health {url[-12:]}")
-    svc.set_stream(
-        session,
-        camera_id=cam.id,
-        rtsp_url=url,
-        onvif_url=None,
-        username=user,
-        password=pw,
-        keep_password=False,
-        actor="test admin",
-        reason="test",
-        key=settings.health_credentials_key,
-    )
-    return cam.id
-
-
-def _round(session: Any, settings: Any, ids: list[int]) -> dict[int, str]:
-    checks = svc.check_batch(session, camera_ids=ids, settings=settings)
-    assert sorted(c.camera_id for c in checks) == sorted(ids)
-    return {c.camera_id: c.result for c in checks}
 
 
 def test_healthy_varying_streams_open_no_fault(
@@ -64,14 +29,14 @@ def test_healthy_varying_streams_open_no_fault(
     mounts = ["cam0", "cam7", "cam8", "cam9"]
     for m in mounts:
         rtsp.mode(m, "healthy")
-    ids = [_camera_with_stream(s, st, rtsp.url(m)) for m in mounts]
+    ids = [camera_with_stream(s, st, rtsp.url(m)) for m in mounts]
     for cid in ids:
         svc.set_reference(s, camera_id=cid, actor="test operator", settings=st)
     rtsp.mode("cam7", "dark")  # night falls on a camera set up by day
     rtsp.mode("cam8", "still")  # nothing moves, only the sensor's noise
     results = []
     for _ in range(5):
-        results.extend(_round(s, st, ids).values())
+        results.extend(check_round(s, st, ids).values())
     # The loopback test server drops about one connection in a hundred (a timeout); the
     # picture is never judged bad, and a lone lost connection opens no fault.
     assert not set(results) - {"ok", "timed_out", "no_stream"}, results
@@ -157,8 +122,8 @@ def test_snapshots_operators_only_audited_and_expire(
 
     s, st = db_session, health_settings
     rtsp.mode("cam1", "black")
-    cid = _camera_with_stream(s, st, rtsp.url("cam1"))
-    assert _round(s, st, [cid]) == {cid: "no_picture"}
+    cid = camera_with_stream(s, st, rtsp.url("cam1"))
+    assert check_round(s, st, [cid]) == {cid: "no_picture"}
     fault_id = s.get(CameraStream, cid).fault_id
     listed = client.get(f"/faults/{fault_id}/snapshots", headers=tokens["operator"])
     assert listed.status_code == 200 and len(listed.json()) == 1
@@ -181,7 +146,7 @@ def test_snapshots_operators_only_audited_and_expire(
 def test_batches_split_and_claims_are_skipped(db_session: Any, health_settings: Any) -> None:
     """Batches cover every camera once; a camera another worker holds is not checked twice."""
     assert svc.batches(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
-    cid = _camera_with_stream(db_session, health_settings, "rtsp://127.0.0.1:9/x")
+    cid = camera_with_stream(db_session, health_settings, "rtsp://127.0.0.1:9/x")
     assert svc.claim(db_session, camera_ids=[cid], lease_s=60) == [cid]
     assert svc.claim(db_session, camera_ids=[cid], lease_s=60) == []
     assert svc.check_batch(db_session, camera_ids=[cid], settings=health_settings) == []

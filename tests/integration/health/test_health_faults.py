@@ -18,45 +18,10 @@ from services.assets.health import service as svc
 from services.assets.health.causes import FAULT_CATEGORY, Cause
 from services.assets.health.models import CameraStream, HealthSnapshot
 from services.assets.models import Fault, FaultEvent
-from tests.factories import make_camera
 from tests.integration.health.rtsp import PASSWORD, USER, RtspServer, SilentServer  # noqa: F401
+from tests.integration.health.support import INJECTED, camera_with_stream, check_round
 
 pytestmark = pytest.mark.integration
-
-# mount -> (mode injected, cause expected)
-INJECTED = {
-    "cam1": ("black", Cause.NO_PICTURE),
-    "cam2": ("uniform", Cause.NO_PICTURE),
-    "cam3": ("frozen", Cause.FROZEN),
-    "cam4": ("blurred", Cause.OBSCURED),
-    "cam5": ("shifted", Cause.VIEW_MOVED),
-    "cam6": ("stall", Cause.TIMED_OUT),
-}
-
-
-def _camera_with_stream(
-    session: Any, settings: Any, url: str, *, user: str | None = None, pw: str | None = None
-) -> int:
-    cam = make_camera(session, name=f"Health {url[-12:]}")
-    svc.set_stream(
-        session,
-        camera_id=cam.id,
-        rtsp_url=url,
-        onvif_url=None,
-        username=user,
-        password=pw,
-        keep_password=False,
-        actor="test admin",
-        reason="test",
-        key=settings.health_credentials_key,
-    )
-    return cam.id
-
-
-def _round(session: Any, settings: Any, ids: list[int]) -> dict[int, str]:
-    checks = svc.check_batch(session, camera_ids=ids, settings=settings)
-    assert sorted(c.camera_id for c in checks) == sorted(ids)
-    return {c.camera_id: c.result for c in checks}
 
 
 def _set_reference(session: Any, camera_id: int, settings: Any) -> None:
@@ -81,15 +46,15 @@ def test_injected_faults_found_within_two_checks_then_fixed_by_themselves(
     s, st = db_session, health_settings
     for mount in INJECTED:
         rtsp.mode(mount, "healthy")
-    cams = {m: _camera_with_stream(s, st, rtsp.url(m)) for m in INJECTED}
+    cams = {m: camera_with_stream(s, st, rtsp.url(m)) for m in INJECTED}
     for cid in cams.values():
         _set_reference(s, cid, st)
     # Faults with no picture to judge: wrong password, nothing listening, a removed path and a
     # camera that accepts and never answers.
-    wrong = _camera_with_stream(s, st, rtsp.url("secure"), user=USER, pw="not the password")
-    refused = _camera_with_stream(s, st, "rtsp://127.0.0.1:9/cam")
-    gone = _camera_with_stream(s, st, rtsp.url("cam0") + "-missing")
-    hangs = _camera_with_stream(s, st, silent.url)
+    wrong = camera_with_stream(s, st, rtsp.url("secure"), user=USER, pw="not the password")
+    refused = camera_with_stream(s, st, "rtsp://127.0.0.1:9/cam")
+    gone = camera_with_stream(s, st, rtsp.url("cam0") + "-missing")
+    hangs = camera_with_stream(s, st, silent.url)
     expected = {cams[m]: cause for m, (_, cause) in INJECTED.items()} | {
         wrong: Cause.AUTH_FAILED,
         refused: Cause.REFUSED,
@@ -97,7 +62,7 @@ def test_injected_faults_found_within_two_checks_then_fixed_by_themselves(
         hangs: Cause.TIMED_OUT,
     }
     ids = sorted(expected)
-    healthy = _round(s, st, [cams[m] for m in INJECTED])
+    healthy = check_round(s, st, [cams[m] for m in INJECTED])
     # (the loopback server drops about one connection in a hundred: a lone one opens no fault)
     assert not set(healthy.values()) - {"ok", "timed_out", "no_stream"}, healthy
 
@@ -105,7 +70,7 @@ def test_injected_faults_found_within_two_checks_then_fixed_by_themselves(
         rtsp.mode(mount, mode)
     seen: dict[int, list[str]] = {i: [] for i in ids}
     for _ in range(2):
-        for cid, result in _round(s, st, ids).items():
+        for cid, result in check_round(s, st, ids).items():
             seen[cid].append(result)
     for cid, cause in expected.items():
         assert cause.value in seen[cid], (cid, cause, seen)
@@ -144,7 +109,7 @@ def test_injected_faults_found_within_two_checks_then_fixed_by_themselves(
     faults = {cid: s.get(CameraStream, cid).fault_id for cid in picture}
     need = st.health_fixed_after_passes
     for n in range(need + 2):  # two spare rounds for a dropped connection (it resets the run)
-        results = _round(s, st, picture)
+        results = check_round(s, st, picture)
         assert not set(results.values()) - {"ok", "timed_out", "no_stream"}, results
         if n < need - 1:
             assert all(s.get(Fault, f).status == "open" for f in faults.values())
