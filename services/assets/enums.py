@@ -57,6 +57,12 @@ class FaultCategory(StrEnum):
     NETWORK = "network"
     VANDALISM = "vandalism"
     PAN_TILT_ZOOM = "pan_tilt_zoom"
+    # What the health checks find (an operator may log them too).
+    NO_CONNECTION = "no_connection"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    FROZEN_PICTURE = "frozen_picture"
+    OBSCURED = "obscured"
+    VIEW_MOVED = "view_moved"
     OTHER = "other"
 
 

@@ -146,7 +146,17 @@ def due_text(kind: str, effective_on: date) -> str:
 _C = FaultCategory
 FAULT_CATEGORIES = tuple(FaultCategory)
 # Categories that take the picture away entirely: an open one makes the camera offline.
-NO_PICTURE_CATEGORIES = frozenset({_C.NO_PICTURE, _C.CABLING, _C.POWER, _C.NETWORK})
+NO_PICTURE_CATEGORIES = frozenset(
+    {
+        _C.NO_PICTURE,
+        _C.CABLING,
+        _C.POWER,
+        _C.NETWORK,
+        _C.NO_CONNECTION,
+        _C.AUTHENTICATION_FAILED,
+        _C.FROZEN_PICTURE,
+    }
+)
 _S = FaultStatus
 FAULT_STATUSES = tuple(FaultStatus)
 OPEN_STATUSES = (_S.OPEN, _S.IN_PROGRESS)
@@ -166,6 +176,11 @@ SLA_HOURS: dict[str, float] = {
     _C.INTERMITTENT_PICTURE: 72.0,
     _C.VANDALISM: 72.0,
     _C.PAN_TILT_ZOOM: 120.0,
+    _C.NO_CONNECTION: 48.0,
+    _C.AUTHENTICATION_FAILED: 24.0,
+    _C.FROZEN_PICTURE: 24.0,
+    _C.OBSCURED: 72.0,
+    _C.VIEW_MOVED: 72.0,
     _C.OTHER: 120.0,
 }
 

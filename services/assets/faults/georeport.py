@@ -41,6 +41,14 @@ SERVICE_TEXT: dict[str, tuple[str, str]] = {
     _C.NETWORK: ("Network fault", "The camera's link to the control room is down."),
     _C.VANDALISM: ("Vandalism", "The camera or housing has been damaged, moved or covered."),
     _C.PAN_TILT_ZOOM: ("Pan/tilt/zoom fault", "The camera cannot be steered or zoomed."),
+    _C.NO_CONNECTION: ("No connection", "The control room cannot reach the camera's stream."),
+    _C.AUTHENTICATION_FAILED: (
+        "Authentication failed",
+        "The camera refuses the control room's stream credentials.",
+    ),
+    _C.FROZEN_PICTURE: ("Frozen picture", "The picture does not change: it is stuck."),
+    _C.OBSCURED: ("Obscured or out of focus", "The lens is covered, dirty or out of focus."),
+    _C.VIEW_MOVED: ("View moved", "The camera no longer looks where it should."),
     _C.OTHER: ("Other fault", "Any other camera fault."),
 }
 
@@ -126,20 +134,27 @@ def service(code: str) -> Service:
     )
 
 
+# Categories only the control room's own systems can see (a member of the public cannot know
+# the stream's credentials were refused): requests may carry them, reports may not.
+NOT_REPORTABLE = frozenset({_C.NO_CONNECTION, _C.AUTHENTICATION_FAILED})
+REPORTABLE = tuple(c for c in lc.FAULT_CATEGORIES if c not in NOT_REPORTABLE)
+
+
 def services() -> list[Service]:
-    """One service per fault category."""
-    return [service(code) for code in lc.FAULT_CATEGORIES]
+    """One service per fault category a reporter can see."""
+    return [service(code) for code in REPORTABLE]
 
 
-def check_code(code: str) -> None:
-    """NotFound unless ``code`` is a fault category."""
-    if code not in lc.FAULT_CATEGORIES:
-        raise NotFound(f"No service {code!r}; services are: {', '.join(lc.FAULT_CATEGORIES)}")
+def check_code(code: str, *, reporting: bool = False) -> None:
+    """NotFound unless ``code`` is a fault category (one a reporter may file, if ``reporting``)."""
+    known = REPORTABLE if reporting else lc.FAULT_CATEGORIES
+    if code not in known:
+        raise NotFound(f"No service {code!r}; services are: {', '.join(known)}")
 
 
 def definition(code: str) -> ServiceDefinition:
     """The attributes of one service: the camera (required)."""
-    check_code(code)
+    check_code(code, reporting=True)
     camera = Attribute(
         variable=True,
         code="camera",

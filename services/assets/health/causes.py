@@ -1,8 +1,10 @@
 """What a camera health check can find: one StrEnum, and the fault category each cause opens.
 
-Pure: no framework. The register's fault categories have no "frozen", "obscured", "view moved"
-or "authentication failed"; each cause maps to the nearest category there is, and the cause
-itself is written in the fault's description and kept in the check's record.
+Pure: no framework. Each cause opens a fault of its own category: the three ways a connection
+is lost without a password problem (refused, timed out, no stream at the address) share "no
+connection", and which of them it was is written in the fault's description and kept in the
+check's record; a refused password is "authentication failed" (an admin's job, not the
+contractor's).
 """
 
 from __future__ import annotations
@@ -30,16 +32,16 @@ class Cause(StrEnum):
 
 CONNECTION_CAUSES = (Cause.REFUSED, Cause.TIMED_OUT, Cause.AUTH_FAILED, Cause.NO_STREAM)
 
-# The nearest fault category of the register for each cause (see the module docstring).
+# The fault category each cause opens (see the module docstring).
 FAULT_CATEGORY: dict[Cause, FaultCategory] = {
-    Cause.REFUSED: FaultCategory.NETWORK,
-    Cause.TIMED_OUT: FaultCategory.NETWORK,
-    Cause.AUTH_FAILED: FaultCategory.NETWORK,
-    Cause.NO_STREAM: FaultCategory.NETWORK,
+    Cause.REFUSED: FaultCategory.NO_CONNECTION,
+    Cause.TIMED_OUT: FaultCategory.NO_CONNECTION,
+    Cause.AUTH_FAILED: FaultCategory.AUTHENTICATION_FAILED,
+    Cause.NO_STREAM: FaultCategory.NO_CONNECTION,
     Cause.NO_PICTURE: FaultCategory.NO_PICTURE,
-    Cause.FROZEN: FaultCategory.INTERMITTENT_PICTURE,
-    Cause.OBSCURED: FaultCategory.OTHER,
-    Cause.VIEW_MOVED: FaultCategory.PAN_TILT_ZOOM,
+    Cause.FROZEN: FaultCategory.FROZEN_PICTURE,
+    Cause.OBSCURED: FaultCategory.OBSCURED,
+    Cause.VIEW_MOVED: FaultCategory.VIEW_MOVED,
 }
 
 # Words for a person (fault descriptions, pages).

@@ -315,7 +315,7 @@ def report_fault(
     idempotency_key: str | None,
 ) -> geo.PostResult:
     """Log the fault once per caller's Idempotency-Key, keeping its photo link and address."""
-    geo.check_code(report.code)
+    geo.check_code(report.code, reporting=True)
     camera = camera_for(session, ref=report.camera_ref, lon=report.lon, lat=report.lat)
     fault, _ = log_fault_once(
         session,

@@ -44,11 +44,20 @@ def _post(client: Any, data: dict[str, Any], headers: dict[str, str] | None = No
     return client.post(f"{BASE}/requests.json", data=data, headers=headers or {})
 
 
-def test_services_one_per_category(client: Any) -> None:
+def test_services_one_per_category(
+    client: Any, cams: dict[str, Camera], tokens: dict[str, dict[str, str]]
+) -> None:
     r = client.get(f"{BASE}/services.json")
     assert r.status_code == 200
     services = r.json()
-    assert [s["service_code"] for s in services] == list(FAULT_CATEGORIES)
+    # Every category but the two only the control room's systems can see.
+    hidden = {"no_connection", "authentication_failed"}
+    assert [s["service_code"] for s in services] == [c for c in FAULT_CATEGORIES if c not in hidden]
+    for code in hidden:
+        assert client.get(f"{BASE}/services/{code}.json").status_code == 404
+        camera = str(cams["O311-B"].id)
+        r = _post(client, {"service_code": code, "attribute[camera]": camera}, tokens["operator"])
+        assert r.status_code == 404 and code in r.json()[0]["description"], r.text
     for s in services:
         assert s["type"] == "realtime" and s["group"] == "CCTV" and s["metadata"] is True
         assert s["service_name"] and s["description"] and "cctv" in s["keywords"]
