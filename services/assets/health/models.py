@@ -9,13 +9,14 @@ against a 32x32 grey thumbnail of the last check (too small to identify anyone).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -116,3 +117,33 @@ class HealthSnapshot(Base):
     cause: Mapped[str] = mapped_column(String(20))
     image_jpeg: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HealthDay(Base):
+    """One camera's checks rolled up per day (Medway's local day): how long it was watched, how
+    long the checks found no picture, or any fault, and how many checks passed.
+
+    Each check's finding holds until the next check, for at most twice the check interval: a
+    longer gap (the checks stopped) is time not watched, never counted as up or down. Kept after
+    the checks themselves are deleted, so monthly availability outlives them.
+    """
+
+    __tablename__ = "camera_health_days"
+    __table_args__ = (
+        CheckConstraint(
+            "checks >= 0 AND passed >= 0 AND passed <= checks AND watched_s >= 0 "
+            "AND down_s >= 0 AND down_s <= degraded_s AND degraded_s <= watched_s + 0.001",
+            name="sane",
+        ),
+        {"schema": SCHEMA},
+    )
+
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{SCHEMA}.cameras.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    checks: Mapped[int] = mapped_column(Integer, server_default="0")
+    passed: Mapped[int] = mapped_column(Integer, server_default="0")
+    watched_s: Mapped[float] = mapped_column(Float, server_default="0")
+    down_s: Mapped[float] = mapped_column(Float, server_default="0")
+    degraded_s: Mapped[float] = mapped_column(Float, server_default="0")
