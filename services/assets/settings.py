@@ -40,6 +40,8 @@ class AssetsSettings(ServiceSettings):
     # a bad picture at its first.
     health_connection_failures_to_open: int = 2
     health_snapshot_retention_days: int = 31
+    # Each check is kept this long; its day roll-up (monthly availability) is kept for good.
+    health_check_retention_days: int = 92
     health_uniform_std_max: float = 6.0
     health_frozen_change_max: float = 0.4
     health_obscured_ratio: float = 0.4

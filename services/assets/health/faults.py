@@ -200,6 +200,17 @@ def view_snapshot(session: Session, *, snapshot_id: int, who: Principal, now: da
     return snap.image_jpeg
 
 
+def delete_old_checks(session: Session, *, now: datetime, keep_days: int) -> int:
+    """Delete the checks older than ``keep_days`` (their days stay rolled up); how many went."""
+    gone = session.execute(
+        delete(HealthCheck)
+        .where(HealthCheck.checked_at < now - timedelta(days=keep_days))
+        .returning(HealthCheck.id)
+    ).all()
+    session.commit()
+    return len(gone)
+
+
 def delete_expired_snapshots(session: Session, *, now: datetime) -> int:
     """Delete every snapshot past its retention; how many went."""
     gone = session.execute(

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from services.assets.cameras.service import get_camera
 from services.assets.clock import now_utc
-from services.assets.dependencies import Admin, Operator, SettingsDep
+from services.assets.dependencies import Admin, FaultReader, Operator, SettingsDep
+from services.assets.health import availability as ha
 from services.assets.health import faults as hf
 from services.assets.health import schemas as sc
 from services.assets.health import service as svc
@@ -83,3 +85,26 @@ def get_snapshot_image(snapshot_id: int, session: SessionDep, who: Operator) -> 
     """A snapshot (JPEG): personal data, so operators only, never cached, each view audited."""
     image = hf.view_snapshot(session, snapshot_id=snapshot_id, who=who, now=now_utc())
     return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/availability/monthly", response_model=list[sc.MonthlyAvailability])
+def get_monthly_availability(
+    session: SessionDep,
+    who: FaultReader,
+    month: Annotated[str, Query(description="The first month, YYYY-MM (Medway's months)")],
+    months: Annotated[int, Query(ge=1, le=ha.MAX_MONTHS)] = 1,
+    camera_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> list[sc.MonthlyAvailability]:
+    """Availability per camera per month, from its faults and from its health checks (the
+    checks' figures are null for a camera never checked in the month; months not begun yet
+    are left out)."""
+    if camera_id is not None:
+        get_camera(session, camera_id=camera_id)
+    rows = ha.monthly(
+        session,
+        first=ha.parse_month(month),
+        months=months,
+        camera_id=camera_id,
+        now=now_utc(),
+    )
+    return [sc.monthly_read(r) for r in rows]

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.assets.health.availability import MonthRow
 from services.assets.health.models import CameraStream, HealthCheck, HealthSnapshot
 
 
@@ -105,3 +106,51 @@ def snapshot_read(s: HealthSnapshot) -> SnapshotRead:
 def check_read(c: HealthCheck) -> CheckRead:
     """The public view of a check row."""
     return CheckRead.model_validate(c)
+
+
+class FromChecks(BaseModel):
+    """What the health checks saw of a camera in a month."""
+
+    checks: int
+    passed: int
+    watched_hours: float
+    watched_share: float
+    down_hours: float
+    degraded_hours: float
+    availability: float | None
+
+
+class MonthlyAvailability(BaseModel):
+    """One camera in one month: availability from its faults and from its health checks."""
+
+    camera_id: int
+    asset_tag: str
+    name: str
+    month: str
+    fault_downtime_hours: float
+    fault_availability: float
+    from_checks: FromChecks | None
+
+
+def monthly_read(r: MonthRow) -> MonthlyAvailability:
+    """The API form of a month row."""
+    c = r.checks
+    return MonthlyAvailability(
+        camera_id=r.camera_id,
+        asset_tag=r.asset_tag,
+        name=r.name,
+        month=r.month.strftime("%Y-%m"),
+        fault_downtime_hours=round(r.fault_downtime_hours, 3),
+        fault_availability=round(r.fault_availability, 6),
+        from_checks=None
+        if c is None
+        else FromChecks(
+            checks=c.checks,
+            passed=c.passed,
+            watched_hours=round(c.watched_s / 3600.0, 3),
+            watched_share=round(c.watched_share, 6),
+            down_hours=round(c.down_s / 3600.0, 3),
+            degraded_hours=round(c.degraded_s / 3600.0, 3),
+            availability=None if c.availability is None else round(c.availability, 6),
+        ),
+    )

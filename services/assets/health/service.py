@@ -22,6 +22,7 @@ from services.assets import audit
 from services.assets.cameras.service import commit_change, get_camera
 from services.assets.clock import now_utc
 from services.assets.enums import CameraLifecycle, Technology
+from services.assets.health import availability as ha
 from services.assets.health import faults as hf
 from services.assets.health.causes import Cause
 from services.assets.health.credentials import decrypt_secret, encrypt_secret
@@ -296,8 +297,11 @@ def check_batch(
     ]
 
 
-def record_reading(session: Session, *, reading: Reading, settings: AssetsSettings) -> HealthCheck:
-    """Judge a reading against the camera's history, record it and open/note/fix its fault."""
+def record_reading(
+    session: Session, *, reading: Reading, settings: AssetsSettings, now: datetime | None = None
+) -> HealthCheck:
+    """Judge a reading against the camera's history, record it (and roll it up into the
+    camera's days) and open/note/fix its fault."""
     stream = get_stream(session, camera_id=reading.camera_id)
     frame: np.ndarray | None = None
     if reading.sample is not None:
@@ -314,8 +318,17 @@ def record_reading(session: Session, *, reading: Reading, settings: AssetsSettin
         verdict = Verdict(
             cause=reading.failure.cause, measurement={"detail": reading.failure.detail}
         )
-    now = now_utc()
+    now = now or now_utc()
     measurement = {**verdict.measurement, "duration_ms": reading.duration_ms}
+    ha.roll_up(
+        session,
+        camera_id=stream.camera_id,
+        previous_at=stream.last_checked_at,
+        previous_result=stream.last_result,
+        now=now,
+        ok=verdict.cause == Cause.OK,
+        interval_s=settings.health_check_interval_min * 60.0,
+    )
     if verdict.fingerprint:
         stream.last_fingerprint = verdict.fingerprint
     if verdict.cause == Cause.OK and stream.sharpness_baseline is None and verdict.sharpness:

@@ -46,7 +46,11 @@ def health_check_batch(session: Session, camera_ids: list[int]) -> dict[str, int
 
 @background_task("assets.health_delete_expired_snapshots", time_limit_s=10 * 60)
 def delete_expired_snapshots(session: Session) -> int:
-    """Delete the snapshots past their retention (personal data)."""
-    gone = hf.delete_expired_snapshots(session, now=now_utc())
-    log.info("expired health snapshots deleted: %d", gone)
+    """Delete the snapshots past their retention (personal data), and the checks past theirs."""
+    now = now_utc()
+    gone = hf.delete_expired_snapshots(session, now=now)
+    old = hf.delete_old_checks(
+        session, now=now, keep_days=AssetsSettings().health_check_retention_days
+    )
+    log.info("expired health snapshots deleted: %d; checks older than kept: %d", gone, old)
     return gone
