@@ -4,14 +4,13 @@ by ward (JSON, CSV). The change map is a page (``web.pages``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from services.hotspots import jobs
 from services.hotspots.comparisons import service
-from services.hotspots.comparisons.execute import run_comparison
 from services.hotspots.comparisons.schemas import (
     ComparisonCreate,
     ComparisonPage,
@@ -30,15 +29,13 @@ from services.hotspots.deps import (
     OutputDir,
 )
 from services.hotspots.enums import RunStatus
-from services.hotspots.limits import Limits
 from services.hotspots.models import SurfaceComparison
-from services.hotspots.runs.leases import run_message
 from shared.db import SessionDep
-from shared.errors import ServiceUnavailable
 from shared.idempotency import IdempotencyKey
 from shared.web.deps import AppSettings
 from shared.web.params import Page, paging
 
+KIND = jobs.COMPARISONS
 router = APIRouter(tags=["comparisons"])
 ComparisonsPage = Annotated[Page, Depends(paging(default=50, maximum=500))]
 CSV = "text/csv; charset=utf-8"
@@ -58,40 +55,8 @@ def comparison_read(row: SurfaceComparison) -> ComparisonRead:
             wards_csv=f"{base}/wards.csv",
             map=f"{base}/map",
         )
-    return ComparisonRead(
-        id=row.id,
-        status=RunStatus(row.status),
-        progress=row.progress,
-        parameters=row.params,
-        stats={k: v for k, v in (row.stats or {}).items() if k != "wards"},
-        error=row.error,
-        message=run_message(row),
-        attempts=row.attempts or 0,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        links=links,
-    )
-
-
-def _dispatch(
-    eager: bool, session: SessionDep, row: SurfaceComparison, output_dir: Path, limits: Limits
-) -> SurfaceComparison:
-    """Compute in-process in eager (demo/test) mode, otherwise queue the Celery task."""
-    if eager:
-        return run_comparison(session, row.id, output_dir=output_dir, limits=limits)
-    from services.hotspots.tasks import compare_periods
-
-    try:
-        compare_periods.delay(row.id)
-    except Exception as exc:  # noqa: BLE001 - broker down: the comparison stays queued
-        raise ServiceUnavailable(
-            f"Comparison {row.id} is queued but the job queue cannot be reached; retry the "
-            "POST with the same Idempotency-Key",
-            internal=repr(exc),
-        ) from exc
-    return row
+    stats = {k: v for k, v in (row.stats or {}).items() if k != "wards"}
+    return ComparisonRead(**jobs.read_fields(row), stats=stats, links=links)
 
 
 @router.post("/comparisons", status_code=202, response_model=ComparisonRead)
@@ -114,8 +79,9 @@ def create_comparison(
     row, created = service.create_comparison(
         session, body=body, actor=who.actor, idempotency_key=idempotency_key, limits=limits
     )
-    if created or row.status == RunStatus.QUEUED:
-        row = _dispatch(settings.celery_eager, session, row, output_dir, limits)
+    from services.hotspots.tasks import start_job
+
+    row = start_job(session, KIND, row, created, settings.celery_eager, output_dir, limits)
     read = comparison_read(row)
     return JSONResponse(
         read.model_dump(mode="json"), status_code=202, headers={"Location": read.links["self"]}

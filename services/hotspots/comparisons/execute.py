@@ -3,34 +3,28 @@ incidents and the wards, compare them, write the difference COG and the changed 
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from services.hotspots.comparisons.service import COMPARISONS_DIR, get_comparison
+from services.hotspots import jobs
+from services.hotspots.comparisons.service import COMPARISONS_DIR
 from services.hotspots.compute.compare import ComparisonResult, Ward, compare_periods
 from services.hotspots.compute.geojson import bbox_to_bng
 from services.hotspots.compute.points import Points, day_after, day_start
 from services.hotspots.compute.raster import write_cog
 from services.hotspots.compute.tags import period_interval, surface_tags
-from services.hotspots.enums import RunStatus
 from services.hotspots.limits import Limits
 from services.hotspots.models import ComparisonArea, SurfaceComparison
-from services.hotspots.runs import leases
 from services.hotspots.runs.execute import selection_of
 from services.hotspots.runs.service import RUNS_DIR, search_box
 from shared.boundaries.service import layer_features
-from shared.db_errors import is_database_down
-from shared.errors import AppError, NotFound
-from shared.extent import GridTooLarge, OutsideExtent
 from shared.incidents.store import load_points
 
-log = logging.getLogger("csp.hotspots")
-TABLE = leases.COMPARISONS
+KIND = jobs.COMPARISONS
 
 
 def run_comparison(
@@ -46,33 +40,12 @@ def run_comparison(
     A finished comparison, or one a live worker holds, is left alone; one whose lease lapsed
     is taken over and computed again.
     """
-    from sqlalchemy.engine import Engine
+    lim = limits or Limits.defaults()
 
-    me = owner or leases.new_owner()
-    row = session.get(
-        SurfaceComparison, comparison_id, with_for_update=True, populate_existing=True
-    )
-    if row is None:
-        raise NotFound(f"No comparison {comparison_id}")
-    if leases.take(session, row, owner=me) != "mine":
-        return row
-    bind = session.get_bind()
-    heart = (
-        leases.Heartbeat(bind, comparison_id, me, table=TABLE) if isinstance(bind, Engine) else None
-    )
-    try:
-        if heart:
-            heart.__enter__()
-        _compute_and_store(session, row, me, output_dir, limits or Limits.defaults())
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded on the comparison
-        session.rollback()
-        if is_database_down(exc):
-            raise
-        _fail(session, comparison_id, exc, me)
-    finally:
-        if heart:
-            heart.__exit__(None, None, None)
-    return get_comparison(session, comparison_id=comparison_id)
+    def work(row: SurfaceComparison, me: str) -> None:
+        _compute_and_store(session, row, me, output_dir, lim)
+
+    return jobs.execute(session, KIND, comparison_id, owner=owner, work=work)
 
 
 def _period(p: dict[str, Any], name: str) -> tuple[date, date]:
@@ -105,9 +78,7 @@ def _compute(
 
     def progress(fraction: float, message: str) -> None:
         stage = f"comparing: {message}"
-        leases.renew(
-            session, row.id, owner, fraction=0.1 + 0.7 * fraction, stage=stage, table=TABLE
-        )
+        jobs.renew(session, KIND, row.id, owner, fraction=0.1 + 0.7 * fraction, stage=stage)
 
     return compare_periods(
         before,
@@ -154,13 +125,11 @@ def comparison_tags(result: ComparisonResult, p: dict[str, Any]) -> dict[str, st
 def _compute_and_store(
     session: Session, row: SurfaceComparison, owner: str, output_dir: Path, limits: Limits
 ) -> None:
-    leases.renew(session, row.id, owner, fraction=0.05, stage="loading incidents", table=TABLE)
+    jobs.renew(session, KIND, row.id, owner, fraction=0.05, stage="loading incidents")
     result = _compute(session, row, owner, limits)
-    leases.renew(session, row.id, owner, fraction=0.85, stage="writing outputs", table=TABLE)
+    jobs.renew(session, KIND, row.id, owner, fraction=0.85, stage="writing outputs")
     rel = Path(RUNS_DIR) / COMPARISONS_DIR / f"comparison-{row.id}" / "difference.tif"
-    if not leases.still_mine(session, row.id, owner, table=TABLE):
-        log.warning("comparison %s was taken over while %s computed it", row.id, owner)
-        session.rollback()
+    if not jobs.still_mine(session, KIND, row.id, owner):
         return
     p = row.params
     asked = selection_of(
@@ -172,29 +141,26 @@ def _compute_and_store(
     path.parent.mkdir(parents=True, exist_ok=True)
     write_cog(path, result.difference, result.grid, tags=comparison_tags(result, p))
     _store_areas(session, row.id, result)
-    session.refresh(row)
-    row.tif_path = str(rel)
-    g = result.grid
-    row.stats = {k: v for k, v in result.stats.items() if k != "stage"} | {
-        "grid": {"cell_m": g.cell_size_m, "x0": g.x0, "y0": g.y0, "nx": g.nx, "ny": g.ny},
-        "computed": result.params,
-        "selection": result.selection,
-        "wards": [
-            {
-                "ward": w.name,
-                "code": w.code,
-                "change": w.change,
-                "incidents_before": w.incidents_before,
-                "incidents_after": w.incidents_after,
-                "hotspot_before_km2": round(w.hotspot_before_m2 / 1e6, 6),
-                "hotspot_after_km2": round(w.hotspot_after_m2 / 1e6, 6),
-            }
-            for w in result.wards
-        ],
-    }
-    row.status, row.progress, row.finished_at = RunStatus.DONE, 1.0, datetime.now(UTC)
-    row.lease_owner = row.lease_until = None
-    session.commit()
+    stats = jobs.done_stats(
+        result.stats, result.grid, computed=result.params, selection=result.selection
+    )
+    jobs.finish(session, row, tif_path=rel, stats=stats | {"wards": _ward_rows(result)})
+
+
+def _ward_rows(result: ComparisonResult) -> list[dict[str, Any]]:
+    """The table by ward as stored on the comparison (areas in km²)."""
+    return [
+        {
+            "ward": w.name,
+            "code": w.code,
+            "change": w.change,
+            "incidents_before": w.incidents_before,
+            "incidents_after": w.incidents_after,
+            "hotspot_before_km2": round(w.hotspot_before_m2 / 1e6, 6),
+            "hotspot_after_km2": round(w.hotspot_after_m2 / 1e6, 6),
+        }
+        for w in result.wards
+    ]
 
 
 def _store_areas(session: Session, comparison_id: int, result: ComparisonResult) -> None:
@@ -218,21 +184,3 @@ def _store_areas(session: Session, comparison_id: int, result: ComparisonResult)
         for a in result.areas
     )
     session.flush()
-
-
-def _fail(session: Session, comparison_id: int, exc: Exception, owner: str) -> None:
-    if isinstance(exc, AppError):
-        message = exc.detail
-    elif isinstance(exc, GridTooLarge | OutsideExtent):
-        message = str(exc)
-    else:
-        log.exception("comparison %s failed", comparison_id)
-        message = f"internal error ({type(exc).__name__}); see the worker log"
-    if not leases.still_mine(session, comparison_id, owner, table=TABLE):
-        session.rollback()
-        return
-    row = get_comparison(session, comparison_id=comparison_id)
-    session.refresh(row)
-    row.status, row.error, row.finished_at = RunStatus.FAILED, message, datetime.now(UTC)
-    row.lease_owner = row.lease_until = None
-    session.commit()

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.hotspots import jobs
 from services.hotspots.comparisons.schemas import ComparisonCreate, PeriodIn
 from services.hotspots.compute.errors import field_error
 from services.hotspots.compute.geojson import bbox_to_bng, feature_wgs84
@@ -24,8 +24,7 @@ from services.hotspots.models import ComparisonArea, SurfaceComparison
 from services.hotspots.runs import coverage
 from services.hotspots.runs.service import RUNS_DIR, check_grid, search_box
 from services.hotspots.schemas import SurfaceCreate
-from shared.errors import Conflict, NotFound
-from shared.idempotency import scoped_key
+from shared.errors import Conflict
 from shared.incidents.models import Incident
 from shared.osgrid import grid_ref
 
@@ -132,54 +131,22 @@ def create_comparison(
             "filters", "no incidents match these sources and categories in either period"
         )
     check_grid(session, spanning_run(body), lim)
-    key = scoped_key(actor, idempotency_key)
     params = body.model_dump(mode="json", by_alias=True)
-    if key is not None:
-        found = session.scalars(
-            select(SurfaceComparison).where(SurfaceComparison.idempotency_key == key)
-        ).first()
-        if found is not None:
-            if found.params != params:
-                raise Conflict("This Idempotency-Key was used with different parameters")
-            return found, False
-    row = SurfaceComparison(
-        status=RunStatus.QUEUED,
-        progress=0.0,
-        params=params,
-        created_by=actor,
-        idempotency_key=key,
-        stats={},
+    return jobs.queue(
+        session, jobs.COMPARISONS, params=params, actor=actor, idempotency_key=idempotency_key
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        found = session.scalars(
-            select(SurfaceComparison).where(SurfaceComparison.idempotency_key == key)
-        ).one()
-        return found, False
-    session.commit()
-    return row, True
 
 
 def get_comparison(session: Session, *, comparison_id: int) -> SurfaceComparison:
     """One comparison or NotFound."""
-    row = session.get(SurfaceComparison, comparison_id)
-    if row is None:
-        raise NotFound(f"No comparison {comparison_id}")
-    return row
+    return jobs.get(session, jobs.COMPARISONS, comparison_id)
 
 
 def list_comparisons(
     session: Session, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[SurfaceComparison], int]:
     """Comparisons newest first, and how many there are."""
-    total = int(session.scalar(select(func.count()).select_from(SurfaceComparison)) or 0)
-    rows = session.scalars(
-        select(SurfaceComparison).order_by(SurfaceComparison.id.desc()).limit(limit).offset(offset)
-    )
-    return list(rows), total
+    return jobs.newest_first(session, jobs.COMPARISONS, limit=limit, offset=offset)
 
 
 def comparison_dir(output_dir: Path, comparison_id: int) -> Path:
@@ -196,15 +163,8 @@ def done(row: SurfaceComparison) -> SurfaceComparison:
 
 def tif_file(row: SurfaceComparison, *, output_dir: Path) -> Path:
     """Absolute path of a finished comparison's difference COG, checked to lie in ``output_dir``."""
-    done(row)
-    root = Path(output_dir).resolve()
-    path = (root / (row.tif_path or "")).resolve()
-    if not row.tif_path or not path.is_relative_to(root) or not path.is_file():
-        raise NotFound(
-            f"The difference surface of comparison {row.id} is missing",
-            internal=f"tif {path} outside {root} or gone",
-        )
-    return path
+    missing = f"The difference surface of comparison {row.id} is missing"
+    return jobs.output_file(done(row), output_dir=output_dir, missing=missing)
 
 
 AREA_COLUMNS = (

@@ -3,12 +3,12 @@ GeoPackage), hotspot table (CSV) and evaluation."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from services.hotspots import jobs
 from services.hotspots.compute.exports import GPKG
 from services.hotspots.deps import (
     GEOJSON,
@@ -20,11 +20,8 @@ from services.hotspots.deps import (
     RunId,
 )
 from services.hotspots.enums import RunStatus
-from services.hotspots.limits import Limits
 from services.hotspots.models import SurfaceRun
 from services.hotspots.runs import coverage, exports, service
-from services.hotspots.runs.execute import run_surface
-from services.hotspots.runs.leases import run_message
 from services.hotspots.schemas import (
     CoverageRead,
     CoverageWindowRead,
@@ -37,11 +34,11 @@ from services.hotspots.schemas import (
     SurfaceCreate,
 )
 from shared.db import SessionDep
-from shared.errors import ServiceUnavailable
 from shared.idempotency import IdempotencyKey
 from shared.web.deps import AppSettings
 from shared.web.params import Page, paging
 
+KIND = jobs.SURFACE_RUNS
 router = APIRouter()
 RunsPage = Annotated[Page, Depends(paging(default=50, maximum=500))]
 
@@ -59,40 +56,7 @@ def run_read(run: SurfaceRun, base: str = "") -> RunRead:
             evaluate=f"{base}/surfaces/{run.id}/evaluate",
             ogc=f"{base}/ogc/collections/hotspots/items?run={run.id}",
         )
-    return RunRead(
-        id=run.id,
-        status=RunStatus(run.status),
-        progress=run.progress,
-        parameters=run.params,
-        stats=run.stats or {},
-        error=run.error,
-        message=run_message(run),
-        attempts=run.attempts or 0,
-        created_by=run.created_by,
-        created_at=run.created_at,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        links=links,
-    )
-
-
-def _dispatch(
-    eager: bool, session: SessionDep, run: SurfaceRun, output_dir: Path, limits: Limits
-) -> SurfaceRun:
-    """Run in-process in eager (demo/test) mode, otherwise queue the Celery task."""
-    if eager:
-        return run_surface(session, run.id, output_dir=output_dir, limits=limits)
-    from services.hotspots.tasks import compute_surface
-
-    try:
-        compute_surface.delay(run.id)
-    except Exception as exc:  # noqa: BLE001 - broker down: the run stays queued
-        raise ServiceUnavailable(
-            f"Run {run.id} is queued but the job queue cannot be reached; retry the POST "
-            "with the same Idempotency-Key",
-            internal=repr(exc),
-        ) from exc
-    return run
+    return RunRead(**jobs.read_fields(run), stats=run.stats or {}, links=links)
 
 
 @router.post("/surfaces", status_code=202, response_model=RunRead, tags=["surfaces"])
@@ -110,8 +74,9 @@ def create_surface(
     run, created = service.create_run(
         session, body=body, actor=who.actor, idempotency_key=idempotency_key, limits=limits
     )
-    if created or run.status == RunStatus.QUEUED:
-        run = _dispatch(settings.celery_eager, session, run, output_dir, limits)
+    from services.hotspots.tasks import start_job
+
+    run = start_job(session, KIND, run, created, settings.celery_eager, output_dir, limits)
     read = run_read(run)
     return JSONResponse(
         read.model_dump(mode="json"), status_code=202, headers={"Location": read.links["self"]}

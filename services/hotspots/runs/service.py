@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.hotspots import jobs
 from services.hotspots.compute.errors import field_error
 from services.hotspots.compute.geojson import bbox_to_bng, shapes_geojson
 from services.hotspots.compute.points import day_after, day_start
@@ -22,9 +22,8 @@ from services.hotspots.models import HotspotPolygon, SurfaceRun
 from services.hotspots.runs.coverage import check_filters, incident_filters, resolve_categories
 from services.hotspots.schemas import EvaluateRequest, SurfaceCreate
 from shared.boundaries.service import ward_for_points
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict
 from shared.extent import GridTooLarge
-from shared.idempotency import scoped_key
 from shared.incidents.models import Incident
 from shared.incidents.store import load_points
 from shared.osgrid import grid_ref
@@ -126,53 +125,22 @@ def create_run(
     _check_create(body)
     body = body.model_copy(update={"categories": resolve_categories(session, body.categories)})
     check_grid(session, body, limits or Limits.defaults())
-    # The actor names one token ("name (role, token #id)"); a digest, never a truncation.
-    key = scoped_key(actor, idempotency_key)
     params = body.model_dump(mode="json", by_alias=True)
-    if key is not None:
-        existing = session.scalars(select(SurfaceRun).where(SurfaceRun.idempotency_key == key))
-        found = existing.first()
-        if found is not None:
-            if found.params != params:
-                raise Conflict("This Idempotency-Key was used with different parameters")
-            return found, False
-    run = SurfaceRun(
-        status=RunStatus.QUEUED,
-        progress=0.0,
-        params=params,
-        created_by=actor,
-        idempotency_key=key,
-        stats={},
+    return jobs.queue(
+        session, jobs.SURFACE_RUNS, params=params, actor=actor, idempotency_key=idempotency_key
     )
-    try:
-        with session.begin_nested():
-            session.add(run)
-            session.flush()
-    except IntegrityError:
-        # A concurrent retry with the same key won the race: return its run.
-        found = session.scalars(select(SurfaceRun).where(SurfaceRun.idempotency_key == key)).one()
-        return found, False
-    session.commit()
-    return run, True
 
 
 def get_run(session: Session, *, run_id: int) -> SurfaceRun:
     """One run or NotFound."""
-    run = session.get(SurfaceRun, run_id)
-    if run is None:
-        raise NotFound(f"No surface run {run_id}")
-    return run
+    return jobs.get(session, jobs.SURFACE_RUNS, run_id)
 
 
 def list_runs(
     session: Session, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[SurfaceRun], int]:
     """Runs newest first, and how many there are."""
-    total = int(session.scalar(select(func.count()).select_from(SurfaceRun)) or 0)
-    rows = session.scalars(
-        select(SurfaceRun).order_by(SurfaceRun.id.desc()).limit(limit).offset(offset)
-    )
-    return list(rows), total
+    return jobs.newest_first(session, jobs.SURFACE_RUNS, limit=limit, offset=offset)
 
 
 def latest_done_run_id(session: Session) -> int | None:
@@ -190,14 +158,8 @@ def tif_file(run: SurfaceRun, *, output_dir: Path) -> Path:
     """Absolute path of a finished run's COG, checked to lie inside ``output_dir``."""
     if run.status != RunStatus.DONE or not run.tif_path:
         raise Conflict(f"Run {run.id} has no surface yet (status {run.status})")
-    root = Path(output_dir).resolve()
-    path = (root / run.tif_path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise NotFound(
-            f"The surface file of run {run.id} is missing",
-            internal=f"tif {path} outside {root} or gone",
-        )
-    return path
+    missing = f"The surface file of run {run.id} is missing"
+    return jobs.output_file(run, output_dir=output_dir, missing=missing)
 
 
 def run_polygons(session: Session, *, run_id: int) -> dict[str, Any]:
