@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -142,6 +142,8 @@ def _api(page: Any, path: str) -> Any:
 def test_an_analyst_backtests_an_agency_over_a_period(
     page: Any, offline: Offline, live_server: Any, seeded: dict[str, Any], artifacts_dir: Path
 ) -> None:
+    from sqlalchemy import text
+
     base = live_server("predictive")
     clicks = Clicks()
     clicks.do(
@@ -198,7 +200,28 @@ def test_an_analyst_backtests_an_agency_over_a_period(
     wait_js(page, "document.querySelector('[data-testid=bt-plot]').naturalWidth > 0")
     assert plot.get_attribute("src") == f"/backtests/{job['id']}/plot.png"
     assert "hit rate" in (plot.get_attribute("alt") or "")
-    assert page.locator("[data-testid=bt-wards] tbody tr").count() > 0
+    # Exposure of each ward (#15 item 6): every ward, those without a box too, per method; each
+    # method's box-days add up to its boxes a day times the origin days.
+    wards = page.locator("[data-testid=bt-wards]")
+    heads = wards.locator("thead th").all_inner_texts()
+    assert heads[0] == "Ward" and heads[2:] == [
+        "naive28: box-days (share)", "naive90: box-days (share)"
+    ], heads  # fmt: skip
+    with seeded["engine"].connect() as c:
+        all_wards = set(c.execute(text("SELECT name FROM predictive.areas WHERE kind = 'ward'"))
+                        .scalars())  # fmt: skip
+    assert len(all_wards) == 22
+    cells = "tr => [...tr.querySelectorAll('td')].map(td => td.textContent.split(' (')[0])"
+    shown = {
+        tr.locator("th").inner_text(): tr.evaluate(cells) for tr in wards.locator("tbody tr").all()
+    }
+    assert all_wards <= set(shown), all_wards - set(shown)
+    for i, want in enumerate(done["results"]["table"]):
+        by_ward = dict(done["results"]["wards"][want["fitted"]])
+        column = {w: int(v[i].replace(",", "")) for w, v in shown.items()}
+        assert sum(column.values()) == 20 * 14, column  # 20 boxes a day, 14 origin days
+        assert {w: n for w, n in column.items() if n} == by_ward
+    assert any(v[0] == "0" for v in shown.values())  # some ward never had a box: it is listed
     assert "no evidence" not in page.locator("main").inner_text().lower()
     # The analyst's name is text on the page, never markup.
     what = page.locator("#bt-what")
@@ -313,3 +336,182 @@ def test_others_get_the_403_page_and_nobody_the_sign_in_page(
     assert r is not None and r.status == 403
     assert_accessible(page, "backtest page refused")
     _shot(page, artifacts_dir, "crew-403")
+
+
+# ------------------------------------------------------------------ near repeats (#15 item 4)
+
+# Two KFRS categories, exact-timed, 1 July 2020 to 31 May 2021 (no other browser test seeds
+# them then): fires that repeat within 40 m and 3 days by construction, and anti-social
+# behaviour spread uniformly over a 3 km square and the period (no near repeats).
+NR_START, NR_DAYS = date(2020, 7, 1), 334
+REPEATS, SPREAD = "Deliberate fire", "Anti-social behaviour"
+
+
+@pytest.fixture(scope="module")
+def near_seeded(seeded: dict[str, Any]) -> dict[str, Any]:
+    """Seed the two categories once; returns ``seeded``."""
+    import numpy as np
+
+    from shared.db import make_sessionmaker
+    from shared.geometry import point_to_bng
+    from tests.factories import CENTRES, incident_row
+
+    rng = np.random.default_rng(SEED)
+    x0, y0 = point_to_bng(*CENTRES[0])
+    t0 = datetime.combine(NR_START, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
+    rows: list[Any] = []
+
+    def add(category: str, x: float, y: float, t_days: float) -> None:
+        rows.append(
+            incident_row(
+                occurred_at=t0 + timedelta(days=t_days),
+                xy=(x, y),
+                category=category,
+                source_id=f"nr-{len(rows)}",
+            )
+        )
+
+    for _ in range(40):  # a fire, and another within 40 m a few days later
+        x, y = x0 + rng.uniform(-3000, 3000), y0 + rng.uniform(-3000, 3000)
+        t = rng.uniform(0, NR_DAYS - 4)
+        add(REPEATS, x, y, t)
+        angle = rng.uniform(0, 2 * np.pi)
+        add(REPEATS, x + 40 * np.cos(angle), y + 40 * np.sin(angle), t + rng.uniform(0.5, 3))
+    for _ in range(400):
+        add(SPREAD, x0 + rng.uniform(-1500, 1500), y0 + rng.uniform(-1500, 1500),
+            rng.uniform(0, NR_DAYS))  # fmt: skip
+    with make_sessionmaker(seeded["engine"])() as s:
+        store_incidents(s, rows, source="fire")
+        s.commit()
+    return seeded
+
+
+def _knox_first_cell(engine: Any, category: str, start: date, end: date) -> tuple[int, float]:
+    """Pairs within 100 m and 7 days, and the exact mean of that count over all permutations of
+    the times among the places (close pairs x share of time pairs within 7 days), by brute force
+    over the stored incidents."""
+    import numpy as np
+    from sqlalchemy import text
+
+    with engine.connect() as c:
+        pts = np.array(
+            c.execute(
+                text(
+                    "SELECT ST_X(geom), ST_Y(geom), extract(epoch FROM occurred_at) / 86400.0 "
+                    "FROM incidents.incidents WHERE category = :c AND time_precision <> 'month' "
+                    "AND occurred_at >= (CAST(:f AS date)::timestamp AT TIME ZONE 'Europe/London') "
+                    "AND occurred_at < (CAST(:t AS date)::timestamp AT TIME ZONE 'Europe/London')"
+                ),
+                {"c": category, "f": start.isoformat(), "t": (end + timedelta(days=1)).isoformat()},
+            ).all(),
+            dtype=float,
+        )
+    n = len(pts)
+    close = soon = both = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            near = float(np.hypot(pts[i, 0] - pts[j, 0], pts[i, 1] - pts[j, 1])) < 100
+            quick = abs(float(pts[i, 2] - pts[j, 2])) < 7
+            close += near
+            soon += quick
+            both += near and quick
+    return both, close * soon / (n * (n - 1) / 2)
+
+
+def _run_near_repeat(page: Any, category: str) -> dict[str, Any]:
+    """Choose ``category`` ("" for all), press Check, wait until done; the first request's body."""
+    page.get_by_test_id("nr-category").select_option(category)
+    with page.expect_request(lambda r: r.url.endswith("/near-repeat")) as asked:
+        page.get_by_test_id("nr-run").click()
+    status = "document.querySelector('[data-testid=nr-status]').textContent"
+    wait_js(page, f"{status}.startsWith('Done')", 60)
+    assert asked.value.method == "POST" and asked.value.headers.get("x-csrf-token")
+    body: dict[str, Any] = asked.value.post_data_json
+    return body
+
+
+def test_an_analyst_sees_whether_a_category_repeats_nearby(
+    page: Any, offline: Offline, live_server: Any, near_seeded: dict[str, Any], artifacts_dir: Path
+) -> None:
+    from sqlalchemy import text
+
+    base = live_server("predictive")
+    eng = near_seeded["engine"]
+    sign_in(page, base, near_seeded["analyst"], next_path="/backtests/page")
+    page.get_by_test_id("bt-agency").select_option("kfrs")
+    page.get_by_test_id("bt-from").fill(FROM.isoformat())
+    page.get_by_test_id("bt-to").fill(TO.isoformat())
+    context = page.get_by_test_id("nr-context").inner_text()
+    assert context.startswith("Kent Fire and Rescue Service, incidents from "), context
+    assert context.endswith("to 14 June 2021 (the period in the form)."), context
+
+    # The fires repeat nearby by construction: the sentence says so, with the numbers of the cell.
+    body = _run_near_repeat(page, REPEATS)
+    kfrs_cats = ["Criminal damage and arson", "Anti-social behaviour", "deliberate_fire", REPEATS]
+    with eng.connect() as c:
+        first = c.execute(
+            text(
+                "SELECT min(occurred_at AT TIME ZONE 'Europe/London')::date "
+                "FROM incidents.incidents WHERE category = ANY(:c)"
+            ),
+            {"c": kfrs_cats},
+        ).scalar_one()
+    want_from = max(first, FROM - timedelta(days=365))  # the year the methods are fitted on
+    assert body["categories"] == [REPEATS] and body["permutations"] == 99
+    assert (body["from"], body["to"]) == (want_from.isoformat(), TO.isoformat())
+    observed, expected = _knox_first_cell(eng, REPEATS, want_from, TO)
+    assert observed >= 40  # the 40 planted pairs, and any close by chance
+    result = page.locator(f"[data-testid=nr-category-result][data-category='{REPEATS}']")
+    sentence = result.get_by_test_id("nr-sentence").inner_text()
+    prefix = f"{REPEATS} repeats nearby: within 100 m and 7 days there were "
+    assert sentence.startswith(prefix), sentence
+    shown_ratio = float(sentence.removeprefix(prefix).split(" ")[0])
+    assert shown_ratio == pytest.approx(observed / expected, rel=0.25), (sentence, expected)
+    assert f"({observed} pairs against " in sentence and "p = 0.01)" in sentence, sentence
+    cell = result.locator("[data-testid=nr-cell][data-d='0'][data-t='0']")
+    lines = cell.inner_text().split("\n")
+    assert lines[1].startswith(f"{observed} of ") and lines[2] == "p = 0.01", lines
+    assert lines[3] == "More than chance" and "sig" in (cell.get_attribute("class") or "")
+    heads = result.locator("thead th").all_inner_texts()
+    assert heads == ["Distance apart", "0–7 days", "7–14 days", "14–28 days", "28–56 days"]
+    rows = result.locator("tbody th").all_inner_texts()
+    assert rows == ["0–100 m", "100–200 m", "200–400 m", "400–800 m"]
+    assert_accessible(page, "near-repeat table")
+    _shot(page, artifacts_dir, "near-repeat")
+
+    # Uniformly spread incidents: no sign of near repeats, the cell not marked.
+    _run_near_repeat(page, SPREAD)
+    observed, expected = _knox_first_cell(eng, SPREAD, want_from, TO)
+    assert expected > 5  # enough pairs are expected for the test to say something
+    result = page.locator(f"[data-testid=nr-category-result][data-category='{SPREAD}']")
+    sentence = result.get_by_test_id("nr-sentence").inner_text()
+    assert sentence.startswith(
+        f"{SPREAD}: no sign of near repeats: within 100 m and 7 days there were {observed} pairs "
+        "against "
+    ), sentence
+    shown_expected = float(sentence.split(" against ")[1].split(" ")[0])
+    assert shown_expected == pytest.approx(expected, rel=0.15), (sentence, expected)
+    cell = result.locator("[data-testid=nr-cell][data-d='0'][data-t='0']")
+    assert "More than chance" not in cell.inner_text()
+    assert page.locator("[data-testid=nr-category-result]").count() == 1  # the last one only
+
+    # All: one request per category the agency's incidents have (dated to the day), each shown.
+    with eng.connect() as c:
+        by_day = c.execute(
+            text(
+                "SELECT DISTINCT category FROM incidents.incidents "
+                "WHERE category = ANY(:c) AND time_precision <> 'month'"
+            ),
+            {"c": kfrs_cats},
+        ).scalars().all()  # fmt: skip
+    _run_near_repeat(page, "")
+    shown = page.locator("[data-testid=nr-category-result]")
+    assert sorted(shown.evaluate_all("els => els.map(e => e.dataset.category)")) == sorted(by_day)
+    status = page.get_by_test_id("nr-status").inner_text()
+    assert status.startswith(f"Done: {len(by_day)} categories, "), status
+    assert_accessible(page, "near-repeat tables")
+    _shot(page, artifacts_dir, "near-repeat-all")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    _shot(page, artifacts_dir, "near-repeat-phone")
+    offline.check()

@@ -30,6 +30,8 @@ from shared.incidents.store import load_points
 
 MAX_PAIR_WORK = 200_000_000  # near pairs x (permutations + 1)
 MAX_NAMED = 30  # categories named in a refusal
+MAX_LISTED = 50  # categories a page offers, most incidents first
+# A Monte Carlo p of (1 + k) / (1 + n) <= 0.05 has exactly that level, so "at most", not "under".
 SIGNIFICANT = 0.05
 
 
@@ -38,6 +40,27 @@ def field_error(field: str, message: str, **extra: Any) -> InvalidInput:
     return InvalidInput(
         f"{field}: {message}", errors=[{"field": field, "message": message}], extra=extra
     )
+
+
+def significant(observed: float, expected: float, p_value: float) -> bool:
+    """A cell with more pairs than expected and a Monte Carlo p of at most ``SIGNIFICANT``."""
+    return bool(observed > expected and p_value <= SIGNIFICANT)
+
+
+def category_counts(
+    session: Session, *, categories: list[str], limit: int = MAX_LISTED
+) -> list[dict[str, Any]]:
+    """The held categories of ``categories`` (all when empty), most incidents first, each with
+    its count and how many are dated to the day (only those enter a near-repeat analysis)."""
+    by_day = func.count().filter(Incident.time_precision != str(Precision.MONTH))
+    q = select(Incident.category, func.count(), by_day).group_by(Incident.category)
+    if categories:
+        q = q.where(Incident.category.in_(list(categories)))
+    rows = session.execute(q.order_by(by_day.desc(), func.count().desc(), Incident.category))
+    return [
+        {"name": name, "incidents": int(n), "by_day": int(d)}
+        for name, n, d in rows.fetchmany(limit)
+    ]
 
 
 def _held_categories(session: Session) -> list[str]:
@@ -130,15 +153,14 @@ def analyse(session: Session, *, body: NearRepeatRequest) -> NearRepeatRead:
         note: str | None = None
         if by_month:
             note = f"{by_month} incidents dated by month only were left out"
-        near = bool(tab.observed[0, 0] > tab.expected[0, 0] and tab.p_value[0, 0] <= SIGNIFICANT)
+        table = tab.as_dict()
+        for cell in table["cells"]:
+            cell["significant"] = significant(cell["observed"], cell["expected"], cell["p_value"])
+        near = significant(tab.observed[0, 0], tab.expected[0, 0], tab.p_value[0, 0])
         tables.append(
             NearRepeatTable(
-                category=cat,
-                n_events=tab.n_events,
-                note=note,
-                near_repeat=near,
-                table=tab.as_dict(),
-            )  # fmt: skip
+                category=cat, n_events=tab.n_events, note=note, near_repeat=near, table=table
+            )
         )
     return NearRepeatRead(
         date_from=body.date_from,

@@ -143,3 +143,38 @@ def test_only_analysts_and_admins_may_ask(client: Any, tokens: Any, role: str, s
     body = {"categories": [CAT], "from": FROM.isoformat(), "to": TO.isoformat()}
     problem(client.post("/near-repeat", json=body, headers=tokens[role]), status)
     problem(client.get("/near-repeat", params=QUERY), 401)
+
+
+def test_each_cell_says_whether_it_is_significant(client: Any, tokens: Any) -> None:
+    """More pairs than expected and p at most 0.05 (the exact level of a Monte Carlo test): the
+    flag the page marks; the table's near_repeat is the nearest, soonest cell's flag."""
+    body = {**QUERY, "permutations": 99}
+    (table,) = client.get("/near-repeat", params=body, headers=tokens["analyst"]).json()["tables"]
+    cells = table["table"]["cells"]
+    flags = [c["significant"] for c in cells]
+    assert flags == [c["observed"] > c["expected"] and c["p_value"] <= 0.05 for c in cells]
+    assert True in flags and False in flags  # both kinds occur, so the rule is exercised
+    assert table["near_repeat"] is cells[0]["significant"]
+    assert cells[0]["distance_m"][0] == 0 and cells[0]["time_days"][0] == 0
+
+
+def test_category_counts_are_those_stored(db_session: Any, incidents: Any) -> None:
+    """What the backtest page offers: held categories, most dated to the day first, counted."""
+    from services.predictive.nearrepeat.service import category_counts
+
+    got = category_counts(
+        db_session, categories=["Burglary", CAT, "Criminal damage and arson", "Not held"]
+    )
+    rows = db_session.execute(
+        text(
+            "SELECT category, count(*), count(*) FILTER (WHERE time_precision <> 'month') "
+            "FROM incidents.incidents WHERE category IN ('Burglary', :c, "
+            "'Criminal damage and arson') GROUP BY category"
+        ),
+        {"c": CAT},
+    ).all()
+    want = {name: (int(n), int(d)) for name, n, d in rows}
+    assert {g["name"]: (g["incidents"], g["by_day"]) for g in got} == want
+    assert want["Burglary"][1] == 0 and want[CAT][1] > 0  # police by month, fires by day
+    assert [g["by_day"] for g in got] == sorted((g["by_day"] for g in got), reverse=True)
+    assert len(category_counts(db_session, categories=[], limit=2)) == 2  # all, bounded
