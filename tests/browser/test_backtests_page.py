@@ -515,3 +515,120 @@ def test_an_analyst_sees_whether_a_category_repeats_nearby(
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
     _shot(page, artifacts_dir, "near-repeat-phone")
     offline.check()
+
+
+def _window_count(engine: Any, category: str, start: date, end: date) -> int:
+    """The category's incidents dated to the day in the window (Medway days), counted in SQL."""
+    from sqlalchemy import text
+
+    with engine.connect() as c:
+        n = c.execute(
+            text(
+                "SELECT count(*) FROM incidents.incidents WHERE category = :c "
+                "AND time_precision <> 'month' "
+                "AND (occurred_at AT TIME ZONE 'Europe/London')::date BETWEEN :f AND :t"
+            ),
+            {"c": category, "f": start, "t": end},
+        ).scalar_one()
+    return int(n)
+
+
+def test_near_repeat_refusals_a_time_limit_and_stop(
+    page: Any,
+    offline: Offline,
+    live_server: Any,
+    near_seeded: dict[str, Any],
+    artifacts_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server's bound, said for the category it refuses; bands checked before asking; a
+    computation past the page's time limit is given up, and Stop stops."""
+    import threading
+
+    from services.predictive.compute.nearrepeat import MAX_EVENTS, knox
+    from services.predictive.nearrepeat import service
+    from services.predictive.web import backtests
+
+    base = live_server("predictive")
+    monkeypatch.setattr(service, "MAX_EVENTS", 100)  # the 80 fires pass, the 400 ASB do not
+
+    def open_page() -> None:
+        page.goto(f"{base}/backtests/page")
+        page.get_by_test_id("bt-agency").select_option("kfrs")
+        page.get_by_test_id("bt-from").fill(FROM.isoformat())
+        page.get_by_test_id("bt-to").fill(TO.isoformat())
+
+    sign_in(page, base, near_seeded["analyst"], next_path="/backtests/page")
+    open_page()
+    body = _run_near_repeat(page, "")
+    start = date.fromisoformat(body["from"])
+    n_spread = _window_count(near_seeded["engine"], SPREAD, start, TO)
+    spread = page.locator(f"[data-testid=nr-category-result][data-category='{SPREAD}']")
+    assert spread.get_by_test_id("nr-sentence").inner_text() == (
+        f"Could not be analysed: {n_spread} incidents of {SPREAD} in this window: the analysis "
+        "takes at most 100; shorten the period"
+    )
+    assert spread.get_by_test_id("nr-table").count() == 0
+    asked_for = page.locator("[data-testid=nr-category-result]").evaluate_all(
+        "els => els.map(e => e.dataset.category)"
+    )
+    over = [c for c in asked_for if _window_count(near_seeded["engine"], c, start, TO) > 100]
+    assert SPREAD in over and REPEATS not in over
+    status = page.get_by_test_id("nr-status").inner_text()
+    assert status.endswith(f" ({len(over)} could not be analysed)."), status
+    fires = page.locator(f"[data-testid=nr-category-result][data-category='{REPEATS}']")
+    assert fires.get_by_test_id("nr-sentence").inner_text().startswith(f"{REPEATS} repeats nearby")
+    _shot(page, artifacts_dir, "near-repeat-refused")
+    offline.failed = [f for f in offline.failed if not f.endswith("/near-repeat -> 422")]
+
+    # Band edges that do not increase are said at once, without asking the server.
+    page.get_by_test_id("nr-category").select_option(REPEATS)
+    page.locator("#nr summary").click()
+    page.get_by_test_id("nr-distances").fill("0, 200, 100")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/near-repeat" in r.url else None)
+    page.get_by_test_id("nr-run").click()
+    error = page.get_by_test_id("nr-error")
+    assert error.inner_text() == "The distance band edges must start at 0 or more and increase."
+    assert asked == [] and page.get_by_test_id("nr-category-result").count() == 0
+
+    # A computation that outlasts the page's time limit (1 s here) is given up and said.
+    gate = threading.Event()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(10)
+        return knox(*args, **kwargs)
+
+    monkeypatch.setattr(service, "MAX_EVENTS", MAX_EVENTS)
+    monkeypatch.setattr(service, "knox", slow)
+    monkeypatch.setattr(backtests, "NEAR_TIME_LIMIT_MS", 1000)
+    status_js = "document.querySelector('[data-testid=nr-status]').textContent"
+    try:
+        open_page()
+        page.get_by_test_id("nr-category").select_option(REPEATS)
+        page.get_by_test_id("nr-run").click()
+        wait_js(page, f"{status_js}.startsWith('Stopped')", 10)
+        assert page.get_by_test_id("nr-status").inner_text() == (
+            f"Stopped: {REPEATS} took longer than 1 s. Try a shorter period or fewer shuffles. "
+            "0 of 1 done."
+        )
+        assert page.get_by_test_id("nr-run").is_enabled()
+        # While it works the page shows progress and a Stop button; Stop stops.
+        monkeypatch.setattr(backtests, "NEAR_TIME_LIMIT_MS", 60_000)
+        open_page()
+        page.get_by_test_id("nr-category").select_option("")
+        page.get_by_test_id("nr-run").click()
+        wait_js(page, f"{status_js}.startsWith('Counting pairs')", 5)
+        assert page.get_by_test_id("nr-progress").is_visible()
+        assert page.get_by_test_id("nr-run").is_disabled()
+        shown = page.get_by_test_id("nr-status").inner_text()
+        assert shown.startswith("Counting pairs: ") and "(1 of " in shown, shown
+        assert_accessible(page, "near-repeat working")
+        page.get_by_test_id("nr-stop").click()
+        wait_js(page, f"{status_js}.startsWith('Stopped')", 5)
+        assert page.get_by_test_id("nr-status").inner_text().startswith("Stopped. 0 of ")
+        assert page.get_by_test_id("nr-progress").is_hidden()
+    finally:
+        gate.set()
+    offline.failed = [f for f in offline.failed if "ERR_ABORTED" not in f]
+    offline.check()

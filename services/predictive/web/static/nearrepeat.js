@@ -219,10 +219,15 @@
                   permutations: Number($("nr-permutations").value)};
       return body;
     }
+    function rising(e) {
+      return e[0] >= 0 && e.every(function (v, i) { return i === 0 || v > e[i - 1]; });
+    }
     function check(b) {
       var d = b.distance_bands_m, t = b.time_bands_days;
       if (!d || d.length < 2) return "Give at least two distance band edges, such as 0, 100, 200.";
       if (!t || t.length < 2) return "Give at least two time band edges, such as 0, 7, 14.";
+      if (!rising(d)) return "The distance band edges must start at 0 or more and increase.";
+      if (!rising(t)) return "The time band edges must start at 0 or more and increase.";
       if (d[d.length - 1] > S.max_distance_m) return "The last distance edge may be at most " + metres(S.max_distance_m) + ".";
       if (t[t.length - 1] > S.max_time_days) return "The last time edge may be at most " + days(S.max_time_days) + ".";
       return "";
@@ -256,7 +261,7 @@
       $("nr-working").hidden = false;
       var bar = $("nr-progress");
       if (cats.length > 1) { bar.max = cats.length; bar.value = 0; } else bar.removeAttribute("value");
-      var done = 0, end = "";
+      var done = 0, failed = 0, end = "";
       try {
         for (var i = 0; i < cats.length && !me.stopped; i++) {
           $("nr-status").textContent = "Counting pairs: " + cats[i] +
@@ -276,7 +281,9 @@
                 "Stopped.";
               break;
             }
-            showProblem(cats[i], e.message);
+            var why = e.body && e.body.errors && e.body.errors.length ? e.body.errors[0].message : "";
+            showProblem(cats[i], why || e.message);
+            failed++;
           } finally { clearTimeout(timer); }
           done = i + 1;
           if (cats.length > 1) bar.value = done;
@@ -289,7 +296,8 @@
       }
       $("nr-status").textContent = end ? end + " " + done + " of " + cats.length + " done." :
         "Done: " + (cats.length === 1 ? "1 category" : cats.length + " categories") + ", " +
-        opts.day(w.from) + " to " + opts.day(w.to) + ".";
+        opts.day(w.from) + " to " + opts.day(w.to) +
+        (failed ? " (" + failed + " could not be analysed)" : "") + ".";
     }
     $("nr-form").addEventListener("submit", function (ev) { ev.preventDefault(); run(); });
     $("nr-stop").addEventListener("click", function () {
