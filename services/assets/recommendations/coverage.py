@@ -12,15 +12,15 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shared.incidents.coverage import LONDON as LONDON  # the pages take it from here
+from shared.incidents.coverage import held, last_covered_day, source_days
 from shared.incidents.models import Incident
 from shared.incidents.registry import Precision
 
-LONDON = ZoneInfo("Europe/London")
 # A day the window may end on: far enough either side for any record, near enough that the
 # window's arithmetic never leaves the calendar.
 EARLIEST_DAY = date(1990, 1, 1)
@@ -84,11 +84,7 @@ class EvidenceWindow:
 
 def local_day(moment: datetime, precision: str) -> date:
     """The last London day an incident's time covers: its day, or its month's last day."""
-    if precision == Precision.MONTH.value:
-        # A month is stored as its first instant in UTC (shared.incidents parse_month).
-        month = moment.astimezone(UTC).date()
-        return date(month.year, month.month, calendar.monthrange(month.year, month.month)[1])
-    return moment.astimezone(LONDON).date()
+    return last_covered_day(moment, by_month=precision == Precision.MONTH.value, tz=LONDON)
 
 
 def first_local_day(moment: datetime) -> date:
@@ -98,28 +94,13 @@ def first_local_day(moment: datetime) -> date:
 
 def incident_coverage(session: Session) -> IncidentCoverage | None:
     """The days each incident source covers; None when no incident is held."""
-    rows = session.execute(
-        select(
-            Incident.source,
-            Incident.time_precision,
-            func.min(Incident.occurred_at),
-            func.max(Incident.occurred_at),
-            func.count(),
-        ).group_by(Incident.source, Incident.time_precision)
-    ).all()
-    by_source: dict[str, SourceSpan] = {}
-    for source, precision, first_at, last_at, n in rows:
-        span = SourceSpan(source, first_local_day(first_at), local_day(last_at, precision), int(n))
-        old = by_source.get(source)
-        if old is not None:
-            span = SourceSpan(
-                source, min(old.first, span.first), max(old.last, span.last), old.rows + span.rows
-            )
-        by_source[source] = span
-    if not by_source:
+    spans = [
+        SourceSpan(d.source, d.first_day, d.last_day, d.count)
+        for d in source_days(held(session), tz=LONDON)
+    ]
+    if not spans:
         return None
-    spans = sorted(by_source.values(), key=lambda s: (-s.last.toordinal(), s.source))
-    return IncidentCoverage(tuple(spans))
+    return IncidentCoverage(tuple(sorted(spans, key=lambda s: (-s.last.toordinal(), s.source))))
 
 
 def incidents_in(session: Session, *, start: datetime, end: datetime) -> int:

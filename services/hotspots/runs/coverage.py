@@ -9,19 +9,19 @@ while the newest *day* with data is that month's 1st.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, case, cast, func, select
+from sqlalchemy import ColumnElement, Date, cast, func, select
 from sqlalchemy.orm import Session
 
 from services.hotspots.compute.errors import field_error
 from services.hotspots.compute.points import day_after, day_start
+from shared.incidents.coverage import held, source_days
 from shared.incidents.models import Incident
-from shared.incidents.registry import SOURCES, Precision
+from shared.incidents.registry import SOURCES
 
 Box = tuple[float, float, float, float]
 
@@ -144,42 +144,22 @@ def _utc_day(column: Any) -> Any:
 
 
 def source_periods(session: Session, *, box: Box) -> list[SourcePeriod]:
-    """Each source with incidents (inside ``box``), in the registry's order."""
-    monthly = Incident.time_precision == Precision.MONTH.value
-    q = (
-        select(
-            Incident.source,
-            func.count(),
-            func.min(_utc_day(Incident.occurred_at)),
-            func.max(_utc_day(Incident.occurred_at)),
-            func.bool_and(monthly),
-            func.max(case((monthly, _utc_day(Incident.occurred_at)))),
-        )
-        .where(Incident.geom.intersects(func.ST_MakeEnvelope(*box, 27700)))
-        .group_by(Incident.source)
-    )
+    """Each source with incidents (inside ``box``), in the registry's order (UTC days)."""
+    inside = Incident.geom.intersects(func.ST_MakeEnvelope(*box, 27700))
     order = {name: i for i, name in enumerate(SOURCES)}
-    out = []
-    for source, n, first, newest, all_monthly, newest_month in session.execute(q):
-        last = newest
-        if newest_month is not None:
-            last = max(last, _month_end(newest_month))
-        out.append(
-            SourcePeriod(
-                source=source,
-                label=source_label(source),
-                first_day=first,
-                last_day=last,
-                newest_day=newest,
-                by_month=bool(all_monthly),
-                incidents=int(n),
-            )
+    out = [
+        SourcePeriod(
+            source=d.source,
+            label=source_label(d.source),
+            first_day=d.first_day,
+            last_day=d.last_day,
+            newest_day=d.newest_day,
+            by_month=d.by_month,
+            incidents=d.count,
         )
+        for d in source_days(held(session, where=[inside]), tz=UTC)
+    ]
     return sorted(out, key=lambda p: (order.get(p.source, len(order)), p.source))
-
-
-def _month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def category_counts(session: Session, *, box: Box) -> dict[str, list[tuple[str, int]]]:

@@ -8,7 +8,6 @@ Reading only: nothing here writes.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -18,8 +17,8 @@ from sqlalchemy.orm import Session
 from services.predictive.dates import LONDON
 from services.predictive.lists.generate import STALE_DAYS
 from services.predictive.models import Agency, TargetList
+from shared.incidents.coverage import held
 from shared.incidents.models import Incident
-from shared.incidents.registry import Precision
 
 
 @dataclass(frozen=True)
@@ -54,10 +53,6 @@ class DataPeriod:
         return gap is not None and gap <= stale_days
 
 
-def _end_of_month(d: date) -> date:
-    return d.replace(day=calendar.monthrange(d.year, d.month)[1])
-
-
 def incident_period(
     session: Session,
     *,
@@ -74,23 +69,17 @@ def incident_period(
         cond.append(Incident.source == source)
     if before is not None:
         cond.append(Incident.occurred_at < before)
-    first, count = session.execute(
-        select(func.min(Incident.occurred_at), func.count()).where(*cond)
-    ).one()
-    newest = session.execute(
-        select(Incident.occurred_at, Incident.time_precision)
-        .where(*cond)
-        .order_by(Incident.occurred_at.desc())
-        .limit(1)
-    ).first()
-    if newest is None or first is None:
+    groups = held(session, where=cond)
+    if not groups:
         return DataPeriod(None, None, 0)
-    last = newest[0].astimezone(LONDON).date()
-    if newest[1] == Precision.MONTH:
-        last = _end_of_month(last)
+    # The newest incident says how far the data reach: its day, or its month's end when only
+    # its month is known (a month-precision incident older than a dated one does not extend it).
+    newest = max(groups, key=lambda g: (g.newest_at, g.by_month))
+    last = newest.last_day(LONDON)
     if before is not None:
         last = min(last, before.astimezone(LONDON).date() - timedelta(days=1))
-    return DataPeriod(first.astimezone(LONDON).date(), last, int(count))
+    first = min(g.first_day(LONDON) for g in groups)
+    return DataPeriod(first, last, sum(g.count for g in groups))
 
 
 def list_period(session: Session, *, target_list: TargetList) -> DataPeriod:
