@@ -13,7 +13,7 @@ kept ``health_snapshot_retention_days`` and deleted by ``delete_expired_snapshot
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import cv2
 import numpy as np
@@ -167,12 +167,17 @@ def _keep_snapshot(
     )
 
 
-def snapshots_of(session: Session, *, fault_id: int) -> list[HealthSnapshot]:
+def snapshots_of(
+    session: Session, *, fault_id: int, now: datetime | None = None
+) -> list[HealthSnapshot]:
     """The snapshots kept as a fault's evidence (not expired), oldest first."""
     return list(
         session.scalars(
             select(HealthSnapshot)
-            .where(HealthSnapshot.fault_id == fault_id)
+            .where(
+                HealthSnapshot.fault_id == fault_id,
+                HealthSnapshot.expires_at > (now or datetime.now(UTC)),
+            )
             .order_by(HealthSnapshot.taken_at, HealthSnapshot.id)
         )
     )

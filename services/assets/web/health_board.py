@@ -4,20 +4,30 @@ open faults, SLA breaches and availability over the last 30 days, with filters.
 For the roles that read faults (operators, SEG, analysts; admins): the sign-in page (401) or a
 page naming the roles (403) for anyone else. Filters are a plain GET form, so the board works
 without its script and a filtered board can be bookmarked; a filter value the board does not
-know is a readable message naming it (422), never a silent "no cameras".
+know is a readable message naming it (422), never a silent "no cameras". Beside the faults'
+availability it shows what the health checks saw (the newest check, and the share of the
+watched time with a picture). Its script asks ``/health-board/changes`` every ``POLL_MS`` and,
+when a fault or a check changed, fetches the board again with the same filters and swaps the
+totals and the table in place: the board follows the checks without a reload.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import func, select
 
 from services.assets import lifecycle as lc
 from services.assets.dependencies import FAULT_READERS, OPERATORS
 from services.assets.faults import board as hb
+from services.assets.faults.queries import changes_stamp
+from services.assets.health import availability as ha
+from services.assets.health.causes import SAID, Cause
+from services.assets.health.models import CameraStream
 from services.assets.web import pages  # noqa: F401 - registers the service's templates
 from shared.db import SessionDep
 from shared.web.pages import page_user, render
@@ -25,6 +35,8 @@ from shared.web.pages import page_user, render
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 _TRUE = ("1", "true", "on", "yes")
+# How often the board asks whether anything changed.
+POLL_MS = 5000
 # Times on the board are the partnership's own (Medway).
 UK = ZoneInfo("Europe/London")
 
@@ -70,7 +82,17 @@ def health_board_page(request: Request, session: SessionDep) -> Response:
     everything = hb.health_board(session)
     filters, problems = _filters(request, everything)
     board = replace(everything, rows=[r for r in everything.rows if hb.keep(r, filters)])
+    ids = [r.id for r in board.rows]
+    today = everything.now.astimezone(ha.UK).date()
+    since = today - timedelta(days=hb.AVAILABILITY_DAYS - 1)
     context = {
+        "last_checks": ha.last_checks(session, camera_ids=ids),
+        "checked": ha.checked_time(
+            session, camera_ids=ids, first=since, end=today + timedelta(days=1)
+        ),
+        "said": {str(c): SAID[c] for c in Cause},
+        "poll_ms": POLL_MS,
+        "changes_url": request.url_for("health_board_changes").path,
         "board": board,
         "filters": filters,
         "problems": problems,
@@ -92,3 +114,17 @@ def health_board_page(request: Request, session: SessionDep) -> Response:
     }
     status = 422 if problems else 200
     return render(request, "assets/health_board.html", context, who=who, status_code=status)
+
+
+@router.get("/health-board/changes")
+def health_board_changes(request: Request, session: SessionDep) -> Response:
+    """A stamp that changes when a fault changes or a camera is checked (the board's poll)."""
+    page_user(request, session, *FAULT_READERS, what="The health board")
+    faults, open_now = changes_stamp(session)
+    checked, streams = session.execute(
+        select(func.max(CameraStream.last_checked_at), func.count(CameraStream.camera_id))
+    ).one()
+    stamp = f"{faults}|{checked.isoformat() if checked else '-'}|{streams}"
+    return JSONResponse(
+        {"stamp": stamp, "open": open_now}, headers={"Cache-Control": "no-store"}
+    )
