@@ -275,6 +275,10 @@ def test_the_page_follows_a_running_job(
     assert page.get_by_test_id("bt-status").inner_text() == "running"
     assert page.get_by_test_id("bt-progress").evaluate("p => [p.value, p.max]") == [5, 14]
     _shot(page, artifacts_dir, "running")
+    # The near-repeat section follows the backtest opened: its agency and period.
+    context = page.get_by_test_id("nr-context").inner_text()
+    assert context.startswith("Kent Fire and Rescue Service, incidents from "), context
+    assert context.endswith(f"to 14 June 2021 (backtest {job_id}'s period)."), context
     advance(origins_done=9)
     _progress_shows(page, "9 of 14")
     assert text.inner_text() == "9 of 14 origin days done."

@@ -202,9 +202,10 @@
     function follow(next) {
       var same = ctx && ctx.agency === next.agency && ctx.from === next.from && ctx.to === next.to;
       var agencyChanged = !ctx || ctx.agency !== next.agency;
+      if (same) { describe(); return; }  /* the same period: keep saying where it came from */
       ctx = next;
       if (agencyChanged && opts.agencies[next.agency]) fillCategories(opts.agencies[next.agency]);
-      if (!same && !running) clear();
+      if (!running) clear();
       describe();
     }
     function chosen(a) {
