@@ -143,6 +143,14 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture()
+def errors(page: Any) -> list[str]:
+    """JavaScript errors raised on the page (none expected)."""
+    from tests.browser.steps import watch_errors
+
+    return watch_errors(page)
+
+
+@pytest.fixture()
 def browser_session(browser_db: str) -> Iterator[Any]:
     """A committing session on the browser database, for seeding pages' data."""
     from shared.db import make_engine, make_sessionmaker

@@ -7,10 +7,8 @@ setting) and anything else is aborted and must not happen; no request may fail.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,23 +19,17 @@ import pytest
 from shared.geometry import point_to_bng
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in, wait_js
+from tests.browser.steps import LAPTOP, PHONE, Offline, cut_off
 from tests.conftest import SHARED_DATA
 from tests.factories import incident_row, log_fault, make_camera, store_incidents
 
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 TRICKY_NAME = "Quote `tick` ${alert(1)} <b>bold</b> \\ back"
 WARD = "Chatham Central"
 # Incident data in the evidence window (far from the cameras), removed afterwards.
 SOURCE = "assets-window"
-# A blank 1x1 PNG: what a tile request gets instead of the network.
-BLANK_TILE = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII="
-)
 WARDS_PATH = SHARED_DATA / "boundaries" / "medway_wards_martinjc.geojson"
 WARD_LINES = ".leaflet-csp-wards-pane path.csp-ward"
 WARD_NAMES = ".leaflet-csp-labels-pane .csp-area-name"
-TILE_URL = re.compile(r"^https?://[^/]+/\d+/\d+/\d+\.png$")
 
 # tag, lon, lat, lifecycle (reached by the factory's transitions), technology, deployment, bearing
 SEED = [
@@ -129,57 +121,10 @@ def seeded(browser_db: str, people: Any) -> Iterator[dict[str, Any]]:
         eng.dispose()
 
 
-@dataclass
-class Offline:
-    """What the page asked of other hosts: tiles (answered by a stand-in), and anything else."""
-
-    tiles: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    bad_status: list[tuple[int, str]] = field(default_factory=list)
-    expected_failures: int = 0
-
-    def check(self, *, expected_status: tuple[tuple[int, str], ...] = ()) -> None:
-        """Nothing but tiles left the machine, no request failed, no answer was an error
-        (other than ``expected_status``: (status, path) pairs the test provoked)."""
-        assert self.blocked == [], self.blocked
-        assert len(self.failed) == self.expected_failures, self.failed
-        assert [b for b in self.bad_status if b not in expected_status] == [], self.bad_status
-
-
 @pytest.fixture()
-def offline(page: Any) -> Iterator[Offline]:
-    """Stop every request to another host; count failed requests."""
-    seen = Offline()
-
-    def handle(route: Any) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname == "127.0.0.1":
-            route.continue_()
-        elif TILE_URL.match(url):
-            seen.tiles.append(url)
-            route.fulfill(status=200, content_type="image/png", body=BLANK_TILE)
-        else:
-            seen.blocked.append(url)
-            route.abort()
-
-    page.route("**/*", handle)
-    page.on("requestfailed", lambda r: seen.failed.append(f"{r.url} {r.failure}"))
-    page.on(
-        "response",
-        lambda r: (
-            seen.bad_status.append((r.status, urlsplit(r.url).path)) if r.status >= 400 else None
-        ),
-    )
-    yield seen
-
-
-@pytest.fixture()
-def errors(page: Any) -> list[str]:
-    """JavaScript errors raised on the page (none expected)."""
-    found: list[str] = []
-    page.on("pageerror", lambda exc: found.append(str(exc)))
-    return found
+def offline(page: Any) -> Offline:
+    """Every other host stopped (tiles get a blank stand-in); every error answer named."""
+    return cut_off(page, tiles=True, listed=True)
 
 
 def _expected_on_map(seeded: dict[str, Any], public: bool) -> tuple[int, int]:

@@ -14,25 +14,18 @@ import httpx
 import pytest
 
 from tests.browser.axe import assert_accessible
-from tests.browser.conftest import PASSWORD, wait_js
-from tests.browser.test_control_room import Clicks, Offline, watch_errors, watch_offline
+from tests.browser.conftest import PASSWORD, sign_in, wait_js
+from tests.browser.steps import LAPTOP, PHONE, Offline, cut_off
+from tests.browser.test_control_room import Clicks
 from tests.factories import log_fault, make_camera
 
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 TRICKY = "Mill <i>Lane</i> & ${x}"
 
 
 @pytest.fixture()
 def offline(page: Any) -> Offline:
-    """Every other host stopped; what failed."""
-    return watch_offline(page)
-
-
-@pytest.fixture()
-def errors(page: Any) -> list[str]:
-    """JavaScript errors raised on the page (none expected)."""
-    return watch_errors(page)
+    """Every other host stopped; what failed; every error answer named."""
+    return cut_off(page, listed=True)
 
 
 @pytest.fixture(scope="module")
@@ -166,11 +159,7 @@ def test_the_seg_is_refused_the_footage_page(
     live_server: Any, page: Any, site: dict[str, Any], errors: list[str], offline: Offline
 ) -> None:
     base = live_server("assets")
-    page.goto(base + "/sign-in?next=/footage")
-    page.get_by_test_id("signin-username").fill(site["seg"])
-    page.get_by_test_id("signin-password").fill(PASSWORD)
-    page.get_by_test_id("signin-submit").click()
-    page.wait_for_load_state("load")
+    sign_in(page, base, site["seg"], next_path="/footage")
     reason = page.get_by_test_id("forbidden-reason").inner_text()
     assert "Footage requests needs the role admin or operator" in reason
     assert page.locator("#fr-form").count() == 0

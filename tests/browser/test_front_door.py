@@ -7,7 +7,7 @@ no page may fail a request of its own. Screenshots of each page are kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +15,7 @@ import pytest
 
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
+from tests.browser.steps import Offline, cut_off
 
 SERVICES = ("assets", "hotspots", "predictive")
 
@@ -53,36 +54,10 @@ def _check_map_context(page: Any, label: str) -> None:
     assert page.locator("img.leaflet-tile").count() == 0, f"{label}: tiles drawn"
 
 
-class Offline:
-    """Blocks every request to another host and records what failed on the suite's own."""
-
-    def __init__(self, page: Any) -> None:
-        self.blocked: list[str] = []
-        self.failed: list[str] = []
-        page.route(re.compile(r"^(?!https?://127\.0\.0\.1[:/]).*"), self._block)
-        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
-        page.on("response", self._response)
-
-    def _block(self, route: Any) -> None:
-        if not route.request.url.startswith(("data:", "blob:", "about:")):
-            self.blocked.append(route.request.url)
-        route.abort()
-
-    def _response(self, response: Any) -> None:
-        # The page itself may be a 401 sign-in or 403/404 page; what it loads must not fail.
-        if response.status >= 400 and response.request.resource_type != "document":
-            self.failed.append(f"{response.url} -> {response.status}")
-
-    def check(self, what: str) -> None:
-        """No request left the suite and none of its own failed."""
-        assert not self.blocked, f"{what}: requests to other hosts: {self.blocked[:5]}"
-        assert not self.failed, f"{what}: failed requests: {self.failed[:5]}"
-
-
 @pytest.fixture()
-def offline(page: Any) -> Iterator[Offline]:
+def offline(page: Any) -> Offline:
     """The page with the internet cut off."""
-    yield Offline(page)
+    return cut_off(page)
 
 
 def _header_links(page: Any) -> list[tuple[str, str]]:

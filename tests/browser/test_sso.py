@@ -9,13 +9,13 @@ is blocked and none of the suite's own may fail. Screenshots are kept.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.browser.axe import assert_accessible
+from tests.browser.steps import cut_off
 from tests.oidc_provider import IDP_PASSWORD, account, client, running_provider
 from tests.support import free_port, service_app, serving
 
@@ -60,31 +60,6 @@ def sso_suite(browser_db: str) -> Iterator[dict[str, str]]:
         yield urls | {"idp": issuer}
 
 
-class Offline:
-    """Blocks requests to other hosts; records those and any failed request of the suite's."""
-
-    def __init__(self, page: Any) -> None:
-        self.blocked: list[str] = []
-        self.failed: list[str] = []
-        page.route(re.compile(r"^(?!https?://127\.0\.0\.1[:/]).*"), self._block)
-        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
-        page.on("response", self._response)
-
-    def _block(self, route: Any) -> None:
-        if not route.request.url.startswith(("data:", "blob:", "about:")):
-            self.blocked.append(route.request.url)
-        route.abort()
-
-    def _response(self, response: Any) -> None:
-        if response.status >= 400 and response.request.resource_type != "document":
-            self.failed.append(f"{response.url} -> {response.status}")
-
-    def check(self, what: str) -> None:
-        """No request left the machine and none failed."""
-        assert not self.blocked, f"{what}: requests to other hosts: {self.blocked[:5]}"
-        assert not self.failed, f"{what}: failed requests: {self.failed[:5]}"
-
-
 def _at_provider(page: Any, idp: str, login: str) -> None:
     """Sign in on the provider's own page (it must be the provider's, not the suite's)."""
     page.get_by_test_id("idp-login").wait_for()
@@ -98,7 +73,7 @@ def _at_provider(page: Any, idp: str, login: str) -> None:
 def test_sso_button_provider_and_back_signed_in_on_every_service(
     page: Any, sso_suite: dict[str, str], artifacts_dir: Any
 ) -> None:
-    offline = Offline(page)
+    offline = cut_off(page)
     assets = sso_suite["assets"]
     page.goto(assets + "/sign-in?next=/")
     button = page.get_by_test_id("signin-sso")
@@ -124,7 +99,7 @@ def test_sso_button_provider_and_back_signed_in_on_every_service(
 def test_sso_without_a_role_comes_back_to_the_form_saying_so(
     page: Any, sso_suite: dict[str, str], artifacts_dir: Any
 ) -> None:
-    offline = Offline(page)
+    offline = cut_off(page)
     hotspots = sso_suite["hotspots"]
     page.goto(hotspots + "/sign-in?next=/")
     page.get_by_test_id("signin-sso").click()
