@@ -32,12 +32,12 @@ from sqlalchemy import text
 from shared.geometry import point_to_wgs84
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in, wait_js
+from tests.browser.steps import PHONE, Offline, cut_off
 from tests.conftest import SHARED_DATA
 
 POLICE = [SHARED_DATA / "police" / f"2022-0{m}-kent-street-medway.csv" for m in (1, 2, 3, 4)]
 WARDS = SHARED_DATA / "boundaries" / "medway_wards_martinjc.geojson"
 WARDS_SOURCE = "browser hotspots wards"
-PHONE = {"width": 390, "height": 844}
 ASB = "Anti-social behaviour"
 BURGLARY = "Burglary"
 
@@ -113,56 +113,10 @@ def _scalar(seeded: dict[str, Any], sql: str, **params: Any) -> Any:
         return conn.execute(text(sql), params).scalar()
 
 
-@dataclass
-class Offline:
-    """Requests to other hosts (stopped) and failed requests of the suite's own."""
-
-    blocked: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-    def check(self, what: str) -> None:
-        """Nothing was asked of another host (no tile either) and nothing failed."""
-        assert self.blocked == [], f"{what}: requests to other hosts: {self.blocked[:5]}"
-        assert self.failed == [], f"{what}: failed requests: {self.failed[:5]}"
-
-
-def cut_off(page: Any) -> Offline:
-    """Stop every request not to 127.0.0.1 from ``page``'s context (its new tabs too); count
-    failed requests of the suite's."""
-    seen = Offline()
-
-    def handle(route: Any) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            seen.blocked.append(url)
-            route.abort()
-
-    def response(r: Any) -> None:
-        # A page may itself be a 401 sign-in or 403 page; what it loads must not fail.
-        if r.status >= 400 and r.request.resource_type != "document":
-            seen.failed.append(f"{r.url} -> {r.status}")
-
-    context = page.context
-    context.route("**/*", handle)
-    context.on("requestfailed", lambda r: seen.failed.append(f"{r.url} {r.failure}"))
-    context.on("response", response)
-    return seen
-
-
 @pytest.fixture()
 def offline(page: Any) -> Offline:
-    """The page with the internet cut off."""
-    return cut_off(page)
-
-
-@pytest.fixture()
-def errors(page: Any) -> list[str]:
-    """JavaScript errors raised on the page (none expected)."""
-    found: list[str] = []
-    page.on("pageerror", lambda exc: found.append(str(exc)))
-    return found
+    """The page with the internet cut off (its new tabs too: the context is)."""
+    return cut_off(page.context)
 
 
 def _police_period(seeded: dict[str, Any]) -> tuple[date, date, int]:

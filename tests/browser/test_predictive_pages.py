@@ -13,7 +13,6 @@ prints: one page for 20 boxes.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import shutil
@@ -23,17 +22,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in, wait_js
+from tests.browser.steps import LAPTOP, PHONE, Offline, cut_off
 from tests.conftest import SHARED_DATA
 from tests.factories import load_medway, make_list, store_incidents, synthetic_incidents, today
 
-PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1280, "height": 800}
 # What Chromium lays out on an A4 page at 96 CSS px per inch: 186 x 273 mm between the page's
 # 12 mm margins.
 A4_CONTENT = {"width": 703, "height": 1032}
@@ -50,10 +47,6 @@ WARDS_PATH = SHARED_DATA / "boundaries" / "medway_wards_martinjc.geojson"
 WARDS_SOURCE = "browser predictive wards"
 RANK_FILLS = ("#b2182b", "#ef8a62", "#fddbc7")
 BOX_PATHS = ", ".join(f'path[fill="{c}"]' for c in RANK_FILLS)
-BLANK_TILE = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII="
-)
-TILE_URL = re.compile(r"^https?://[^/]+/\d+/\d+/\d+\.png$")
 
 
 @pytest.fixture(scope="module")
@@ -154,48 +147,13 @@ def _dense_list(session: Any, agency_code: str, day: date) -> list[str]:
     return cells
 
 
-@dataclass
-class Offline:
-    """What the page asked of other hosts: tiles (answered by a stand-in), and anything else."""
-
-    tiles: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-    def check(self) -> None:
-        """Nothing but tiles left the machine and no request failed."""
-        assert self.blocked == [], self.blocked[:5]
-        assert self.failed == [], self.failed[:5]
-
-
 @pytest.fixture()
-def offline(page: Any) -> Iterator[Offline]:
-    """Stop every request to another host; record failed requests and JavaScript errors."""
-    seen = Offline()
-
-    def handle(route: Any) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname == "127.0.0.1":
-            route.continue_()
-        elif TILE_URL.match(url):
-            seen.tiles.append(url)
-            route.fulfill(status=200, content_type="image/png", body=BLANK_TILE)
-        else:
-            seen.blocked.append(url)
-            route.abort()
-
-    page.route("**/*", handle)
-    page.on("requestfailed", lambda r: seen.failed.append(f"{r.url} {r.failure}"))
+def offline(page: Any) -> Offline:
+    """Stop every request to another host (tiles get a stand-in); record failed requests and
+    JavaScript errors."""
+    seen = cut_off(page, tiles=True)
     page.on("pageerror", lambda exc: seen.failed.append(f"JavaScript: {exc}"))
-    page.on(
-        "response",
-        lambda r: (
-            seen.failed.append(f"{r.url} -> {r.status}")
-            if r.status >= 400 and r.request.resource_type != "document"
-            else None
-        ),
-    )
-    yield seen
+    return seen
 
 
 def _written(d: date) -> str:
