@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from services.predictive.compute.backtest import BacktestResult, backtest_scorers
+from services.predictive.compute.baselines import grid_counts
 from services.predictive.compute.events import Events
 from services.predictive.compute.methods import default_methods
-from services.predictive.compute.scorer import Scorer
+from services.predictive.compute.scorer import FitReport, Scorer
 from services.predictive.compute.selection import resolve_method
 from services.predictive.compute.static_scorers import KdeScorer, NaiveScorer
 from services.predictive.dates import epoch_days, local_midnight
@@ -51,6 +52,33 @@ TRAIN_DAYS = 730.0
 K = 20
 GOAL = 1.10
 SIMPLE = ("counts_28d", "counts_window", "kde_window")
+
+
+class HindsightCounts:
+    """Not a method: counts of the year before and the year after the day (a diagnostic).
+
+    The training window's length, centred on the forecast day and leaving the day itself out:
+    each box's rate around that day as well as hindsight can know it (ties by index, like the
+    counts). It shows how far a ranking by each box's current rate could get above the simple
+    ones; what would be left above it can come only from short-term structure (repeats).
+    """
+
+    def __init__(self, events: Events) -> None:
+        self.events = events
+        self._counts: np.ndarray | None = None
+
+    def fit(self, events: Events, grid: Grid, as_of_days: float) -> FitReport:
+        """Count the events within 365 days either side of [as_of, as_of + 1 day), not in it."""
+        ev, half = self.events, TRAIN_DAYS / 2
+        before = (ev.t_days < as_of_days) & (ev.t_days >= as_of_days - half)
+        other = before | ((ev.t_days >= as_of_days + 1.0) & (ev.t_days < as_of_days + 1 + half))
+        self._counts = grid_counts(ev.x[other], ev.y[other], grid)
+        return FitReport("hindsight", {}, [])
+
+    def score(self, horizon_days: float) -> np.ndarray:
+        """The counts (a relative score)."""
+        assert self._counts is not None
+        return self._counts
 
 
 def load(path: Path, fmt: str) -> Events:
@@ -104,6 +132,11 @@ def report(result: BacktestResult, labels: dict[str, str], keys: list[tuple[str,
             f"  auto / best simple ({best}) {lab}: {r:.3f}x [{lo:.3f}, {hi:.3f}]"
             f"  goal >= {goal:.2f}x: {verdict}"
         )
+        if "hindsight" in per:
+            h = np.array([r[key] for r in per["hindsight"]])
+            r, lo, hi = ratio_interval(h, b)
+            print(f"    hindsight / best simple {lab}: {r:.3f}x [{lo:.3f}, {hi:.3f}] (not a method:"
+                  " counts of the year before and after the day)")  # fmt: skip
 
 
 def real_set(name: str, rel: str, days: int, skip_last: int = 0) -> None:
@@ -124,6 +157,7 @@ def real_set(name: str, rel: str, days: int, skip_last: int = 0) -> None:
         "auto": default_methods.make(method, k_boxes=K)
         if default_methods.get(method).takes_k_boxes
         else default_methods.make(method),
+        "hindsight": HindsightCounts(ev),
     }
     result = backtest_scorers(
         ev, grid, scorers=scorers, start_days=start, end_days=end, k_boxes=K, fractions=(0.01,)
@@ -138,7 +172,8 @@ def real_set(name: str, rel: str, days: int, skip_last: int = 0) -> None:
         print(f"  warning: {w}")
     keys = [("hit_rate_at_k", "hit@20 %"), ("pai_at_k", "PAI@20"),
             ("hit_rate_at_1pct", "hit@1% %"), ("pai_at_1pct", "PAI@1%")]  # fmt: skip
-    report(result, {"auto": f"auto ({method})"}, keys)
+    labels = {"auto": f"auto ({method})", "hindsight": "(hindsight: day +-365 d)"}
+    report(result, labels, keys)
     p = result.fit_params["auto"]
     shown = {k: p.get(k) for k in ("choice", "choice_reason", "theta", "trigger_sigma_m_cells",
              "trigger_tau_days", "background_weight", "background_sigma_cells",
