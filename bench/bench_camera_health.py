@@ -1,6 +1,6 @@
 """Bench: health checks of 500 cameras (healthy, dead and broken) against a real RTSP server.
 
-Starts the loopback GStreamer RTSP test server (tests/integration/health/rtsp_server.py, run by
+Starts the loopback GStreamer RTSP test server (deploy/demo/rtsp_cameras.py, run by
 the system python3), points 500 cameras at its mounts (many cameras share a mount, as the server
 shares its media) and checks them all, ``--rounds`` times, the way one worker does: reading in
 parallel (``--concurrency``), each camera bounded (``--bound``), judged against its own history.

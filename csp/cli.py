@@ -105,6 +105,7 @@ def demo_load(
 ) -> None:
     """Load demo data: the real Medway files when present, plus the demo cameras."""
     import services.assets.demo
+    import services.assets.health.demo
     import services.hotspots.demo
     import services.predictive.demo
     import shared.boundaries.demo
@@ -116,6 +117,7 @@ def demo_load(
         shared.boundaries.demo,
         shared.incidents.demo,
         services.assets.demo,
+        services.assets.health.demo,
         services.hotspots.demo,
         services.predictive.demo,
     )

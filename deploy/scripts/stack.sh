@@ -13,6 +13,8 @@ REDIS_PORT=${CSP_REDIS_PORT:-6380}
 ASSETS_PORT=${ASSETS_PORT:-8001}
 HOTSPOTS_PORT=${HOTSPOTS_PORT:-8002}
 PREDICTIVE_PORT=${PREDICTIVE_PORT:-8003}
+# The demo's simulated cameras (RTSP; /secure on the next port).
+CAMERAS_PORT=${CSP_DEMO_RTSP_PORT:-8554}
 export DATABASE_URL=${DATABASE_URL:-postgresql+psycopg2://csp:csp@127.0.0.1:$PG_PORT/csp}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
 export ASSETS_PORT HOTSPOTS_PORT PREDICTIVE_PORT
@@ -187,9 +189,34 @@ local_env() {
   fi
 }
 
+# A key for the stream credentials the camera health checks keep (Fernet), once per checkout.
+credentials_key() {
+  local env="$ROOT/.env"
+  if ! grep -q '^ASSETS_HEALTH_CREDENTIALS_KEY=' "$env" 2>/dev/null; then
+    printf 'ASSETS_HEALTH_CREDENTIALS_KEY=%s\n' \
+      "$("$ROOT/.venv/bin/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" >>"$env"
+  fi
+}
+
+# The demo's simulated cameras (deploy/demo/rtsp_cameras.py, GStreamer, the system python3):
+# cam3 black and cam4 stalled, so the health checks have something to find.
+cameras_start() {
+  if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer" >/dev/null 2>&1; then
+    say "no GStreamer RTSP server here: the demo cameras have no streams"; return 0
+  fi
+  alive cameras || start_bg cameras /usr/bin/python3 "$ROOT/deploy/demo/rtsp_cameras.py" \
+    "$CAMERAS_PORT" 6 demo demo-stream-pass --modes cam3=black,cam4=stall --keep-serving
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$CAMERAS_PORT") 2>/dev/null && { export CSP_DEMO_RTSP_URL="rtsp://127.0.0.1:$CAMERAS_PORT"; return 0; }
+    sleep 0.2
+  done
+  say "warning: the demo cameras did not start; see $RUN/logs/cameras.log"
+}
+
 up() {
   local_env
-  install_system; install_python; pg_start; redis_start; migrate
+  install_system; install_python; credentials_key; pg_start; redis_start; migrate
+  cameras_start
   (cd "$ROOT" && csp demo load) 2>&1 | tee "$RUN/demo-load.txt"
   start_bg assets "$ROOT/.venv/bin/csp" serve assets --port "$ASSETS_PORT"
   start_bg hotspots "$ROOT/.venv/bin/csp" serve hotspots --port "$HOTSPOTS_PORT"
@@ -205,7 +232,7 @@ up() {
 }
 
 down() {
-  for n in beat worker predictive hotspots assets; do stop_bg "$n"; done
+  for n in beat worker predictive hotspots assets cameras; do stop_bg "$n"; done
   redis_stop; pg_stop
 }
 
@@ -224,7 +251,7 @@ status() {
   printf "\nCSP suite (%s)\n" "$ROOT"
   printf "$fmt" "postgis" "$(pg_running && echo running || echo stopped)" "127.0.0.1:$PG_PORT (data $PGDATA)"
   printf "$fmt" "redis" "$(redis_running && echo running || echo stopped)" "127.0.0.1:$REDIS_PORT"
-  for spec in "assets:$ASSETS_PORT:/map /control-room /ogc /open311/v2/services.json" \
+  for spec in "assets:$ASSETS_PORT:/map /control-room /health-board /ogc /open311/v2/services.json" \
               "hotspots:$HOTSPOTS_PORT:/map /ogc" \
               "predictive:$PREDICTIVE_PORT:$(demo_lists)"; do
     IFS=: read -r n p pages <<<"$spec"
@@ -233,7 +260,8 @@ status() {
     for pg in $pages; do printf "$fmt" "" "" "http://127.0.0.1:$p$pg"; done
   done
   printf "$fmt" "worker" "$(state worker)" "celery, logs in .run/logs/worker.log"
-  printf "$fmt" "beat" "$(state beat)" "nightly lists 00:05 Europe/London; stale hotspot runs swept every 10 min"
+  printf "$fmt" "beat" "$(state beat)" "nightly lists 00:05 Europe/London; camera health checks every 5 min; stale hotspot runs swept every 10 min"
+  printf "$fmt" "cameras" "$(state cameras)" "simulated RTSP cameras rtsp://127.0.0.1:$CAMERAS_PORT/cam0..cam5 (cam3 black, cam4 stalled) for the health checks"
   printf "\nStart here: http://127.0.0.1:%s/ (sign in once; every service's pages are linked)\n" "$ASSETS_PORT"
   [ -f "$RUN/demo-accounts.txt" ] && printf "Demo accounts (one per role): %s\n" "$RUN/demo-accounts.txt"
   printf "People: .venv/bin/csp user create --username U --role R [--agency kfrs] --name 'Full Name'\n"

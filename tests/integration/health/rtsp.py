@@ -1,4 +1,5 @@
-"""Start and drive the loopback RTSP test server (``rtsp_server.py``) from the tests and bench."""
+"""Start and drive the loopback RTSP camera simulator (``deploy/demo/rtsp_cameras.py``) from
+the tests and the bench."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-SERVER = Path(__file__).with_name("rtsp_server.py")
+SERVER = Path(__file__).resolve().parents[3] / "deploy" / "demo" / "rtsp_cameras.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 USER, PASSWORD = "healthcheck", "s3cret-Ω pass"
 
@@ -50,10 +51,10 @@ def server_available() -> str | None:
 class RtspServer:
     """One server process: ``/cam0..`` on ``port``, ``/secure`` (Basic auth) on ``port + 1``."""
 
-    def __init__(self, mounts: int = 4) -> None:
+    def __init__(self, mounts: int = 4, user: str = USER, password: str = PASSWORD) -> None:
         self.port = free_port_pair()
         self.proc = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SERVER), str(self.port), str(mounts), USER, PASSWORD],
+            [SYSTEM_PYTHON, str(SERVER), str(self.port), str(mounts), user, password],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -1,9 +1,11 @@
-"""A real RTSP server on loopback for the camera health tests (GStreamer's RTSP server).
+"""Simulated CCTV cameras: a real RTSP server on loopback (GStreamer's RTSP server), for the
+camera health tests, the bench and the demo stack.
 
 Run by the SYSTEM python3 (Debian: python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-rtsp,
 gstreamer1.0-plugins-base/-good/-ugly), never the project venv:
 
-    /usr/bin/python3 rtsp_server.py PORT MOUNTS USER PASSWORD
+    /usr/bin/python3 rtsp_cameras.py PORT MOUNTS USER PASSWORD [--modes cam3=black,cam4=stall]
+                                     [--keep-serving]
 
 serves ``/cam0`` .. ``/cam{MOUNTS-1}`` (H.264, 320x240, 10 fps) and ``/secure`` on PORT+1 (a
 picture behind Basic auth). Each mount draws a textured street-like scene (seeded per mount) with
@@ -14,12 +16,14 @@ command a line, answered ``ok``:
 
 ``stall`` stops sending frames (a hung encoder); ``frozen`` repeats one frame; ``dark`` is the
 healthy scene at night (low light, more noise); ``still`` a live scene where nothing moves.
-``remove cam3`` unmounts (a stream gone: 404).
+``remove cam3`` unmounts (a stream gone: 404). ``--modes`` sets modes at the start;
+``--keep-serving`` keeps serving when stdin ends (the demo stack runs it in the background).
 Prints ``ready PORT`` when listening.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 import time
@@ -164,7 +168,15 @@ class Factory(GstRtspServer.RTSPMediaFactory):
 
 def main() -> None:
     """Start the server and answer stdin commands."""
-    port, n, user, password = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    ap = argparse.ArgumentParser(description="Simulated CCTV cameras over RTSP (loopback).")
+    ap.add_argument("port", type=int)
+    ap.add_argument("mounts", type=int)
+    ap.add_argument("user")
+    ap.add_argument("password")
+    ap.add_argument("--modes", default="", help="mount=mode,... set at the start")
+    ap.add_argument("--keep-serving", action="store_true", help="serve on when stdin ends")
+    args = ap.parse_args()
+    port, n, user, password = args.port, args.mounts, args.user, args.password
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -190,6 +202,10 @@ def main() -> None:
     factory = Factory("secure")
     factory.add_role_from_structure(_role("user"))
     secure.get_mount_points().add_factory("/secure", factory)
+    for pair in filter(None, args.modes.split(",")):
+        name, _, mode = pair.partition("=")
+        if name in MOUNTS:
+            MOUNTS[name].mode = mode
     secure.attach(None)
     server.attach(None)
     loop = GLib.MainLoop()
@@ -202,7 +218,8 @@ def main() -> None:
             elif len(parts) == 2 and parts[0] == "remove":
                 GLib.idle_add(mounts.remove_factory, f"/{parts[1]}")
             print("ok", flush=True)
-        loop.quit()
+        if not args.keep_serving:
+            loop.quit()
 
     threading.Thread(target=commands, daemon=True).start()
     print(f"ready {port}", flush=True)
