@@ -17,22 +17,14 @@ from sqlalchemy import select
 from services.assets.health.causes import Cause
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import PASSWORD
-from tests.browser.test_control_room import Offline, watch_errors, watch_offline
+from tests.browser.steps import LAPTOP, Offline, cut_off
 from tests.integration.health.test_health_availability import reading
-
-LAPTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture()
 def offline(page: Any) -> Offline:
-    """Every other host stopped; what failed."""
-    return watch_offline(page)
-
-
-@pytest.fixture()
-def errors(page: Any) -> list[str]:
-    """JavaScript errors raised on the page (none expected)."""
-    return watch_errors(page)
+    """Every other host stopped; every error answer must be one the test names."""
+    return cut_off(page, listed=True)
 
 
 @pytest.fixture(scope="module")
