@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from services.assets.health.causes import Cause
 from tests.browser.axe import assert_accessible
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import sign_in
 from tests.browser.steps import LAPTOP, Offline, cut_off
+from tests.integration.health.support import camera_with_stream
 from tests.integration.health.test_health_availability import reading
 
 
@@ -34,27 +35,16 @@ def health_site(browser_db: str, people: Any) -> Iterator[dict[str, Any]]:
     from services.assets.health import service as svc
     from services.assets.settings import AssetsSettings
     from shared.db import make_engine, make_sessionmaker
-    from tests.factories import make_camera
 
     eng = make_engine(browser_db)
     settings = AssetsSettings()
     cams: dict[str, int] = {}
     with make_sessionmaker(eng)() as s:
         for tag, name in (("HCK-001", "Rochester Bridge east"), ("HCK-002", "Star Hill")):
-            cam = make_camera(s, asset_tag=tag, name=name, ward="Rochester West", actor="seed")
-            svc.set_stream(
-                s,
-                camera_id=cam.id,
-                rtsp_url=f"rtsp://127.0.0.1:9/{tag}",
-                onvif_url=None,
-                username=None,
-                password=None,
-                keep_password=False,
-                actor="seed admin",
-                reason="browser test",
-                key=settings.health_credentials_key,
-            )
-            cams[tag] = cam.id
+            cams[tag] = camera_with_stream(
+                s, settings, f"rtsp://127.0.0.1:9/{tag}", asset_tag=tag, name=name,
+                ward="Rochester West",
+            )  # fmt: skip
         svc.record_reading(s, reading=reading(cams["HCK-002"], Cause.OK), settings=settings)
         check = svc.record_reading(
             s, reading=reading(cams["HCK-001"], Cause.NO_PICTURE), settings=settings
@@ -71,13 +61,28 @@ def health_site(browser_db: str, people: Any) -> Iterator[dict[str, Any]]:
     eng.dispose()
 
 
-def _sign_in(page: Any, base: str, path: str, username: str) -> None:
-    page.goto(base + path)
-    page.get_by_test_id("signin-username").fill(username)
-    page.get_by_test_id("signin-password").fill(PASSWORD)
-    page.get_by_test_id("signin-submit").click()
-    page.wait_for_load_state("load")
+def _open(page: Any, live_server: Any, path: str, username: str) -> str:
+    """Sign in through the form and land on ``path`` of the assets service; its base URL."""
+    page.set_viewport_size(LAPTOP)
+    base: str = live_server("assets")
+    page.goto(base + path)  # the sign-in page (401), as a person meets it
+    sign_in(page, base, username, next_path=path)
     assert urlsplit(page.url).path == path
+    return base
+
+
+def _snapshot_views(engine: Any, camera_id: int) -> list[Any]:
+    from services.assets.models import AuditEntry
+    from shared.db import make_sessionmaker
+
+    with make_sessionmaker(engine)() as s:
+        return list(
+            s.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.camera_id == camera_id, AuditEntry.action == "snapshot_viewed"
+                )
+            )
+        )
 
 
 def test_the_control_room_shows_a_fault_the_checks_found_with_its_snapshot(
@@ -88,12 +93,10 @@ def test_the_control_room_shows_a_fault_the_checks_found_with_its_snapshot(
     offline: Offline,
     artifacts_dir: Path,
 ) -> None:
-    from services.assets.models import AuditEntry, Fault
+    from services.assets.models import Fault
     from shared.db import make_sessionmaker
 
-    page.set_viewport_size(LAPTOP)
-    base = live_server("assets")
-    _sign_in(page, base, "/control-room", health_site["operator"])
+    _open(page, live_server, "/control-room", health_site["operator"])
     cam = health_site["cams"]["HCK-001"]
     with make_sessionmaker(health_site["engine"])() as s:
         fault = s.scalars(select(Fault).where(Fault.camera_id == cam)).one()
@@ -115,24 +118,13 @@ def test_the_control_room_shows_a_fault_the_checks_found_with_its_snapshot(
     page.screenshot(path=str(artifacts_dir / "control_room_check_fault.png"), full_page=True)
     assert_accessible(page, "the control room with a health-check fault")
     # The view was audited: who looked at which snapshot.
-    with make_sessionmaker(health_site["engine"])() as s:
-        views = s.scalars(
-            select(AuditEntry).where(
-                AuditEntry.camera_id == cam, AuditEntry.action == "snapshot_viewed"
-            )
-        ).all()
+    views = _snapshot_views(health_site["engine"], cam)
     assert len(views) == 1 and "Hana Cole" in views[0].actor
     # A live reload of the lists keeps the snapshot open and does not fetch (audit) it again.
     page.get_by_test_id("refresh-faults").click()
     page.wait_for_timeout(800)
     row.get_by_test_id("fault-snapshot").wait_for()
-    with make_sessionmaker(health_site["engine"])() as s:
-        again = s.scalars(
-            select(AuditEntry).where(
-                AuditEntry.camera_id == cam, AuditEntry.action == "snapshot_viewed"
-            )
-        ).all()
-    assert len(again) == 1
+    assert len(_snapshot_views(health_site["engine"], cam)) == 1
     assert errors == []
     offline.check(expected_status=((401, "/control-room"),))
 
@@ -148,9 +140,7 @@ def test_the_health_board_follows_the_checks_without_a_reload(
     from services.assets.health import service as svc
     from shared.db import make_sessionmaker
 
-    page.set_viewport_size(LAPTOP)
-    base = live_server("assets")
-    _sign_in(page, base, "/health-board", health_site["seg"])
+    _open(page, live_server, "/health-board", health_site["seg"])
     cam = health_site["cams"]["HCK-002"]
     row = f"[data-testid=board-row][data-camera='{cam}']"
     assert page.locator(row).get_attribute("data-health") == "online"

@@ -20,10 +20,17 @@ INJECTED = {
 
 
 def camera_with_stream(
-    session: Any, settings: Any, url: str, *, user: str | None = None, pw: str | None = None
+    session: Any,
+    settings: Any,
+    url: str,
+    *,
+    user: str | None = None,
+    pw: str | None = None,
+    **camera: Any,
 ) -> int:
-    """A camera with a stream at ``url`` (and credentials when given); its id."""
-    cam = make_camera(session, name=f"Health {url[-12:]}")
+    """A camera (``camera`` fields over the factory's) with a stream at ``url`` (and
+    credentials when given); its id."""
+    cam = make_camera(session, **{"name": f"Health {url[-12:]}", **camera})
     svc.set_stream(
         session,
         camera_id=cam.id,
