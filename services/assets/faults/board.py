@@ -27,6 +27,11 @@ _HEALTH_ORDER: dict[str, int] = {
 }
 
 
+def health_rank(health: str) -> int:
+    """Where a health comes on the board: offline first, then degraded, then online."""
+    return _HEALTH_ORDER.get(health, 3)
+
+
 @dataclass(frozen=True)
 class BoardFault:
     """An open fault as the board shows it."""
@@ -150,7 +155,7 @@ def health_board(
         )
         for c in cameras
     ]
-    rows.sort(key=lambda r: (_HEALTH_ORDER.get(r.health, 3), -r.breached, r.asset_tag))
+    rows.sort(key=lambda r: (health_rank(r.health), -r.breached, r.asset_tag))
     return Board(
         rows=[r for r in rows if keep(r, filters)],
         cameras=len(rows),

@@ -83,10 +83,21 @@ def health_board_page(request: Request, session: SessionDep) -> Response:
     filters, problems = _filters(request, everything)
     board = replace(everything, rows=[r for r in everything.rows if hb.keep(r, filters)])
     ids = [r.id for r in board.rows]
+    last = ha.last_checks(session, camera_ids=ids)
+    # Within each health, a camera whose newest check failed comes first: a lost connection
+    # opens its fault only at the next failure, and the operator should see it coming.
+    failing = {cid for cid, c in last.items() if c.result != Cause.OK}
+    order = {r.id: i for i, r in enumerate(board.rows)}
+    board = replace(
+        board,
+        rows=sorted(
+            board.rows, key=lambda r: (hb.health_rank(r.health), r.id not in failing, order[r.id])
+        ),
+    )
     today = everything.now.astimezone(ha.UK).date()
     since = today - timedelta(days=hb.AVAILABILITY_DAYS - 1)
     context = {
-        "last_checks": ha.last_checks(session, camera_ids=ids),
+        "last_checks": last,
         "checked": ha.checked_time(
             session, camera_ids=ids, first=since, end=today + timedelta(days=1)
         ),
@@ -125,6 +136,4 @@ def health_board_changes(request: Request, session: SessionDep) -> Response:
         select(func.max(CameraStream.last_checked_at), func.count(CameraStream.camera_id))
     ).one()
     stamp = f"{faults}|{checked.isoformat() if checked else '-'}|{streams}"
-    return JSONResponse(
-        {"stamp": stamp, "open": open_now}, headers={"Cache-Control": "no-store"}
-    )
+    return JSONResponse({"stamp": stamp, "open": open_now}, headers={"Cache-Control": "no-store"})

@@ -193,3 +193,22 @@ def test_old_checks_are_deleted_and_their_days_kept(db_session: Any, health_sett
     assert left == 0
     day = s.get(HealthDay, (cid, date(2026, 6, 1)))
     assert day is not None and day.checks == 2 and day.watched_s == pytest.approx(300)
+
+
+def test_the_board_puts_a_camera_whose_last_check_failed_first_among_its_health(
+    client: Any, tokens: dict[str, dict[str, str]], db_session: Any, health_settings: Any
+) -> None:
+    """A lost connection opens its fault only at the second failure; until then the camera is
+    still online, but the board lists it above the online cameras whose checks pass."""
+    import re
+
+    s, st = db_session, health_settings
+    t = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    good = camera_with_stream(s, st, "rtsp://127.0.0.1:9/a", name="Board Aaa good")
+    lost = camera_with_stream(s, st, "rtsp://127.0.0.1:9/b", name="Board Bbb lost")
+    record(s, st, good, [(t, Cause.OK)])
+    record(s, st, lost, [(t, Cause.OK), (t + STEP, Cause.TIMED_OUT)])
+    page = client.get("/health-board", params={"q": "Board "}, headers=tokens["seg"]).text
+    rows = re.findall(r'data-camera="(\d+)" data-health="(\w+)"', page)
+    assert rows == [(str(lost), "online"), (str(good), "online")], rows
+    assert "connection timed out" in page
