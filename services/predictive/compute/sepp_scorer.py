@@ -6,17 +6,12 @@ floor) and the background alone (long-run counts with fitted spatial smoothing, 
 From the two come the variants: each fit, their blend (the mean of the two intensities), and
 each of those with half or all of its smoothed long-run share given to the same box's own
 long-run count (at the top of a list a box's own history ranks best; the smoothing helps
-further down). "All" keeps a tie share (1e-3) smoothed, so boxes with equal own counts are
-ranked by the incidents around them, never by their index: on day-dated burglaries most of a
-top-20 list is such ties. They are judged on the held-out latest weeks from weekly rolling
-origins by hit rate at ``k_boxes`` and at ``area_share`` of the area (their sum, each relative
-to the best variant's; ties to the held-out likelihood). The best replaces the default,
-``background_same_box1`` (the box's own long-run count, ties by its neighbours: the simple
-ranking that is hardest to beat on every real set), only when its weekly gain over it exceeds
-``margin`` standard errors of the weekly differences: four weeks are a noisy judge. The chosen
-one's weights are refitted on the whole window. The fitted parameters, the held-out figures
-and the reason go into the ``FitReport``. Tuned on the earlier part of each real set (the
-bench's ``--skip-last``), never on the reported days.
+further down). They are judged on the held-out latest weeks from weekly rolling origins by hit
+rate at ``k_boxes`` and at ``area_share`` of the area (their sum, each relative to the best
+variant's; ties to the held-out likelihood), and the chosen one's weights are refitted on the
+whole window. The fitted parameters, the held-out figures and the reason go into the
+``FitReport``. Tuned on the earlier part of each real set (the bench's ``--skip-last``), never on
+the reported days.
 """
 
 from __future__ import annotations
@@ -55,9 +50,6 @@ class SeppScorer:
         k_boxes: int = 20,
         area_share: float = 0.01,
         same_box_shares: tuple[float, ...] = (0.5, 1.0),
-        tie_share: float = 1e-3,
-        default_choice: str = "background_same_box1",
-        margin: float = 1.0,
         choose: bool = True,
     ) -> None:
         self.window_days = window_days
@@ -69,9 +61,6 @@ class SeppScorer:
         self.k_boxes = k_boxes
         self.area_share = area_share
         self.same_box_shares = same_box_shares
-        self.tie_share = tie_share
-        self.default_choice = default_choice
-        self.margin = margin
         self.choose = choose
         self._rate: FloatArray | None = None
         self._shape: tuple[int, int] = (0, 0)
@@ -151,9 +140,8 @@ class SeppScorer:
         look-ahead). The variants are the two fits, their blend, and each with part or all of
         its smoothed long-run share given to the same box's long-run count (the top of a list
         is best ranked by a box's own history, the smoothing helps further down). The variant
-        best on the sum of both hit rates, each relative to the best variant's (ties to the
-        higher held-out likelihood), is chosen if it beats the default by more than ``margin``
-        standard errors of the weekly differences; otherwise the default is kept.
+        best on the sum of both hit rates, each relative to the best variant's, is chosen;
+        ties go to the higher held-out likelihood.
         """
         burn = self._burn(n_bins)
         bg = _background_only(table.names)
@@ -198,29 +186,11 @@ class SeppScorer:
             + (0.0 if math.isnan(mean_area[n]) else mean_area[n] / top_area)
             for n in variants
         }
-        best = max(variants, key=lambda n: (round(merit[n], 9), lls[n]))
-        what = (
-            f"hit rate at {self.k_boxes} boxes and at {100 * self.area_share:g}% of the area, "
-            "each against the best variant's"
+        choice = max(variants, key=lambda n: (round(merit[n], 9), lls[n]))
+        reason = (
+            f"{choice} was best on the held-out weeks (hit rate at {self.k_boxes} boxes and at "
+            f"{100 * self.area_share:g}% of the area, each against the best variant's)"
         )
-        choice, reason = best, f"{best} was best on the held-out weeks ({what})"
-        default = self.default_choice
-        gain, noise = 0.0, 0.0
-        if default in variants and best != default and len(hits[best]) > 1:
-            # Per-origin gain over the default, on the same scale as the merit.
-            diff = (np.subtract(hits[best], hits[default]) / top_hit
-                    + np.subtract(area[best], area[default]) / top_area)  # fmt: skip
-            gain = float(diff.mean())
-            noise = float(diff.std(ddof=1) / math.sqrt(diff.size))
-            if gain <= self.margin * noise:
-                choice = default
-                reason = (
-                    f"{default} (the box's own long-run count, ties by its neighbours) kept: "
-                    f"{best} beat it by {gain:.3f} on the held-out weeks ({what}), within "
-                    f"{self.margin:g} standard error ({noise:.3f}) of the weekly differences"
-                )
-            else:
-                reason += f"; it beat {default} by {gain:.3f}, more than {self.margin:g} s.e."
         if not any(hits.values()):
             choice, reason = "full", "no held-out week had incidents: the full model"
         return (
@@ -233,11 +203,6 @@ class SeppScorer:
                 "heldout_hit_rate_at_area": mean_area,
                 "heldout_area_share": self.area_share,
                 "heldout_origins": len(hits["full"]),
-                "heldout_merit": merit,
-                "default_choice": default,
-                "gain_over_default": gain,
-                "gain_standard_error": noise,
-                "margin_standard_errors": self.margin,
                 "k_boxes": self.k_boxes,
             },
             (full.weights, back.weights),
@@ -254,8 +219,7 @@ class SeppScorer:
         for base in ("full", "background", "blend"):
             for share in self.same_box_shares:
                 w = out[base].copy()
-                # All of it: a tie share stays smoothed, so equal own counts rank by neighbours.
-                moved = (1.0 - self.tie_share if share >= 1.0 else share) * w[smoothed]
+                moved = share * w[smoothed]
                 w[smoothed] -= moved
                 w[same_box] += moved.sum()
                 out[f"{base}_same_box{share:g}"] = w
