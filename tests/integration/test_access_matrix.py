@@ -88,6 +88,7 @@ MANUAL: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/briefing"): {"seg", "analyst"},
     ("GET", "/footage"): {"operator"},
     ("GET", "/health-board"): FAULT_READERS,
+    ("GET", "/health-board/changes"): FAULT_READERS,
     ("GET", "/briefing.pdf"): {"seg", "analyst"},
 }
 MIN_CHECKED = {"assets": 23, "hotspots": 25, "predictive": 8}  # guards against a vacuous walk

@@ -108,7 +108,9 @@ def test_injected_faults_found_within_two_checks_then_fixed_by_themselves(
     picture = sorted(cams.values())
     faults = {cid: s.get(CameraStream, cid).fault_id for cid in picture}
     need = st.health_fixed_after_passes
-    for n in range(need + 2):  # two spare rounds for a dropped connection (it resets the run)
+    # Spare rounds for a dropped connection of the test server (it resets the run of passes);
+    # under a full suite's load it drops a few in a hundred.
+    for n in range(need + 4):
         results = check_round(s, st, picture)
         assert not set(results.values()) - {"ok", "timed_out", "no_stream"}, results
         if n < need - 1:
