@@ -94,6 +94,25 @@ def fit(
     else:
         for k in ("method", "n_events", "theta", "omega_per_day", "background_per_day"):
             typer.echo(f"{k}: {out[k]}")
+        for line in choice_lines(fc.params):
+            typer.echo(line)
+
+
+def choice_lines(params: dict[str, Any]) -> list[str]:
+    """The method's choice, its reason and the held-out figures it was made on, as text."""
+    lines = [f"{k}: {params[k]}" for k in ("choice", "choice_reason") if params.get(k)]
+    share = params.get("heldout_area_share")
+    area = f"{100 * share:g}% of the area" if isinstance(share, float) else "the area share"
+    for key, what in (
+        ("heldout_hit_rate_at_k", f"held-out hit rate at {params.get('k_boxes')} boxes"),
+        ("heldout_hit_rate_at_area", f"held-out hit rate at {area}"),
+        ("heldout_loglik", "held-out log-likelihood"),
+    ):
+        figures = params.get(key)
+        if isinstance(figures, dict) and figures:
+            shown = ", ".join(f"{name} {value:.4g}" for name, value in figures.items())
+            lines.append(f"{what}: {shown}")
+    return lines
 
 
 @app.command("score")

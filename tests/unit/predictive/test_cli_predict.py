@@ -296,3 +296,21 @@ def test_grids_over_the_cell_limit_are_refused_before_allocating(
     assert "the limit is 4,000,000 cells" in out + err
     assert grown_mb < 200
     common_settings.cache_clear()
+
+
+def test_fit_says_what_auto_chose_and_why(tmp_path: Path) -> None:
+    """The text output carries the choice, its reason and the held-out figures of --json."""
+    path = tmp_path / "fires.csv"
+    _write_generic(path, theta=0.5, omega=0.4, days=300.0, seed=3)
+    args = ("fit", "--input", str(path), "--format", "generic", "--cell", "150")
+    code, out, err = _run(*args, "--json")
+    assert code == 0, err
+    params = json.loads(out)["params"]
+    assert params.get("choice") and params.get("choice_reason"), params
+    code, text, err = _run(*args)
+    assert code == 0, err
+    assert f"choice: {params['choice']}" in text
+    assert f"choice_reason: {params['choice_reason']}" in text
+    held = params.get("heldout_hit_rate_at_k") or {}
+    for name, value in held.items():
+        assert f"{name} {value:.4g}" in text
