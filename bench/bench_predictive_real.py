@@ -179,7 +179,28 @@ def real_set(name: str, rel: str, days: int, skip_last: int = 0) -> None:
              "trigger_tau_days", "background_weight", "background_sigma_cells",
              "heldout_loglik", "heldout_hit_rate_at_k")}  # fmt: skip
     print(f"  last fit: {shown}")
+    near_repeat_evidence(ev, end, days=180)
     wards_exposure(result, grid)
+
+
+def near_repeat_evidence(ev: Events, end_days: float, days: int) -> None:
+    """What a forecast of the next day could gain from near repeats: the Knox excess of pairs
+    within 200 m on the same day (useless to a daily list: the day is over) and one to seven days
+    apart (what a self-exciting model can use), over the ``days`` before the reported end."""
+    from services.predictive.compute.nearrepeat import knox
+
+    part = ev.select((ev.t_days >= end_days - days) & (ev.t_days < end_days))
+    table = knox(part.x, part.y, np.floor(part.t_days), distance_edges_m=(0.0, 200.0, 800.0),
+                 time_edges_days=(0.0, 1.0, 8.0, 57.0), permutations=99)  # fmt: skip
+    obs, exp, p = table.observed[0], table.expected[0], table.p_value[0]
+    words = [f"{lab} {int(o)}/{e:.1f} (x{o / e:.2f}, p={q:.2f})" if e > 0 else f"{lab} none"
+             for lab, o, e, q in zip(("same day", "1-7 days", "8-56 days"), obs, exp, p,
+                                     strict=True)]  # fmt: skip
+    extra = max(0.0, float(obs[1] - exp[1])) / days
+    print(
+        f"  near repeats within 200 m, last {days} days ({len(part)} incidents; pairs observed/"
+        f"expected): {'; '.join(words)}; next-week excess {extra:.2f} pairs a day"
+    )
 
 
 def wards_exposure(result: BacktestResult, grid: Grid) -> None:
