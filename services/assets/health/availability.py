@@ -156,10 +156,17 @@ class CheckedTime:
 
 
 def checked_time(
-    session: Session, *, camera_ids: Sequence[int] | None, first: date, end: date
+    session: Session,
+    *,
+    camera_ids: Sequence[int] | None,
+    first: date,
+    end: date,
+    now: datetime | None = None,
 ) -> dict[int, CheckedTime]:
-    """Per camera, the checks' days in [first, end) summed (cameras never checked are absent)."""
-    period_s = (midnight(end) - midnight(first)).total_seconds()
+    """Per camera, the checks' days in [first, end) summed (cameras never checked are absent);
+    the share watched is of the period's time gone by at ``now``."""
+    until = midnight(end) if now is None else min(midnight(end), now)
+    period_s = max(0.0, (until - midnight(first)).total_seconds())
     stmt = (
         select(
             HealthDay.camera_id,
@@ -253,7 +260,7 @@ def monthly(
         faults: dict[int, list[Fault]] = defaultdict(list)
         for f in faults_overlapping(session, camera_ids=ids, start=t0, end=t1):
             faults[f.camera_id].append(f)
-        seen = checked_time(session, camera_ids=ids, first=start, end=end)
+        seen = checked_time(session, camera_ids=ids, first=start, end=end, now=now)
         for c in cameras:
             a = availability_from_faults(c.id, faults[c.id], t0, min(t1, now), now)
             rows.append(

@@ -99,7 +99,7 @@ def health_board_page(request: Request, session: SessionDep) -> Response:
     context = {
         "last_checks": last,
         "checked": ha.checked_time(
-            session, camera_ids=ids, first=since, end=today + timedelta(days=1)
+            session, camera_ids=ids, first=since, end=today + timedelta(days=1), now=everything.now
         ),
         "said": {str(c): SAID[c] for c in Cause},
         "poll_ms": POLL_MS,

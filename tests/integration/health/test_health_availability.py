@@ -212,3 +212,19 @@ def test_the_board_puts_a_camera_whose_last_check_failed_first_among_its_health(
     rows = re.findall(r'data-camera="(\d+)" data-health="(\w+)"', page)
     assert rows == [(str(lost), "online"), (str(good), "online")], rows
     assert "connection timed out" in page
+
+
+def test_the_share_watched_of_a_month_under_way_is_of_its_time_gone_by(
+    db_session: Any, health_settings: Any
+) -> None:
+    s, st = db_session, health_settings
+    cid = camera_with_stream(s, st, "rtsp://127.0.0.1:9/under-way")
+    t = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 06:00 GMT on 1 December
+    record(s, st, cid, [(t + i * STEP, Cause.OK) for i in range(13)])  # an hour watched
+    now = t + timedelta(hours=6)  # noon: half of 1 December has gone by
+    seen = ha.checked_time(
+        s, camera_ids=[cid], first=date(2026, 12, 1), end=date(2027, 1, 1), now=now
+    )[cid]
+    assert seen.watched_share == pytest.approx(1 / 12)
+    whole = ha.checked_time(s, camera_ids=[cid], first=date(2026, 12, 1), end=date(2027, 1, 1))
+    assert whole[cid].watched_share == pytest.approx(3600 / (31 * 86400))
