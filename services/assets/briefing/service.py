@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from services.assets.briefing.quarters import (
 )
 from services.assets.clock import now_utc
 from services.assets.enums import FaultCategory, FootageOutcome
+from services.assets.health.availability import checked_time
 from services.assets.settings import AssetsSettings
 
 # Each list on the page is capped; the page says how many more there are.
@@ -124,6 +125,10 @@ class Availability:
     overall: float | None  # None when no camera is counted
     with_downtime: list[CameraUptime]
     without_downtime: int
+    # What the health checks saw of the digital cameras they watch (none watched: 0 and None).
+    checked_cameras: int = 0
+    checked_watched_share: float | None = None
+    checked_overall: float | None = None
 
 
 @dataclass(frozen=True)
@@ -307,7 +312,25 @@ def availability(session: Session, *, period: Period) -> Availability:
         if h > 0
     ]
     overall = 1.0 - total / (hours * len(rows)) if rows and hours > 0 else None
-    return Availability(len(rows), total, overall, listed[:MAX_ROWS], len(rows) - len(listed))
+    seen = checked_time(
+        session,
+        camera_ids=None,
+        first=period.first_day,
+        end=period.last_day + timedelta(days=1),
+        now=period.end,
+    ).values()
+    watched = sum(c.watched_s for c in seen)
+    possible = sum(c.period_s for c in seen)
+    return Availability(
+        len(rows),
+        total,
+        overall,
+        listed[:MAX_ROWS],
+        len(rows) - len(listed),
+        checked_cameras=len(seen),
+        checked_watched_share=watched / possible if possible > 0 else None,
+        checked_overall=1.0 - sum(c.down_s for c in seen) / watched if watched > 0 else None,
+    )
 
 
 def footage(session: Session, *, period: Period) -> Footage:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from services.assets import lifecycle as lc
 from services.assets.briefing import mapimage, maplayers
 from services.assets.briefing import service as svc
 from services.assets.briefing.pdf import PDF_MEDIA_TYPE, html_to_pdf
@@ -165,6 +166,10 @@ def _context(
         "pdf_path": request.url_for("briefing_pdf").path,
         "b": None,
         "who": who,
+        # The fault categories that take the picture away (the camera is offline while open).
+        "offline_categories": ", ".join(
+            c.replace("_", " ") for c in lc.FAULT_CATEGORIES if c in lc.NO_PICTURE_CATEGORIES
+        ),
     }
     if error is None:
         b = svc.briefing(session, quarter=quarter, settings=settings, now=now)

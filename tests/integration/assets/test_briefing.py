@@ -351,3 +351,36 @@ def test_a_decision_closes_its_camera_s_recommendation(
     assert rows(page, "recommendation-row", "tag") == ["BRF-G"]
     assert by_testid(page, "fig-recommendations") == "1"
     assert "no evidence of use" in page  # the window holds incident data: now it may say so
+
+
+def test_the_briefing_says_what_the_health_checks_saw(
+    client: Any, tokens: dict[str, dict[str, str]], db_session: Any, seeded: dict[str, Any]
+) -> None:
+    """Two watched cameras' days in the quarter (and one day outside it): the share watched is of
+    the quarter's time, the picture share of the time watched, worked out here."""
+    from services.assets.health.models import HealthDay
+
+    a = make_camera(db_session, asset_tag="BRF-HC1", name="Checked one")
+    b = make_camera(db_session, asset_tag="BRF-HC2", name="Checked two")
+    rows = [
+        (a.id, date(2024, 4, 1), 86400.0, 3600.0),
+        (a.id, date(2024, 5, 1), 43200.0, 0.0),
+        (b.id, date(2024, 6, 30), 86400.0, 7200.0),
+        (b.id, date(2024, 7, 1), 86400.0, 86400.0),  # the next quarter: not counted
+    ]
+    for cid, day, watched, down in rows:
+        db_session.add(
+            HealthDay(camera_id=cid, day=day, checks=10, passed=5, watched_s=watched,
+                      down_s=down, degraded_s=down)
+        )  # fmt: skip
+    db_session.commit()
+    page = client.get(f"/briefing?quarter={QUARTER}", headers=tokens["seg"]).text
+    quarter_s = (END - START).total_seconds()
+    watched = 86400.0 + 43200.0 + 86400.0
+    share = watched / (2 * quarter_s)
+    picture = 1 - (3600.0 + 7200.0) / watched
+    line = html.unescape(re.sub(r"\s+", " ", page.split('data-testid="availability-checks">')[1]))
+    assert line.startswith(
+        f"The health checks watched 2 digital cameras for {share * 100:.2f}% of the period; "
+        f"they found a picture {picture * 100:.2f}% of the time they watched."
+    ), line[:200]
