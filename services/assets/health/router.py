@@ -36,7 +36,18 @@ def put_stream(
         actor=who.actor,
         reason=body.reason,
         key=settings.health_credentials_key,
+        discover_bound_s=settings.health_check_bound_s,
     )
+    return sc.stream_read(stream)
+
+
+@router.post("/cameras/{camera_id}/stream/discover", response_model=sc.StreamRead)
+def post_discover(
+    camera_id: int, session: SessionDep, who: Admin, settings: SettingsDep
+) -> sc.StreamRead:
+    """Ask the camera's ONVIF device again for its stream address (admins; audited); a 422
+    names what the device did (refused, timed out, authentication failed, no stream)."""
+    stream = svc.rediscover(session, camera_id=camera_id, actor=who.actor, settings=settings)
     return sc.stream_read(stream)
 
 

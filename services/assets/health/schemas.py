@@ -16,7 +16,12 @@ class StreamWrite(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rtsp_url: str = Field(max_length=2000, description="rtsp:// or rtsps:// address, no user:pass@")
+    rtsp_url: str | None = Field(
+        None,
+        max_length=2000,
+        description="rtsp:// or rtsps:// address, no user:pass@; leave out to ask the ONVIF "
+        "device for it (GetStreamUri of its first profile)",
+    )
     onvif_url: str | None = Field(None, max_length=2000, description="http(s):// ONVIF device")
     username: str | None = Field(None, max_length=200)
     password: str | None = Field(

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from sqlalchemy import or_, select, update
@@ -24,7 +24,8 @@ from services.assets.clock import now_utc
 from services.assets.enums import CameraLifecycle, Technology
 from services.assets.health import availability as ha
 from services.assets.health import faults as hf
-from services.assets.health.causes import Cause
+from services.assets.health import onvif as onvif_client
+from services.assets.health.causes import SAID, Cause
 from services.assets.health.credentials import decrypt_secret, encrypt_secret
 from services.assets.health.judge import Thresholds, Verdict, judge, pack_reference
 from services.assets.health.models import CameraStream, HealthCheck
@@ -98,7 +99,7 @@ def set_stream(
     session: Session,
     *,
     camera_id: int,
-    rtsp_url: str,
+    rtsp_url: str | None,
     onvif_url: str | None,
     username: str | None,
     password: str | None,
@@ -106,20 +107,34 @@ def set_stream(
     actor: str,
     reason: str | None,
     key: str,
+    discover_bound_s: float = 10.0,
 ) -> CameraStream:
     """Set a digital camera's stream addresses and credentials (the password encrypted).
 
-    ``keep_password``: leave the stored password as it is (an address change alone).
+    ``keep_password``: leave the stored password as it is (an address change alone). Without
+    an RTSP address the ONVIF device is asked for it (within ``discover_bound_s``), with the
+    credentials given (or kept), before anything is locked or written.
     """
-    camera = get_camera(session, camera_id=camera_id, lock=True)
+    camera = get_camera(session, camera_id=camera_id)
     if camera.technology != Technology.DIGITAL:
         raise Conflict(
             f"{camera.asset_tag} is {camera.technology}: only digital cameras have a stream; "
             "analogue cameras keep manual faults"
         )
-    rtsp = _check_url(rtsp_url, "rtsp")
-    assert rtsp is not None
     onvif = _check_url(onvif_url, "onvif")
+    rtsp = _check_url(rtsp_url, "rtsp")
+    if rtsp is None:
+        if onvif is None:
+            raise InvalidInput(
+                "Give rtsp_url, or onvif_url for the camera's ONVIF device to give the address",
+                errors=[{"field": "rtsp_url", "message": "required without onvif_url"}],
+            )
+        known = session.get(CameraStream, camera_id)
+        secret = password
+        if keep_password and known is not None and known.password_encrypted:
+            secret = decrypt_secret(key, known.password_encrypted)
+        rtsp = _discovered(onvif, username, secret, discover_bound_s)
+    get_camera(session, camera_id=camera_id, lock=True)
     stream = session.get(CameraStream, camera_id, with_for_update=True)
     before = _public(stream)
     secret = None if password is None else encrypt_secret(key, password)
@@ -150,6 +165,51 @@ def set_stream(
     )
     commit_change(session)
     return stream
+
+
+def _discovered(onvif: str, username: str | None, password: str | None, bound_s: float) -> str:
+    """The RTSP address the ONVIF device gives (credentials it may embed taken out), or a 422
+    naming onvif_url and what went wrong."""
+    try:
+        got = onvif_client.stream_uri(onvif, username=username, password=password, bound_s=bound_s)
+    except StreamFailure as failure:
+        said = SAID[failure.cause]
+        raise InvalidInput(
+            f"The ONVIF device at {onvif} gave no stream address: {said} ({failure.detail})",
+            errors=[{"field": "onvif_url", "message": f"{failure.cause.value}: {said}"}],
+        ) from None
+    parts = urlsplit(got)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    checked = _check_url(clean, "rtsp")
+    assert checked is not None
+    return checked
+
+
+def rediscover(
+    session: Session, *, camera_id: int, actor: str, settings: AssetsSettings
+) -> CameraStream:
+    """Ask the camera's ONVIF device again for its stream address (the device may have changed
+    it), keeping the credentials; audited like any stream change."""
+    stream = get_stream(session, camera_id=camera_id)
+    if not stream.onvif_url:
+        raise Conflict(f"Camera {camera_id} has no ONVIF device address to ask")
+    return set_stream(
+        session,
+        camera_id=camera_id,
+        rtsp_url=None,
+        onvif_url=stream.onvif_url,
+        username=stream.username,
+        password=None,
+        keep_password=True,
+        actor=actor,
+        reason="stream address asked of the ONVIF device again",
+        key=settings.health_credentials_key,
+        discover_bound_s=settings.health_check_bound_s,
+    )
 
 
 def stream_address(stream: CameraStream, *, key: str) -> str:
