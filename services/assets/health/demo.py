@@ -88,11 +88,13 @@ def load_demo(session: Session, *, shared_data: Path) -> str:
     quick = replace_bound(settings)
     references = 0
     for cid in added:
-        try:
-            svc.set_reference(session, camera_id=cid, actor=ACTOR, settings=quick)
-            references += 1
-        except AppError:
-            session.rollback()  # a broken demo camera has no good view to keep
+        for _ in range(2):  # a busy machine may be slow to send a stream's first frames
+            try:
+                svc.set_reference(session, camera_id=cid, actor=ACTOR, settings=quick)
+                references += 1
+                break
+            except AppError:
+                session.rollback()  # a broken demo camera has no good view to keep
     checks = svc.check_batch(session, camera_ids=added, settings=quick)
     found: dict[str, int] = {}
     for c in checks:
