@@ -51,3 +51,20 @@ def check_round(session: Any, settings: Any, ids: list[int]) -> dict[int, str]:
     checks = svc.check_batch(session, camera_ids=ids, settings=settings)
     assert sorted(c.camera_id for c in checks) == sorted(ids)
     return {c.camera_id: c.result for c in checks}
+
+
+# What the loopback test server's dropped connection (about 1 in 100, more under load) reads as.
+DROPPED = ("timed_out", "no_stream")
+
+
+def check_answered(session: Any, settings: Any, ids: list[int], tries: int = 3) -> dict[int, str]:
+    """A round over ``ids``, repeated (up to ``tries``) for the cameras whose read the test
+    server dropped: camera id -> the last result. For tests that need one real answer."""
+    got: dict[int, str] = {}
+    todo = list(ids)
+    for _ in range(tries):
+        got |= check_round(session, settings, todo)
+        todo = [cid for cid in todo if got[cid] in DROPPED]
+        if not todo:
+            break
+    return got

@@ -16,7 +16,7 @@ from services.assets.health.models import CameraStream, HealthCheck, HealthSnaps
 from services.assets.models import AuditEntry, Fault
 from tests.factories import make_camera
 from tests.integration.health.rtsp import PASSWORD, USER, RtspServer, SilentServer  # noqa: F401
-from tests.integration.health.support import camera_with_stream, check_round
+from tests.integration.health.support import camera_with_stream, check_answered, check_round
 
 pytestmark = pytest.mark.integration
 
@@ -92,8 +92,7 @@ def test_stream_api_never_returns_or_logs_credentials(
     ref = client.post(f"/cameras/{cam.id}/stream/reference", headers=tokens["operator"])
     assert ref.status_code == 200, ref.text
     assert ref.json()["reference_set_at"] and ref.json()["sharpness_baseline"] > 0
-    checks = svc.check_batch(db_session, camera_ids=[cam.id], settings=health_settings)
-    assert checks[0].result == "ok"
+    assert check_answered(db_session, health_settings, [cam.id]) == {cam.id: "ok"}
     listed = client.get(f"/cameras/{cam.id}/health-checks?limit=5", headers=tokens["operator"])
     assert listed.status_code == 200 and listed.json()[0]["result"] == "ok"
     assert (

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from services.assets.health import service as svc
 from services.assets.health.models import CameraStream
 from services.assets.models import AuditEntry
 from tests.factories import make_camera
 from tests.integration.health.onvif_device import OnvifDevice
 from tests.integration.health.rtsp import PASSWORD, USER, RtspServer, SilentServer
+from tests.integration.health.support import check_answered
 
 pytestmark = pytest.mark.integration
 
@@ -60,8 +60,7 @@ def test_the_device_gives_the_stream_and_the_check_passes_on_it(
     assert r.json()["rtsp_url"] == rtsp.url("secure")  # the device's, without user:pass@
     assert r.json()["onvif_url"] == device.url and PASSWORD not in r.text
     assert device.calls[-2:] == ["GetProfiles", "GetStreamUri"]
-    checks = svc.check_batch(db_session, camera_ids=[cam.id], settings=health_settings)
-    assert checks[0].result == "ok", checks[0].measurement
+    assert check_answered(db_session, health_settings, [cam.id]) == {cam.id: "ok"}
     trail = db_session.scalars(
         select(AuditEntry).where(AuditEntry.camera_id == cam.id, AuditEntry.action == "stream_set")
     ).all()
