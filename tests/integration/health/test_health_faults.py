@@ -19,7 +19,7 @@ from services.assets.health.causes import FAULT_CATEGORY, Cause
 from services.assets.health.models import CameraStream, HealthSnapshot
 from services.assets.models import Fault, FaultEvent
 from tests.integration.health.rtsp import PASSWORD, USER, RtspServer, SilentServer  # noqa: F401
-from tests.integration.health.support import INJECTED, camera_with_stream, check_round
+from tests.integration.health.support import DROPPED, INJECTED, camera_with_stream, check_round
 
 pytestmark = pytest.mark.integration
 
@@ -72,8 +72,20 @@ def test_injected_faults_found_within_two_checks_then_fixed_by_themselves(
     for _ in range(2):
         for cid, result in check_round(s, st, ids).items():
             seen[cid].append(result)
+    # A read the loopback server dropped is no answer: a camera whose injected cause is not what
+    # a drop looks like gets one more check per dropped read, and must show its cause within its
+    # first two answered checks.
+    answerable = {cid for cid, cause in expected.items() if cause.value not in DROPPED}
+    for _ in range(2):
+        dropped = {c for c in answerable if set(seen[c]) & set(DROPPED)}
+        again = [c for c in dropped if expected[c].value not in seen[c]]
+        if not again:
+            break
+        for cid, result in check_round(s, st, again).items():
+            seen[cid].append(result)
     for cid, cause in expected.items():
-        assert cause.value in seen[cid], (cid, cause, seen)
+        answered = [r for r in seen[cid] if cid not in answerable or r not in DROPPED]
+        assert cause.value in answered[:2], (cid, cause, seen)
         stream = s.get(CameraStream, cid)
         fault = s.get(Fault, stream.fault_id)
         assert fault is not None and fault.status == "open", (cause, seen[cid])
