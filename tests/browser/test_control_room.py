@@ -23,6 +23,7 @@ import pytest
 
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import PASSWORD, wait_js
+from tests.browser.steps import Offline, cut_off
 from tests.factories import log_fault, make_camera
 
 WARD = "Rochester West"
@@ -78,60 +79,10 @@ class Clicks:
         return out
 
 
-@dataclass
-class Offline:
-    """Requests to other hosts (all stopped), failed requests and error answers seen."""
-
-    blocked: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    bad_status: list[tuple[int, str]] = field(default_factory=list)
-
-    def check(self, *, expected_status: tuple[tuple[int, str], ...] = ()) -> None:
-        """Nothing left the machine, nothing failed, no error answer but ``expected_status``."""
-        assert self.blocked == [], self.blocked
-        assert self.failed == [], self.failed
-        assert [b for b in self.bad_status if b not in expected_status] == [], self.bad_status
-
-
-def watch_offline(page: Any) -> Offline:
-    """Stop every request ``page`` makes to another host; note failed requests and errors."""
-    seen = Offline()
-
-    def handle(route: Any) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            seen.blocked.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", handle)
-    page.on("requestfailed", lambda r: seen.failed.append(f"{r.url} {r.failure}"))
-    page.on(
-        "response",
-        lambda r: (
-            seen.bad_status.append((r.status, urlsplit(r.url).path)) if r.status >= 400 else None
-        ),
-    )
-    return seen
-
-
-def watch_errors(page: Any) -> list[str]:
-    """The JavaScript errors ``page`` raises from now on."""
-    found: list[str] = []
-    page.on("pageerror", lambda exc: found.append(str(exc)))
-    return found
-
-
 @pytest.fixture()
 def offline(page: Any) -> Offline:
-    """Every other host stopped; what failed."""
-    return watch_offline(page)
-
-
-@pytest.fixture()
-def errors(page: Any) -> list[str]:
-    """JavaScript errors raised on the page (none expected)."""
-    return watch_errors(page)
+    """Every other host stopped; every error answer must be one the test names."""
+    return cut_off(page, listed=True)
 
 
 @pytest.fixture(scope="module")

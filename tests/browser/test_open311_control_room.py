@@ -14,7 +14,8 @@ import pytest
 
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import PASSWORD, wait_js
-from tests.browser.test_control_room import Clicks, _row, watch_errors, watch_offline
+from tests.browser.steps import cut_off, watch_errors
+from tests.browser.test_control_room import Clicks, _row
 from tests.factories import make_camera
 from tests.integration.test_open311_client import JURISDICTION, Open311Client
 
@@ -44,7 +45,7 @@ def test_operator_sees_the_photo_and_address_and_the_reporter_sees_the_move(
     live_server: Any, page: Any, reporter: dict[str, Any], artifacts_dir: Path
 ) -> None:
     base = live_server("assets")
-    errors, offline = watch_errors(page), watch_offline(page)
+    errors, offline = watch_errors(page), cut_off(page, listed=True)
     since = datetime.now(UTC) - timedelta(minutes=1)
     with httpx.Client(timeout=10) as http:
         client = Open311Client(http, f"{base}/open311", reporter["key"], JURISDICTION)
