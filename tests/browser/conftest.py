@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import BASE_TEST_DB
 from tests.support import free_port, service_app, serving
 
+# The browser tests' own database, on the test PostGIS (TEST_DATABASE_URL's server, so a
+# suite run on other ports keeps to them): one per pytest process.
 BROWSER_DB = (
-    os.environ.get(
-        "BROWSER_DATABASE_URL", "postgresql+psycopg2://csp:csp@127.0.0.1:5433/csp_browser"
-    )
+    os.environ.get("BROWSER_DATABASE_URL", BASE_TEST_DB.rsplit("/", 1)[0] + "/csp_browser")
     + f"_{os.getpid()}"
 )
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
