@@ -118,6 +118,16 @@ pg_stop() { if pg_running; then as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w st
 redis_running() { redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; }
 
 redis_start() {
+  # A Redis left running from a checkout since deleted cannot write its folder any more and
+  # refuses every write (MISCONF): stop it and start this checkout's.
+  if redis_running; then
+    local dir; dir=$(redis-cli -p "$REDIS_PORT" config get dir 2>/dev/null | sed -n 2p)
+    if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+      say "Redis on 127.0.0.1:$REDIS_PORT keeps its data in a folder that is gone: restarting it"
+      redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+      for _ in $(seq 50); do redis_running || break; sleep 0.1; done
+    fi
+  fi
   if ! redis_running; then
     say "starting Redis on 127.0.0.1:$REDIS_PORT"
     mkdir -p "$RUN/redis"
