@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from sqlalchemy import or_, select, update
@@ -24,8 +23,8 @@ from services.assets.clock import now_utc
 from services.assets.enums import CameraLifecycle, Technology
 from services.assets.health import availability as ha
 from services.assets.health import faults as hf
-from services.assets.health import onvif as onvif_client
-from services.assets.health.causes import SAID, Cause
+from services.assets.health.addresses import check_url, discovered
+from services.assets.health.causes import Cause
 from services.assets.health.credentials import decrypt_secret, encrypt_secret
 from services.assets.health.judge import Thresholds, Verdict, judge, pack_reference
 from services.assets.health.models import CameraStream, HealthCheck
@@ -34,8 +33,6 @@ from services.assets.models import Camera
 from services.assets.settings import AssetsSettings
 from shared.errors import Conflict, InvalidInput, NotFound
 
-URL_MAX_CHARS = 2000
-SCHEMES = {"rtsp": ("rtsp", "rtsps"), "onvif": ("http", "https")}
 # Cameras a check looks at: digital, and in service.
 CHECKED_LIFECYCLES = (CameraLifecycle.ACTIVE, CameraLifecycle.UNDER_REVIEW)
 
@@ -49,31 +46,6 @@ def thresholds(settings: AssetsSettings) -> Thresholds:
         moved_min_inliers=settings.health_moved_min_inliers,
         moved_max_shift_share=settings.health_moved_max_shift_share,
     )
-
-
-def _check_url(value: str | None, what: str) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    parts = urlsplit(value)
-    allowed = SCHEMES[what]
-    if len(value) > URL_MAX_CHARS:
-        raise InvalidInput(
-            f"{what}_url is longer than {URL_MAX_CHARS} characters",
-            errors=[{"field": f"{what}_url", "message": f"at most {URL_MAX_CHARS} characters"}],
-        )
-    if parts.scheme not in allowed or not parts.hostname:
-        raise InvalidInput(
-            f"{what}_url must be an address {' or '.join(s + '://host/...' for s in allowed)}",
-            errors=[{"field": f"{what}_url", "message": f"scheme {', '.join(allowed)} and host"}],
-        )
-    if parts.username or parts.password:
-        raise InvalidInput(
-            f"{what}_url carries credentials; send them as username and password (they are "
-            "encrypted; an address is not)",
-            errors=[{"field": f"{what}_url", "message": "no user:password@ in the address"}],
-        )
-    return value
 
 
 def get_stream(session: Session, *, camera_id: int) -> CameraStream:
@@ -121,8 +93,8 @@ def set_stream(
             f"{camera.asset_tag} is {camera.technology}: only digital cameras have a stream; "
             "analogue cameras keep manual faults"
         )
-    onvif = _check_url(onvif_url, "onvif")
-    rtsp = _check_url(rtsp_url, "rtsp")
+    onvif = check_url(onvif_url, "onvif")
+    rtsp = check_url(rtsp_url, "rtsp")
     if rtsp is None:
         if onvif is None:
             raise InvalidInput(
@@ -133,7 +105,7 @@ def set_stream(
         secret = password
         if keep_password and known is not None and known.password_encrypted:
             secret = decrypt_secret(key, known.password_encrypted)
-        rtsp = _discovered(onvif, username, secret, discover_bound_s)
+        rtsp = discovered(onvif, username, secret, discover_bound_s)
     get_camera(session, camera_id=camera_id, lock=True)
     stream = session.get(CameraStream, camera_id, with_for_update=True)
     before = _public(stream)
@@ -165,28 +137,6 @@ def set_stream(
     )
     commit_change(session)
     return stream
-
-
-def _discovered(onvif: str, username: str | None, password: str | None, bound_s: float) -> str:
-    """The RTSP address the ONVIF device gives (credentials it may embed taken out), or a 422
-    naming onvif_url and what went wrong."""
-    try:
-        got = onvif_client.stream_uri(onvif, username=username, password=password, bound_s=bound_s)
-    except StreamFailure as failure:
-        said = SAID[failure.cause]
-        raise InvalidInput(
-            f"The ONVIF device at {onvif} gave no stream address: {said} ({failure.detail})",
-            errors=[{"field": "onvif_url", "message": f"{failure.cause.value}: {said}"}],
-        ) from None
-    parts = urlsplit(got)
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-    checked = _check_url(clean, "rtsp")
-    assert checked is not None
-    return checked
 
 
 def rediscover(
