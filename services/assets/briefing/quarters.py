@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
-LONDON = ZoneInfo("Europe/London")
+from services.assets.clock import london_midnight
+
 # "2026Q3", "2026-Q3", "2026 q3"; anything longer than this is no quarter.
 MAX_QUARTER_TEXT = 12
 # No fault, decision or footage request in this register predates 2000 (faults.service says so
@@ -88,16 +88,6 @@ class Quarter:
     def containing(cls, day: date) -> Quarter:
         """The quarter holding ``day``."""
         return cls(day.year, (day.month - 1) // 3 + 1)
-
-
-def london_midnight(day: date) -> datetime:
-    """The instant a London day begins, as an aware UTC datetime."""
-    return datetime.combine(day, time.min, tzinfo=LONDON).astimezone(UTC)
-
-
-def london_day(moment: datetime) -> date:
-    """The London day of an aware instant."""
-    return moment.astimezone(LONDON).date()
 
 
 def parse_quarter(raw: str) -> Quarter:

@@ -21,10 +21,9 @@ from services.assets.briefing import recommended
 from services.assets.briefing.quarters import (
     Quarter,
     QuarterRange,
-    london_day,
     quarter_range,
 )
-from services.assets.clock import now_utc
+from services.assets.clock import london_day, now_utc
 from services.assets.enums import FaultCategory, FootageOutcome
 from services.assets.health.availability import checked_time
 from services.assets.settings import AssetsSettings

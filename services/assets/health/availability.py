@@ -14,28 +14,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.assets import lifecycle as lc
+from services.assets.clock import london_day, london_midnight
 from services.assets.faults.availability import availability_from_faults, faults_overlapping
 from services.assets.health.causes import FAULT_CATEGORY, Cause
 from services.assets.health.models import CameraStream, HealthDay
 from services.assets.models import Camera, Fault
 from shared.errors import InvalidInput
 
-UK = ZoneInfo("Europe/London")
 # Months a monthly report may ask for at once (a year and a bit).
 MAX_MONTHS = 13
-
-
-def midnight(day: date) -> datetime:
-    """The UTC instant Medway's ``day`` begins."""
-    return datetime.combine(day, time(0), tzinfo=UK).astimezone(UTC)
 
 
 def split_by_day(start: datetime, end: datetime) -> list[tuple[date, float]]:
@@ -43,8 +37,8 @@ def split_by_day(start: datetime, end: datetime) -> list[tuple[date, float]]:
     out: list[tuple[date, float]] = []
     t = start
     while t < end:
-        day = t.astimezone(UK).date()
-        cut = min(end, midnight(day + timedelta(days=1)))
+        day = london_day(t)
+        cut = min(end, london_midnight(day + timedelta(days=1)))
         out.append((day, (cut - t).total_seconds()))
         t = cut
     return out
@@ -76,7 +70,7 @@ def day_additions(
     """What one check adds to its camera's days: itself on its own day, and the time since the
     previous check (held for at most twice the interval) under the previous finding."""
     adds: dict[date, _Add] = defaultdict(_Add)
-    today = adds[now.astimezone(UK).date()]
+    today = adds[london_day(now)]
     today.checks += 1
     today.passed += int(ok)
     if previous_at is not None and previous_result is not None and previous_at < now:
@@ -165,8 +159,8 @@ def checked_time(
 ) -> dict[int, CheckedTime]:
     """Per camera, the checks' days in [first, end) summed (cameras never checked are absent);
     the share watched is of the period's time gone by at ``now``."""
-    until = midnight(end) if now is None else min(midnight(end), now)
-    period_s = max(0.0, (until - midnight(first)).total_seconds())
+    until = london_midnight(end) if now is None else min(london_midnight(end), now)
+    period_s = max(0.0, (until - london_midnight(first)).total_seconds())
     stmt = (
         select(
             HealthDay.camera_id,
@@ -254,7 +248,7 @@ def monthly(
     start = first
     for _ in range(months):
         end = next_month(start)
-        t0, t1 = midnight(start), midnight(end)
+        t0, t1 = london_midnight(start), london_midnight(end)
         if t0 >= now:
             break
         faults: dict[int, list[Fault]] = defaultdict(list)

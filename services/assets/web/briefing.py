@@ -24,15 +24,13 @@ from services.assets.briefing import mapimage, maplayers
 from services.assets.briefing import service as svc
 from services.assets.briefing.pdf import PDF_MEDIA_TYPE, html_to_pdf
 from services.assets.briefing.quarters import (
-    LONDON,
     Quarter,
     QuarterError,
     QuarterRange,
     default_quarter,
-    london_day,
     parse_quarter,
 )
-from services.assets.clock import now_utc
+from services.assets.clock import LONDON, london_day, now_utc
 from services.assets.dependencies import SettingsDep
 from services.assets.web import pages  # noqa: F401 - registers the service's templates
 from services.assets.web.evidence import long_date, period_sentence

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import func, select
 
 from services.assets import lifecycle as lc
+from services.assets.clock import LONDON, london_day
 from services.assets.dependencies import FAULT_READERS, OPERATORS
 from services.assets.faults import board as hb
 from services.assets.faults.queries import changes_stamp
@@ -38,7 +38,7 @@ _TRUE = ("1", "true", "on", "yes")
 # How often the board asks whether anything changed.
 POLL_MS = 5000
 # Times on the board are the partnership's own (Medway).
-UK = ZoneInfo("Europe/London")
+UK = LONDON
 
 
 def _filters(request: Request, board: hb.Board) -> tuple[hb.BoardFilter, list[str]]:
@@ -94,7 +94,7 @@ def health_board_page(request: Request, session: SessionDep) -> Response:
             board.rows, key=lambda r: (hb.health_rank(r.health), r.id not in failing, order[r.id])
         ),
     )
-    today = everything.now.astimezone(ha.UK).date()
+    today = london_day(everything.now)
     since = today - timedelta(days=hb.AVAILABILITY_DAYS - 1)
     context = {
         "last_checks": last,

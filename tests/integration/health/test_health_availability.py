@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from services.assets.clock import london_midnight
 from services.assets.faults.availability import camera_availability
 from services.assets.health import availability as ha
 from services.assets.health import faults as hf
@@ -139,8 +140,8 @@ def test_monthly_api_gives_faults_and_checks_side_by_side(
     theirs = camera_availability(
         s,
         camera_id=cid,
-        start=ha.midnight(date(2026, 11, 1)),
-        end=ha.midnight(date(2026, 12, 1)),
+        start=london_midnight(date(2026, 11, 1)),
+        end=london_midnight(date(2026, 12, 1)),
     )
     assert rows["2026-11"]["fault_downtime_hours"] == pytest.approx(theirs.downtime_hours, abs=1e-3)
     assert rows["2026-11"]["fault_downtime_hours"] > 0
