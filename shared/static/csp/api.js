@@ -1,7 +1,8 @@
 /* The suite's JSON API, called from a page: the session cookie, the page's CSRF token (from
  * <meta name="csrf-token">), an Idempotency-Key or If-Match when asked. A 401 calls the page's
  * onSignedOut and throws CspApi.SignedOut; any other error answer throws CspApi.ApiError with
- * the problem's own words (field problems of a 422 named). Used by the control room's pages. */
+ * the problem's own words (field problems of a 422 named). With {blob: true} a good answer is
+ * returned as a Blob (an image), not JSON. Used by the control room's pages. */
 (function () {
   'use strict';
 
@@ -26,7 +27,7 @@
       .join('');
   }
 
-  // api(path, {method, body, key, ifMatch}) under ``root``; onSignedOut() runs on a 401.
+  // api(path, {method, body, key, ifMatch, blob}) under ``root``; onSignedOut() runs on a 401.
   function client(root, onSignedOut) {
     var meta = document.querySelector('meta[name="csrf-token"]');
     var csrf = meta ? meta.content : '';
@@ -40,7 +41,8 @@
                                         credentials: 'same-origin',
                                         body: opts.body ? JSON.stringify(opts.body) : undefined});
       var data = null;
-      try { data = await r.json(); } catch (e) { data = null; }
+      if (opts.blob && r.ok) data = await r.blob();
+      else { try { data = await r.json(); } catch (e) { data = null; } }
       if (r.status === 401) { if (onSignedOut) onSignedOut(); throw new SignedOut(); }
       if (!r.ok) throw new ApiError(r.status, data);
       return data;
