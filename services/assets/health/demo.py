@@ -85,7 +85,7 @@ def load_demo(session: Session, *, shared_data: Path) -> str:
         added.append(cid)
     if not added:
         return "demo camera streams already set; nothing added" + _skipped(skipped)
-    quick = replace_bound(settings)
+    quick = settings.model_copy(update={"health_check_bound_s": FIRST_ROUND_BOUND_S})
     references = 0
     for cid in added:
         for _ in range(2):  # a busy machine may be slow to send a stream's first frames
@@ -104,11 +104,6 @@ def load_demo(session: Session, *, shared_data: Path) -> str:
         f"{len(added)} camera streams at {base}, {references} reference views; first checks: "
         f"{said}" + _skipped(skipped)
     )
-
-
-def replace_bound(settings: AssetsSettings) -> AssetsSettings:
-    """The settings with the first round's tighter bound."""
-    return settings.model_copy(update={"health_check_bound_s": FIRST_ROUND_BOUND_S})
 
 
 def _skipped(skipped: list[str]) -> str:

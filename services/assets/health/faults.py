@@ -13,7 +13,7 @@ kept ``health_snapshot_retention_days`` and deleted by ``delete_expired_snapshot
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import cv2
 import numpy as np
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from services.assets import audit
 from services.assets import lifecycle as lc
+from services.assets.clock import now_utc
 from services.assets.faults import notes
 from services.assets.faults import service as faults
 from services.assets.health.causes import CONNECTION_CAUSES, FAULT_CATEGORY, SAID, Cause
@@ -176,7 +177,7 @@ def snapshots_of(
             select(HealthSnapshot)
             .where(
                 HealthSnapshot.fault_id == fault_id,
-                HealthSnapshot.expires_at > (now or datetime.now(UTC)),
+                HealthSnapshot.expires_at > (now or now_utc()),
             )
             .order_by(HealthSnapshot.taken_at, HealthSnapshot.id)
         )
