@@ -28,18 +28,17 @@ sys.path.insert(0, str(ROOT))
 from services.assets.health.causes import CONNECTION_CAUSES, Cause  # noqa: E402
 from services.assets.health.judge import judge, pack_reference  # noqa: E402
 from services.assets.health.stream import StreamFailure, read_bounded, with_credentials  # noqa: E402
-from tests.integration.health.rtsp import PASSWORD, USER, RtspServer, SilentServer  # noqa: E402
+from tests.integration.health.rtsp import (  # noqa: E402
+    PASSWORD,
+    USER,
+    RtspServer,
+    SilentServer,
+    fault_mounts,
+)
 
 HEALTHY_MOUNTS = 12
 # Broken pictures: mount -> (mode, expected cause); each mount is shared by its cameras.
-BROKEN = {
-    "cam12": ("black", Cause.NO_PICTURE),
-    "cam13": ("uniform", Cause.NO_PICTURE),
-    "cam14": ("frozen", Cause.FROZEN),
-    "cam15": ("blurred", Cause.OBSCURED),
-    "cam16": ("shifted", Cause.VIEW_MOVED),
-    "cam17": ("stall", Cause.TIMED_OUT),
-}
+BROKEN = fault_mounts(HEALTHY_MOUNTS)
 NIGHT = ("cam8", "cam9")  # healthy cameras at night (low light, more noise)
 STILL = ("cam10",)  # healthy, nothing moving
 

@@ -9,9 +9,25 @@ import subprocess
 import threading
 from pathlib import Path
 
+from services.assets.health.causes import Cause
+
 SERVER = Path(__file__).resolve().parents[3] / "deploy" / "demo" / "rtsp_cameras.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 USER, PASSWORD = "healthcheck", "s3cret-Ω pass"
+# The faults the server can inject into a mount's picture, each with the cause a check must find.
+FAULT_MODES: tuple[tuple[str, Cause], ...] = (
+    ("black", Cause.NO_PICTURE),
+    ("uniform", Cause.NO_PICTURE),
+    ("frozen", Cause.FROZEN),
+    ("blurred", Cause.OBSCURED),
+    ("shifted", Cause.VIEW_MOVED),
+    ("stall", Cause.TIMED_OUT),
+)
+
+
+def fault_mounts(first: int) -> dict[str, tuple[str, Cause]]:
+    """Each injectable fault on its own mount from ``cam{first}``: mount -> (mode, cause)."""
+    return {f"cam{first + i}": mode_cause for i, mode_cause in enumerate(FAULT_MODES)}
 
 
 def free_port_pair() -> int:

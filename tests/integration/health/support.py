@@ -5,18 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from services.assets.health import service as svc
-from services.assets.health.causes import Cause
 from tests.factories import make_camera
+from tests.integration.health.rtsp import fault_mounts
 
-# mount -> (mode injected, cause expected)
-INJECTED = {
-    "cam1": ("black", Cause.NO_PICTURE),
-    "cam2": ("uniform", Cause.NO_PICTURE),
-    "cam3": ("frozen", Cause.FROZEN),
-    "cam4": ("blurred", Cause.OBSCURED),
-    "cam5": ("shifted", Cause.VIEW_MOVED),
-    "cam6": ("stall", Cause.TIMED_OUT),
-}
+# mount -> (mode injected, cause expected): cam1 .. cam6
+INJECTED = fault_mounts(1)
 
 
 def camera_with_stream(
