@@ -81,19 +81,15 @@ def health_board_page(request: Request, session: SessionDep) -> Response:
     who = page_user(request, session, *FAULT_READERS, what="The health board")
     everything = hb.health_board(session)
     filters, problems = _filters(request, everything)
-    board = replace(everything, rows=[r for r in everything.rows if hb.keep(r, filters)])
-    ids = [r.id for r in board.rows]
+    rows = [r for r in everything.rows if hb.keep(r, filters)]
+    ids = [r.id for r in rows]
     last = ha.last_checks(session, camera_ids=ids)
-    # Within each health, a camera whose newest check failed comes first: a lost connection
-    # opens its fault only at the next failure, and the operator should see it coming.
+    # Within each health, a camera whose newest check failed comes first (the sort is stable,
+    # so the board's order holds otherwise): a lost connection opens its fault only at the next
+    # failure, and the operator should see it coming.
     failing = {cid for cid, c in last.items() if c.result != Cause.OK}
-    order = {r.id: i for i, r in enumerate(board.rows)}
-    board = replace(
-        board,
-        rows=sorted(
-            board.rows, key=lambda r: (hb.health_rank(r.health), r.id not in failing, order[r.id])
-        ),
-    )
+    rows.sort(key=lambda r: (hb.health_rank(r.health), r.id not in failing))
+    board = replace(everything, rows=rows)
     today = london_day(everything.now)
     since = today - timedelta(days=hb.AVAILABILITY_DAYS - 1)
     context = {
