@@ -145,9 +145,14 @@ def test_control_room_needs_an_operator(client: Any, person: Callable[..., str])
         r = client.get("/control-room")
         assert r.status_code == 200, role
         assert CSRF_META.search(r.text) and 'data-testid="log-fault"' in r.text
-        # No token box and no token kept in the browser.
+        # No token box and no token kept in the browser; its calls go through the suite's API
+        # client, with the session cookie.
         assert "localStorage" not in r.text and "Authorization" not in r.text
-        assert 'type="password"' not in r.text and "credentials: 'same-origin'" in r.text
+        assert 'type="password"' not in r.text and '<script src="/static/csp/api.js">' in r.text
+    client_js = client.get("/static/csp/api.js")
+    assert client_js.status_code == 200
+    assert "localStorage" not in client_js.text and "Authorization" not in client_js.text
+    assert "credentials: 'same-origin'" in client_js.text
 
 
 def test_control_room_api_calls_go_with_the_session_and_its_csrf_token(
